@@ -1,0 +1,78 @@
+"""Running mean and variance of a stream of arrays, for observation and return normalisation (NumPy only)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+
+class RunningMeanStd:
+    """Per-element mean and (population) variance of every sample seen so far.
+
+    Batches are merged with the parallel-variance formula of Chan, Golub & LeVeque (1979), so the result
+    equals `np.mean` / `np.var` over all samples concatenated. `epsilon` is the pseudo-count of the starting
+    estimate (mean 0, variance 1), which keeps the variance finite before the first update.
+    """
+
+    def __init__(self, epsilon: float = 1e-4, shape: tuple[int, ...] = ()) -> None:
+        if not np.isfinite(epsilon) or epsilon < 0:
+            raise ValueError(f"epsilon is the starting pseudo-count and must be a finite number >= 0, got {epsilon!r}")
+        self.shape = tuple(int(dim) for dim in shape)
+        self.mean = np.zeros(self.shape, dtype=np.float64)
+        self.var = np.ones(self.shape, dtype=np.float64)
+        self.count = float(epsilon)
+
+    def update(self, batch: np.ndarray) -> None:
+        """Add a batch of samples stacked on axis 0 (shape [n, *shape]); an empty batch changes nothing."""
+        samples = np.asarray(batch, dtype=np.float64)
+        if samples.shape[1:] != self.shape:
+            raise ValueError(
+                f"batch of shape {samples.shape} does not hold samples of shape {self.shape} stacked on axis 0"
+            )
+        if samples.shape[0] == 0:
+            return
+        self._merge(samples.mean(axis=0), samples.var(axis=0), float(samples.shape[0]))
+
+    def _merge(self, batch_mean: np.ndarray, batch_var: np.ndarray, batch_count: float) -> None:
+        """Combine the stored moments with a batch's moments (Chan et al. 1979, pairwise update)."""
+        total = self.count + batch_count
+        delta = batch_mean - self.mean
+        between_batches = np.square(delta) * self.count * batch_count / total
+        sum_sq_dev = self.var * self.count + batch_var * batch_count + between_batches
+        self.mean = self.mean + delta * batch_count / total
+        self.var = sum_sq_dev / total
+        self.count = total
+
+    def state_dict(self) -> dict[str, Any]:
+        """The statistics as plain data: float64 arrays `mean` and `var`, and the float `count`."""
+        return {"mean": self.mean.copy(), "var": self.var.copy(), "count": self.count}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Replace the statistics with `state` (as from `state_dict`); raises ValueError if it does not fit."""
+        missing = {"mean", "var", "count"} - set(state)
+        if missing:
+            raise ValueError(f"running mean/std state lacks {sorted(missing)}; it needs 'mean', 'var' and 'count'")
+        mean = _finite_array(state["mean"], "mean", self.shape)
+        var = _finite_array(state["var"], "var", self.shape)
+        if np.any(var < 0):
+            raise ValueError("running mean/std state has a negative variance")
+        count = state["count"]
+        if isinstance(count, bool) or not isinstance(count, (int, float, np.integer, np.floating)):
+            raise ValueError(f"running mean/std count must be a number, got {type(count).__name__}")
+        if not np.isfinite(count) or count < 0:
+            raise ValueError(f"running mean/std count must be finite and >= 0, got {count!r}")
+        self.mean, self.var, self.count = mean, var, float(count)
+
+
+def _finite_array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """`value` as a float64 array of `shape` with only finite entries, else a ValueError naming `name`."""
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"running mean/std {name} is not a numeric array: {err}") from None
+    if array.shape != shape:
+        raise ValueError(f"running mean/std {name} has shape {array.shape}, expected {shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"running mean/std {name} contains NaN or infinity")
+    return array
