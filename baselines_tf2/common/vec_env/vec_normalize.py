@@ -118,9 +118,9 @@ class VecNormalize(VecEnvWrapper):
             raise RuntimeError("no reward yet: call reset() first")
         return self._original_rewards.copy()
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the settings and statistics to `path` as JSON, atomically (a temporary file, then os.replace)."""
-        document = {
+    def state_dict(self) -> dict[str, Any]:
+        """The settings and statistics as a JSON-ready document (what `save` writes and checkpoints embed)."""
+        return {
             "format": STATS_FORMAT,
             "format_version": STATS_FORMAT_VERSION,
             "config": {
@@ -135,11 +135,18 @@ class VecNormalize(VecEnvWrapper):
             "ob_rms": _stats_to_json(self.ob_rms),
             "ret_rms": _stats_to_json(self.ret_rms),
         }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the settings and statistics to `path` as JSON, atomically (a temporary file, then os.replace)."""
         try:
-            text = json.dumps(document, allow_nan=False)
+            text = json.dumps(self.state_dict(), allow_nan=False)
         except ValueError:
             raise ValueError("the running statistics contain NaN or infinity; refusing to save them") from None
         atomic_write_text(Path(path), text)
+
+    def load_state_dict(self, document: Any, source: str = "statistics") -> None:
+        """Replace the statistics with a `state_dict()` document; ValueError (naming `source`) if it does not fit."""
+        self._apply_stats(_checked_stats_document(document, source), source)
 
     def load_state(self, path: str | os.PathLike[str]) -> None:
         """Replace the statistics with those saved at `path`; raises ValueError if the file is corrupt or does not fit.
@@ -208,6 +215,11 @@ def _read_stats_document(path: Path) -> dict[str, Any]:
         document = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} is not a VecNormalize statistics file (not UTF-8 JSON: {err})") from None
+    return _checked_stats_document(document, path)
+
+
+def _checked_stats_document(document: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check the envelope of a statistics document read from `path`; anything unexpected is a ValueError."""
     if not isinstance(document, dict) or document.get("format") != STATS_FORMAT:
         raise ValueError(f"{path} is not a VecNormalize statistics file (no \"format\": {STATS_FORMAT!r})")
     if document.get("format_version") != STATS_FORMAT_VERSION:

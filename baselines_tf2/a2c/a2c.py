@@ -1,0 +1,125 @@
+"""A2C `learn()`, with baselines' signature and defaults: n-step returns, one RMSprop update per rollout."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from baselines_tf2.a2c.model import A2CModel
+from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
+from baselines_tf2.common.schedules import ConstantSchedule
+from baselines_tf2.common.tf_util import set_global_seeds
+from baselines_tf2.common.vec_env import VecEnv
+
+
+def _middle_drop(progress: float) -> float:
+    return 0.075 if 1.0 - progress < 0.75 else 1.0 - progress
+
+
+def _double_linear_con(progress: float) -> float:
+    return max(1.0 - 2.0 * progress, 0.125)
+
+
+def _double_middle_drop(progress: float) -> float:
+    remaining = 1.0 - progress
+    if remaining < 0.25:
+        return 0.125
+    if remaining < 0.75:
+        return 0.075
+    return remaining
+
+
+# baselines' named learning-rate schedules, as multipliers of lr by training progress (0 -> 1)
+LR_SCHEDULES: dict[str, Callable[[float], float]] = {
+    "constant": lambda progress: 1.0,
+    "linear": lambda progress: 1.0 - progress,
+    "middle_drop": _middle_drop,
+    "double_linear_con": _double_linear_con,
+    "double_middle_drop": _double_middle_drop,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class LrSchedule:
+    """`lr` times baselines' named schedule, as a function of the fraction of training remaining."""
+
+    lr: float
+    name: str
+
+    def __call__(self, frac_remaining: float) -> float:
+        return self.lr * LR_SCHEDULES[self.name](1.0 - frac_remaining)
+
+
+@dataclasses.dataclass(frozen=True)
+class A2CConfig:
+    """A2C hyperparameters; names and defaults are baselines.a2c.learn's."""
+
+    nsteps: int = 5
+    vf_coef: float = 0.5
+    ent_coef: float = 0.01
+    max_grad_norm: float | None = 0.5
+    lr: float = 7e-4
+    lrschedule: str = "linear"
+    epsilon: float = 1e-5
+    alpha: float = 0.99
+    gamma: float = 0.99
+    log_interval: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("nsteps", "log_interval"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.lrschedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lrschedule {self.lrschedule!r}; valid: {sorted(LR_SCHEDULES)}")
+        if not isinstance(self.lr, (int, float)) or self.lr <= 0:
+            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
+        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.alpha < 1.0:
+            raise ValueError(f"gamma must lie in [0, 1] and alpha in [0, 1), got gamma={self.gamma}, alpha={self.alpha}")
+        if self.epsilon <= 0:
+            raise ValueError(f"epsilon must be > 0, got {self.epsilon}")
+
+
+def learn(
+    network: str | Callable[..., Any],
+    env: VecEnv,
+    seed: int | None = None,
+    nsteps: int = 5,
+    total_timesteps: int = int(80e6),
+    vf_coef: float = 0.5,
+    ent_coef: float = 0.01,
+    max_grad_norm: float | None = 0.5,
+    lr: float = 7e-4,
+    lrschedule: str = "linear",
+    epsilon: float = 1e-5,
+    alpha: float = 0.99,
+    gamma: float = 0.99,
+    log_interval: int = 100,
+    load_path: str | None = None,
+    save_interval: int = 0,
+    progress_bar: bool = False,
+    callback: Callable[[dict[str, Any]], bool | None] | None = None,
+    **network_kwargs: Any,
+) -> A2CModel:
+    """Train an A2C agent on `env` for `total_timesteps` env steps (summed over envs); return the model.
+
+    Returns are n-step discounted returns bootstrapped from V (GAE with lambda = 1); `lrschedule` is one of
+    baselines' names. `load_path`, `save_interval`, `callback` work as in ppo2.learn.
+    """
+    config = A2CConfig(
+        nsteps=nsteps, vf_coef=vf_coef, ent_coef=ent_coef, max_grad_norm=max_grad_norm, lr=lr,
+        lrschedule=lrschedule, epsilon=epsilon, alpha=alpha, gamma=gamma, log_interval=log_interval,
+    )
+    set_global_seeds(seed)
+    policy = build_policy(env, network, network_kwargs)
+    model = A2CModel(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm, alpha=alpha, epsilon=epsilon)
+    settings = LoopSettings(
+        total_timesteps=total_timesteps, nsteps=nsteps, noptepochs=1, nminibatches=1,
+        lr=LrSchedule(lr, lrschedule), hyper=ConstantSchedule(0.0), log_interval=log_interval,
+        save_interval=save_interval, loss_prefix="", misc_prefix="", progress_bar=progress_bar, seed=seed,
+    )
+    learn_on_policy(
+        model, env=env, eval_env=None, settings=settings, gamma=gamma, lam=1.0,
+        hyperparameters=dataclasses.asdict(config), load_path=load_path, callback=callback,
+    )
+    return model

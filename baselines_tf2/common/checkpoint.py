@@ -1,0 +1,191 @@
+"""Checkpoint files: named NumPy arrays plus JSON metadata in one zip, written atomically, never unpickled.
+
+Layout of a checkpoint (any file name; `unzip -l` lists it):
+    metadata.json                 format, version, algorithm, network, spaces, env, hyperparameters, versions,
+                                  and for every array group the ordered list of {name, shape, dtype, sha256}
+    arrays/<group>/<index>.npy    one array per entry, read with allow_pickle=False
+Groups are e.g. `policy` (the network's weights in model order) and `optimizer` (its slot variables).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from typing import Any, Mapping, Sequence
+
+import gymnasium
+import numpy as np
+
+from baselines_tf2.common.atomic_io import atomic_write_bytes
+
+FORMAT_NAME = "baselines_tf2-checkpoint"
+FORMAT_VERSION = 1
+METADATA_ENTRY = "metadata.json"
+
+NamedArrays = Sequence[tuple[str, np.ndarray]]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: missing, corrupt, truncated, of another format, or not matching."""
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.require(array, requirements='C'), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def save_checkpoint(path: str | os.PathLike[str], metadata: Mapping[str, Any], groups: Mapping[str, NamedArrays]) -> None:
+    """Write a checkpoint atomically: readers see the old file or the complete new one, never a partial one."""
+    entries: dict[str, bytes] = {}
+    index: dict[str, list[dict[str, Any]]] = {}
+    for group, named_arrays in groups.items():
+        index[group] = []
+        for position, (name, array) in enumerate(named_arrays):
+            array = np.asarray(array)
+            if array.dtype == object:
+                raise CheckpointError(f"array {name!r} has dtype object; checkpoints hold numeric arrays only")
+            data = _npy_bytes(array)
+            entries[f"arrays/{group}/{position:04d}.npy"] = data
+            index[group].append(
+                {"name": name, "shape": list(array.shape), "dtype": array.dtype.str,
+                 "sha256": hashlib.sha256(data).hexdigest()}
+            )
+    full_metadata = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **metadata, "arrays": index}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for entry, data in entries.items():
+            archive.writestr(entry, data)
+        archive.writestr(METADATA_ENTRY, json.dumps(full_metadata, indent=2, sort_keys=True, default=_json_default))
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return repr(value)
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checkpoint's metadata, after checking that the file is a complete checkpoint of a known version."""
+    with _open_archive(path) as archive:
+        return _metadata_of(archive, path)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]]:
+    """Metadata and the arrays of every group, each checked against its recorded checksum, shape and dtype."""
+    with _open_archive(path) as archive:
+        metadata = _metadata_of(archive, path)
+        groups: dict[str, list[np.ndarray]] = {}
+        for group, entries in metadata["arrays"].items():
+            groups[group] = [_read_array(archive, path, group, position, entry) for position, entry in enumerate(entries)]
+    return metadata, groups
+
+
+def _open_archive(path: str | os.PathLike[str]) -> zipfile.ZipFile:
+    if not os.path.exists(path):
+        raise CheckpointError(f"no checkpoint at {os.fspath(path)!r}")
+    if os.path.isdir(path):
+        raise CheckpointError(f"{os.fspath(path)!r} is a directory; give the checkpoint file inside it")
+    try:
+        return zipfile.ZipFile(path, "r")
+    except (zipfile.BadZipFile, OSError) as err:
+        raise CheckpointError(
+            f"{os.fspath(path)!r} is not a baselines_tf2 checkpoint or is truncated/corrupt ({err})"
+        ) from None
+
+
+def _metadata_of(archive: zipfile.ZipFile, path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        metadata = json.loads(archive.read(METADATA_ENTRY))
+    except KeyError:
+        raise CheckpointError(f"{os.fspath(path)!r} has no {METADATA_ENTRY}; it is not a complete checkpoint") from None
+    except (zipfile.BadZipFile, ValueError, OSError) as err:
+        raise CheckpointError(f"{os.fspath(path)!r}: metadata is corrupt ({err})") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
+        raise CheckpointError(f"{os.fspath(path)!r} is not a baselines_tf2 checkpoint (format {metadata.get('format')!r})")
+    if metadata.get("version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{os.fspath(path)!r} has checkpoint format version {metadata.get('version')!r}; "
+            f"this baselines_tf2 reads version {FORMAT_VERSION}"
+        )
+    if not isinstance(metadata.get("arrays"), dict):
+        raise CheckpointError(f"{os.fspath(path)!r}: metadata lists no arrays")
+    return metadata
+
+
+def _read_array(
+    archive: zipfile.ZipFile, path: str | os.PathLike[str], group: str, position: int, entry: Mapping[str, Any]
+) -> np.ndarray:
+    member = f"arrays/{group}/{position:04d}.npy"
+    try:
+        data = archive.read(member)
+    except KeyError:
+        raise CheckpointError(f"{os.fspath(path)!r}: array {entry.get('name')!r} ({member}) is missing") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise CheckpointError(f"{os.fspath(path)!r}: array {entry.get('name')!r} is corrupt ({err})") from None
+    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        raise CheckpointError(f"{os.fspath(path)!r}: array {entry.get('name')!r} fails its checksum; the file is corrupt")
+    try:
+        array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    except ValueError as err:
+        raise CheckpointError(f"{os.fspath(path)!r}: array {entry.get('name')!r} cannot be read ({err})") from None
+    if list(array.shape) != list(entry["shape"]) or array.dtype.str != entry["dtype"]:
+        raise CheckpointError(
+            f"{os.fspath(path)!r}: array {entry['name']!r} is {array.dtype.str}{list(array.shape)}, "
+            f"metadata says {entry['dtype']}{entry['shape']}"
+        )
+    return array
+
+
+def space_to_json(space: gymnasium.Space) -> dict[str, Any]:
+    """A JSON description of a Box, Discrete, MultiDiscrete or MultiBinary space (bounds kept exactly)."""
+    if isinstance(space, gymnasium.spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, gymnasium.spaces.Box):
+        return {"type": "Box", "shape": list(space.shape), "dtype": np.dtype(space.dtype).name,
+                "low": _compact_bound(space.low), "high": _compact_bound(space.high)}
+    if isinstance(space, gymnasium.spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": np.asarray(space.nvec).tolist()}
+    if isinstance(space, gymnasium.spaces.MultiBinary):
+        return {"type": "MultiBinary", "n": np.asarray(space.n).tolist()}
+    raise CheckpointError(f"cannot describe space {space} in a checkpoint; supported: Box, Discrete, MultiDiscrete, MultiBinary")
+
+
+def _compact_bound(bound: np.ndarray) -> Any:
+    """A scalar when every element is the same (image spaces), else the full nested list."""
+    flat = np.asarray(bound).ravel()
+    if flat.size and np.all(flat == flat[0]):
+        return flat[0].item()
+    return np.asarray(bound).tolist()
+
+
+def space_from_json(description: Mapping[str, Any]) -> gymnasium.Space:
+    """Rebuild a space written by `space_to_json`."""
+    kind = description.get("type")
+    if kind == "Discrete":
+        return gymnasium.spaces.Discrete(description["n"], start=description.get("start", 0))
+    if kind == "Box":
+        dtype = np.dtype(description["dtype"])
+        shape = tuple(description["shape"])
+        low = np.broadcast_to(np.asarray(description["low"], dtype=dtype), shape)
+        high = np.broadcast_to(np.asarray(description["high"], dtype=dtype), shape)
+        return gymnasium.spaces.Box(low=low, high=high, shape=shape, dtype=dtype)
+    if kind == "MultiDiscrete":
+        return gymnasium.spaces.MultiDiscrete(description["nvec"])
+    if kind == "MultiBinary":
+        return gymnasium.spaces.MultiBinary(description["n"])
+    raise CheckpointError(f"checkpoint describes an unknown space type {kind!r}")
+
+
+def spaces_match(saved: Mapping[str, Any], space: gymnasium.Space) -> bool:
+    """Whether `space` is the one a checkpoint recorded."""
+    try:
+        return space_to_json(space) == dict(saved)
+    except CheckpointError:
+        return False

@@ -1,0 +1,248 @@
+"""Building monitored, seeded VecEnvs from an env id, and baselines' command-line parser (no TensorFlow here)."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+from typing import Any, Callable, Mapping
+
+import gymnasium
+
+from baselines_tf2 import logger
+from baselines_tf2.bench import Monitor
+from baselines_tf2.common.atari_wrappers import make_atari, wrap_deepmind
+from baselines_tf2.common.vec_env import (
+    DummyVecEnv,
+    ShmemVecEnv,
+    SubprocVecEnv,
+    VecEnv,
+    VecEnvWrapper,
+    VecFrameStack,
+    VecNormalize,
+)
+
+VEC_ENV_KINDS = ("dummy", "subproc", "shmem")
+
+
+def _register_ale() -> None:
+    """Make ale-py's Atari ids resolvable (gymnasium 1.x no longer does it by itself)."""
+    import ale_py
+
+    gymnasium.register_envs(ale_py)
+
+
+def get_env_type(env_id: str) -> str:
+    """The env's family as baselines names it ('atari', 'classic_control', 'box2d', 'mujoco', ...).
+
+    Raises ValueError naming close matches when the id is not registered.
+    """
+    _register_ale()
+    try:
+        spec = gymnasium.spec(env_id)
+    except gymnasium.error.Error:
+        close = difflib.get_close_matches(env_id, list(gymnasium.registry), n=5, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"unknown environment id {env_id!r}{hint}") from None
+    entry_point = spec.entry_point
+    module = entry_point.split(":")[0] if isinstance(entry_point, str) else entry_point.__module__
+    if module.startswith("ale_py"):
+        return "atari"
+    parts = module.split(".")
+    if parts[:2] == ["gymnasium", "envs"] and len(parts) > 2:
+        return parts[2]
+    return parts[0]
+
+
+class RewardScaler(gymnasium.RewardWrapper):
+    """Multiplies rewards by `scale` (baselines' --reward_scale)."""
+
+    def __init__(self, env: gymnasium.Env, scale: float) -> None:
+        super().__init__(env)
+        self.scale = scale
+
+    def reward(self, reward: float) -> float:
+        return reward * self.scale
+
+
+def make_env(
+    env_id: str,
+    env_type: str,
+    mpi_rank: int = 0,
+    subrank: int = 0,
+    reward_scale: float = 1.0,
+    wrapper_kwargs: Mapping[str, Any] | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+    logger_dir: str | None = None,
+    flatten_dict_observations: bool = True,
+    render_mode: str | None = None,
+) -> gymnasium.Env:
+    """One env as baselines builds it: made, monitored (writing `<logger_dir>/<rank>.<subrank>.monitor.csv`), wrapped."""
+    env_kwargs = dict(env_kwargs or {})
+    if render_mode is not None:
+        env_kwargs["render_mode"] = render_mode
+    if env_type == "atari":
+        env = make_atari(env_id, **env_kwargs)
+    else:
+        _register_ale()
+        env = gymnasium.make(env_id, **env_kwargs)
+        if flatten_dict_observations and isinstance(env.observation_space, gymnasium.spaces.Dict):
+            env = gymnasium.wrappers.FlattenObservation(env)
+    monitor_path = os.path.join(logger_dir, f"{mpi_rank}.{subrank}") if logger_dir else None
+    env = Monitor(env, monitor_path, allow_early_resets=True)
+    if env_type == "atari":
+        env = wrap_deepmind(env, **dict(wrapper_kwargs or {}))
+    if reward_scale != 1.0:
+        env = RewardScaler(env, reward_scale)
+    return env
+
+
+def make_vec_env(
+    env_id: str,
+    env_type: str,
+    num_env: int,
+    seed: int | None,
+    wrapper_kwargs: Mapping[str, Any] | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+    start_index: int = 0,
+    reward_scale: float = 1.0,
+    flatten_dict_observations: bool = True,
+    force_dummy: bool = False,
+    vec_env_kind: str | None = None,
+    render_mode: str | None = None,
+) -> VecEnv:
+    """`num_env` monitored envs in a VecEnv; env i is seeded with `seed + 10000 * mpi_rank + start_index + i`.
+
+    `vec_env_kind` picks 'dummy', 'subproc' or 'shmem'; by default one env (or `force_dummy`) runs in-process
+    and several run in worker processes, as in baselines.
+    """
+    if num_env < 1:
+        raise ValueError(f"num_env must be >= 1, got {num_env}")
+    if vec_env_kind is None:
+        vec_env_kind = "dummy" if force_dummy or num_env == 1 else "subproc"
+    if vec_env_kind not in VEC_ENV_KINDS:
+        raise ValueError(f"unknown vec_env_kind {vec_env_kind!r}; valid: {', '.join(VEC_ENV_KINDS)}")
+    if env_type != "atari" and wrapper_kwargs:
+        raise ValueError(f"wrapper_kwargs apply to Atari envs only; {env_id!r} is of type {env_type!r}")
+    mpi_rank = mpi_rank_from_environment()
+    logger_dir = logger.get_dir()
+
+    def env_factory(subrank: int) -> Callable[[], gymnasium.Env]:
+        return lambda: make_env(
+            env_id,
+            env_type,
+            mpi_rank=mpi_rank,
+            subrank=subrank,
+            reward_scale=reward_scale,
+            wrapper_kwargs=wrapper_kwargs,
+            env_kwargs=env_kwargs,
+            logger_dir=logger_dir,
+            flatten_dict_observations=flatten_dict_observations,
+            render_mode=render_mode,
+        )
+
+    factories = [env_factory(start_index + i) for i in range(num_env)]
+    venv: VecEnv
+    if vec_env_kind == "dummy":
+        venv = DummyVecEnv(factories)
+    elif vec_env_kind == "shmem":
+        venv = ShmemVecEnv(factories)
+    else:
+        venv = SubprocVecEnv(factories)
+    if seed is not None:
+        venv.seed(seed + 10000 * mpi_rank + start_index)
+    venv.recipe = {
+        "env_id": env_id,
+        "env_type": env_type,
+        "wrapper_kwargs": dict(wrapper_kwargs or {}),
+        "env_kwargs": dict(env_kwargs or {}),
+        "reward_scale": reward_scale,
+        "flatten_dict_observations": flatten_dict_observations,
+    }
+    return venv
+
+
+def describe_vec_env(venv: VecEnv) -> dict[str, Any]:
+    """How `venv` was built (the make_vec_env recipe, if any, and its VecEnv wrappers), for checkpoints."""
+    wrappers: list[dict[str, Any]] = []
+    inner = venv
+    while isinstance(inner, VecEnvWrapper):
+        if isinstance(inner, VecFrameStack):
+            wrappers.append({"type": "VecFrameStack", "nstack": inner.nstack, "channels_order": inner.channels_order})
+        elif isinstance(inner, VecNormalize):
+            wrappers.append({"type": "VecNormalize", "state": inner.state_dict()})
+        inner = inner.venv
+    return {"recipe": getattr(inner, "recipe", None), "wrappers": wrappers[::-1]}
+
+
+def rebuild_vec_env(
+    description: Mapping[str, Any], num_env: int = 1, seed: int | None = None, render_mode: str | None = None
+) -> VecEnv:
+    """The env a checkpoint was trained on, rebuilt from `describe_vec_env`'s description (in-process)."""
+    recipe = description.get("recipe")
+    if not recipe:
+        raise ValueError(
+            "the checkpoint does not record how its env was built (it was trained on a VecEnv not made by "
+            "make_vec_env); build the env yourself"
+        )
+    venv: VecEnv = make_vec_env(
+        recipe["env_id"], recipe["env_type"], num_env, seed,
+        wrapper_kwargs=recipe["wrapper_kwargs"] or None, env_kwargs=recipe["env_kwargs"] or None,
+        reward_scale=recipe["reward_scale"], flatten_dict_observations=recipe["flatten_dict_observations"],
+        vec_env_kind="dummy", render_mode=render_mode,
+    )
+    for wrapper in description.get("wrappers", []):
+        if wrapper["type"] == "VecFrameStack":
+            venv = VecFrameStack(venv, wrapper["nstack"], channels_order=wrapper["channels_order"])
+        elif wrapper["type"] == "VecNormalize":
+            venv = VecNormalize(venv, training=False)
+            venv.load_state_dict(wrapper["state"])
+    return venv
+
+
+def make_atari_env(
+    env_id: str,
+    num_env: int,
+    seed: int | None,
+    wrapper_kwargs: Mapping[str, Any] | None = None,
+    start_index: int = 0,
+    vec_env_kind: str | None = None,
+) -> VecEnv:
+    """Atari envs with DeepMind wrappers (frame stacking is left to VecFrameStack, as in baselines)."""
+    return make_vec_env(
+        env_id, "atari", num_env, seed, wrapper_kwargs=wrapper_kwargs, start_index=start_index,
+        vec_env_kind=vec_env_kind,
+    )
+
+
+def mpi_rank_from_environment() -> int:
+    """This process's MPI rank read from the launcher's environment variables (0 outside MPI); imports no MPI."""
+    for name in ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK"):
+        if name in os.environ:
+            return int(os.environ[name])
+    return 0
+
+
+def arg_parser() -> argparse.ArgumentParser:
+    """An empty parser that shows defaults in --help."""
+    return argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def common_arg_parser() -> argparse.ArgumentParser:
+    """baselines' `run` flags; anything else is parsed as an extra `--name=value` hyperparameter."""
+    parser = arg_parser()
+    parser.add_argument("--env", help="environment id", type=str, default="BreakoutNoFrameskip-v4")
+    parser.add_argument("--env_type", help="env type when it cannot be told from the id", type=str, default=None)
+    parser.add_argument("--seed", help="random seed", type=int, default=None)
+    parser.add_argument("--alg", help="algorithm", type=str, default="ppo2")
+    parser.add_argument("--num_timesteps", type=float, default=1e6)
+    parser.add_argument("--network", help="network type (mlp, cnn, lstm, cnn_lstm, conv_only, ...)", default=None)
+    parser.add_argument("--gamestate", help="game state to load (retro games only)", default=None)
+    parser.add_argument("--num_env", help="number of parallel envs; default: number of cores", default=None, type=int)
+    parser.add_argument("--reward_scale", help="reward scale factor", default=1.0, type=float)
+    parser.add_argument("--save_path", help="where to save the trained model", default=None, type=str)
+    parser.add_argument("--save_video_interval", help="record a video every N steps; 0 = never", default=0, type=int)
+    parser.add_argument("--save_video_length", help="length of recorded videos, in steps", default=200, type=int)
+    parser.add_argument("--log_path", help="directory for logs, monitor files and checkpoints", default=None, type=str)
+    parser.add_argument("--play", default=False, action="store_true")
+    return parser

@@ -1,0 +1,208 @@
+"""The update step the on-policy learners share: minibatches of a rollout through one compiled gradient step.
+
+PPO2 and A2C differ only in their loss, the optimizer, and how many epochs and minibatches they take.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, NamedTuple
+
+import gymnasium
+import keras
+import numpy as np
+import tensorflow as tf
+
+from baselines_tf2.common.checkpoint import CheckpointError, load_checkpoint
+from baselines_tf2.common.policies import PolicyWithValue, action_dtype
+from baselines_tf2.common.runner import Rollout
+from baselines_tf2.common.saving import check_spaces_match, save_policy
+
+
+class Minibatch(NamedTuple):
+    """One minibatch; each field but `states` has leading dimension = minibatch size."""
+
+    obs: tf.Tensor  # raw observations (uint8 for Atari)
+    returns: tf.Tensor  # float32
+    masks: tf.Tensor  # float32, episode starts (used by recurrent policies)
+    actions: tf.Tensor
+    values: tf.Tensor  # float32, V(s) when collected
+    neglogpacs: tf.Tensor  # float32, -log pi_old(a|s)
+    states: tf.Tensor  # float32 [envs in the minibatch, state_size]; [0, 0] for feed-forward policies
+
+
+def minibatch_signature(policy: PolicyWithValue) -> Minibatch:
+    """TensorSpecs of a Minibatch with a free batch dimension, so the train step traces once."""
+    scalar_batch = tf.TensorSpec([None], tf.float32)
+    obs_spec = policy.raw_obs_spec()
+    action_space = policy.action_space
+    action_shape = [] if isinstance(action_space, gymnasium.spaces.Discrete) else list(action_space.shape)
+    return Minibatch(
+        obs=obs_spec,
+        returns=scalar_batch,
+        masks=scalar_batch,
+        actions=tf.TensorSpec([None, *action_shape], action_dtype(action_space)),
+        values=scalar_batch,
+        neglogpacs=scalar_batch,
+        states=tf.TensorSpec([None, policy.state_size], tf.float32),
+    )
+
+
+class OnPolicyLearner(ABC):
+    """A policy, its optimizer and a compiled `train_step(minibatch, hyper)`; subclasses define the loss.
+
+    `hyper` is the one annealed scalar a loss may need (PPO2's clip range) and is a tensor, so annealing it,
+    like assigning the optimizer's learning rate, never retraces the step.
+    """
+
+    alg: str = ""  # the algorithm's name in checkpoints and the CLI
+
+    def __init__(
+        self,
+        policy: PolicyWithValue,
+        optimizer: keras.optimizers.Optimizer,
+        *,
+        ent_coef: float,
+        vf_coef: float,
+        max_grad_norm: float | None,
+    ) -> None:
+        self.policy = policy
+        self.optimizer = optimizer
+        self.ent_coef = ent_coef
+        self.vf_coef = vf_coef
+        self.max_grad_norm = max_grad_norm
+        self.timesteps = 0  # env steps trained so far, over every learn() call that resumed this model
+        self.run_metadata: dict[str, Any] = {}  # env description, hyperparameters, seed: written into checkpoints
+        self.optimizer.build(policy.trainable_variables)
+        self.train_step = tf.function(
+            self._train_step, input_signature=[minibatch_signature(policy), tf.TensorSpec([], tf.float32)]
+        )
+
+    @abstractmethod
+    def loss(self, batch: Minibatch, hyper: tf.Tensor) -> tuple[tf.Tensor, NamedTuple]:
+        """(total loss to minimise, the named terms to report)."""
+
+    def _train_step(self, batch: Minibatch, hyper: tf.Tensor) -> dict[str, tf.Tensor]:
+        variables = self.policy.trainable_variables
+        with tf.GradientTape() as tape:
+            total, terms = self.loss(batch, hyper)
+        gradients = tape.gradient(total, variables)
+        if self.max_grad_norm is not None:
+            gradients, grad_norm = tf.clip_by_global_norm(gradients, self.max_grad_norm)
+        else:
+            grad_norm = tf.linalg.global_norm(gradients)
+        self.optimizer.apply(gradients, variables)
+        return {**terms._asdict(), "grad_norm": grad_norm}
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Assign the optimizer's learning-rate variable (same graph, no retrace)."""
+        self.optimizer.learning_rate = float(lr)
+
+    def update(
+        self,
+        rollout: Rollout,
+        *,
+        lr: float,
+        hyper: float,
+        noptepochs: int,
+        nminibatches: int,
+        rng: np.random.Generator,
+    ) -> dict[str, float]:
+        """`noptepochs` passes over the rollout in `nminibatches` shuffled minibatches; the mean of each loss term."""
+        self.set_learning_rate(lr)
+        hyper_tensor = tf.constant(hyper, tf.float32)
+        actions_dtype = self.train_step.input_signature[0].actions.dtype.as_numpy_dtype
+        totals: dict[str, float] = {}
+        count = 0
+        for _ in range(noptepochs):
+            for steps, envs in self.minibatch_indices(rng, rollout, nminibatches):
+                batch = Minibatch(
+                    obs=tf.convert_to_tensor(rollout.obs[steps]),
+                    returns=tf.convert_to_tensor(rollout.returns[steps]),
+                    masks=tf.convert_to_tensor(rollout.masks[steps]),
+                    actions=tf.convert_to_tensor(rollout.actions[steps].astype(actions_dtype, copy=False)),
+                    values=tf.convert_to_tensor(rollout.values[steps]),
+                    neglogpacs=tf.convert_to_tensor(rollout.neglogpacs[steps]),
+                    states=tf.convert_to_tensor(self._states_of(rollout, envs)),
+                )
+                for name, value in self.train_step(batch, hyper_tensor).items():
+                    totals[name] = totals.get(name, 0.0) + float(value)
+                count += 1
+        return {name: total / count for name, total in totals.items()}
+
+    def minibatch_indices(
+        self, rng: np.random.Generator, rollout: Rollout, nminibatches: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """One epoch's (step indices, env indices) per minibatch: shuffled steps, or shuffled whole env sequences."""
+        nbatch = len(rollout.returns)
+        if not self.policy.recurrent:
+            order = rng.permutation(nbatch)
+            return [(chunk, np.zeros(0, np.int64)) for chunk in np.array_split(order, nminibatches)]
+        nenvs = len(rollout.states)
+        nsteps = nbatch // nenvs
+        env_order = rng.permutation(nenvs)
+        batches = []
+        for envs in np.array_split(env_order, nminibatches):
+            steps = (envs[:, None] * nsteps + np.arange(nsteps)[None, :]).ravel()
+            batches.append((steps, envs))
+        return batches
+
+    def _states_of(self, rollout: Rollout, envs: np.ndarray) -> np.ndarray:
+        if rollout.states is None:
+            return np.zeros((0, 0), np.float32)
+        return rollout.states[envs]
+
+    def optimizer_state(self) -> list[tuple[str, np.ndarray]]:
+        """The optimizer's variables (step count, moments) in order, for checkpoints."""
+        return [(variable.path, np.asarray(variable.numpy())) for variable in self.optimizer.variables]
+
+    def load_optimizer_state(self, arrays: list[np.ndarray]) -> None:
+        """Restore `optimizer_state()`; a count or shape mismatch raises ValueError."""
+        variables = self.optimizer.variables
+        if len(arrays) != len(variables):
+            raise ValueError(f"got {len(arrays)} optimizer arrays for an optimizer with {len(variables)} variables")
+        for variable, array in zip(variables, arrays):
+            if tuple(variable.shape) != tuple(array.shape):
+                raise ValueError(f"optimizer variable {variable.path!r}: shape {tuple(variable.shape)} vs saved {array.shape}")
+        for variable, array in zip(variables, arrays):
+            variable.assign(array)
+
+    def save(self, path: str) -> None:
+        """Write a checkpoint (policy weights, optimizer state, metadata) atomically to `path`."""
+        save_policy(
+            path, self.policy, alg=self.alg,
+            extra_metadata={**self.run_metadata, "timesteps": self.timesteps},
+            extra_groups={"optimizer": self.optimizer_state()},
+        )
+
+    def load(self, path: str) -> dict[str, Any]:
+        """Restore weights, optimizer state and the step count from a checkpoint of the same policy; its metadata."""
+        metadata, groups = load_checkpoint(path)
+        if metadata.get("alg") != self.alg:
+            raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint; this model is {self.alg!r}")
+        check_spaces_match(metadata, self.policy.observation_space, self.policy.action_space, path)
+        for key in ("network", "network_kwargs", "value_network"):
+            if metadata.get(key) != self.policy.description[key]:
+                raise CheckpointError(
+                    f"{path!r} holds {key} {metadata.get(key)!r}, but this model has {self.policy.description[key]!r}"
+                )
+        try:
+            self.policy.set_weights(groups["policy"])
+            if "optimizer" in groups:
+                self.load_optimizer_state(groups["optimizer"])
+        except (KeyError, ValueError) as err:
+            raise CheckpointError(f"{path!r} does not fit this model: {err}") from None
+        self.timesteps = int(metadata.get("timesteps", 0))
+        return metadata
+
+    @property
+    def initial_state(self) -> np.ndarray | None:
+        return self.policy.initial_state
+
+    def step(self, obs: Any, S: np.ndarray | None = None, M: np.ndarray | None = None) -> tuple[Any, ...]:
+        """baselines' `model.step`: `(actions, values, states, neglogp)`."""
+        return self.policy.step(obs, S=S, M=M)
+
+    def value(self, obs: Any, S: np.ndarray | None = None, M: np.ndarray | None = None) -> np.ndarray:
+        """baselines' `model.value`."""
+        return self.policy.value(obs, S=S, M=M)

@@ -1,0 +1,85 @@
+"""Playing a trained policy headless: the env rebuilt as it was trained, real game scores, an optional video."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from baselines_tf2 import logger
+from baselines_tf2.common.cmd_util import rebuild_vec_env
+from baselines_tf2.common.policies import PolicyWithValue
+from baselines_tf2.common.saving import check_spaces_match, load_policy
+from baselines_tf2.common.vec_env import VecEnv
+
+VIDEO_FPS = 30
+
+
+def play_policy(
+    policy: PolicyWithValue,
+    env: VecEnv,
+    episodes: int,
+    *,
+    deterministic: bool = False,
+    video_path: str | None = None,
+) -> list[float]:
+    """Play `episodes` episodes on a 1-env VecEnv; return each one's score as the Monitor counted it.
+
+    With Atari's wrappers the Monitor sits below life-loss and reward clipping, so the score is the real game
+    score over all lives. Actions are sampled as in baselines, or the most likely ones with `deterministic`.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    frames: list[np.ndarray] = []
+    scores: list[float] = []
+    obs = env.reset()
+    state = policy.initial_state[:1] if policy.recurrent else None
+    dones = np.zeros(env.num_envs, np.float32)
+    while len(scores) < episodes:
+        if deterministic:
+            actions, state = policy.act_deterministic(obs, S=state, M=dones)
+        else:
+            actions, _values, state, _neglogp = policy.step(obs, S=state, M=dones)
+        obs, _rewards, done_flags, infos = env.step(actions)
+        dones = done_flags.astype(np.float32)
+        if video_path:
+            frames.append(env.get_images()[0])
+        for info in infos:
+            if "episode" in info:
+                scores.append(float(info["episode"]["r"]))
+                logger.log(f"episode {len(scores)}: score {info['episode']['r']:g}, {info['episode']['l']} steps")
+    if video_path:
+        write_video(video_path, frames)
+    return scores
+
+
+def write_video(path: str, frames: list[np.ndarray], fps: int = VIDEO_FPS) -> None:
+    """Encode RGB frames to an MP4 file at `path` with imageio-ffmpeg (the `video` extra)."""
+    try:
+        import imageio.v2 as imageio
+    except ImportError:
+        raise RuntimeError("writing videos needs the video extra: pip install 'baselines_tf2[video]'") from None
+    imageio.mimwrite(path, frames, fps=fps, macro_block_size=1)
+
+
+def play_model(model: Any, *, episodes: int, seed: int | None = None, video_path: str | None = None) -> list[float]:
+    """Play a model returned by learn() on its training env, rebuilt with one env."""
+    env = rebuild_vec_env(model.run_metadata.get("env", {}), num_env=1, seed=seed,
+                          render_mode="rgb_array" if video_path else None)
+    try:
+        return play_policy(model.policy, env, episodes, video_path=video_path)
+    finally:
+        env.close()
+
+
+def play_checkpoint(
+    path: str, *, episodes: int, seed: int | None = None, video_path: str | None = None, deterministic: bool = False
+) -> list[float]:
+    """Load a checkpoint, rebuild its env (wrappers, frame stack) and play; raises CheckpointError on a bad file."""
+    policy, metadata, _groups = load_policy(path)
+    env = rebuild_vec_env(metadata.get("env", {}), num_env=1, seed=seed, render_mode="rgb_array" if video_path else None)
+    try:
+        check_spaces_match(metadata, env.observation_space, env.action_space, path)
+        return play_policy(policy, env, episodes, deterministic=deterministic, video_path=video_path)
+    finally:
+        env.close()

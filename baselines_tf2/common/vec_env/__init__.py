@@ -1,0 +1,35 @@
+"""Vectorized environments with baselines' API: one import path for the whole family."""
+
+from baselines_tf2.common.vec_env.dummy_vec_env import DummyVecEnv
+from baselines_tf2.common.vec_env.shmem_vec_env import ShmemVecEnv
+from baselines_tf2.common.vec_env.subproc_vec_env import SubprocVecEnv
+from baselines_tf2.common.vec_env.worker import CloudpickleWrapper
+from baselines_tf2.common.vec_env.vec_env import (
+    AlreadySteppingError,
+    ClosedEnvError,
+    NotSteppingError,
+    VecEnv,
+    VecEnvError,
+    VecEnvWorkerError,
+    VecEnvWrapper,
+)
+from baselines_tf2.common.vec_env.vec_frame_stack import VecFrameStack
+from baselines_tf2.common.vec_env.vec_monitor import VecMonitor
+from baselines_tf2.common.vec_env.vec_normalize import VecNormalize
+
+__all__ = [
+    "AlreadySteppingError",
+    "ClosedEnvError",
+    "CloudpickleWrapper",
+    "DummyVecEnv",
+    "NotSteppingError",
+    "ShmemVecEnv",
+    "SubprocVecEnv",
+    "VecEnv",
+    "VecEnvError",
+    "VecEnvWorkerError",
+    "VecEnvWrapper",
+    "VecFrameStack",
+    "VecMonitor",
+    "VecNormalize",
+]

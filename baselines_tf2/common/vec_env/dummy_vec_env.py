@@ -1,0 +1,69 @@
+"""DummyVecEnv: every env in this process, stepped one after another (the reference the other VecEnvs must match)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import gymnasium
+import numpy as np
+
+from baselines_tf2.common.vec_env.compat import ensure_gymnasium_api
+from baselines_tf2.common.vec_env.util import ObsBatch, ObsBuffers
+from baselines_tf2.common.vec_env.env_step import reset_env, step_env
+from baselines_tf2.common.vec_env.vec_env import (
+    AlreadySteppingError,
+    ClosedEnvError,
+    NotSteppingError,
+    VecEnv,
+)
+
+
+class DummyVecEnv(VecEnv):
+    """Runs `env_fns` in-process; use it for cheap envs, debugging, and as the oracle in tests."""
+
+    def __init__(self, env_fns: Sequence[Callable[[], gymnasium.Env]]) -> None:
+        if not env_fns:
+            raise ValueError("DummyVecEnv needs at least one env factory")
+        self.envs = [ensure_gymnasium_api(fn()) for fn in env_fns]
+        first = self.envs[0]
+        super().__init__(len(self.envs), first.observation_space, first.action_space)
+        self._obs = ObsBuffers(self.observation_space, self.num_envs)
+        self._actions: Sequence[Any] | None = None
+
+    def reset(self) -> ObsBatch:
+        self._check_open()
+        for index, (env, seed) in enumerate(zip(self.envs, self._take_pending_seeds())):
+            self._obs.write(index, reset_env(env, seed))
+        return self._obs.copy()
+
+    def step_async(self, actions: np.ndarray | Sequence[Any]) -> None:
+        self._check_open()
+        if self._actions is not None:
+            raise AlreadySteppingError()
+        if len(actions) != self.num_envs:
+            raise ValueError(f"got {len(actions)} actions for {self.num_envs} envs")
+        self._actions = actions
+
+    def step_wait(self) -> tuple[ObsBatch, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        if self._actions is None:
+            raise NotSteppingError()
+        rewards = np.zeros(self.num_envs, dtype=np.float32)
+        dones = np.zeros(self.num_envs, dtype=bool)
+        infos: list[dict[str, Any]] = []
+        for index, (env, action) in enumerate(zip(self.envs, self._actions)):
+            obs, rewards[index], dones[index], info = step_env(env, action)
+            self._obs.write(index, obs)
+            infos.append(info)
+        self._actions = None
+        return self._obs.copy(), rewards, dones, infos
+
+    def close_extras(self) -> None:
+        for env in self.envs:
+            env.close()
+
+    def get_images(self) -> list[np.ndarray]:
+        return [env.render() for env in self.envs]
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ClosedEnvError()

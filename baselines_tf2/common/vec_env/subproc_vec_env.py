@@ -1,0 +1,171 @@
+"""SubprocVecEnv: envs in worker processes, stepped in parallel; observations come back through pipes."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from multiprocessing.process import BaseProcess
+from typing import Any, Callable, Iterator, Sequence
+
+import gymnasium
+import numpy as np
+
+from baselines_tf2.common.vec_env.util import ObsBatch, ObsBuffers
+from baselines_tf2.common.vec_env.vec_env import (
+    AlreadySteppingError,
+    ClosedEnvError,
+    NotSteppingError,
+    VecEnv,
+    VecEnvError,
+)
+from baselines_tf2.common.vec_env.worker_pool import WorkerPool
+
+
+class SubprocVecEnv(VecEnv):
+    """Runs each group of `in_series` envs in its own daemon process, made by `context` ('forkserver' or 'spawn').
+
+    Env factories may be lambdas or closures (they travel with cloudpickle). Spaces come from env 0. If a
+    worker's env raises, or a worker dies, the call raises VecEnvWorkerError naming the worker and its envs,
+    and this VecEnv is closed. `processes` are the worker processes, in env order.
+    """
+
+    def __init__(
+        self, env_fns: Sequence[Callable[[], gymnasium.Env]], context: str = "forkserver", in_series: int = 1
+    ) -> None:
+        if not env_fns:
+            raise ValueError(f"{type(self).__name__} needs at least one env factory")
+        self._waiting = False
+        self._in_series = in_series
+        self._pool = WorkerPool(env_fns, context, in_series)
+        with self._closing_on_failure():
+            spaces = self._pool.call("get_spaces", self._to_every_worker(None))
+        observation_space, action_space = spaces[0]
+        super().__init__(len(env_fns), observation_space, action_space)
+        with self._closing_on_failure():
+            self._init_obs_transport()
+
+    @property
+    def processes(self) -> list[BaseProcess]:
+        """The worker processes in env order (one per `in_series` envs), e.g. to read their pids."""
+        return list(self._pool.processes)
+
+    def reset(self) -> ObsBatch:
+        self._check_idle()
+        seeds = self._take_pending_seeds()
+        with self._closing_on_failure():
+            replies = self._pool.call(
+                "reset", {worker: seeds[start : start + self._in_series] for worker, start in self._worker_starts()}
+            )
+            return self._obs_batch(_in_env_order(replies))
+
+    def step_async(self, actions: np.ndarray | Sequence[Any]) -> None:
+        self._check_open()
+        if self._waiting:
+            raise AlreadySteppingError()
+        if len(actions) != self.num_envs:
+            raise ValueError(f"got {len(actions)} actions for {self.num_envs} envs")
+        with self._closing_on_failure():
+            self._pool.send(
+                "step",
+                {worker: actions[start : start + self._in_series] for worker, start in self._worker_starts()},
+            )
+        self._waiting = True
+
+    def step_wait(self) -> tuple[ObsBatch, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        self._check_open()
+        if not self._waiting:
+            raise NotSteppingError()
+        with self._closing_on_failure():
+            results = _in_env_order(self._pool.receive())
+            self._waiting = False
+            obs_payloads, rewards, dones, infos = zip(*results)
+            return (
+                self._obs_batch(list(obs_payloads)),
+                np.array(rewards, dtype=np.float32),
+                np.array(dones, dtype=bool),
+                list(infos),
+            )
+
+    def get_images(self) -> list[np.ndarray]:
+        self._check_idle()
+        with self._closing_on_failure():
+            return _in_env_order(self._pool.call("render", self._to_every_worker(None)))
+
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: Sequence[int] | None = None, **method_kwargs: Any
+    ) -> list[Any]:
+        """Call `method_name` (found through the env's wrappers) on the envs at `indices` (default all)."""
+        return self._ask_envs("env_method", lambda local: (method_name, method_args, method_kwargs, local), indices)
+
+    def get_attr(self, attr_name: str, indices: Sequence[int] | None = None) -> list[Any]:
+        """Attribute `attr_name` (found through the env's wrappers) of the envs at `indices` (default all)."""
+        return self._ask_envs("get_attr", lambda local: (attr_name, local), indices)
+
+    def set_attr(self, attr_name: str, value: Any, indices: Sequence[int] | None = None) -> None:
+        """Set `attr_name` on the envs at `indices` (default all): on the wrapper defining it, else the outermost."""
+        self._ask_envs("set_attr", lambda local: (attr_name, value, local), indices)
+
+    def close_extras(self) -> None:
+        self._waiting = False
+        pool = getattr(self, "_pool", None)  # absent if the constructor failed before starting workers
+        if pool is not None:
+            pool.close()
+
+    def _init_obs_transport(self) -> None:
+        """Prepare where observations are gathered; here, a batch buffer filled from the pipes."""
+        self._obs_buffers = ObsBuffers(self.observation_space, self.num_envs)
+
+    def _obs_batch(self, obs_payloads: list[Any]) -> ObsBatch:
+        """The batch of observations, from what each env sent back (here, the observation itself)."""
+        for index, obs in enumerate(obs_payloads):
+            self._obs_buffers.write(index, obs)
+        return self._obs_buffers.copy()
+
+    def _ask_envs(self, command: str, request: Callable[[list[int]], Any], indices: Sequence[int] | None) -> list[Any]:
+        """Send `request(local indices)` to the workers holding `indices`; results in the order of `indices`."""
+        self._check_idle()
+        wanted = list(range(self.num_envs)) if indices is None else [int(i) for i in indices]
+        for index in wanted:
+            if not 0 <= index < self.num_envs:
+                raise IndexError(f"env index {index} out of range for {self.num_envs} envs")
+        per_worker: dict[int, list[int]] = {}
+        for index in wanted:
+            worker, local = divmod(index, self._in_series)
+            per_worker.setdefault(worker, []).append(local)
+        with self._closing_on_failure():
+            replies = self._pool.call(command, {worker: request(local) for worker, local in per_worker.items()})
+        by_env = {
+            self._pool.env_indices[worker][local]: result
+            for worker, local_indices in per_worker.items()
+            for local, result in zip(local_indices, replies[worker])
+        }
+        return [by_env[index] for index in wanted]
+
+    def _worker_starts(self) -> Iterator[tuple[int, int]]:
+        """(worker index, index of its first env) for every worker."""
+        return ((worker, indices[0]) for worker, indices in enumerate(self._pool.env_indices))
+
+    def _to_every_worker(self, data: Any) -> dict[int, Any]:
+        return {worker: data for worker in range(len(self._pool.env_indices))}
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ClosedEnvError()
+
+    def _check_idle(self) -> None:
+        self._check_open()
+        if self._waiting:
+            raise VecEnvError("a step_async() is pending; call step_wait() before anything else")
+
+    @contextmanager
+    def _closing_on_failure(self) -> Iterator[None]:
+        """Any failure while talking to the workers (a fault, Ctrl-C) leaves the pipes out of step: close."""
+        try:
+            yield
+        except BaseException:
+            self.close()
+            raise
+
+
+def _in_env_order(replies: dict[int, list[Any]]) -> list[Any]:
+    """Per-worker result lists, flattened into one list in env order."""
+    return [result for worker in sorted(replies) for result in replies[worker]]

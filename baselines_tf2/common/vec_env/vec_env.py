@@ -1,0 +1,196 @@
+"""The VecEnv interface: a batch of environments stepped together, with automatic reset (baselines' contract).
+
+`step` returns `(obs, rewards, dones, infos)`. `dones[i]` is `terminated or truncated`; when it is set the
+observation in `obs[i]` is already the first one of the next episode, and `infos[i]` carries the last one of
+the finished episode as `terminal_observation` plus `TimeLimit.truncated` (True when the episode was cut by a
+time limit rather than ended by the game), so learners can bootstrap correctly.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Sequence
+
+import gymnasium
+import numpy as np
+
+TERMINAL_OBSERVATION = "terminal_observation"
+TRUNCATED = "TimeLimit.truncated"
+
+
+class VecEnvError(RuntimeError):
+    """Base error of the VecEnv family."""
+
+
+class AlreadySteppingError(VecEnvError):
+    """`step_async` was called while an earlier `step_async` was still waiting for `step_wait`."""
+
+    def __init__(self) -> None:
+        super().__init__("step_async() called twice without step_wait() in between")
+
+
+class NotSteppingError(VecEnvError):
+    """`step_wait` was called without a pending `step_async`."""
+
+    def __init__(self) -> None:
+        super().__init__("step_wait() called without a pending step_async()")
+
+
+class ClosedEnvError(VecEnvError):
+    """The VecEnv was used after `close()`."""
+
+    def __init__(self) -> None:
+        super().__init__("this VecEnv is closed; create a new one")
+
+
+class VecEnvWorkerError(VecEnvError):
+    """A worker process failed (its env raised, or the process died); the VecEnv that owned it is now closed."""
+
+    def __init__(
+        self, message: str, worker_index: int, env_indices: Sequence[int], worker_traceback: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.worker_index = worker_index
+        self.env_indices = tuple(env_indices)
+        self.worker_traceback = worker_traceback
+
+
+class VecEnv(ABC):
+    """A batch of `num_envs` environments sharing observation and action spaces."""
+
+    closed = False
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"]}
+    recipe: dict[str, Any] | None = None  # how cmd_util.make_vec_env built it, so checkpoints can rebuild the env
+
+    def __init__(self, num_envs: int, observation_space: gymnasium.Space, action_space: gymnasium.Space) -> None:
+        self.num_envs = num_envs
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self._pending_seeds: list[int | None] = [None] * num_envs
+
+    @abstractmethod
+    def reset(self) -> Any:
+        """Reset every env and return the batch of first observations (pending seeds are applied here)."""
+
+    @abstractmethod
+    def step_async(self, actions: np.ndarray | Sequence[Any]) -> None:
+        """Start stepping every env with its action; collect the result with `step_wait`."""
+
+    @abstractmethod
+    def step_wait(self) -> tuple[Any, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """Wait for the step started by `step_async`: `(obs, rewards, dones, infos)`."""
+
+    def close_extras(self) -> None:
+        """Release what the subclass holds (processes, shared memory); called once by `close`."""
+
+    def close(self) -> None:
+        """Close the envs; safe to call more than once."""
+        if self.closed:
+            return
+        self.close_extras()
+        self.closed = True
+
+    def step(self, actions: np.ndarray | Sequence[Any]) -> tuple[Any, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """Step every env synchronously."""
+        self.step_async(actions)
+        return self.step_wait()
+
+    def seed(self, seed: int | None = None) -> list[int | None]:
+        """Seed env i with `seed + i` at the next `reset()` (gymnasium seeds through reset); returns the seeds."""
+        if seed is None:
+            self._pending_seeds = [None] * self.num_envs
+        else:
+            self._pending_seeds = [seed + i for i in range(self.num_envs)]
+        return list(self._pending_seeds)
+
+    def _take_pending_seeds(self) -> list[int | None]:
+        """The seeds for this reset; later resets are unseeded so episodes differ."""
+        seeds, self._pending_seeds = self._pending_seeds, [None] * self.num_envs
+        return seeds
+
+    def get_images(self) -> list[np.ndarray]:
+        """An RGB frame per env (the env must have been made with `render_mode='rgb_array'`)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot render")
+
+    def render(self, mode: str = "rgb_array") -> np.ndarray:
+        """All envs' frames tiled into one RGB image."""
+        if mode != "rgb_array":
+            raise ValueError(f"render mode {mode!r} is not supported; use 'rgb_array'")
+        return tile_images(self.get_images())
+
+    @property
+    def unwrapped(self) -> VecEnv:
+        return self
+
+    def __enter__(self) -> VecEnv:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: nothing left to report to
+            pass
+
+
+class VecEnvWrapper(VecEnv):
+    """A VecEnv that wraps another and changes some of what passes through; unknown attributes go to the inner one."""
+
+    def __init__(
+        self,
+        venv: VecEnv,
+        observation_space: gymnasium.Space | None = None,
+        action_space: gymnasium.Space | None = None,
+    ) -> None:
+        self.venv = venv
+        super().__init__(
+            venv.num_envs,
+            observation_space if observation_space is not None else venv.observation_space,
+            action_space if action_space is not None else venv.action_space,
+        )
+
+    def step_async(self, actions: np.ndarray | Sequence[Any]) -> None:
+        self.venv.step_async(actions)
+
+    def reset(self) -> Any:
+        return self.venv.reset()
+
+    def step_wait(self) -> tuple[Any, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        return self.venv.step_wait()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.venv.close()
+
+    def seed(self, seed: int | None = None) -> list[int | None]:
+        return self.venv.seed(seed)
+
+    def get_images(self) -> list[np.ndarray]:
+        return self.venv.get_images()
+
+    @property
+    def unwrapped(self) -> VecEnv:
+        return self.venv.unwrapped
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "venv":
+            raise AttributeError(name)
+        return getattr(self.venv, name)
+
+    def __del__(self) -> None:
+        """A wrapper owns nothing: dropping it must not close the env it wraps."""
+
+
+def tile_images(images: Sequence[np.ndarray]) -> np.ndarray:
+    """Tile N HxWxC images into one image on a near-square grid, padding with black."""
+    frames = np.asarray(images)
+    count, height, width, channels = frames.shape
+    cols = int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / cols))
+    padded = np.concatenate([frames, np.zeros((rows * cols - count, height, width, channels), frames.dtype)])
+    grid = padded.reshape(rows, cols, height, width, channels).transpose(0, 2, 1, 3, 4)
+    return grid.reshape(rows * height, cols * width, channels)

@@ -1,0 +1,186 @@
+"""The parent's side of the VecEnv worker processes: start them, exchange commands, report faults, stop them."""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import time
+import weakref
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from typing import Any, Mapping, Sequence
+
+from baselines_tf2.common.vec_env.vec_env import VecEnvWorkerError
+from baselines_tf2.common.vec_env.worker import CloudpickleWrapper, EnvFactory, run_worker
+
+VALID_CONTEXTS = ("forkserver", "spawn")
+_CLOSE_GRACE_S = 1.0  # time workers get to close their envs before they are terminated, then killed
+_EXIT_WAIT_S = 1.0  # time a failing worker gets to finish exiting, so its exit code can be reported
+
+
+class WorkerPool:
+    """Daemon worker processes running `in_series` envs each, and the pipes to them.
+
+    `send` then `receive` exchange one command with some workers. A worker whose env raised, or that died,
+    makes them raise VecEnvWorkerError; the owner must then `close()` the pool, as its pipes are out of step.
+    """
+
+    def __init__(self, env_fns: Sequence[EnvFactory], context: str, in_series: int) -> None:
+        if not isinstance(in_series, int) or in_series < 1 or len(env_fns) % in_series:
+            raise ValueError(
+                f"in_series={in_series} must be a positive divisor of the number of envs ({len(env_fns)})"
+            )
+        mp_context = _get_context(context)
+        self.env_indices = [tuple(range(start, start + in_series)) for start in range(0, len(env_fns), in_series)]
+        self.connections: list[Connection] = []
+        self.processes: list[BaseProcess] = []
+        self._awaiting: dict[int, str] = {}
+        self._stop = weakref.finalize(self, _stop_workers, self.connections, self.processes)
+        try:
+            for worker_index, indices in enumerate(self.env_indices):
+                self._start_worker(mp_context, worker_index, [env_fns[i] for i in indices])
+        except BaseException:
+            self.close()
+            raise
+
+    def send(self, command: str, data_by_worker: Mapping[int, Any]) -> None:
+        """Send `command` to each worker in `data_by_worker`, with that worker's data."""
+        if self._awaiting:
+            raise RuntimeError(f"workers {sorted(self._awaiting)} still owe an answer; call receive() first")
+        for worker_index, data in data_by_worker.items():
+            try:
+                self.connections[worker_index].send((command, data))
+            except OSError:
+                raise self._fault(worker_index, command) from None
+            self._awaiting[worker_index] = command
+
+    def receive(self) -> dict[int, Any]:
+        """Wait for every worker sent to; their results by worker index."""
+        results: dict[int, Any] = {}
+        while self._awaiting:
+            owners: dict[Any, int] = {}
+            for worker_index in self._awaiting:
+                owners[self.connections[worker_index]] = worker_index
+                owners[self.processes[worker_index].sentinel] = worker_index
+            for ready in wait(list(owners)):
+                worker_index = owners[ready]
+                if worker_index in self._awaiting:
+                    results[worker_index] = self._receive_from(worker_index)
+        return results
+
+    def call(self, command: str, data_by_worker: Mapping[int, Any]) -> dict[int, Any]:
+        """`send` then `receive`."""
+        self.send(command, data_by_worker)
+        return self.receive()
+
+    def close(self) -> None:
+        """Stop every worker (terminating or killing stragglers); safe to call more than once."""
+        self._stop()
+
+    def _start_worker(self, mp_context: BaseContext, worker_index: int, env_fns: list[EnvFactory]) -> None:
+        indices = self.env_indices[worker_index]
+        try:
+            payload = CloudpickleWrapper(env_fns)
+        except Exception as err:
+            raise TypeError(f"the factories of envs {list(indices)} cannot be sent to a worker process: {err}") from err
+        parent_conn, child_conn = mp_context.Pipe()
+        process = mp_context.Process(
+            target=run_worker, args=(child_conn, payload, indices), name=f"VecEnvWorker-{worker_index}", daemon=True
+        )
+        try:
+            process.start()
+        except BaseException:
+            parent_conn.close()
+            raise
+        finally:
+            child_conn.close()
+        self.connections.append(parent_conn)
+        self.processes.append(process)
+
+    def _receive_from(self, worker_index: int) -> Any:
+        command = self._awaiting[worker_index]
+        message = self._next_message(worker_index)
+        if message is None or message[0] == "error":
+            raise self._fault(worker_index, command, message)
+        del self._awaiting[worker_index]
+        return message[1]
+
+    def _next_message(self, worker_index: int) -> tuple[str, Any] | None:
+        """The worker's next message, or None if it hung up without sending one."""
+        conn = self.connections[worker_index]
+        try:
+            return conn.recv() if conn.poll() else None
+        except (EOFError, OSError):
+            return None
+
+    def _fault(
+        self, worker_index: int, command: str, message: tuple[str, Any] | None = None
+    ) -> VecEnvWorkerError:
+        """The error for a failed worker, with its traceback if it sent one before going away."""
+        if message is None:
+            message = self._next_message(worker_index)
+        indices = list(self.env_indices[worker_index])
+        if message is not None and message[0] == "error":
+            during, worker_traceback = message[1]
+            return VecEnvWorkerError(
+                f"worker {worker_index} (envs {indices}) raised while {during}:\n{worker_traceback}",
+                worker_index,
+                indices,
+                worker_traceback,
+            )
+        return VecEnvWorkerError(
+            f"worker {worker_index} (envs {indices}) died unexpectedly ({self._exit_status(worker_index)}) "
+            f"while handling {command!r}",
+            worker_index,
+            indices,
+        )
+
+    def _exit_status(self, worker_index: int) -> str:
+        process = self.processes[worker_index]
+        process.join(_EXIT_WAIT_S)
+        code = process.exitcode
+        if code is None:
+            return "its pipe closed but the process is still running"
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}"
+
+
+def _stop_workers(connections: list[Connection], processes: list[BaseProcess]) -> None:
+    """Ask workers to close, wait a moment, then terminate and finally kill any still running."""
+    for conn in connections:
+        try:
+            conn.send(("close", None))
+        except OSError:
+            pass  # already gone
+        conn.close()
+    deadline = time.monotonic() + _CLOSE_GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(_CLOSE_GRACE_S)
+        if process.is_alive():
+            process.kill()
+            process.join(_CLOSE_GRACE_S)
+
+
+def _get_context(name: str) -> BaseContext:
+    """The multiprocessing context `name`; forkserver preloads the worker module, so workers start in ~0.1 s.
+
+    The preload list is set only for a forkserver not yet running, and it replaces the default ['__main__'].
+    """
+    if name == "fork":
+        raise ValueError(
+            "context 'fork' is refused: forking a process that runs TensorFlow's threads can deadlock the "
+            f"workers; use one of {VALID_CONTEXTS}"
+        )
+    if name not in VALID_CONTEXTS:
+        raise ValueError(f"unknown multiprocessing context {name!r}; use one of {VALID_CONTEXTS}")
+    context = multiprocessing.get_context(name)
+    if name == "forkserver":
+        context.set_forkserver_preload(["__main__", run_worker.__module__])
+    return context

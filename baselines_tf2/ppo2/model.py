@@ -1,0 +1,67 @@
+"""PPO2's loss (Schulman et al. 2017, eq. 9 with baselines' value clipping) and its compiled minibatch update."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import keras
+import tensorflow as tf
+
+from baselines_tf2.common.learner import Minibatch, OnPolicyLearner
+from baselines_tf2.common.policies import PolicyWithValue
+
+
+class LossTerms(NamedTuple):
+    """The scalars PPO2 optimises and reports, under baselines' names."""
+
+    policy_loss: tf.Tensor
+    value_loss: tf.Tensor
+    policy_entropy: tf.Tensor
+    approxkl: tf.Tensor
+    clipfrac: tf.Tensor
+
+
+def normalized_advantages(returns: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
+    """(A - mean A) / (std A + 1e-8) over the minibatch, with A = returns - values (baselines)."""
+    advantages = returns - values
+    mean, variance = tf.nn.moments(advantages, axes=[0])
+    return (advantages - mean) / (tf.sqrt(variance) + 1e-8)
+
+
+def ppo_losses(
+    neglogpac: tf.Tensor, entropy: tf.Tensor, vpred: tf.Tensor, batch: Minibatch, cliprange: tf.Tensor
+) -> LossTerms:
+    """Clipped surrogate, clipped value loss, entropy, and the diagnostics approxkl and clipfrac.
+
+    `neglogpac`, `entropy`, `vpred` come from the current policy on `batch`; `batch.values` and
+    `batch.neglogpacs` are the ones recorded when the rollout was collected.
+    """
+    advantages = normalized_advantages(batch.returns, batch.values)
+    vpred_clipped = batch.values + tf.clip_by_value(vpred - batch.values, -cliprange, cliprange)
+    value_loss = 0.5 * tf.reduce_mean(
+        tf.maximum(tf.square(vpred - batch.returns), tf.square(vpred_clipped - batch.returns))
+    )
+    ratio = tf.exp(batch.neglogpacs - neglogpac)
+    policy_loss = tf.reduce_mean(
+        tf.maximum(-advantages * ratio, -advantages * tf.clip_by_value(ratio, 1.0 - cliprange, 1.0 + cliprange))
+    )
+    approxkl = 0.5 * tf.reduce_mean(tf.square(neglogpac - batch.neglogpacs))
+    clipfrac = tf.reduce_mean(tf.cast(tf.abs(ratio - 1.0) > cliprange, tf.float32))
+    return LossTerms(policy_loss, value_loss, tf.reduce_mean(entropy), approxkl, clipfrac)
+
+
+class PPO2Model(OnPolicyLearner):
+    """The policy, Adam with epsilon 1e-5 (baselines; Keras' default is 1e-7) and the compiled PPO update."""
+
+    alg = "ppo2"
+
+    def __init__(self, policy: PolicyWithValue, *, ent_coef: float, vf_coef: float, max_grad_norm: float | None) -> None:
+        optimizer = keras.optimizers.Adam(learning_rate=3e-4, epsilon=1e-5)
+        super().__init__(policy, optimizer, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)
+
+    def loss(self, batch: Minibatch, hyper: tf.Tensor) -> tuple[tf.Tensor, LossTerms]:
+        """pg_loss - ent_coef * entropy + vf_coef * vf_loss; `hyper` is the clip range."""
+        neglogpac, entropy, vpred = self.policy.evaluate(batch.obs, batch.actions, batch.masks, batch.states)
+        terms = ppo_losses(neglogpac, entropy, vpred, batch, hyper)
+        total = terms.policy_loss - self.ent_coef * terms.policy_entropy + self.vf_coef * terms.value_loss
+        return total, terms

@@ -1,0 +1,115 @@
+"""PPO2 `learn()`, with baselines' signature and defaults: collect -> GAE -> epochs of minibatches -> log -> save."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
+from baselines_tf2.common.schedules import FractionSchedule, as_fraction_schedule
+from baselines_tf2.common.tf_util import set_global_seeds
+from baselines_tf2.common.vec_env import VecEnv
+from baselines_tf2.ppo2.model import PPO2Model
+
+
+@dataclasses.dataclass(frozen=True)
+class PPO2Config:
+    """PPO2 hyperparameters; names and defaults are baselines.ppo2.learn's, so old kwargs keep working."""
+
+    nsteps: int = 2048  # env steps per env per update
+    ent_coef: float = 0.0
+    lr: FractionSchedule = 3e-4  # float, or callable of the fraction of training remaining (1 -> 0)
+    vf_coef: float = 0.5
+    max_grad_norm: float | None = 0.5
+    gamma: float = 0.99
+    lam: float = 0.95
+    log_interval: int = 10  # updates between log dumps
+    nminibatches: int = 4
+    noptepochs: int = 4
+    cliprange: FractionSchedule = 0.2  # float, or callable of the fraction remaining
+    save_interval: int = 0  # updates between checkpoints under <log dir>/checkpoints; 0 = none
+
+    def __post_init__(self) -> None:
+        for name in ("nsteps", "nminibatches", "noptepochs", "log_interval"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.save_interval, int) or self.save_interval < 0:
+            raise ValueError(f"save_interval must be an integer >= 0, got {self.save_interval!r}")
+        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.lam <= 1.0:
+            raise ValueError(f"gamma and lam must lie in [0, 1], got gamma={self.gamma}, lam={self.lam}")
+        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
+            raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}")
+        if isinstance(self.lr, (int, float)) and self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if isinstance(self.cliprange, (int, float)) and self.cliprange <= 0:
+            raise ValueError(f"cliprange must be > 0, got {self.cliprange}")
+        as_fraction_schedule(self.lr, "lr")
+        as_fraction_schedule(self.cliprange, "cliprange")
+
+    def check_batch(self, nenvs: int, recurrent: bool) -> None:
+        """Reject splits that would leave a remainder (or, for recurrent policies, cut an env's sequence)."""
+        nbatch = self.nsteps * nenvs
+        if nbatch % self.nminibatches:
+            raise ValueError(
+                f"nsteps * num_envs = {self.nsteps} * {nenvs} = {nbatch} is not divisible by nminibatches = "
+                f"{self.nminibatches}"
+            )
+        if recurrent and nenvs % self.nminibatches:
+            raise ValueError(
+                f"recurrent policies split whole env sequences into minibatches: nminibatches = {self.nminibatches} "
+                f"must divide the number of envs ({nenvs})"
+            )
+
+
+def learn(
+    *,
+    network: str | Callable[..., Any],
+    env: VecEnv,
+    total_timesteps: int,
+    eval_env: VecEnv | None = None,
+    seed: int | None = None,
+    nsteps: int = 2048,
+    ent_coef: float = 0.0,
+    lr: FractionSchedule = 3e-4,
+    vf_coef: float = 0.5,
+    max_grad_norm: float | None = 0.5,
+    gamma: float = 0.99,
+    lam: float = 0.95,
+    log_interval: int = 10,
+    nminibatches: int = 4,
+    noptepochs: int = 4,
+    cliprange: FractionSchedule = 0.2,
+    save_interval: int = 0,
+    load_path: str | None = None,
+    progress_bar: bool = False,
+    callback: Callable[[dict[str, Any]], bool | None] | None = None,
+    **network_kwargs: Any,
+) -> PPO2Model:
+    """Train a PPO2 agent on `env` for `total_timesteps` env steps (summed over envs); return the model.
+
+    `network` names a registered network ('mlp', 'cnn', 'lstm', ...) whose kwargs come in `network_kwargs`
+    (plus `value_network='copy'` for a separate value torso). `load_path` restores a checkpoint (weights,
+    optimizer, step count) before training; with `total_timesteps=0` it just loads. `callback(locals())`
+    returning False stops training early.
+    """
+    config = PPO2Config(
+        nsteps=nsteps, ent_coef=ent_coef, lr=lr, vf_coef=vf_coef, max_grad_norm=max_grad_norm, gamma=gamma,
+        lam=lam, log_interval=log_interval, nminibatches=nminibatches, noptepochs=noptepochs,
+        cliprange=cliprange, save_interval=save_interval,
+    )
+    set_global_seeds(seed)
+    policy = build_policy(env, network, network_kwargs)
+    config.check_batch(env.num_envs, policy.recurrent)
+    model = PPO2Model(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)
+    settings = LoopSettings(
+        total_timesteps=total_timesteps, nsteps=nsteps, noptepochs=noptepochs, nminibatches=nminibatches,
+        lr=as_fraction_schedule(lr, "lr"), hyper=as_fraction_schedule(cliprange, "cliprange"),
+        log_interval=log_interval, save_interval=save_interval, loss_prefix="loss/", misc_prefix="misc/",
+        progress_bar=progress_bar, seed=seed,
+    )
+    learn_on_policy(
+        model, env=env, eval_env=eval_env, settings=settings, gamma=gamma, lam=lam,
+        hyperparameters=dataclasses.asdict(config), load_path=load_path, callback=callback,
+    )
+    return model

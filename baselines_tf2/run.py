@@ -1,0 +1,181 @@
+"""`python -m baselines_tf2.run --alg=ppo2 --env=BreakoutNoFrameskip-v4`: baselines' command line.
+
+Extra hyperparameters come as `--name=value` (Python literals, never evaluated as code); the env type's defaults
+come from the algorithm's `defaults.py`. Usage errors print a message naming what is valid and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime
+import importlib
+import inspect
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from baselines_tf2 import logger
+from baselines_tf2.common.cmd_util import common_arg_parser, get_env_type, make_vec_env
+from baselines_tf2.common.vec_env import VecEnv, VecFrameStack, VecNormalize
+
+ATARI_NUM_ENV = 8  # the published Atari PPO2/A2C results use 8 envs; elsewhere the default is one per core
+CHECKPOINT_EVERY_STEPS = 100_000  # default spacing of periodic checkpoints in CLI runs
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """Where an algorithm lives: its learn() module, its config class, and its per-env-type defaults."""
+
+    module: str
+    config: str
+    defaults: str | None
+
+
+ALGORITHMS = {
+    "ppo2": Algorithm("baselines_tf2.ppo2.ppo2", "PPO2Config", "baselines_tf2.ppo2.defaults"),
+    "a2c": Algorithm("baselines_tf2.a2c.a2c", "A2CConfig", None),
+}
+
+DEFAULT_NETWORKS = {"atari": "cnn"}  # everything else: mlp
+
+
+class UsageError(ValueError):
+    """A command-line mistake: the CLI prints it with the usage and exits 2."""
+
+
+def parse_unknown_args(tokens: Sequence[str]) -> dict[str, Any]:
+    """['--nsteps=128', '--lr', '2.5e-4'] -> {'nsteps': 128, 'lr': 0.00025}; values are Python literals or words."""
+    parsed: dict[str, Any] = {}
+    iterator = iter(tokens)
+    for token in iterator:
+        if not token.startswith("--") or token == "--":
+            raise UsageError(f"unexpected argument {token!r}; extra options look like --name=value")
+        key, has_value, raw = token[2:].partition("=")
+        if not has_value:
+            raw = next(iterator, None)
+            if raw is None or raw.startswith("--"):
+                raise UsageError(f"--{key} needs a value (write --{key}=VALUE)")
+        try:
+            parsed[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            parsed[key] = raw
+    return parsed
+
+
+def accepted_learn_keys(learn: Any) -> set[str]:
+    """The keyword arguments `learn` names (not its **network_kwargs)."""
+    parameters = inspect.signature(learn).parameters.values()
+    return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def network_keys(network: str) -> set[str]:
+    """Keyword arguments the network builder takes (plus value_network, which the policy takes)."""
+    from baselines_tf2.common.models import get_network_builder
+
+    builder = get_network_builder(network)
+    parameters = inspect.signature(inspect.unwrap(builder)).parameters.values()
+    return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} | {"value_network"}
+
+
+def default_run_dir(alg: str, env_id: str) -> str:
+    """runs/<alg>-<env>-<time>: one folder per run for logs, monitor files, TensorBoard and checkpoints."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return os.path.join("runs", f"{alg}-{env_id.replace('/', '_')}-{stamp}")
+
+
+def build_env(args: argparse.Namespace, env_type: str) -> VecEnv:
+    """The training VecEnv as baselines' run.py builds it: Atari with DeepMind wrappers and 4 stacked frames."""
+    if env_type == "atari":
+        venv = make_vec_env(args.env, env_type, args.num_env or ATARI_NUM_ENV, args.seed,
+                            reward_scale=args.reward_scale, vec_env_kind="shmem")
+        return VecFrameStack(venv, 4)
+    venv = make_vec_env(args.env, env_type, args.num_env or os.cpu_count() or 1, args.seed,
+                        reward_scale=args.reward_scale)
+    return VecNormalize(venv) if env_type == "mujoco" else venv
+
+
+def resolve_hyperparameters(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, extra: dict[str, Any], env_type: str
+) -> tuple[Any, str, dict[str, Any]]:
+    """(learn function, network name, keyword arguments) after defaults and checks; usage errors exit 2."""
+    from baselines_tf2.common.models import registered_networks
+
+    algorithm = ALGORITHMS[args.alg]
+    module = importlib.import_module(algorithm.module)
+    kwargs: dict[str, Any] = {}
+    if algorithm.defaults:
+        defaults = importlib.import_module(algorithm.defaults)
+        if hasattr(defaults, env_type):
+            kwargs.update(getattr(defaults, env_type)())
+    kwargs.update(extra)
+    network = args.network or kwargs.pop("network", None) or DEFAULT_NETWORKS.get(env_type, "mlp")
+    kwargs.pop("network", None)
+    if network not in registered_networks():
+        parser.error(f"unknown network {network!r}; valid: {', '.join(registered_networks())}")
+    reserved = {"env", "network", "total_timesteps", "seed", "eval_env", "progress_bar", "callback"}
+    learn_keys = accepted_learn_keys(module.learn) - reserved
+    valid = learn_keys | network_keys(network)
+    unknown = sorted(set(kwargs) - valid)
+    if unknown:
+        parser.error(f"unknown option(s) for --alg={args.alg} with --network={network}: "
+                     f"{', '.join('--' + key for key in unknown)}; valid: {', '.join(sorted(valid))}")
+    config_class = getattr(module, algorithm.config)
+    config_fields = {field for field in config_class.__dataclass_fields__}
+    try:
+        config_class(**{key: value for key, value in kwargs.items() if key in config_fields})
+    except (TypeError, ValueError) as err:
+        parser.error(f"bad hyperparameter: {err}")
+    return module.learn, network, kwargs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, train, save, optionally play; returns the exit status."""
+    parser = common_arg_parser()
+    parser.prog = "python -m baselines_tf2.run"
+    parser.add_argument("--play_episodes", type=int, default=3, help="episodes --play plays")
+    args, unknown = parser.parse_known_args(argv)
+    try:
+        extra = parse_unknown_args(unknown)
+    except UsageError as err:
+        parser.error(str(err))
+    if args.alg not in ALGORITHMS:
+        parser.error(f"unknown algorithm {args.alg!r}; valid: {', '.join(sorted(ALGORITHMS))}")
+    if args.num_timesteps < 0:
+        parser.error(f"--num_timesteps must be >= 0, got {args.num_timesteps}")
+    if args.num_env is not None and args.num_env < 1:
+        parser.error(f"--num_env must be >= 1, got {args.num_env}")
+    try:
+        env_type = args.env_type or get_env_type(args.env)
+    except ValueError as err:
+        parser.error(str(err))
+    learn, network, kwargs = resolve_hyperparameters(parser, args, extra, env_type)
+    total_timesteps = int(args.num_timesteps)
+
+    run_dir = args.log_path or default_run_dir(args.alg, args.env)
+    logger.configure(run_dir, ["stdout", "csv", "tensorboard"])
+    env = build_env(args, env_type)
+    if "save_interval" not in kwargs:
+        nsteps = kwargs.get("nsteps", inspect.signature(learn).parameters["nsteps"].default)
+        kwargs["save_interval"] = max(1, CHECKPOINT_EVERY_STEPS // (env.num_envs * int(nsteps)))
+    logger.log(f"training {args.alg} ({network}) on {args.env} ({env_type}, {env.num_envs} envs) "
+               f"for {total_timesteps} steps; logs and checkpoints in {run_dir}")
+    try:
+        model = learn(env=env, network=network, seed=args.seed, total_timesteps=total_timesteps,
+                      progress_bar=True, **kwargs)
+    finally:
+        env.close()
+    save_path = os.path.expanduser(args.save_path) if args.save_path else os.path.join(run_dir, "model")
+    if total_timesteps > 0 or args.save_path:
+        model.save(save_path)
+        logger.log(f"saved the final model to {save_path}")
+    if args.play:
+        from baselines_tf2.common.play import play_model
+
+        play_model(model, episodes=args.play_episodes, seed=args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

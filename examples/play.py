@@ -1,0 +1,40 @@
+"""Play a saved agent: rebuilds the env it was trained on, plays headless, prints each episode's real score.
+
+    python examples/play.py runs/ppo2-BreakoutNoFrameskip-v4-.../model --episodes 3 [--video out.mp4] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from baselines_tf2.common.checkpoint import CheckpointError
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="a checkpoint file written by learn()/model.save or the run CLI")
+    parser.add_argument("--episodes", type=int, default=3, help="episodes to play")
+    parser.add_argument("--video", default=None, help="write an MP4 of the real game frames here")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--deterministic", action="store_true", help="take the most likely action, not a sample")
+    args = parser.parse_args()
+    if args.episodes < 1:
+        parser.error(f"--episodes must be >= 1, got {args.episodes}")
+
+    from baselines_tf2.common.play import play_checkpoint
+
+    try:
+        scores = play_checkpoint(args.checkpoint, episodes=args.episodes, seed=args.seed, video_path=args.video,
+                                 deterministic=args.deterministic)
+    except (CheckpointError, ValueError) as err:
+        print(f"play.py: error: {err}", file=sys.stderr)
+        return 2
+    print(f"mean score over {len(scores)} episodes: {sum(scores) / len(scores):g}")
+    if args.video:
+        print(f"video written to {args.video}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Every module imports, and the environment side never pulls in TensorFlow."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import baselines_tf2
+
+ENV_SIDE = (
+    "baselines_tf2",
+    "baselines_tf2.common.atari_wrappers",
+    "baselines_tf2.common.vec_env",
+    "baselines_tf2.common.cmd_util",
+    "baselines_tf2.bench",
+    "baselines_tf2.logger",
+)
+
+
+def all_module_names() -> list[str]:
+    prefix = baselines_tf2.__name__ + "."
+    return [info.name for info in pkgutil.walk_packages(baselines_tf2.__path__, prefix)]
+
+
+def test_package_has_the_baselines_module_paths() -> None:
+    names = set(all_module_names())
+    for expected in ENV_SIDE[1:]:
+        assert expected in names
+
+
+@pytest.mark.parametrize("name", all_module_names())
+def test_every_module_imports(name: str) -> None:
+    importlib.import_module(name)
+
+
+def test_env_side_modules_do_not_import_tensorflow() -> None:
+    probe = (
+        "import importlib, sys\n"
+        f"for name in {ENV_SIDE!r}: importlib.import_module(name)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'torch'))\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
