@@ -111,13 +111,15 @@ class OnPolicyLearner(ABC):
         """`noptepochs` passes over the rollout in `nminibatches` shuffled minibatches; the mean of each loss term."""
         self.set_learning_rate(lr)
         hyper_tensor = tf.constant(hyper, tf.float32)
-        actions_dtype = self.train_step.input_signature[0].actions.dtype.as_numpy_dtype
+        signature = self.train_step.input_signature[0]
+        obs_dtype = signature.obs.dtype.as_numpy_dtype
+        actions_dtype = signature.actions.dtype.as_numpy_dtype
         totals: dict[str, float] = {}
         count = 0
         for _ in range(noptepochs):
             for steps, envs in self.minibatch_indices(rng, rollout, nminibatches):
                 batch = Minibatch(
-                    obs=tf.convert_to_tensor(rollout.obs[steps]),
+                    obs=tf.convert_to_tensor(rollout.obs[steps].astype(obs_dtype, copy=False)),
                     returns=tf.convert_to_tensor(rollout.returns[steps]),
                     masks=tf.convert_to_tensor(rollout.masks[steps]),
                     actions=tf.convert_to_tensor(rollout.actions[steps].astype(actions_dtype, copy=False)),

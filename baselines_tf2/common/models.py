@@ -281,18 +281,21 @@ class MaskedLSTM(keras.layers.Layer):
         input_gates = ops.matmul(features, self.input_kernel)  # all steps at once; only h @ wh is sequential
         if self.layer_norm:
             input_gates = _layer_norm(input_gates, self.input_gain, self.input_shift)
-        time_major = (ops.transpose(input_gates, (1, 0, 2)), ops.transpose(ops.cast(masks, features.dtype))[..., None])
+        # gates and episode starts scanned as one tensor [T, N, 4 * units + 1]: Keras' TF scan fails on several
+        # sequences whose length T is not static, as in training minibatches
+        gates_and_starts = ops.concatenate([input_gates, ops.cast(masks, features.dtype)[..., None]], axis=-1)
+        time_major = ops.transpose(gates_and_starts, (1, 0, 2))
         cell, hidden = ops.split(state, 2, axis=-1)
         (cell, hidden), (_, hiddens) = ops.scan(self._step, (cell, hidden), time_major)
         return ops.transpose(hiddens, (1, 0, 2)), ops.concatenate([cell, hidden], axis=-1)
 
-    def _step(self, carry: tuple, inputs: tuple) -> tuple:
-        """One time step: reset where an episode starts, then the LSTM update.
+    def _step(self, carry: tuple, gates_and_starts: keras.KerasTensor) -> tuple:
+        """One time step: reset where an episode starts (the last column), then the LSTM update.
 
         Returns the new (cell, hidden) as both carry and output: Keras' TF scan needs them to share a structure.
         """
         cell, hidden = carry
-        input_gates, episode_start = inputs
+        input_gates, episode_start = gates_and_starts[:, :-1], gates_and_starts[:, -1:]
         keep = 1.0 - episode_start
         cell, hidden = cell * keep, hidden * keep
         recurrent_gates = ops.matmul(hidden, self.recurrent_kernel)

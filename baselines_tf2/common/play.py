@@ -23,7 +23,7 @@ def play_policy(
     deterministic: bool = False,
     video_path: str | None = None,
 ) -> list[float]:
-    """Play `episodes` episodes on a 1-env VecEnv; return each one's score as the Monitor counted it.
+    """Play until `episodes` episodes have ended on `env`; return each one's score as the Monitor counted it.
 
     With Atari's wrappers the Monitor sits below life-loss and reward clipping, so the score is the real game
     score over all lives. Actions are sampled as in baselines, or the most likely ones with `deterministic`.
@@ -33,7 +33,7 @@ def play_policy(
     frames: list[np.ndarray] = []
     scores: list[float] = []
     obs = env.reset()
-    state = policy.initial_state[:1] if policy.recurrent else None
+    state = np.zeros((env.num_envs, policy.state_size), np.float32) if policy.recurrent else None
     dones = np.zeros(env.num_envs, np.float32)
     while len(scores) < episodes:
         if deterministic:
@@ -45,7 +45,7 @@ def play_policy(
         if video_path:
             frames.append(env.get_images()[0])
         for info in infos:
-            if "episode" in info:
+            if "episode" in info and len(scores) < episodes:
                 scores.append(float(info["episode"]["r"]))
                 logger.log(f"episode {len(scores)}: score {info['episode']['r']:g}, {info['episode']['l']} steps")
     if video_path:

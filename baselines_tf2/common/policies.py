@@ -35,6 +35,21 @@ def observation_encoding(space: gymnasium.Space) -> tuple[tuple[int, ...], str]:
     )
 
 
+def raw_observation_spec(space: gymnasium.Space) -> tf.TensorSpec:
+    """Spec of a batch of observations as the env gives them (before one-hot encoding), batch size free."""
+    if isinstance(space, gymnasium.spaces.Discrete):
+        return tf.TensorSpec([None], tf.int32)
+    shape, dtype = observation_encoding(space)
+    return tf.TensorSpec([None, *shape], tf.as_dtype(dtype))
+
+
+def encode_observation(space: gymnasium.Space, obs: tf.Tensor) -> tf.Tensor:
+    """Raw observations -> network input: one-hot for Discrete spaces, unchanged otherwise."""
+    if isinstance(space, gymnasium.spaces.Discrete):
+        return tf.one_hot(tf.cast(obs, tf.int32), int(space.n), dtype=tf.float32)
+    return obs
+
+
 def action_dtype(space: gymnasium.Space) -> tf.DType:
     """The dtype of a batch of actions for `space`: int64 for discrete spaces, float32 for Box."""
     if isinstance(space, gymnasium.spaces.Box):
@@ -122,9 +137,7 @@ class PolicyWithValue:
 
     def raw_obs_spec(self) -> tf.TensorSpec:
         """Spec of a batch of observations as the env gives them (before one-hot encoding)."""
-        if isinstance(self.observation_space, gymnasium.spaces.Discrete):
-            return tf.TensorSpec([None], tf.int32)
-        return tf.TensorSpec([None, *self.obs_shape], tf.as_dtype(self.obs_dtype))
+        return raw_observation_spec(self.observation_space)
 
     def _acting_signature(self) -> list[tf.TensorSpec]:
         return [
@@ -143,9 +156,7 @@ class PolicyWithValue:
 
     def encode(self, obs: tf.Tensor) -> tf.Tensor:
         """Raw observations -> network input (one-hot for Discrete spaces)."""
-        if isinstance(self.observation_space, gymnasium.spaces.Discrete):
-            return tf.one_hot(tf.cast(obs, tf.int32), self.obs_shape[0], dtype=tf.float32)
-        return obs
+        return encode_observation(self.observation_space, obs)
 
     def _forward_one_step(self, obs: tf.Tensor, state: tf.Tensor, masks: tf.Tensor) -> tuple[Any, tf.Tensor, tf.Tensor]:
         """Distribution params, value and next state for one step of a batch of envs."""

@@ -67,12 +67,14 @@ def build_policy_from_metadata(metadata: Mapping[str, Any], nenvs: int = 1) -> P
         network_kwargs = metadata.get("network_kwargs", {})
     except KeyError as err:
         raise CheckpointError(f"checkpoint metadata lacks {err}; it was not written by baselines_tf2") from None
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"checkpoint metadata describes an invalid space: {err}") from None
     try:
         return PolicyWithValue(
             observation_space, action_space, network, network_kwargs,
             value_network=metadata.get("value_network"), nenvs=nenvs,
         )
-    except ValueError as err:
+    except (TypeError, ValueError) as err:  # TypeError: network_kwargs the network does not take
         raise CheckpointError(f"cannot rebuild the checkpoint's policy: {err}") from None
 
 

@@ -1,5 +1,6 @@
 """Vectorized environments with baselines' API: one import path for the whole family."""
 
+from baselines_tf2.common.vec_env.compat import OldGymApiWarning, ensure_gymnasium_api
 from baselines_tf2.common.vec_env.dummy_vec_env import DummyVecEnv
 from baselines_tf2.common.vec_env.shmem_vec_env import ShmemVecEnv
 from baselines_tf2.common.vec_env.subproc_vec_env import SubprocVecEnv
@@ -23,6 +24,7 @@ __all__ = [
     "CloudpickleWrapper",
     "DummyVecEnv",
     "NotSteppingError",
+    "OldGymApiWarning",
     "ShmemVecEnv",
     "SubprocVecEnv",
     "VecEnv",
@@ -32,4 +34,5 @@ __all__ = [
     "VecFrameStack",
     "VecMonitor",
     "VecNormalize",
+    "ensure_gymnasium_api",
 ]

@@ -64,6 +64,28 @@ class DummyVecEnv(VecEnv):
     def get_images(self) -> list[np.ndarray]:
         return [env.render() for env in self.envs]
 
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: Sequence[int] | None = None, **method_kwargs: Any
+    ) -> list[Any]:
+        """Call `method_name` (found through the env's wrappers) on the envs at `indices` (default all)."""
+        return [self.envs[i].get_wrapper_attr(method_name)(*method_args, **method_kwargs) for i in self._indices(indices)]
+
+    def get_attr(self, attr_name: str, indices: Sequence[int] | None = None) -> list[Any]:
+        """Attribute `attr_name` (found through the env's wrappers) of the envs at `indices` (default all)."""
+        return [self.envs[i].get_wrapper_attr(attr_name) for i in self._indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: Sequence[int] | None = None) -> None:
+        """Set `attr_name` on the envs at `indices` (default all): on the wrapper defining it, else the outermost."""
+        for i in self._indices(indices):
+            self.envs[i].set_wrapper_attr(attr_name, value)
+
+    def _indices(self, indices: Sequence[int] | None) -> list[int]:
+        wanted = list(range(self.num_envs)) if indices is None else [int(i) for i in indices]
+        for index in wanted:
+            if not 0 <= index < self.num_envs:
+                raise IndexError(f"env index {index} out of range for {self.num_envs} envs")
+        return wanted
+
     def _check_open(self) -> None:
         if self.closed:
             raise ClosedEnvError()

@@ -1,0 +1,177 @@
+"""Policies and the PPO2 update as compiled code: one trace per run, recurrent state handling, valid actions."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+
+from baselines_tf2.common.envs import BoxIdentityEnv, DiscreteIdentityEnv
+from baselines_tf2.common.policies import PolicyWithValue
+from baselines_tf2.common.runner import Rollout, Runner
+from baselines_tf2.common.vec_env import DummyVecEnv
+from baselines_tf2.ppo2 import ppo2
+from baselines_tf2.ppo2.model import PPO2Model
+
+CARTPOLE_OBS = gymnasium.make("CartPole-v1").observation_space
+CARTPOLE_ACTIONS = gymnasium.spaces.Discrete(2)
+ATARI_OBS = gymnasium.spaces.Box(0, 255, (84, 84, 4), np.uint8)
+ATARI_ACTIONS = gymnasium.spaces.Discrete(4)
+
+
+def random_rollout(policy: PolicyWithValue, nbatch: int, seed: int = 0) -> Rollout:
+    """A feed-forward rollout of `nbatch` random observations with the policy's own actions and values."""
+    rng = np.random.default_rng(seed)
+    if policy.obs_dtype == "uint8":
+        obs = rng.integers(0, 256, (nbatch, *policy.obs_shape), dtype=np.uint8)
+    else:
+        obs = rng.normal(size=(nbatch, *policy.obs_shape)).astype(np.float32)
+    actions, values, _states, neglogpacs = policy.step(obs)
+    return Rollout(
+        obs=obs,
+        returns=(values + rng.normal(size=nbatch)).astype(np.float32),
+        masks=np.zeros(nbatch, np.float32),
+        actions=actions,
+        values=values,
+        neglogpacs=neglogpacs,
+        states=None,
+        episodes=[],
+    )
+
+
+def anneal_updates(model: PPO2Model, rollout: Rollout, nminibatches: int) -> None:
+    """Three updates with a learning rate and clip range annealed as learn() anneals them."""
+    rng = np.random.default_rng(0)
+    for frac in (1.0, 0.6, 0.2):
+        model.update(rollout, lr=3e-4 * frac, hyper=0.2 * frac, noptepochs=2, nminibatches=nminibatches, rng=rng)
+
+
+@pytest.mark.parametrize(
+    "observation_space, action_space, network, network_kwargs, nbatch",
+    [
+        (CARTPOLE_OBS, CARTPOLE_ACTIONS, "mlp", {"num_hidden": 16}, 32),
+        (ATARI_OBS, ATARI_ACTIONS, "cnn", {}, 8),
+    ],
+    ids=["mlp", "cnn"],
+)
+def test_train_step_and_acting_functions_trace_once(
+    observation_space: gymnasium.Space, action_space: gymnasium.Space, network: str, network_kwargs: dict, nbatch: int
+) -> None:
+    policy = PolicyWithValue(observation_space, action_space, network, network_kwargs, nenvs=8)
+    model = PPO2Model(policy, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5)
+    rollout = random_rollout(policy, nbatch)
+    weights_before = [array.copy() for _name, array in policy.get_weights()]
+    anneal_updates(model, rollout, nminibatches=2)
+    assert model.train_step.experimental_get_tracing_count() == 1
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(3e-4 * 0.2)
+    assert any(not np.array_equal(a, b) for a, (_n, b) in zip(weights_before, policy.get_weights())), "no update"
+    for batch_size in (1, 8, 1):
+        obs = rollout.obs[:batch_size]
+        policy.step(obs)
+        policy.value(obs)
+        policy.act_deterministic(obs)
+    assert policy._step_fn.experimental_get_tracing_count() == 1
+    assert policy._value_fn.experimental_get_tracing_count() == 1
+    assert policy._mode_fn.experimental_get_tracing_count() == 1
+
+
+def test_step_rejects_observations_of_the_wrong_shape() -> None:
+    policy = PolicyWithValue(CARTPOLE_OBS, CARTPOLE_ACTIONS, "mlp", {"num_hidden": 8})
+    with pytest.raises(ValueError, match=r"\(3,\).*\(4,\)"):
+        policy.step(np.zeros((2, 3), np.float32))
+
+
+def test_discrete_actions_lie_in_the_action_space() -> None:
+    env = DiscreteIdentityEnv(dim=5)
+    policy = PolicyWithValue(env.observation_space, env.action_space, "mlp", {"num_hidden": 8})
+    obs = np.arange(5).repeat(20)
+    actions, values, states, neglogp = policy.step(obs)
+    assert actions.shape == (100,) and np.issubdtype(actions.dtype, np.integer)
+    assert all(env.action_space.contains(int(a)) for a in actions)
+    assert len(set(actions.tolist())) > 1, "sampling from a near-uniform policy should give several actions"
+    assert values.shape == (100,) and neglogp.shape == (100,) and states is None
+    np.testing.assert_allclose(neglogp, np.log(5.0), atol=0.1)  # policy head gain 0.01: near uniform at init
+    greedy, _state = policy.act_deterministic(obs)
+    assert all(env.action_space.contains(int(a)) for a in greedy)
+
+
+def test_box_actions_have_the_action_space_shape_and_dtype() -> None:
+    env = BoxIdentityEnv(shape=(2,))
+    policy = PolicyWithValue(env.observation_space, env.action_space, "mlp", {"num_hidden": 8})
+    obs = np.random.default_rng(0).uniform(-1, 1, (50, 2)).astype(np.float32)
+    actions, _values, _states, neglogp = policy.step(obs)
+    # sampled Gaussian actions may leave [-1, 1] (baselines does not clip them); shape and dtype must match
+    assert actions.shape == (50, 2) and actions.dtype == np.float32
+    assert np.all(np.isfinite(actions)) and np.all(np.isfinite(neglogp))
+    greedy, _state = policy.act_deterministic(obs)
+    assert greedy.shape == (50, 2) and greedy.dtype == np.float32
+
+
+# ---- recurrent policies -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lstm_policy() -> PolicyWithValue:
+    return PolicyWithValue(CARTPOLE_OBS, CARTPOLE_ACTIONS, "lstm", {"nlstm": 8}, nenvs=4)
+
+
+def test_lstm_step_carries_state_and_masks_reset_it(lstm_policy: PolicyWithValue) -> None:
+    policy = lstm_policy
+    state0 = policy.initial_state
+    assert state0.shape == (4, policy.state_size) and policy.state_size == 16 and not state0.any()
+    obs = np.random.default_rng(1).normal(size=(4, 4)).astype(np.float32)
+    no_starts, starts = np.zeros(4, np.float32), np.ones(4, np.float32)
+    _actions, _values, state1, _neglogp = policy.step(obs, S=state0, M=no_starts)
+    assert state1.shape == state0.shape and np.abs(state1).max() > 1e-3
+    fresh = policy.value(obs, S=state0, M=no_starts)
+    carried = policy.value(obs, S=state1, M=no_starts)
+    reset = policy.value(obs, S=state1, M=starts)
+    assert np.abs(carried - fresh).max() > 1e-4, "the carried state should change the value"
+    np.testing.assert_allclose(reset, fresh, rtol=1e-5, atol=1e-6)
+    # a mask resets only its own env
+    mixed = policy.value(obs, S=state1, M=np.array([1, 0, 1, 0], np.float32))
+    np.testing.assert_allclose(mixed[[0, 2]], fresh[[0, 2]], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mixed[[1, 3]], carried[[1, 3]], rtol=1e-5, atol=1e-6)
+
+
+def test_lstm_evaluate_on_sequences_matches_stepping(lstm_policy: PolicyWithValue) -> None:
+    # The training path (whole env sequences, env-major) must see the same states as acting step by step.
+    policy = lstm_policy
+    rng = np.random.default_rng(2)
+    nsteps, nenvs = 5, 4
+    obs = rng.normal(size=(nsteps, nenvs, 4)).astype(np.float32)
+    masks = np.zeros((nsteps, nenvs), np.float32)
+    masks[3, 1] = masks[2, 3] = 1.0  # episodes start mid-sequence in envs 1 and 3
+    state = start_state = rng.normal(scale=0.5, size=(nenvs, policy.state_size)).astype(np.float32)
+    actions, values, neglogps = [], [], []
+    for t in range(nsteps):
+        step_actions, step_values, state, step_neglogp = policy.step(obs[t], S=state, M=masks[t])
+        actions.append(step_actions)
+        values.append(step_values)
+        neglogps.append(step_neglogp)
+
+    def env_major(array: np.ndarray) -> np.ndarray:
+        return np.asarray(array).swapaxes(0, 1).reshape(nsteps * nenvs, *np.asarray(array).shape[2:])
+
+    neglogp, _entropy, seq_values = policy.evaluate(env_major(obs), env_major(actions), env_major(masks), start_state)
+    np.testing.assert_allclose(seq_values.numpy(), env_major(values), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(neglogp.numpy(), env_major(neglogps), rtol=1e-4, atol=1e-5)
+
+
+def test_recurrent_ppo2_update_runs_and_traces_once(lstm_policy: PolicyWithValue) -> None:
+    env = DummyVecEnv([lambda: gymnasium.make("CartPole-v1")] * 4)
+    env.seed(0)
+    model = PPO2Model(lstm_policy, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5)
+    rollout = Runner(env=env, model=model, nsteps=8, gamma=0.99, lam=0.95).run()
+    assert rollout.states.shape == (4, lstm_policy.state_size) and rollout.obs.shape == (32, 4)
+    anneal_updates(model, rollout, nminibatches=2)
+    anneal_updates(model, Runner(env=env, model=model, nsteps=8, gamma=0.99, lam=0.95).run(), nminibatches=4)
+    assert model.train_step.experimental_get_tracing_count() == 1
+    env.close()
+
+
+def test_recurrent_learn_requires_nminibatches_to_divide_nenvs() -> None:
+    env = DummyVecEnv([lambda: gymnasium.make("CartPole-v1")] * 3)
+    with pytest.raises(ValueError, match=r"nminibatches = 2 must divide the number of envs \(3\)"):
+        ppo2.learn(network="lstm", env=env, total_timesteps=48, nsteps=4, nminibatches=2, nlstm=8)
+    env.close()

@@ -1,0 +1,162 @@
+"""The command line: usage errors exit 2 naming the problem; tiny ppo2/a2c runs write baselines' outputs; play.py.
+
+Every subprocess pays TensorFlow's import, so the commands of each group run concurrently.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from baselines_tf2.common.checkpoint import read_metadata
+
+REPO = Path(__file__).resolve().parents[1]
+RUN = [sys.executable, "-m", "baselines_tf2.run"]
+PLAY = [sys.executable, str(REPO / "examples" / "play.py")]
+TIMEOUT_S = 120
+
+
+class Finished(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_concurrently(commands: dict[str, list[str]], cwd: Path) -> dict[str, Finished]:
+    """Start every command at once, wait for all; the result of each by name."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    started = {
+        name: subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name, argv in commands.items()
+    }
+    results = {}
+    for name, process in started.items():
+        stdout, stderr = process.communicate(timeout=TIMEOUT_S)
+        results[name] = Finished(process.returncode, stdout, stderr)
+    return results
+
+
+# name -> (extra CLI arguments, regexes the error message must contain)
+USAGE_ERRORS = {
+    "unknown_alg": (["--alg=ppo3"], [r"unknown algorithm 'ppo3'", r"valid: a2c, ppo2"]),
+    "unknown_env": (["--env=CartPol-v1"], [r"unknown environment id 'CartPol-v1'", r"did you mean CartPole-v1"]),
+    "unknown_network": (["--env=CartPole-v1", "--network=mlpp"], [r"unknown network 'mlpp'", r"valid: .*\bmlp\b"]),
+    "unknown_hyperparameter": (
+        ["--env=CartPole-v1", "--foo=1"],
+        [r"unknown option\(s\) for --alg=ppo2.*--foo", r"valid: .*\bnminibatches\b.*\bnum_hidden\b"],
+    ),
+    "zero_nminibatches": (["--env=CartPole-v1", "--nminibatches=0"], [r"nminibatches must be an integer >= 1, got 0"]),
+    "gamma_too_big": (["--env=CartPole-v1", "--gamma=2"], [r"gamma and lam must lie in \[0, 1\], got gamma=2"]),
+    "stray_argument": (["--env=CartPole-v1", "stray"], [r"unexpected argument 'stray'", r"--name=value"]),
+    "negative_timesteps": (["--env=CartPole-v1", "--num_timesteps=-1"], [r"--num_timesteps must be >= 0"]),
+}
+
+
+@pytest.fixture(scope="module")
+def usage_error_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Finished]:
+    cwd = tmp_path_factory.mktemp("cli_errors")
+    return run_concurrently({name: RUN + args for name, (args, _) in USAGE_ERRORS.items()}, cwd)
+
+
+@pytest.mark.parametrize("case", sorted(USAGE_ERRORS))
+def test_usage_error_exits_2_and_names_the_problem(usage_error_results: dict[str, Finished], case: str) -> None:
+    result = usage_error_results[case]
+    assert result.returncode == 2, result.stderr[-2000:]
+    error_line = result.stderr.strip().splitlines()[-1]
+    assert error_line.startswith("python -m baselines_tf2.run: error:"), result.stderr[-2000:]
+    for pattern in USAGE_ERRORS[case][1]:
+        assert re.search(pattern, error_line), (pattern, error_line)
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Finished, Path]]:
+    """A tiny ppo2 run and a tiny a2c run on CartPole, each in its own log dir."""
+    root = tmp_path_factory.mktemp("cli_runs")
+    commands = {
+        "ppo2": RUN + ["--alg=ppo2", "--env=CartPole-v1", "--num_timesteps=2048", "--nsteps=64",
+                       f"--log_path={root / 'ppo2'}", "--num_env=2", "--seed=0"],
+        "a2c": RUN + ["--alg=a2c", "--env=CartPole-v1", "--num_timesteps=1000", "--nsteps=5",
+                      f"--log_path={root / 'a2c'}", "--num_env=2", "--seed=0"],
+    }
+    results = run_concurrently(commands, root)
+    return {name: (results[name], root / name) for name in commands}
+
+
+def read_progress(log_dir: Path) -> list[dict[str, str]]:
+    with open(log_dir / "progress.csv", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def check_common_outputs(log_dir: Path) -> None:
+    """Monitor files of both envs with finished episodes, and a TensorBoard event file holding eprewmean."""
+    monitors = sorted(path.name for path in log_dir.glob("*.monitor.csv"))
+    assert monitors == ["0.0.monitor.csv", "0.1.monitor.csv"]
+    for name in monitors:
+        lines = (log_dir / name).read_text().splitlines()
+        assert lines[0].startswith("#{") and lines[1] == "r,l,t" and len(lines) > 2
+    events = list((log_dir / "tb").glob("events.out.tfevents.*"))
+    assert len(events) == 1
+    import tensorflow as tf
+
+    tags = {value.tag for event in tf.compat.v1.train.summary_iterator(str(events[0])) for value in event.summary.value}
+    assert "eprewmean" in tags and "fps" in tags
+
+
+def test_ppo2_cli_run_writes_baselines_outputs(trained_runs: dict[str, tuple[Finished, Path]]) -> None:
+    result, log_dir = trained_runs["ppo2"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_progress(log_dir)
+    assert {"eprewmean", "fps", "loss/policy_loss", "loss/approxkl", "misc/total_timesteps"} <= set(rows[0])
+    # 2048 // (64 steps * 2 envs) = 16 updates, logged at update 1 and every log_interval = 10
+    assert [row["misc/total_timesteps"] for row in rows] == ["128", "1280"]
+    check_common_outputs(log_dir)
+    metadata = read_metadata(log_dir / "model")
+    assert metadata["alg"] == "ppo2" and metadata["network"] == "mlp" and metadata["timesteps"] == 2048
+    assert metadata["env"]["recipe"]["env_id"] == "CartPole-v1"
+
+
+def test_a2c_cli_run_writes_baselines_outputs(trained_runs: dict[str, tuple[Finished, Path]]) -> None:
+    result, log_dir = trained_runs["a2c"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_progress(log_dir)
+    assert {"eprewmean", "fps", "policy_loss", "value_loss", "total_timesteps"} <= set(rows[0])  # a2c: bare names
+    assert [row["total_timesteps"] for row in rows] == ["10", "1000"]  # updates 1 and 100 (log_interval 100)
+    check_common_outputs(log_dir)
+    assert read_metadata(log_dir / "model")["alg"] == "a2c"
+
+
+@pytest.fixture(scope="module")
+def play_results(trained_runs: dict[str, tuple[Finished, Path]], tmp_path_factory: pytest.TempPathFactory
+                 ) -> dict[str, Finished]:
+    root = tmp_path_factory.mktemp("cli_play")
+    model = trained_runs["ppo2"][1] / "model"
+    if not model.exists():
+        pytest.fail("the ppo2 CLI run wrote no model")
+    corrupt = root / "corrupt_model"
+    corrupt.write_bytes(model.read_bytes()[:200])
+    return run_concurrently(
+        {"good": PLAY + [str(model), "--episodes", "2", "--seed", "0"], "corrupt": PLAY + [str(corrupt)]}, root
+    )
+
+
+def test_play_scores_the_saved_model(play_results: dict[str, Finished]) -> None:
+    result = play_results["good"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = [line for line in result.stdout.splitlines() if line.startswith("episode ")]
+    assert len(scores) == 2 and scores[0].startswith("episode 1: score") and scores[1].startswith("episode 2: score")
+    assert "mean score over 2 episodes" in result.stdout
+
+
+def test_play_on_a_corrupt_file_exits_2_with_a_clear_message(play_results: dict[str, Finished]) -> None:
+    result = play_results["corrupt"]
+    assert result.returncode == 2
+    assert "play.py: error:" in result.stderr and "truncated/corrupt" in result.stderr
+    assert "Traceback" not in result.stderr
