@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import gymnasium
+
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import common_arg_parser, get_env_type, make_vec_env
 from baselines_tf2.common.vec_env import VecEnv, VecFrameStack, VecNormalize
@@ -26,16 +28,21 @@ CHECKPOINT_EVERY_STEPS = 100_000  # default spacing of periodic checkpoints in C
 
 @dataclass(frozen=True)
 class Algorithm:
-    """Where an algorithm lives: its learn() module, its config class, and its per-env-type defaults."""
+    """Where an algorithm lives: its learn() module, config class, per-env-type defaults, head/policy kwargs."""
 
     module: str
     config: str
     defaults: str | None
+    model_keys: tuple[str, ...]  # network_kwargs the policy or Q-head takes besides the torso's own
+    vectorized: bool  # trains on many envs (PPO2, A2C) or steps one (DQN)
+    discrete_actions_only: bool = False  # DQN picks among Discrete actions only
 
 
 ALGORITHMS = {
-    "ppo2": Algorithm("baselines_tf2.ppo2.ppo2", "PPO2Config", "baselines_tf2.ppo2.defaults"),
-    "a2c": Algorithm("baselines_tf2.a2c.a2c", "A2CConfig", None),
+    "ppo2": Algorithm("baselines_tf2.ppo2.ppo2", "PPO2Config", "baselines_tf2.ppo2.defaults", ("value_network",), True),
+    "a2c": Algorithm("baselines_tf2.a2c.a2c", "A2CConfig", None, ("value_network",), True),
+    "deepq": Algorithm("baselines_tf2.deepq.deepq", "DQNConfig", "baselines_tf2.deepq.defaults",
+                       ("hiddens", "dueling", "layer_norm"), False, discrete_actions_only=True),
 }
 
 DEFAULT_NETWORKS = {"atari": "cnn"}  # everything else: mlp
@@ -71,12 +78,12 @@ def accepted_learn_keys(learn: Any) -> set[str]:
 
 
 def network_keys(network: str) -> set[str]:
-    """Keyword arguments the network builder takes (plus value_network, which the policy takes)."""
+    """Keyword arguments the network builder takes."""
     from baselines_tf2.common.models import get_network_builder
 
     builder = get_network_builder(network)
     parameters = inspect.signature(inspect.unwrap(builder)).parameters.values()
-    return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} | {"value_network"}
+    return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 def default_run_dir(alg: str, env_id: str) -> str:
@@ -85,8 +92,12 @@ def default_run_dir(alg: str, env_id: str) -> str:
     return os.path.join("runs", f"{alg}-{env_id.replace('/', '_')}-{stamp}")
 
 
-def build_env(args: argparse.Namespace, env_type: str) -> VecEnv:
+def build_env(args: argparse.Namespace, env_type: str, algorithm: Algorithm) -> VecEnv:
     """The training VecEnv as baselines' run.py builds it: Atari with DeepMind wrappers and 4 stacked frames."""
+    if not algorithm.vectorized:
+        wrapper_kwargs = {"frame_stack": True} if env_type == "atari" else None
+        return make_vec_env(args.env, env_type, 1, args.seed, wrapper_kwargs=wrapper_kwargs,
+                            reward_scale=args.reward_scale)
     if env_type == "atari":
         venv = make_vec_env(args.env, env_type, args.num_env or ATARI_NUM_ENV, args.seed,
                             reward_scale=args.reward_scale, vec_env_kind="shmem")
@@ -116,7 +127,7 @@ def resolve_hyperparameters(
         parser.error(f"unknown network {network!r}; valid: {', '.join(registered_networks())}")
     reserved = {"env", "network", "total_timesteps", "seed", "eval_env", "progress_bar", "callback"}
     learn_keys = accepted_learn_keys(module.learn) - reserved
-    valid = learn_keys | network_keys(network)
+    valid = learn_keys | network_keys(network) | set(algorithm.model_keys)
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         parser.error(f"unknown option(s) for --alg={args.alg} with --network={network}: "
@@ -155,8 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     run_dir = args.log_path or default_run_dir(args.alg, args.env)
     logger.configure(run_dir, ["stdout", "csv", "tensorboard"])
-    env = build_env(args, env_type)
-    if "save_interval" not in kwargs:
+    algorithm = ALGORITHMS[args.alg]
+    env = build_env(args, env_type, algorithm)
+    if algorithm.discrete_actions_only and not isinstance(env.action_space, gymnasium.spaces.Discrete):
+        env.close()
+        parser.error(f"--alg={args.alg} needs a Discrete action space, but {args.env} has {env.action_space}; "
+                     "use --alg=ppo2 or --alg=a2c for continuous actions")
+    if kwargs.get("eval_freq"):
+        kwargs["eval_env"] = build_env(args, env_type, algorithm)
+    if "save_interval" in inspect.signature(learn).parameters and "save_interval" not in kwargs:
         nsteps = kwargs.get("nsteps", inspect.signature(learn).parameters["nsteps"].default)
         kwargs["save_interval"] = max(1, CHECKPOINT_EVERY_STEPS // (env.num_envs * int(nsteps)))
     logger.log(f"training {args.alg} ({network}) on {args.env} ({env_type}, {env.num_envs} envs) "
@@ -166,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       progress_bar=True, **kwargs)
     finally:
         env.close()
+        if "eval_env" in kwargs:
+            kwargs["eval_env"].close()
     save_path = os.path.expanduser(args.save_path) if args.save_path else os.path.join(run_dir, "model")
     if total_timesteps > 0 or args.save_path:
         model.save(save_path)

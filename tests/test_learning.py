@@ -12,7 +12,7 @@ import gymnasium
 import numpy as np
 import pytest
 
-from baselines_tf2 import logger
+from baselines_tf2 import deepq, logger
 from baselines_tf2.a2c import a2c
 from baselines_tf2.bench import Monitor
 from baselines_tf2.common.envs import BoxIdentityEnv, DiscreteIdentityEnv, ImageMemoryEnv
@@ -95,3 +95,14 @@ def test_cnn_lstm_remembers_what_a_feed_forward_policy_cannot() -> None:
 
     assert train("cnn_lstm") >= 0.9
     assert train("cnn") <= 0.3
+
+
+@pytest.mark.slow
+def test_deepq_solves_cartpole_within_100k_steps() -> None:
+    # baselines' CartPole settings (mlp, lr 1e-3, buffer 50k, exploration 1 -> 0.02 over 10%, target sync every
+    # 500 steps, train every step) with gamma 0.99, batch 64 and 3-step returns; as in baselines, the returned
+    # act holds the weights with the best 100-episode training mean seen at a checkpoint (every 10k steps).
+    env = gymnasium.make("CartPole-v1")
+    act = deepq.learn(Monitor(env, None), network="mlp", seed=0, lr=1e-3, total_timesteps=100_000, batch_size=64,
+                      gamma=0.99, target_network_update_freq=500, exploration_fraction=0.1, n_step=3)
+    assert mean_return(act.policy, lambda: gymnasium.make("CartPole-v1"), 100, seed=1000) >= 475.0

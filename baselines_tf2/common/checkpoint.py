@@ -63,6 +63,11 @@ def save_checkpoint(path: str | os.PathLike[str], metadata: Mapping[str, Any], g
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def json_normalized(value: Any) -> Any:
+    """`value` as it reads back from a checkpoint's JSON (tuples become lists, unknown objects their repr)."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()

@@ -17,6 +17,7 @@ from baselines_tf2.common.checkpoint import CheckpointError, load_checkpoint
 from baselines_tf2.common.policies import PolicyWithValue, action_dtype
 from baselines_tf2.common.runner import Rollout
 from baselines_tf2.common.saving import check_spaces_match, save_policy
+from baselines_tf2.common.tf_util import assign_variables
 
 
 class Minibatch(NamedTuple):
@@ -160,14 +161,7 @@ class OnPolicyLearner(ABC):
 
     def load_optimizer_state(self, arrays: list[np.ndarray]) -> None:
         """Restore `optimizer_state()`; a count or shape mismatch raises ValueError."""
-        variables = self.optimizer.variables
-        if len(arrays) != len(variables):
-            raise ValueError(f"got {len(arrays)} optimizer arrays for an optimizer with {len(variables)} variables")
-        for variable, array in zip(variables, arrays):
-            if tuple(variable.shape) != tuple(array.shape):
-                raise ValueError(f"optimizer variable {variable.path!r}: shape {tuple(variable.shape)} vs saved {array.shape}")
-        for variable, array in zip(variables, arrays):
-            variable.assign(array)
+        assign_variables(self.optimizer.variables, arrays, "optimizer")
 
     def save(self, path: str) -> None:
         """Write a checkpoint (policy weights, optimizer state, metadata) atomically to `path`."""

@@ -6,7 +6,6 @@ an input signature whose batch dimension is free, so they trace once per run wha
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable, Mapping
 
 import gymnasium
@@ -15,7 +14,9 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.common.distributions import make_pd, make_pd_head
+from baselines_tf2.common.checkpoint import json_normalized
 from baselines_tf2.common.models import get_network_builder, is_recurrent
+from baselines_tf2.common.tf_util import assign_variables
 
 VALUE_GAIN = 1.0  # baselines' init_scale of the value head
 POLICY_GAIN = 0.01  # and of the policy head
@@ -125,7 +126,7 @@ class PolicyWithValue:
         self.nenvs = nenvs
         self.description = {
             "network": network if isinstance(network, str) else None,
-            "network_kwargs": json.loads(json.dumps(dict(network_kwargs or {}), default=repr)),  # as a checkpoint holds it
+            "network_kwargs": json_normalized(dict(network_kwargs or {})),  # as a checkpoint holds it
             "value_network": value_network,
         }
         self._build()
@@ -253,14 +254,5 @@ class PolicyWithValue:
 
     def set_weights(self, named_arrays: list[tuple[str, np.ndarray]] | list[np.ndarray]) -> None:
         """Load weights in model order; a count or shape mismatch raises ValueError naming the first culprit."""
-        variables = self.net.weights
         arrays = [item[1] if isinstance(item, tuple) else item for item in named_arrays]
-        if len(arrays) != len(variables):
-            raise ValueError(f"got {len(arrays)} weight arrays for a policy with {len(variables)} weights")
-        for variable, array in zip(variables, arrays):
-            if tuple(variable.shape) != tuple(np.shape(array)):
-                raise ValueError(
-                    f"weight {variable.path!r} has shape {tuple(variable.shape)}, the saved one {tuple(np.shape(array))}"
-                )
-        for variable, array in zip(variables, arrays):
-            variable.assign(array)
+        assign_variables(self.net.weights, arrays, "policy")

@@ -80,11 +80,19 @@ def build_policy_from_metadata(metadata: Mapping[str, Any], nenvs: int = 1) -> P
 
 def load_policy(
     path: str, *, expected_alg: str | None = None, nenvs: int = 1
-) -> tuple[PolicyWithValue, dict[str, Any], dict[str, list[np.ndarray]]]:
-    """(policy with the saved weights, metadata, all array groups); any problem is a CheckpointError."""
+) -> tuple[Any, dict[str, Any], dict[str, list[np.ndarray]]]:
+    """(acting policy with the saved weights, metadata, all array groups); any problem is a CheckpointError.
+
+    The policy is a PolicyWithValue for ppo2/a2c checkpoints and deepq's ActWrapper for deepq ones; both offer
+    `step` and `act_deterministic`.
+    """
     metadata, groups = load_checkpoint(path)
     if expected_alg is not None and metadata.get("alg") != expected_alg:
         raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint, not {expected_alg!r}")
+    if metadata.get("alg") == "deepq":
+        from baselines_tf2.deepq.act import load_act
+
+        return load_act(path), metadata, groups
     policy = build_policy_from_metadata(metadata, nenvs=nenvs)
     try:
         policy.set_weights(groups.get("policy", []))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -36,3 +39,16 @@ def set_precision(precision: str) -> None:
         raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     keras.mixed_precision.set_dtype_policy(precision)
 
+
+
+def assign_variables(variables: Sequence[tf.Variable], arrays: Sequence[np.ndarray], what: str) -> None:
+    """Assign `arrays` to `variables` in order, or change nothing and raise ValueError naming the first mismatch."""
+    if len(arrays) != len(variables):
+        raise ValueError(f"{what}: got {len(arrays)} arrays for {len(variables)} variables")
+    for variable, array in zip(variables, arrays):
+        if tuple(variable.shape) != tuple(np.shape(array)):
+            raise ValueError(
+                f"{what}: variable {variable.path!r} has shape {tuple(variable.shape)}, the saved one {tuple(np.shape(array))}"
+            )
+    for variable, array in zip(variables, arrays):
+        variable.assign(array)

@@ -1,0 +1,291 @@
+"""DQN `learn()` with baselines' signature and defaults (plus dueling, double_q, n_step and evaluation).
+
+One env is stepped with epsilon-greedy actions; transitions go to (prioritized) replay; every `train_freq` steps
+a minibatch trains the online network; every `target_network_update_freq` steps the target network is synced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+from collections import deque
+from typing import Any, Callable
+
+import gymnasium
+import numpy as np
+import tensorflow as tf
+
+from baselines_tf2 import logger
+from baselines_tf2.common.cmd_util import describe_vec_env
+from baselines_tf2.common.progress import TrainingProgress
+from baselines_tf2.common.schedules import LinearSchedule
+from baselines_tf2.common.tf_util import set_global_seeds
+from baselines_tf2.common.vec_env import DummyVecEnv, VecEnv
+from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
+from baselines_tf2.deepq.act import ActWrapper, build_act
+from baselines_tf2.deepq.deepq_learner import DQNModel, TransitionBatch
+from baselines_tf2.deepq.replay_buffer import PrioritizedReplayBuffer, ReplayBuffer
+
+
+@dataclasses.dataclass(frozen=True)
+class DQNConfig:
+    """DQN hyperparameters; names and defaults are baselines.deepq.learn's (plus dueling, double_q, n_step, eval)."""
+
+    lr: float = 5e-4
+    buffer_size: int = 50000
+    exploration_fraction: float = 0.1
+    exploration_final_eps: float = 0.02
+    train_freq: int = 1
+    batch_size: int = 32
+    print_freq: int = 100
+    checkpoint_freq: int = 10000
+    learning_starts: int = 1000
+    gamma: float = 1.0
+    target_network_update_freq: int = 500
+    prioritized_replay: bool = False
+    prioritized_replay_alpha: float = 0.6
+    prioritized_replay_beta0: float = 0.4
+    prioritized_replay_beta_iters: int | None = None
+    prioritized_replay_eps: float = 1e-6
+    double_q: bool = True
+    n_step: int = 1
+    eval_freq: int = 0  # env steps between evaluations on eval_env; 0 = never
+    eval_episodes: int = 10
+    eval_epsilon: float = 0.001
+
+    def __post_init__(self) -> None:
+        positive = ("buffer_size", "train_freq", "batch_size", "print_freq", "checkpoint_freq",
+                    "target_network_update_freq", "n_step", "eval_episodes")
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.lr, (int, float)) or self.lr <= 0:
+            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
+        if self.buffer_size < self.batch_size:
+            raise ValueError(f"buffer_size ({self.buffer_size}) must be at least batch_size ({self.batch_size})")
+        for name in ("exploration_fraction", "exploration_final_eps", "gamma", "eval_epsilon",
+                     "prioritized_replay_beta0"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+        if not 0.0 <= self.prioritized_replay_alpha:
+            raise ValueError(f"prioritized_replay_alpha must be >= 0, got {self.prioritized_replay_alpha}")
+        if self.learning_starts < 0 or self.eval_freq < 0:
+            raise ValueError("learning_starts and eval_freq must be >= 0")
+        if self.prioritized_replay_eps <= 0:
+            raise ValueError(f"prioritized_replay_eps must be > 0, got {self.prioritized_replay_eps}")
+
+
+def as_vec_env(env: gymnasium.Env | VecEnv) -> VecEnv:
+    """deepq steps one env; a plain gymnasium env is put in a DummyVecEnv for auto-reset and terminal observations."""
+    if isinstance(env, VecEnv):
+        if env.num_envs != 1:
+            raise ValueError(f"deepq steps a single env; got a VecEnv with {env.num_envs} envs")
+        return env
+    return DummyVecEnv([lambda: env])
+
+
+def learn(
+    env: gymnasium.Env | VecEnv,
+    network: str,
+    seed: int | None = None,
+    lr: float = 5e-4,
+    total_timesteps: int = 100000,
+    buffer_size: int = 50000,
+    exploration_fraction: float = 0.1,
+    exploration_final_eps: float = 0.02,
+    train_freq: int = 1,
+    batch_size: int = 32,
+    print_freq: int = 100,
+    checkpoint_freq: int = 10000,
+    checkpoint_path: str | None = None,
+    learning_starts: int = 1000,
+    gamma: float = 1.0,
+    target_network_update_freq: int = 500,
+    prioritized_replay: bool = False,
+    prioritized_replay_alpha: float = 0.6,
+    prioritized_replay_beta0: float = 0.4,
+    prioritized_replay_beta_iters: int | None = None,
+    prioritized_replay_eps: float = 1e-6,
+    param_noise: bool = False,
+    callback: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None,
+    load_path: str | None = None,
+    double_q: bool = True,
+    n_step: int = 1,
+    eval_env: gymnasium.Env | VecEnv | None = None,
+    eval_freq: int = 0,
+    eval_episodes: int = 10,
+    eval_epsilon: float = 0.001,
+    progress_bar: bool = False,
+    **network_kwargs: Any,
+) -> ActWrapper:
+    """Train a DQN on `env` for `total_timesteps` steps; return the act function (greedy/epsilon, `.save(path)`).
+
+    `network_kwargs` go to the torso builder, plus the head's `hiddens` (default [256]), `dueling` (default True)
+    and `layer_norm`. `callback(locals(), globals())` returning True stops training (baselines). With
+    `total_timesteps=0` and `load_path`, this just loads a saved model, as baselines' play does. As baselines,
+    the returned act holds the weights with the best 100-episode mean reward seen at a checkpoint.
+    """
+    if param_noise:
+        raise ValueError("param_noise is not supported by baselines_tf2's deepq; use epsilon-greedy exploration")
+    config = DQNConfig(
+        lr=lr, buffer_size=buffer_size, exploration_fraction=exploration_fraction,
+        exploration_final_eps=exploration_final_eps, train_freq=train_freq, batch_size=batch_size,
+        print_freq=print_freq, checkpoint_freq=checkpoint_freq, learning_starts=learning_starts, gamma=gamma,
+        target_network_update_freq=target_network_update_freq, prioritized_replay=prioritized_replay,
+        prioritized_replay_alpha=prioritized_replay_alpha, prioritized_replay_beta0=prioritized_replay_beta0,
+        prioritized_replay_beta_iters=prioritized_replay_beta_iters, prioritized_replay_eps=prioritized_replay_eps,
+        double_q=double_q, n_step=n_step, eval_freq=eval_freq, eval_episodes=eval_episodes,
+        eval_epsilon=eval_epsilon,
+    )
+    set_global_seeds(seed)
+    venv = as_vec_env(env)
+    act = build_act(venv.observation_space, venv.action_space, network, network_kwargs, lr=lr, double_q=double_q)
+    if load_path is not None:
+        act.load(load_path)
+    act.run_metadata = {"env": describe_vec_env(venv), "hyperparameters": dataclasses.asdict(config), "seed": seed}
+    if total_timesteps <= 0:
+        return act
+    trainer = _Trainer(act, venv, config, total_timesteps, seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        best_path = checkpoint_path or logger.get_dir() or scratch
+        trainer.run(os.path.join(best_path, "best"), callback, eval_env, progress_bar)
+    return act
+
+
+class _Trainer:
+    """The DQN loop's state: replay, schedules, counters, episode statistics."""
+
+    def __init__(self, act: ActWrapper, venv: VecEnv, config: DQNConfig, total_timesteps: int, seed: int | None):
+        self.act = act
+        self.model: DQNModel = act.model
+        self.venv = venv
+        self.config = config
+        self.total_timesteps = total_timesteps
+        if config.prioritized_replay:
+            self.replay: ReplayBuffer = PrioritizedReplayBuffer(config.buffer_size, config.prioritized_replay_alpha, seed=seed)
+            beta_iters = config.prioritized_replay_beta_iters or total_timesteps
+            self.beta = LinearSchedule(beta_iters, initial_p=config.prioritized_replay_beta0, final_p=1.0)
+        else:
+            self.replay = ReplayBuffer(config.buffer_size, seed=seed)
+        self.exploration = LinearSchedule(
+            max(1, int(config.exploration_fraction * total_timesteps)), initial_p=1.0,
+            final_p=config.exploration_final_eps,
+        )
+        self.episode_rewards: deque[float] = deque(maxlen=100)  # Monitor scores of the last 100 episodes
+        self.reward_history: list[float] = [0.0]  # baselines' episode_rewards: per-done sums, the last one running
+        self.episodes = 0
+        self.best_mean_reward: float | None = None
+        self.saved_best = False
+        self.best_eval: float | None = None
+        self.last_stats: dict[str, float] = {}
+
+    def run(self, best_path: str, callback: Any, eval_env: Any, progress_bar: bool) -> None:
+        config = self.config
+        progress = TrainingProgress(self.total_timesteps, enabled=progress_bar)
+        obs = self.venv.reset()
+        start = time.perf_counter()
+        steps_done = 0
+        try:
+            for t in range(self.total_timesteps):
+                if callback is not None and callback({**locals(), "episode_rewards": self.reward_history}, globals()):
+                    break
+                epsilon = self.exploration.value(t)
+                actions = self.model.act(self.model.obs_tensor(obs), tf.constant(epsilon, tf.float32)).numpy()
+                new_obs, rewards, dones, infos = self.venv.step(actions)
+                self._remember(obs[0], actions[0], rewards[0], new_obs[0], dones[0], infos[0])
+                obs = new_obs
+                if t >= config.learning_starts and t % config.train_freq == 0:
+                    self._train(t)
+                if t >= config.learning_starts and t % config.target_network_update_freq == 0:
+                    self.model.update_target()
+                progress.update(1, self.episode_rewards)
+                if dones[0] and "episode" in infos[0] and self.episodes % config.print_freq == 0:
+                    self._log(t, epsilon, start)
+                if t > config.learning_starts and t % config.checkpoint_freq == 0:
+                    self._checkpoint_if_better(best_path)
+                if eval_env is not None and config.eval_freq and (t + 1) % config.eval_freq == 0:
+                    self._evaluate(eval_env, t + 1, best_path + "-eval")
+                steps_done = t + 1
+            if steps_done:
+                self.act.timesteps += steps_done
+                self.act.epsilon = self.exploration.value(steps_done - 1)  # the last epsilon training used
+        finally:
+            progress.close()
+        if self.saved_best:
+            self.act.load_weights_only(best_path)
+            logger.log(f"restored the model with the best mean reward {self.best_mean_reward:.2f}")
+
+    def _remember(self, obs: Any, action: Any, reward: float, new_obs: Any, done: bool, info: dict[str, Any]) -> None:
+        """Store the transition; a time-limit cut is stored as not done, so the target bootstraps through it."""
+        next_obs = info.get(TERMINAL_OBSERVATION, new_obs) if done else new_obs
+        terminal = bool(done) and not info.get(TRUNCATED, False)
+        self.replay.add(obs, action, reward, next_obs, terminal)
+        self.reward_history[-1] += float(reward)
+        if done:
+            self.reward_history.append(0.0)
+        if "episode" in info:
+            self.episode_rewards.append(float(info["episode"]["r"]))
+            self.episodes += 1
+
+    def _train(self, t: int) -> None:
+        config = self.config
+        if config.prioritized_replay:
+            slots, weights = self.replay.sample_indices(config.batch_size, beta=self.beta.value(t))
+        else:
+            slots, weights = self.replay.sample_indices(config.batch_size), np.ones(config.batch_size, np.float32)
+        obs, actions, returns, next_obs, discounts = self.replay.n_step_batch(slots, config.n_step, config.gamma)
+        batch = TransitionBatch(
+            obs=self.model.obs_tensor(obs), actions=tf.convert_to_tensor(actions.astype(np.int64)),
+            rewards=tf.convert_to_tensor(returns), next_obs=self.model.obs_tensor(next_obs),
+            discounts=tf.convert_to_tensor(discounts), weights=tf.convert_to_tensor(weights),
+        )
+        result = self.model.train_step(batch)
+        if config.prioritized_replay:
+            priorities = np.abs(result["td_errors"].numpy()) + config.prioritized_replay_eps
+            self.replay.update_priorities(slots, priorities)
+        self.last_stats = {"loss": float(result["loss"]), "mean_q": float(result["mean_q"])}
+
+    def _log(self, t: int, epsilon: float, start: float) -> None:
+        mean_reward = float(np.mean(self.episode_rewards)) if self.episode_rewards else float("nan")
+        logger.record_tabular("steps", t)
+        logger.record_tabular("episodes", self.episodes)
+        logger.record_tabular("mean 100 episode reward", round(mean_reward, 1))
+        logger.record_tabular("% time spent exploring", int(100 * epsilon))
+        logger.record_tabular("fps", int((t + 1) / (time.perf_counter() - start)))
+        for name, value in self.last_stats.items():
+            logger.record_tabular(name, value)
+        logger.dump_tabular()
+
+    def _checkpoint_if_better(self, best_path: str) -> None:
+        if len(self.episode_rewards) < 10:
+            return
+        mean_reward = float(np.mean(self.episode_rewards))
+        if self.best_mean_reward is None or mean_reward > self.best_mean_reward:
+            logger.log(f"saving model: mean reward {self.best_mean_reward} -> {mean_reward:.2f}")
+            self.act.save(best_path)
+            self.best_mean_reward = mean_reward
+            self.saved_best = True
+
+    def _evaluate(self, eval_env: Any, timesteps: int, path: str) -> None:
+        scores = evaluate(self.act, as_vec_env(eval_env), self.config.eval_episodes, self.config.eval_epsilon)
+        logger.logkv("eval/mean_score", float(np.mean(scores)))
+        logger.logkv("eval/timesteps", timesteps)
+        logger.dumpkvs()
+        if self.best_eval is None or np.mean(scores) > self.best_eval:
+            self.best_eval = float(np.mean(scores))
+            self.act.save(path)
+
+
+def evaluate(act: ActWrapper, venv: VecEnv, episodes: int, epsilon: float) -> list[float]:
+    """Scores of `episodes` episodes with epsilon-greedy actions (scores as the env's Monitor counts them)."""
+    scores: list[float] = []
+    obs = venv.reset()
+    while len(scores) < episodes:
+        actions = act.model.act(act.model.obs_tensor(obs), tf.constant(epsilon, tf.float32)).numpy()
+        obs, _rewards, _dones, infos = venv.step(actions)
+        scores.extend(float(info["episode"]["r"]) for info in infos if "episode" in info)
+    return scores[:episodes]

@@ -1,0 +1,130 @@
+"""DQN's compiled steps: epsilon-greedy acting, the (double-)Q TD update with Huber loss, and target sync."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import gymnasium
+import keras
+import numpy as np
+import tensorflow as tf
+
+from baselines_tf2.common.policies import encode_observation, raw_observation_spec
+from baselines_tf2.deepq.models import QNetwork
+
+GRAD_NORM_CLIPPING = 10.0  # baselines clips each variable's gradient to this norm
+
+
+class TransitionBatch(NamedTuple):
+    """A replay minibatch. `discounts` is gamma^k for a k-step return (0 where the episode ended within k)."""
+
+    obs: tf.Tensor
+    actions: tf.Tensor  # int64 [B]
+    rewards: tf.Tensor  # float32 [B], discounted sum of the k rewards
+    next_obs: tf.Tensor  # the observation k steps later
+    discounts: tf.Tensor  # float32 [B]
+    weights: tf.Tensor  # float32 [B], importance-sampling weights (ones for uniform replay)
+
+
+def huber_loss(x: tf.Tensor, delta: float = 1.0) -> tf.Tensor:
+    """0.5 x^2 for |x| <= delta, delta (|x| - 0.5 delta) beyond: quadratic near 0, linear in the tails."""
+    absolute = tf.abs(x)
+    return tf.where(absolute <= delta, 0.5 * tf.square(x), delta * (absolute - 0.5 * delta))
+
+
+def td_targets(
+    rewards: tf.Tensor,
+    discounts: tf.Tensor,
+    next_q_target: tf.Tensor,
+    next_q_online: tf.Tensor | None,
+) -> tf.Tensor:
+    """r + discount * Q_target(s', a*), a* = argmax of the online net (double Q, van Hasselt et al. 2016) or of the target."""
+    if next_q_online is None:
+        best_next = tf.reduce_max(next_q_target, axis=1)
+    else:
+        best_action = tf.argmax(next_q_online, axis=1)
+        best_next = tf.gather(next_q_target, best_action, axis=1, batch_dims=1)
+    return rewards + discounts * best_next
+
+
+def clip_gradients_per_variable(gradients: list[tf.Tensor], max_norm: float) -> list[tf.Tensor]:
+    """Each variable's gradient rescaled to norm <= max_norm (baselines' deepq clipping)."""
+    return [tf.clip_by_norm(gradient, max_norm) for gradient in gradients]
+
+
+class DQNModel:
+    """Online and target Q-networks, Adam (epsilon 1e-8 as baselines), compiled `act` and `train_step`."""
+
+    def __init__(
+        self,
+        observation_space: gymnasium.Space,
+        q_network: QNetwork,
+        target_network: QNetwork,
+        *,
+        lr: float,
+        double_q: bool,
+        grad_norm_clipping: float | None = GRAD_NORM_CLIPPING,
+    ) -> None:
+        self.observation_space = observation_space
+        self.q_network = q_network
+        self.target_network = target_network
+        self.double_q = double_q
+        self.grad_norm_clipping = grad_norm_clipping
+        self.optimizer = keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
+        self.optimizer.build(q_network.trainable_variables)
+        obs_spec = raw_observation_spec(observation_space)
+        self.obs_dtype = obs_spec.dtype.as_numpy_dtype
+        batch_spec = TransitionBatch(
+            obs=obs_spec,
+            actions=tf.TensorSpec([None], tf.int64),
+            rewards=tf.TensorSpec([None], tf.float32),
+            next_obs=obs_spec,
+            discounts=tf.TensorSpec([None], tf.float32),
+            weights=tf.TensorSpec([None], tf.float32),
+        )
+        self.train_step = tf.function(self._train_step, input_signature=[batch_spec])
+        self.act = tf.function(self._act, input_signature=[obs_spec, tf.TensorSpec([], tf.float32)])
+        self.q_values = tf.function(self._q_values, input_signature=[obs_spec])
+        self.update_target()
+
+    def obs_tensor(self, obs: Any) -> tf.Tensor:
+        """A batch of raw observations (arrays or LazyFrames) as the tensor the compiled steps take."""
+        return tf.convert_to_tensor(np.asarray(obs).astype(self.obs_dtype, copy=False))
+
+    def _q_values(self, obs: tf.Tensor) -> tf.Tensor:
+        return self.q_network(encode_observation(self.observation_space, obs))
+
+    def _act(self, obs: tf.Tensor, epsilon: tf.Tensor) -> tf.Tensor:
+        """Greedy actions, each replaced by a uniform random one with probability `epsilon`."""
+        q = self._q_values(obs)
+        greedy = tf.argmax(q, axis=1)
+        batch = tf.shape(q)[0]
+        random_actions = tf.random.uniform([batch], 0, tf.shape(q, out_type=tf.int64)[1], dtype=tf.int64)
+        explore = tf.random.uniform([batch]) < epsilon
+        return tf.where(explore, random_actions, greedy)
+
+    def loss(self, batch: TransitionBatch) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """(weighted mean Huber loss, TD errors, Q of the taken actions); targets carry no gradient."""
+        q = self._q_values(batch.obs)
+        chosen_q = tf.gather(q, batch.actions, axis=1, batch_dims=1)
+        next_encoded = encode_observation(self.observation_space, batch.next_obs)
+        next_q_target = self.target_network(next_encoded)
+        next_q_online = self.q_network(next_encoded) if self.double_q else None
+        targets = tf.stop_gradient(td_targets(batch.rewards, batch.discounts, next_q_target, next_q_online))
+        td_errors = chosen_q - targets
+        return tf.reduce_mean(batch.weights * huber_loss(td_errors)), td_errors, chosen_q
+
+    def _train_step(self, batch: TransitionBatch) -> dict[str, tf.Tensor]:
+        variables = self.q_network.trainable_variables
+        with tf.GradientTape() as tape:
+            loss, td_errors, chosen_q = self.loss(batch)
+        gradients = tape.gradient(loss, variables)
+        if self.grad_norm_clipping is not None:
+            gradients = clip_gradients_per_variable(gradients, self.grad_norm_clipping)
+        self.optimizer.apply(gradients, variables)
+        return {"loss": loss, "td_errors": td_errors, "mean_q": tf.reduce_mean(chosen_q)}
+
+    def update_target(self) -> None:
+        """Copy the online network's weights into the target network."""
+        for target, online in zip(self.target_network.weights, self.q_network.weights):
+            target.assign(online)

@@ -1,0 +1,72 @@
+"""Q-networks: a registered torso with baselines' DQN head (hidden layers, optional dueling streams)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import gymnasium
+import keras
+import tensorflow as tf
+
+from baselines_tf2.common.models import get_network_builder, is_recurrent
+from baselines_tf2.common.policies import observation_encoding
+
+
+class QNetwork(keras.Model):
+    """torso -> hidden ReLU layers -> Q-values [B, n_actions]; dueling: V + A - mean(A) (Wang et al. 2016)."""
+
+    def __init__(
+        self,
+        torso: keras.Model,
+        n_actions: int,
+        hiddens: Sequence[int],
+        dueling: bool,
+        layer_norm: bool,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.torso = torso
+        self.dueling = dueling
+        self.action_stream = self._stream(hiddens, layer_norm, n_actions, "action")
+        self.value_stream = self._stream(hiddens, layer_norm, 1, "state") if dueling else None
+
+    @staticmethod
+    def _stream(hiddens: Sequence[int], layer_norm: bool, outputs: int, name: str) -> keras.Sequential:
+        layers: list[keras.layers.Layer] = []
+        for index, units in enumerate(hiddens):
+            layers.append(keras.layers.Dense(units, name=f"{name}_fc{index}"))
+            if layer_norm:
+                layers.append(keras.layers.LayerNormalization(name=f"{name}_ln{index}"))
+            layers.append(keras.layers.ReLU(name=f"{name}_relu{index}"))
+        layers.append(keras.layers.Dense(outputs, name=f"{name}_out", dtype="float32"))
+        return keras.Sequential(layers, name=f"{name}_value")
+
+    def call(self, obs: tf.Tensor) -> tf.Tensor:
+        latent = keras.ops.reshape(self.torso(obs), (keras.ops.shape(obs)[0], -1))
+        advantages = self.action_stream(latent)
+        if self.value_stream is None:
+            return advantages
+        state_value = self.value_stream(latent)
+        return state_value + advantages - keras.ops.mean(advantages, axis=1, keepdims=True)
+
+
+def build_q_network(
+    observation_space: gymnasium.Space,
+    action_space: gymnasium.Space,
+    network: str,
+    hiddens: Sequence[int] = (256,),
+    dueling: bool = True,
+    layer_norm: bool = False,
+    **network_kwargs: Any,
+) -> QNetwork:
+    """A built Q-network for the spaces (baselines' build_q_func defaults: hiddens [256], dueling)."""
+    if not isinstance(action_space, gymnasium.spaces.Discrete):
+        raise TypeError(f"DQN needs a Discrete action space, got {action_space}; use ppo2 or a2c for continuous actions")
+    obs_shape, obs_dtype = observation_encoding(observation_space)
+    torso = get_network_builder(network)(**network_kwargs)(obs_shape, obs_dtype)
+    if is_recurrent(torso):
+        raise ValueError(f"network {network!r} is recurrent; deepq supports feed-forward networks only")
+    q_network = QNetwork(torso, int(action_space.n), list(hiddens), dueling, layer_norm, name="q_network")
+    q_network(tf.zeros([1, *obs_shape], obs_dtype))
+    return q_network
+
