@@ -24,6 +24,7 @@ from baselines_tf2.common.vec_env import VecEnv, VecFrameStack, VecNormalize
 
 ATARI_NUM_ENV = 8  # the published Atari PPO2/A2C results use 8 envs; elsewhere the default is one per core
 CHECKPOINT_EVERY_STEPS = 100_000  # default spacing of periodic checkpoints in CLI runs
+EVAL_SEED_OFFSET = 100_000  # evaluation envs play other games than the training envs
 
 
 @dataclass(frozen=True)
@@ -92,18 +93,20 @@ def default_run_dir(alg: str, env_id: str) -> str:
     return os.path.join("runs", f"{alg}-{env_id.replace('/', '_')}-{stamp}")
 
 
-def build_env(args: argparse.Namespace, env_type: str, algorithm: Algorithm) -> VecEnv:
+def build_env(
+    args: argparse.Namespace, env_type: str, algorithm: Algorithm, seed: int | None, monitor_dir: str | None = None
+) -> VecEnv:
     """The training VecEnv as baselines' run.py builds it: Atari with DeepMind wrappers and 4 stacked frames."""
     if not algorithm.vectorized:
         wrapper_kwargs = {"frame_stack": True} if env_type == "atari" else None
-        return make_vec_env(args.env, env_type, 1, args.seed, wrapper_kwargs=wrapper_kwargs,
-                            reward_scale=args.reward_scale)
+        return make_vec_env(args.env, env_type, 1, seed, wrapper_kwargs=wrapper_kwargs,
+                            reward_scale=args.reward_scale, monitor_dir=monitor_dir)
     if env_type == "atari":
-        venv = make_vec_env(args.env, env_type, args.num_env or ATARI_NUM_ENV, args.seed,
-                            reward_scale=args.reward_scale, vec_env_kind="shmem")
+        venv = make_vec_env(args.env, env_type, args.num_env or ATARI_NUM_ENV, seed,
+                            reward_scale=args.reward_scale, vec_env_kind="shmem", monitor_dir=monitor_dir)
         return VecFrameStack(venv, 4)
-    venv = make_vec_env(args.env, env_type, args.num_env or os.cpu_count() or 1, args.seed,
-                        reward_scale=args.reward_scale)
+    venv = make_vec_env(args.env, env_type, args.num_env or os.cpu_count() or 1, seed,
+                        reward_scale=args.reward_scale, monitor_dir=monitor_dir)
     return VecNormalize(venv) if env_type == "mujoco" else venv
 
 
@@ -167,13 +170,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dir = args.log_path or default_run_dir(args.alg, args.env)
     logger.configure(run_dir, ["stdout", "csv", "tensorboard"])
     algorithm = ALGORITHMS[args.alg]
-    env = build_env(args, env_type, algorithm)
+    env = build_env(args, env_type, algorithm, args.seed)
     if algorithm.discrete_actions_only and not isinstance(env.action_space, gymnasium.spaces.Discrete):
         env.close()
         parser.error(f"--alg={args.alg} needs a Discrete action space, but {args.env} has {env.action_space}; "
                      "use --alg=ppo2 or --alg=a2c for continuous actions")
     if kwargs.get("eval_freq"):
-        kwargs["eval_env"] = build_env(args, env_type, algorithm)
+        eval_seed = None if args.seed is None else args.seed + EVAL_SEED_OFFSET
+        kwargs["eval_env"] = build_env(args, env_type, algorithm, eval_seed, os.path.join(run_dir, "eval"))
     if "save_interval" in inspect.signature(learn).parameters and "save_interval" not in kwargs:
         nsteps = kwargs.get("nsteps", inspect.signature(learn).parameters["nsteps"].default)
         kwargs["save_interval"] = max(1, CHECKPOINT_EVERY_STEPS // (env.num_envs * int(nsteps)))

@@ -29,18 +29,22 @@ def deepmind_env() -> gymnasium.Env:
     return wrap_deepmind(make_atari(ENV_ID))
 
 
+def random_steps_per_second(step: Callable[[np.ndarray], object], num_env: int, steps: int) -> float:
+    """Agent steps/s of `steps` batched calls of `step` with random Breakout actions (after the caller's reset)."""
+    actions = np.random.default_rng(0).integers(4, size=(steps, num_env))
+    start = time.perf_counter()
+    for batch in actions:
+        step(batch)
+    return steps * num_env / (time.perf_counter() - start)
+
+
 def time_baselines_vec_env(make_venv: Callable[[], object], num_env: int, steps: int) -> float:
-    """Agent steps/s of one of our VecEnvs over `steps` batched steps, after a warm-up reset."""
+    """Agent steps/s of one of our VecEnvs, after a seeded reset."""
     venv = make_venv()
     try:
         venv.seed(0)
         venv.reset()
-        rng = np.random.default_rng(0)
-        actions = rng.integers(4, size=(steps, num_env))
-        start = time.perf_counter()
-        for batch in actions:
-            venv.step(batch)
-        return steps * num_env / (time.perf_counter() - start)
+        return random_steps_per_second(venv.step, num_env, steps)
     finally:
         venv.close()
 
@@ -50,12 +54,7 @@ def time_gymnasium_async(num_env: int, steps: int) -> float:
     venv = gymnasium.vector.AsyncVectorEnv([deepmind_env] * num_env, shared_memory=True, context="forkserver")
     try:
         venv.reset(seed=0)
-        rng = np.random.default_rng(0)
-        actions = rng.integers(4, size=(steps, num_env))
-        start = time.perf_counter()
-        for batch in actions:
-            venv.step(batch)
-        return steps * num_env / (time.perf_counter() - start)
+        return random_steps_per_second(venv.step, num_env, steps)
     finally:
         venv.close()
 

@@ -45,7 +45,7 @@ def run_concurrently(commands: dict[str, list[str]], cwd: Path) -> dict[str, Fin
 
 # name -> (extra CLI arguments, regexes the error message must contain)
 USAGE_ERRORS = {
-    "unknown_alg": (["--alg=ppo3"], [r"unknown algorithm 'ppo3'", r"valid: a2c, ppo2"]),
+    "unknown_alg": (["--alg=ppo3"], [r"unknown algorithm 'ppo3'", r"valid: a2c, deepq, ppo2"]),
     "unknown_env": (["--env=CartPol-v1"], [r"unknown environment id 'CartPol-v1'", r"did you mean CartPole-v1"]),
     "unknown_network": (["--env=CartPole-v1", "--network=mlpp"], [r"unknown network 'mlpp'", r"valid: .*\bmlp\b"]),
     "unknown_hyperparameter": (

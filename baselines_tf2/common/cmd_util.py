@@ -110,11 +110,13 @@ def make_vec_env(
     force_dummy: bool = False,
     vec_env_kind: str | None = None,
     render_mode: str | None = None,
+    monitor_dir: str | None = None,
 ) -> VecEnv:
     """`num_env` monitored envs in a VecEnv; env i is seeded with `seed + 10000 * mpi_rank + start_index + i`.
 
     `vec_env_kind` picks 'dummy', 'subproc' or 'shmem'; by default one env (or `force_dummy`) runs in-process
-    and several run in worker processes, as in baselines.
+    and several run in worker processes, as in baselines. Monitor files go to `monitor_dir`, by default the
+    logger's folder.
     """
     if num_env < 1:
         raise ValueError(f"num_env must be >= 1, got {num_env}")
@@ -125,7 +127,7 @@ def make_vec_env(
     if env_type != "atari" and wrapper_kwargs:
         raise ValueError(f"wrapper_kwargs apply to Atari envs only; {env_id!r} is of type {env_type!r}")
     mpi_rank = mpi_rank_from_environment()
-    logger_dir = logger.get_dir()
+    logger_dir = monitor_dir or logger.get_dir()
 
     def env_factory(subrank: int) -> Callable[[], gymnasium.Env]:
         return lambda: make_env(

@@ -13,6 +13,16 @@ from baselines_tf2.common.saving import check_spaces_match, load_policy
 from baselines_tf2.common.vec_env import VecEnv
 
 VIDEO_FPS = 30
+STEPS_WITHOUT_EPISODE_LIMIT = 1_000_000  # batched steps with no finished episode before play gives up
+
+
+def check_episode_progress(steps_since_episode: int) -> None:
+    """Raise if an env has run for very long without reporting a finished episode (no Monitor below it)."""
+    if steps_since_episode >= STEPS_WITHOUT_EPISODE_LIMIT:
+        raise RuntimeError(
+            f"no episode finished in {steps_since_episode} steps: the env must report info['episode'] "
+            "(wrap it in baselines_tf2.bench.Monitor or use a VecMonitor)"
+        )
 
 
 def play_policy(
@@ -35,7 +45,10 @@ def play_policy(
     obs = env.reset()
     state = np.zeros((env.num_envs, policy.state_size), np.float32) if policy.recurrent else None
     dones = np.zeros(env.num_envs, np.float32)
+    steps_since_episode = 0
     while len(scores) < episodes:
+        check_episode_progress(steps_since_episode)
+        steps_since_episode += 1
         if deterministic:
             actions, state = policy.act_deterministic(obs, S=state, M=dones)
         else:
@@ -46,6 +59,7 @@ def play_policy(
             frames.append(env.get_images()[0])
         for info in infos:
             if "episode" in info and len(scores) < episodes:
+                steps_since_episode = 0
                 scores.append(float(info["episode"]["r"]))
                 logger.log(f"episode {len(scores)}: score {info['episode']['r']:g}, {info['episode']['l']} steps")
     if video_path:

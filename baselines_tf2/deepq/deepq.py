@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import describe_vec_env
+from baselines_tf2.common.play import check_episode_progress
 from baselines_tf2.common.progress import TrainingProgress
 from baselines_tf2.common.schedules import LinearSchedule
 from baselines_tf2.common.tf_util import set_global_seeds
@@ -181,6 +182,8 @@ class _Trainer:
         self.best_mean_reward: float | None = None
         self.saved_best = False
         self.best_eval: float | None = None
+        self.eval_venv: VecEnv | None = None  # built and reset once: a Monitor refuses a reset mid-episode
+        self.eval_obs: Any = None
         self.last_stats: dict[str, float] = {}
 
     def run(self, best_path: str, callback: Any, eval_env: Any, progress_bar: bool) -> None:
@@ -271,7 +274,11 @@ class _Trainer:
             self.saved_best = True
 
     def _evaluate(self, eval_env: Any, timesteps: int, path: str) -> None:
-        scores = evaluate(self.act, as_vec_env(eval_env), self.config.eval_episodes, self.config.eval_epsilon)
+        if self.eval_venv is None:
+            self.eval_venv = as_vec_env(eval_env)
+            self.eval_obs = self.eval_venv.reset()
+        scores, self.eval_obs = play_episodes(self.act, self.eval_venv, self.eval_obs, self.config.eval_episodes,
+                                              self.config.eval_epsilon)
         logger.logkv("eval/mean_score", float(np.mean(scores)))
         logger.logkv("eval/timesteps", timesteps)
         logger.dumpkvs()
@@ -281,11 +288,19 @@ class _Trainer:
 
 
 def evaluate(act: ActWrapper, venv: VecEnv, episodes: int, epsilon: float) -> list[float]:
-    """Scores of `episodes` episodes with epsilon-greedy actions (scores as the env's Monitor counts them)."""
+    """Scores of `episodes` episodes with epsilon-greedy actions from a reset (scores as the env's Monitor counts them)."""
+    return play_episodes(act, venv, venv.reset(), episodes, epsilon)[0]
+
+
+def play_episodes(act: ActWrapper, venv: VecEnv, obs: Any, episodes: int, epsilon: float) -> tuple[list[float], Any]:
+    """(scores of the next `episodes` episodes played on from `obs`, the observation after the last of them)."""
     scores: list[float] = []
-    obs = venv.reset()
+    steps_since_episode = 0
     while len(scores) < episodes:
+        check_episode_progress(steps_since_episode)
         actions = act.model.act(act.model.obs_tensor(obs), tf.constant(epsilon, tf.float32)).numpy()
         obs, _rewards, _dones, infos = venv.step(actions)
-        scores.extend(float(info["episode"]["r"]) for info in infos if "episode" in info)
-    return scores[:episodes]
+        finished = [float(info["episode"]["r"]) for info in infos if "episode" in info]
+        steps_since_episode = 0 if finished else steps_since_episode + 1
+        scores.extend(finished)
+    return scores[:episodes], obs
