@@ -39,9 +39,12 @@ def set_head(network: QNetwork, kernel: np.ndarray) -> None:
     network.action_stream.layers[-1].set_weights([kernel, np.zeros(3, np.float32)])
 
 
-def linear_model(*, double_q: bool, grad_norm_clipping: float | None = 10.0) -> DQNModel:
+def linear_model(
+    *, double_q: bool, grad_norm_clipping: float | None = 10.0, optimizer: keras.optimizers.Optimizer | None = None
+) -> DQNModel:
     online, target = linear_q_network(), linear_q_network()
-    model = DQNModel(OBS_SPACE, online, target, lr=1e-3, double_q=double_q, grad_norm_clipping=grad_norm_clipping)
+    model = DQNModel(OBS_SPACE, online, target, lr=1e-3, double_q=double_q, grad_norm_clipping=grad_norm_clipping,
+                     optimizer=optimizer)
     set_head(online, ONLINE_W)
     set_head(target, TARGET_W)
     return model
@@ -110,10 +113,10 @@ def test_clip_gradients_per_variable_rescales_each_variable_separately() -> None
 
 def sgd_step_changes(grad_norm_clipping: float | None) -> list[float]:
     """Norm of each variable's change after one train_step with SGD(lr=1), i.e. the norm of the applied gradient."""
-    model = linear_model(double_q=True, grad_norm_clipping=grad_norm_clipping)
+    model = linear_model(
+        double_q=True, grad_norm_clipping=grad_norm_clipping, optimizer=keras.optimizers.SGD(learning_rate=1.0)
+    )
     variables = model.q_network.trainable_variables
-    model.optimizer = keras.optimizers.SGD(learning_rate=1.0)  # before the first trace: train_step applies this
-    model.optimizer.build(variables)
     before = [v.numpy().copy() for v in variables]
     model.train_step(hand_batch(weights=[1e6, 1e6], rewards=[1e3, -1e3]))  # huge TD errors and weights
     return [float(np.linalg.norm(v.numpy() - b)) for v, b in zip(variables, before)]

@@ -17,7 +17,7 @@ from baselines_tf2.common.checkpoint import CheckpointError, load_checkpoint
 from baselines_tf2.common.policies import PolicyWithValue, action_dtype
 from baselines_tf2.common.runner import Rollout
 from baselines_tf2.common.saving import check_spaces_match, save_policy
-from baselines_tf2.common.tf_util import assign_variables
+from baselines_tf2.common.tf_util import CompiledFunction, assign_variables
 
 
 class Minibatch(NamedTuple):
@@ -75,8 +75,8 @@ class OnPolicyLearner(ABC):
         self.timesteps = 0  # env steps trained so far, over every learn() call that resumed this model
         self.run_metadata: dict[str, Any] = {}  # env description, hyperparameters, seed: written into checkpoints
         self.optimizer.build(policy.trainable_variables)
-        self.train_step = tf.function(
-            self._train_step, input_signature=[minibatch_signature(policy), tf.TensorSpec([], tf.float32)]
+        self.train_step = CompiledFunction(
+            self._train_step, [minibatch_signature(policy), tf.TensorSpec([], tf.float32)]
         )
 
     @abstractmethod
@@ -112,7 +112,7 @@ class OnPolicyLearner(ABC):
         """`noptepochs` passes over the rollout in `nminibatches` shuffled minibatches; the mean of each loss term."""
         self.set_learning_rate(lr)
         hyper_tensor = tf.constant(hyper, tf.float32)
-        signature = self.train_step.input_signature[0]
+        signature = self.train_step.function.input_signature[0]
         obs_dtype = signature.obs.dtype.as_numpy_dtype
         actions_dtype = signature.actions.dtype.as_numpy_dtype
         totals: dict[str, float] = {}

@@ -1,7 +1,7 @@
 """Actor-critic policies: a network torso with a policy head and a value head, acting through compiled functions.
 
-`PolicyWithValue.step` and `.value` keep baselines' interface (NumPy in, NumPy out) and are `tf.function`s with
-an input signature whose batch dimension is free, so they trace once per run whatever the number of envs.
+`PolicyWithValue.step` and `.value` keep baselines' interface (NumPy in, NumPy out) and run compiled functions
+traced once, with an input signature whose batch dimension is free, whatever the number of envs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tensorflow as tf
 from baselines_tf2.common.distributions import make_pd, make_pd_head
 from baselines_tf2.common.checkpoint import json_normalized
 from baselines_tf2.common.models import get_network_builder, is_recurrent
-from baselines_tf2.common.tf_util import assign_variables
+from baselines_tf2.common.tf_util import CompiledFunction, assign_variables
 
 VALUE_GAIN = 1.0  # baselines' init_scale of the value head
 POLICY_GAIN = 0.01  # and of the policy head
@@ -130,9 +130,9 @@ class PolicyWithValue:
             "value_network": value_network,
         }
         self._build()
-        self._step_fn = tf.function(self._step_graph, input_signature=self._acting_signature())
-        self._value_fn = tf.function(self._value_graph, input_signature=self._acting_signature())
-        self._mode_fn = tf.function(self._mode_graph, input_signature=self._acting_signature())
+        self._step_fn = CompiledFunction(self._step_graph, self._acting_signature())
+        self._value_fn = CompiledFunction(self._value_graph, self._acting_signature())
+        self._mode_fn = CompiledFunction(self._mode_graph, self._acting_signature())
 
     # ---- building ---------------------------------------------------------------------------------
 

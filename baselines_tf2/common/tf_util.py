@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import keras
 import numpy as np
@@ -52,3 +52,20 @@ def assign_variables(variables: Sequence[tf.Variable], arrays: Sequence[np.ndarr
             )
     for variable, array in zip(variables, arrays):
         variable.assign(array)
+
+
+class CompiledFunction:
+    """`fn` as a tf.function with a fixed input signature, traced once now and called through its concrete
+    function: no retracing is possible, and each call skips tf.function's argument matching (~3x less overhead
+    per call, which matters when acting once per env step)."""
+
+    def __init__(self, fn: Callable[..., Any], input_signature: Sequence[Any]) -> None:
+        self.function = tf.function(fn, input_signature=input_signature)
+        self.concrete = self.function.get_concrete_function()
+
+    def __call__(self, *args: Any) -> Any:
+        return self.concrete(*args)
+
+    def experimental_get_tracing_count(self) -> int:
+        """How many graphs were built (1 by construction; tests check it)."""
+        return self.function.experimental_get_tracing_count()

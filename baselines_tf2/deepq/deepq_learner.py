@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.common.policies import encode_observation, raw_observation_spec
+from baselines_tf2.common.tf_util import CompiledFunction
 from baselines_tf2.deepq.models import QNetwork
 
 GRAD_NORM_CLIPPING = 10.0  # baselines clips each variable's gradient to this norm
@@ -53,7 +54,8 @@ def clip_gradients_per_variable(gradients: list[tf.Tensor], max_norm: float) -> 
 
 
 class DQNModel:
-    """Online and target Q-networks, Adam (epsilon 1e-8 as baselines), compiled `act` and `train_step`."""
+    """Online and target Q-networks, Adam (epsilon 1e-8 as baselines) unless another optimizer is given,
+    compiled `act` and `train_step`."""
 
     def __init__(
         self,
@@ -64,13 +66,14 @@ class DQNModel:
         lr: float,
         double_q: bool,
         grad_norm_clipping: float | None = GRAD_NORM_CLIPPING,
+        optimizer: keras.optimizers.Optimizer | None = None,
     ) -> None:
         self.observation_space = observation_space
         self.q_network = q_network
         self.target_network = target_network
         self.double_q = double_q
         self.grad_norm_clipping = grad_norm_clipping
-        self.optimizer = keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
+        self.optimizer = optimizer or keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
         self.optimizer.build(q_network.trainable_variables)
         obs_spec = raw_observation_spec(observation_space)
         self.obs_dtype = obs_spec.dtype.as_numpy_dtype
@@ -82,9 +85,9 @@ class DQNModel:
             discounts=tf.TensorSpec([None], tf.float32),
             weights=tf.TensorSpec([None], tf.float32),
         )
-        self.train_step = tf.function(self._train_step, input_signature=[batch_spec])
-        self.act = tf.function(self._act, input_signature=[obs_spec, tf.TensorSpec([], tf.float32)])
-        self.q_values = tf.function(self._q_values, input_signature=[obs_spec])
+        self.train_step = CompiledFunction(self._train_step, [batch_spec])
+        self.act = CompiledFunction(self._act, [obs_spec, tf.TensorSpec([], tf.float32)])
+        self.q_values = CompiledFunction(self._q_values, [obs_spec])
         self.update_target()
 
     def obs_tensor(self, obs: Any) -> tf.Tensor:
