@@ -19,6 +19,7 @@ import gymnasium
 import numpy as np
 
 from baselines_tf2.common.atari_wrappers import make_atari, wrap_deepmind
+from baselines_tf2.common.cmd_util import envs_per_worker
 from baselines_tf2.common.vec_env import DummyVecEnv, ShmemVecEnv, SubprocVecEnv
 
 ENV_ID = "BreakoutNoFrameskip-v4"
@@ -85,6 +86,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     n = args.num_env
+    per_worker = envs_per_worker(n)
 
     configurations: dict[str, Callable[[], float]] = {
         "raw ALE, 1 process (frames/4)": lambda: time_raw_ale(args.steps * n // 2),
@@ -92,6 +94,9 @@ def main() -> None:
         "DummyVecEnv": lambda: time_baselines_vec_env(lambda: DummyVecEnv([deepmind_env] * n), n, args.steps),
         "SubprocVecEnv": lambda: time_baselines_vec_env(lambda: SubprocVecEnv([deepmind_env] * n), n, args.steps),
         "ShmemVecEnv": lambda: time_baselines_vec_env(lambda: ShmemVecEnv([deepmind_env] * n), n, args.steps),
+        f"ShmemVecEnv, {per_worker} envs per worker (default)": lambda: time_baselines_vec_env(
+            lambda: ShmemVecEnv([deepmind_env] * n, in_series=per_worker), n, args.steps
+        ),
     }
     results: dict[str, list[float]] = {name: [] for name in configurations}
     for _ in range(args.repeats):
@@ -100,12 +105,12 @@ def main() -> None:
 
     peer = statistics.median(results["gymnasium AsyncVectorEnv (peer)"])
     print(f"\n{n} x {ENV_ID}, wrap_deepmind, random actions; median of {args.repeats} round-robin runs")
-    print(f"| {'configuration':34} | {'agent steps/s':>13} | {'runs':>22} | {'vs peer':>7} |")
-    print(f"|{'-' * 36}|{'-' * 15}|{'-' * 24}|{'-' * 9}|")
+    print(f"| {'configuration':42} | {'agent steps/s':>13} | {'runs':>22} | {'vs peer':>7} |")
+    print(f"|{'-' * 44}|{'-' * 15}|{'-' * 24}|{'-' * 9}|")
     for name, values in results.items():
         median = statistics.median(values)
         runs = ", ".join(f"{v:.0f}" for v in values)
-        print(f"| {name:34} | {median:13.0f} | {runs:>22} | {median / peer:6.2f}x |")
+        print(f"| {name:42} | {median:13.0f} | {runs:>22} | {median / peer:6.2f}x |")
 
 
 if __name__ == "__main__":

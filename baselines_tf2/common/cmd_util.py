@@ -148,9 +148,9 @@ def make_vec_env(
     if vec_env_kind == "dummy":
         venv = DummyVecEnv(factories)
     elif vec_env_kind == "shmem":
-        venv = ShmemVecEnv(factories)
+        venv = ShmemVecEnv(factories, in_series=envs_per_worker(num_env))
     else:
-        venv = SubprocVecEnv(factories)
+        venv = SubprocVecEnv(factories, in_series=envs_per_worker(num_env))
     if seed is not None:
         venv.seed(seed + 10000 * mpi_rank + start_index)
     venv.recipe = {
@@ -200,6 +200,18 @@ def rebuild_vec_env(
             venv = VecNormalize(venv, training=False)
             venv.load_state_dict(wrapper["state"])
     return venv
+
+
+def envs_per_worker(num_env: int) -> int:
+    """Envs per worker process so that there is about one worker per core (fewer pipe round trips per step).
+
+    Measured on 2 cores with 8 Breakout envs (benchmarks/vec_env_throughput.py): 4 per worker beat 1 per worker.
+    """
+    cores = os.cpu_count() or 1
+    per_worker = max(1, num_env // cores)
+    while num_env % per_worker:
+        per_worker -= 1
+    return per_worker
 
 
 def make_atari_env(
