@@ -85,10 +85,13 @@ class ReplayBuffer:
         Observations come back as [batch_size, *obs_shape] in the stored dtype (uint8 for Atari), rewards and
         dones as float32.
         """
-        return self._gather(self.sample_indices(batch_size))
+        return self._gather(self._uniform_indices(batch_size))
 
     def sample_indices(self, batch_size: int) -> np.ndarray:
         """Slots of `batch_size` transitions drawn uniformly with replacement."""
+        return self._uniform_indices(batch_size)
+
+    def _uniform_indices(self, batch_size: int) -> np.ndarray:
         batch_size = self._checked_batch_size(batch_size)
         offsets = self._rng.integers(len(self), size=batch_size)
         return (self._oldest + offsets) % self._maxsize
