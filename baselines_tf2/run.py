@@ -158,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown algorithm {args.alg!r}; valid: {', '.join(sorted(ALGORITHMS))}")
     if args.num_timesteps < 0:
         parser.error(f"--num_timesteps must be >= 0, got {args.num_timesteps}")
+    if args.save_video_interval:
+        parser.error("--save_video_interval: recording videos during training is not available yet; "
+                     "record a trained agent with examples/play.py CHECKPOINT --video out.mp4")
     if args.num_env is not None and args.num_env < 1:
         parser.error(f"--num_env must be >= 1, got {args.num_env}")
     try:

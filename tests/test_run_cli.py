@@ -56,6 +56,9 @@ USAGE_ERRORS = {
     "gamma_too_big": (["--env=CartPole-v1", "--gamma=2"], [r"gamma and lam must lie in \[0, 1\], got gamma=2"]),
     "stray_argument": (["--env=CartPole-v1", "stray"], [r"unexpected argument 'stray'", r"--name=value"]),
     "negative_timesteps": (["--env=CartPole-v1", "--num_timesteps=-1"], [r"--num_timesteps must be >= 0"]),
+    "video_during_training": (
+        ["--env=CartPole-v1", "--save_video_interval=1000"], [r"--save_video_interval", r"examples/play.py"]
+    ),
 }
 
 
