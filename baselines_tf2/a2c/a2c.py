@@ -8,7 +8,7 @@ from typing import Any, Callable
 from baselines_tf2.a2c.model import A2CModel
 from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
 from baselines_tf2.common.schedules import ConstantSchedule
-from baselines_tf2.common.tf_util import set_global_seeds
+from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.common.vec_env import VecEnv
 
 
@@ -64,8 +64,11 @@ class A2CConfig:
     alpha: float = 0.99
     gamma: float = 0.99
     log_interval: int = 100
+    precision: str = "float32"  # or "mixed_bfloat16": bf16 compute, float32 weights
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         for name in ("nsteps", "log_interval"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -98,6 +101,7 @@ def learn(
     load_path: str | None = None,
     save_interval: int = 0,
     progress_bar: bool = False,
+    precision: str = "float32",
     callback: Callable[[dict[str, Any]], bool | None] | None = None,
     **network_kwargs: Any,
 ) -> A2CModel:
@@ -109,9 +113,10 @@ def learn(
     config = A2CConfig(
         nsteps=nsteps, vf_coef=vf_coef, ent_coef=ent_coef, max_grad_norm=max_grad_norm, lr=lr,
         lrschedule=lrschedule, epsilon=epsilon, alpha=alpha, gamma=gamma, log_interval=log_interval,
+        precision=precision,
     )
     set_global_seeds(seed)
-    policy = build_policy(env, network, network_kwargs)
+    policy = build_policy(env, network, network_kwargs, precision)
     model = A2CModel(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm, alpha=alpha, epsilon=epsilon)
     settings = LoopSettings(
         total_timesteps=total_timesteps, nsteps=nsteps, noptepochs=1, nminibatches=1,

@@ -43,12 +43,12 @@ def safe_mean(values: list[float] | deque[float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
-def build_policy(env: VecEnv, network: Any, network_kwargs: dict[str, Any]) -> PolicyWithValue:
+def build_policy(env: VecEnv, network: Any, network_kwargs: dict[str, Any], precision: str) -> PolicyWithValue:
     """The actor-critic for `env`; `value_network` ('copy' or None) travels in network_kwargs, as in baselines."""
     value_network = network_kwargs.pop("value_network", None)
     return PolicyWithValue(
         env.observation_space, env.action_space, network, network_kwargs, value_network=value_network,
-        nenvs=env.num_envs,
+        nenvs=env.num_envs, precision=precision,
     )
 
 

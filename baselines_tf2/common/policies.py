@@ -16,7 +16,7 @@ import tensorflow as tf
 from baselines_tf2.common.distributions import make_pd, make_pd_head
 from baselines_tf2.common.checkpoint import json_normalized
 from baselines_tf2.common.models import get_network_builder, is_recurrent
-from baselines_tf2.common.tf_util import CompiledFunction, assign_variables
+from baselines_tf2.common.tf_util import CompiledFunction, assign_variables, dtype_policy
 
 VALUE_GAIN = 1.0  # baselines' init_scale of the value head
 POLICY_GAIN = 0.01  # and of the policy head
@@ -86,13 +86,18 @@ class ActorCritic(keras.Model):
     def call(self, inputs: Any) -> tuple[Any, ...]:
         if self.recurrent:
             latent, state = self.torso(inputs)
-            return self.pd_head(latent), self._value(latent), state
+            return _float32(self.pd_head(latent)), self._value(latent), tf.cast(state, tf.float32)
         latent = self.torso(inputs)
         value_latent = latent if self.value_torso is None else self.value_torso(inputs)
-        return self.pd_head(latent), self._value(value_latent)
+        return _float32(self.pd_head(latent)), self._value(value_latent)
 
     def _value(self, latent: tf.Tensor) -> tf.Tensor:
         return keras.ops.squeeze(self.value_head(latent), axis=-1)
+
+
+def _float32(params: Any) -> Any:
+    """Distribution parameters in float32 whatever the layers computed in: sampling and log-probs need it."""
+    return tf.nest.map_structure(lambda tensor: tf.cast(tensor, tf.float32), params)
 
 
 class PolicyWithValue:
@@ -106,6 +111,7 @@ class PolicyWithValue:
         network_kwargs: Mapping[str, Any] | None = None,
         value_network: str | None = None,
         nenvs: int = 1,
+        precision: str = "float32",
     ) -> None:
         value_network = value_network or "shared"
         if not isinstance(network, str) and not callable(network):
@@ -116,11 +122,13 @@ class PolicyWithValue:
         self.action_space = action_space
         self.obs_shape, self.obs_dtype = observation_encoding(observation_space)
         network_fn = get_network_builder(network)(**dict(network_kwargs or {})) if isinstance(network, str) else network
-        torso = network_fn(self.obs_shape, self.obs_dtype)
+        with dtype_policy(precision):
+            torso = network_fn(self.obs_shape, self.obs_dtype)
         if is_recurrent(torso) and value_network == "copy":
             raise ValueError("value_network='copy' is not supported with recurrent networks; use the shared torso")
-        value_torso = network_fn(self.obs_shape, self.obs_dtype) if value_network == "copy" else None
-        self.net = ActorCritic(torso, value_torso, action_space, name="actor_critic")
+        with dtype_policy(precision):
+            value_torso = network_fn(self.obs_shape, self.obs_dtype) if value_network == "copy" else None
+            self.net = ActorCritic(torso, value_torso, action_space, name="actor_critic")
         self.recurrent = self.net.recurrent
         self.state_size = int(torso.state_size) if self.recurrent else 0
         self.nenvs = nenvs
@@ -128,6 +136,7 @@ class PolicyWithValue:
             "network": network if isinstance(network, str) else None,
             "network_kwargs": json_normalized(dict(network_kwargs or {})),  # as a checkpoint holds it
             "value_network": value_network,
+            "precision": precision,
         }
         self._build()
         self._step_fn = CompiledFunction(self._step_graph, self._acting_signature())

@@ -73,6 +73,7 @@ def build_policy_from_metadata(metadata: Mapping[str, Any], nenvs: int = 1) -> P
         return PolicyWithValue(
             observation_space, action_space, network, network_kwargs,
             value_network=metadata.get("value_network"), nenvs=nenvs,
+            precision=metadata.get("precision", "float32"),
         )
     except (TypeError, ValueError) as err:  # TypeError: network_kwargs the network does not take
         raise CheckpointError(f"cannot rebuild the checkpoint's policy: {err}") from None

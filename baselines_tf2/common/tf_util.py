@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import contextlib
+from typing import Any, Callable, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -33,12 +34,20 @@ def configure_threads(intra_op: int | None = None, inter_op: int | None = None) 
         pass
 
 
-def set_precision(precision: str) -> None:
-    """Select Keras' global dtype policy for layers built after this call ('float32' or 'mixed_bfloat16')."""
+@contextlib.contextmanager
+def dtype_policy(precision: str) -> Iterator[None]:
+    """Build the layers created inside this block with Keras' `precision` policy ('float32' or 'mixed_bfloat16').
+
+    With mixed_bfloat16, layers compute in bfloat16 (AMX/AVX-512 BF16 on this CPU) and keep float32 variables.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-    keras.mixed_precision.set_dtype_policy(precision)
-
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def assign_variables(variables: Sequence[tf.Variable], arrays: Sequence[np.ndarray], what: str) -> None:

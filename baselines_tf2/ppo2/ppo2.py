@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
 from baselines_tf2.common.schedules import FractionSchedule, as_fraction_schedule
-from baselines_tf2.common.tf_util import set_global_seeds
+from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.ppo2.model import PPO2Model
 
@@ -28,8 +28,11 @@ class PPO2Config:
     noptepochs: int = 4
     cliprange: FractionSchedule = 0.2  # float, or callable of the fraction remaining
     save_interval: int = 0  # updates between checkpoints under <log dir>/checkpoints; 0 = none
+    precision: str = "float32"  # or "mixed_bfloat16": bf16 compute, float32 weights (see docs/benchmarks.md)
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         for name in ("nsteps", "nminibatches", "noptepochs", "log_interval"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -83,6 +86,7 @@ def learn(
     save_interval: int = 0,
     load_path: str | None = None,
     progress_bar: bool = False,
+    precision: str = "float32",
     callback: Callable[[dict[str, Any]], bool | None] | None = None,
     **network_kwargs: Any,
 ) -> PPO2Model:
@@ -96,10 +100,10 @@ def learn(
     config = PPO2Config(
         nsteps=nsteps, ent_coef=ent_coef, lr=lr, vf_coef=vf_coef, max_grad_norm=max_grad_norm, gamma=gamma,
         lam=lam, log_interval=log_interval, nminibatches=nminibatches, noptepochs=noptepochs,
-        cliprange=cliprange, save_interval=save_interval,
+        cliprange=cliprange, save_interval=save_interval, precision=precision,
     )
     set_global_seeds(seed)
-    policy = build_policy(env, network, network_kwargs)
+    policy = build_policy(env, network, network_kwargs, precision)
     config.check_batch(env.num_envs, policy.recurrent)
     model = PPO2Model(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)
     settings = LoopSettings(
