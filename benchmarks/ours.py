@@ -37,6 +37,7 @@ from bench_common import (
 )
 
 ATARI_VEC_ENV_KIND = "shmem"  # what `baselines_tf2.run` builds for Atari
+PRECISIONS = ("float32", "mixed_bfloat16")  # the policies' `precision` options
 
 
 def tf_versions() -> dict[str, Any]:
@@ -51,14 +52,14 @@ def tf_versions() -> dict[str, Any]:
     }
 
 
-def make_policy() -> Any:
+def make_policy(precision: str) -> Any:
     """The Nature-CNN actor-critic for Breakout-shaped observations, built standalone."""
     import gymnasium
 
     from baselines_tf2.common.policies import PolicyWithValue
 
     observation_space = gymnasium.spaces.Box(0, 255, OBS_SHAPE_NHWC, np.uint8)
-    return PolicyWithValue(observation_space, gymnasium.spaces.Discrete(N_ACTIONS), "cnn")
+    return PolicyWithValue(observation_space, gymnasium.spaces.Discrete(N_ACTIONS), "cnn", precision=precision)
 
 
 def measure_ppo_breakout(args: argparse.Namespace) -> dict[str, Any]:
@@ -93,7 +94,8 @@ def measure_ppo_breakout(args: argparse.Namespace) -> dict[str, Any]:
                 nminibatches=PPO_SETTINGS["nminibatches"], lr=PPO_SETTINGS["lr"],
                 cliprange=PPO_SETTINGS["cliprange"], ent_coef=PPO_SETTINGS["ent_coef"],
                 vf_coef=PPO_SETTINGS["vf_coef"], max_grad_norm=PPO_SETTINGS["max_grad_norm"],
-                gamma=PPO_SETTINGS["gamma"], lam=PPO_SETTINGS["lam"], callback=after_update,
+                gamma=PPO_SETTINGS["gamma"], lam=PPO_SETTINGS["lam"], precision=args.precision,
+                callback=after_update,
             )
         end = time.perf_counter()
     finally:
@@ -102,8 +104,9 @@ def measure_ppo_breakout(args: argparse.Namespace) -> dict[str, Any]:
     rollout_s = phases.seconds_after_first("rollout")
     train_s = phases.seconds_after_first("train")
     return {
-        "config": f"ppo2.learn, {ATARI_VEC_ENV_KIND}", "value": (nupdates - 1) * nbatch / steady_seconds,
-        "unit": "steps/s", "timesteps": nupdates * nbatch, "updates": nupdates, "wall_s": end - start,
+        "config": f"ppo2.learn, {ATARI_VEC_ENV_KIND}, {args.precision}",
+        "value": (nupdates - 1) * nbatch / steady_seconds, "unit": "steps/s", "timesteps": nupdates * nbatch,
+        "updates": nupdates, "wall_s": end - start,
         "sps_end_to_end": nupdates * nbatch / (end - start), "steady_s": steady_seconds,
         "steady_rollout_s": rollout_s, "steady_train_s": train_s,
         "steady_other_s": steady_seconds - rollout_s - train_s,
@@ -122,7 +125,8 @@ def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
     learning_starts = int(DQN_SETTINGS["learning_starts"])
     clock_from = learning_starts + args.measure_after
     if args.timesteps <= clock_from:
-        raise SystemExit(f"--timesteps must exceed learning_starts + measure_after = {clock_from}, got {args.timesteps}")
+        raise SystemExit(f"--timesteps must exceed learning_starts + measure_after = {clock_from}, "
+                         f"got {args.timesteps}")
     hyperparameters = {**atari(), **DQN_SETTINGS, "prioritized_replay": bool(args.prioritized)}
     marks: dict[str, float] = {}
 
@@ -163,7 +167,7 @@ def measure_learner(args: argparse.Namespace) -> dict[str, Any]:
     from baselines_tf2.ppo2.model import PPO2Model
 
     set_global_seeds(args.seed)
-    model = PPO2Model(make_policy(), ent_coef=PPO_SETTINGS["ent_coef"], vf_coef=PPO_SETTINGS["vf_coef"],
+    model = PPO2Model(make_policy(args.precision), ent_coef=PPO_SETTINGS["ent_coef"], vf_coef=PPO_SETTINGS["vf_coef"],
                       max_grad_norm=PPO_SETTINGS["max_grad_norm"])
     model.set_learning_rate(PPO_SETTINGS["lr"])
     data = synthetic_minibatch(LEARNER_MINIBATCH, args.seed)
@@ -180,8 +184,9 @@ def measure_learner(args: argparse.Namespace) -> dict[str, Any]:
 
     steps, seconds = calls_per_second(train_once, args.seconds, warmup=args.warmup)
     return {
-        "config": "PPO2Model.train_step", "value": steps * LEARNER_MINIBATCH / seconds, "unit": "samples/s",
-        "train_steps": steps, "seconds": seconds, "ms_per_step": 1e3 * seconds / steps, **tf_versions(),
+        "config": f"PPO2Model.train_step, {args.precision}", "value": steps * LEARNER_MINIBATCH / seconds,
+        "unit": "samples/s", "train_steps": steps, "seconds": seconds, "ms_per_step": 1e3 * seconds / steps,
+        **tf_versions(),
     }
 
 
@@ -190,10 +195,10 @@ def measure_act(args: argparse.Namespace) -> dict[str, Any]:
     from baselines_tf2.common.tf_util import set_global_seeds
 
     set_global_seeds(args.seed)
-    policy = make_policy()
+    policy = make_policy(args.precision)
     obs = synthetic_minibatch(ACT_BATCH, args.seed)["obs"]
     timing = latency_ms(lambda: policy.step(obs), args.calls, warmup=args.warmup)
-    return {"config": "PolicyWithValue.step", "value": timing["median_ms"], "unit": "ms", **timing,
+    return {"config": f"PolicyWithValue.step, {args.precision}", "value": timing["median_ms"], "unit": "ms", **timing,
             "calls": args.calls, **tf_versions()}
 
 
@@ -241,6 +246,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300, help="act: timed calls")
     parser.add_argument("--steps", type=int, default=1000, help="env: timed batched steps")
     parser.add_argument("--warmup", type=int, default=20, help="learner/act calls, env steps before timing")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32", help="ppo_breakout / learner / act")
     args = parser.parse_args()
     emit({"measurement": args.measurement, "side": "ours", **MEASUREMENTS[args.measurement](args)})
 

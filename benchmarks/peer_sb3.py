@@ -1,0 +1,282 @@
+"""The peer's side of `compare_peers.py`: one stable-baselines3 measurement per run, printed as one JSON line.
+
+Runs with the peer virtualenv's python (stable-baselines3, torch CPU, gymnasium, ale-py), never ours:
+    PEER_VENV/bin/python benchmarks/peer_sb3.py ppo_breakout --vec subproc --timesteps 20480
+    PEER_VENV/bin/python benchmarks/peer_sb3.py dqn_breakout --timesteps 6000
+    PEER_VENV/bin/python benchmarks/peer_sb3.py learner --seconds 10
+    PEER_VENV/bin/python benchmarks/peer_sb3.py act --api forward --calls 300
+    PEER_VENV/bin/python benchmarks/peer_sb3.py env --steps 1000
+
+Settings come from `bench_common.py`, the same ones `ours.py` uses; SB3 defaults fill the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from bench_common import (
+    ACT_BATCH,
+    DQN_SETTINGS,
+    ENV_ID,
+    FRAME_STACK,
+    LEARNER_MINIBATCH,
+    N_ACTIONS,
+    NUM_ENV,
+    OBS_SHAPE_NCHW,
+    PPO_SETTINGS,
+    PhaseTimer,
+    calls_per_second,
+    emit,
+    latency_ms,
+    random_actions,
+    synthetic_minibatch,
+    to_nchw,
+)
+
+
+def breakout(**env_kwargs: Any) -> Any:
+    """BreakoutNoFrameskip-v4; registering ale-py here lets SB3's worker processes resolve the id too."""
+    import ale_py
+    import gymnasium
+
+    gymnasium.register_envs(ale_py)
+    return gymnasium.make(ENV_ID, **env_kwargs)
+
+
+def torch_versions() -> dict[str, Any]:
+    """torch and SB3 versions and torch's thread count."""
+    import stable_baselines3
+    import torch
+
+    return {"torch": torch.__version__, "stable_baselines3": stable_baselines3.__version__,
+            "torch_threads": torch.get_num_threads()}
+
+
+def vec_env_class(name: str) -> Any:
+    """SB3's DummyVecEnv or SubprocVecEnv by name."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    return {"dummy": DummyVecEnv, "subproc": SubprocVecEnv}[name]
+
+
+def atari_envs(num_env: int, seed: int, vec: str) -> Any:
+    """SB3's Atari pipeline: make_atari_env (AtariWrapper, Monitor) + VecFrameStack 4 (channels last)."""
+    from stable_baselines3.common.env_util import make_atari_env
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    return VecFrameStack(make_atari_env(breakout, n_envs=num_env, seed=seed, vec_env_cls=vec_env_class(vec)),
+                         n_stack=FRAME_STACK)
+
+
+def make_policy() -> Any:
+    """SB3's ActorCriticCnnPolicy (Nature CNN, Adam eps 1e-5) for Breakout frames as SB3 feeds them (NCHW)."""
+    import gymnasium
+    from stable_baselines3.common.policies import ActorCriticCnnPolicy
+
+    observation_space = gymnasium.spaces.Box(0, 255, OBS_SHAPE_NCHW, np.uint8)
+    return ActorCriticCnnPolicy(observation_space, gymnasium.spaces.Discrete(N_ACTIONS),
+                                lr_schedule=lambda _progress: PPO_SETTINGS["lr"])
+
+
+def measure_ppo_breakout(args: argparse.Namespace) -> dict[str, Any]:
+    """SB3 PPO('CnnPolicy') on 8 Breakout envs; steady steps/s from the end of the first update on."""
+    from stable_baselines3 import PPO
+
+    nbatch = NUM_ENV * int(PPO_SETTINGS["nsteps"])
+    nupdates = args.timesteps // nbatch
+    if nupdates < 2:
+        raise SystemExit(f"--timesteps must cover at least 2 updates of {nbatch} steps, got {args.timesteps}")
+    start = time.perf_counter()
+    env = atari_envs(NUM_ENV, args.seed, args.vec)
+    try:
+        model = PPO(
+            "CnnPolicy", env, n_steps=PPO_SETTINGS["nsteps"], n_epochs=PPO_SETTINGS["noptepochs"],
+            batch_size=nbatch // int(PPO_SETTINGS["nminibatches"]), learning_rate=PPO_SETTINGS["lr"],
+            clip_range=PPO_SETTINGS["cliprange"], ent_coef=PPO_SETTINGS["ent_coef"], vf_coef=PPO_SETTINGS["vf_coef"],
+            max_grad_norm=PPO_SETTINGS["max_grad_norm"], gamma=PPO_SETTINGS["gamma"],
+            gae_lambda=PPO_SETTINGS["lam"], seed=args.seed, device="cpu", verbose=0,
+        )
+        phases = PhaseTimer()
+        phases.wrap(model, "collect_rollouts", "rollout")
+        phases.wrap(model, "train", "train")
+        model.learn(total_timesteps=nupdates * nbatch)
+        end = time.perf_counter()
+    finally:
+        env.close()
+    steady_seconds = end - phases.first_end("train")
+    rollout_s = phases.seconds_after_first("rollout")
+    train_s = phases.seconds_after_first("train")
+    return {
+        "config": f"PPO, {args.vec.capitalize()}VecEnv", "value": (nupdates - 1) * nbatch / steady_seconds,
+        "unit": "steps/s", "timesteps": int(model.num_timesteps), "updates": len(phases.calls["train"]),
+        "wall_s": end - start, "sps_end_to_end": nupdates * nbatch / (end - start), "steady_s": steady_seconds,
+        "steady_rollout_s": rollout_s, "steady_train_s": train_s,
+        "steady_other_s": steady_seconds - rollout_s - train_s,
+        "train_ms_per_minibatch": 1e3 * train_s / ((nupdates - 1) * PPO_SETTINGS["noptepochs"]
+                                                 * PPO_SETTINGS["nminibatches"]),
+        **torch_versions(),
+    }
+
+
+def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
+    """SB3 DQN('CnnPolicy') on one Breakout env; steps/s from `learning_starts + measure_after` on."""
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    learning_starts = int(DQN_SETTINGS["learning_starts"])
+    clock_from = learning_starts + args.measure_after
+    if args.timesteps <= clock_from:
+        raise SystemExit(f"--timesteps must exceed learning_starts + measure_after = {clock_from}, "
+                         f"got {args.timesteps}")
+    marks: dict[str, float] = {}
+
+    class StepClock(BaseCallback):
+        """Timestamps after the reset and after the steps that open each phase."""
+
+        def _on_training_start(self) -> None:
+            marks["first_step"] = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps == learning_starts:
+                marks["learning_starts"] = time.perf_counter()
+            elif self.num_timesteps == clock_from:
+                marks["clock_from"] = time.perf_counter()
+            return True
+
+    env = atari_envs(1, args.seed, "dummy")
+    try:
+        model = DQN(
+            "CnnPolicy", env, learning_rate=DQN_SETTINGS["lr"], buffer_size=DQN_SETTINGS["buffer_size"],
+            learning_starts=learning_starts, batch_size=DQN_SETTINGS["batch_size"], gamma=DQN_SETTINGS["gamma"],
+            train_freq=DQN_SETTINGS["train_freq"], target_update_interval=DQN_SETTINGS["target_network_update_freq"],
+            exploration_fraction=DQN_SETTINGS["exploration_fraction"],
+            exploration_final_eps=DQN_SETTINGS["exploration_final_eps"], seed=args.seed, device="cpu", verbose=0,
+        )
+        model.learn(total_timesteps=args.timesteps, callback=StepClock())
+        end = time.perf_counter()
+    finally:
+        env.close()
+    return {
+        "config": "DQN, uniform replay", "value": (args.timesteps - clock_from) / (end - marks["clock_from"]),
+        "unit": "steps/s", "measured_steps": args.timesteps - clock_from, "measured_from_step": clock_from,
+        "sps_before_learning": learning_starts / (marks["learning_starts"] - marks["first_step"]),
+        **torch_versions(),
+    }
+
+
+def measure_learner(args: argparse.Namespace) -> dict[str, Any]:
+    """One PPO minibatch update as SB3's PPO.train does it, on ActorCriticCnnPolicy: samples/s."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(args.seed)
+    policy = make_policy()
+    policy.set_training_mode(True)
+    data = synthetic_minibatch(LEARNER_MINIBATCH, args.seed)
+    obs = torch.as_tensor(to_nchw(data["obs"]))
+    actions = torch.as_tensor(data["actions"])
+    returns = torch.as_tensor(data["returns"])
+    advantages = returns - torch.as_tensor(data["values"])
+    old_log_prob = -torch.as_tensor(data["neglogpacs"])
+    clip = float(PPO_SETTINGS["cliprange"])
+
+    def train_once() -> dict[str, float]:
+        values, log_prob, entropy = policy.evaluate_actions(obs, actions)
+        normalized = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        ratio = torch.exp(log_prob - old_log_prob)
+        policy_loss = -torch.min(normalized * ratio, normalized * torch.clamp(ratio, 1 - clip, 1 + clip)).mean()
+        value_loss = F.mse_loss(returns, values.flatten())
+        loss = policy_loss - PPO_SETTINGS["ent_coef"] * entropy.mean() + PPO_SETTINGS["vf_coef"] * value_loss
+        with torch.no_grad():
+            log_ratio = log_prob - old_log_prob
+            approx_kl = torch.mean(torch.exp(log_ratio) - 1 - log_ratio).item()
+            clipfrac = torch.mean((torch.abs(ratio - 1) > clip).float()).item()
+        policy.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), PPO_SETTINGS["max_grad_norm"])
+        policy.optimizer.step()
+        return {"loss": loss.item(), "approxkl": approx_kl, "clipfrac": clipfrac}
+
+    steps, seconds = calls_per_second(train_once, args.seconds, warmup=args.warmup)
+    return {
+        "config": "ActorCriticCnnPolicy, PPO.train's minibatch step", "value": steps * LEARNER_MINIBATCH / seconds,
+        "unit": "samples/s", "train_steps": steps, "seconds": seconds, "ms_per_step": 1e3 * seconds / steps,
+        **torch_versions(),
+    }
+
+
+def measure_act(args: argparse.Namespace) -> dict[str, Any]:
+    """ActorCriticCnnPolicy on 8 observations: `forward` under no_grad as PPO's rollout calls it, or `predict`."""
+    import torch
+
+    torch.manual_seed(args.seed)
+    policy = make_policy()
+    policy.set_training_mode(False)
+    obs = to_nchw(synthetic_minibatch(ACT_BATCH, args.seed)["obs"])
+
+    def forward() -> tuple[np.ndarray, ...]:
+        with torch.no_grad():
+            actions, values, log_probs = policy(torch.as_tensor(obs))
+        return actions.numpy(), values.numpy(), log_probs.numpy()
+
+    call: Callable[[], object] = forward if args.api == "forward" else (lambda: policy.predict(obs))
+    timing = latency_ms(call, args.calls, warmup=args.warmup)
+    return {"config": f"ActorCriticCnnPolicy.{args.api}", "value": timing["median_ms"], "unit": "ms", **timing,
+            "calls": args.calls, **torch_versions()}
+
+
+def measure_env(args: argparse.Namespace) -> dict[str, Any]:
+    """8 Breakout envs via SB3's make_atari_env + VecFrameStack 4, random actions: agent steps/s."""
+    actions = random_actions(args.warmup + args.steps, NUM_ENV, args.seed)
+    env = atari_envs(NUM_ENV, args.seed, args.vec)
+    try:
+        env.reset()
+        for batch in actions[: args.warmup]:
+            env.step(batch)
+        start = time.perf_counter()
+        for batch in actions[args.warmup :]:
+            env.step(batch)
+        seconds = time.perf_counter() - start
+    finally:
+        env.close()
+    return {"config": f"{args.vec.capitalize()}VecEnv", "value": args.steps * NUM_ENV / seconds, "unit": "steps/s",
+            "batched_steps": args.steps, "seconds": seconds}
+
+
+MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "ppo_breakout": measure_ppo_breakout,
+    "dqn_breakout": measure_dqn_breakout,
+    "learner": measure_learner,
+    "act": measure_act,
+    "env": measure_env,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("measurement", choices=sorted(MEASUREMENTS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--vec", choices=("dummy", "subproc"), default="subproc", help="ppo_breakout / env VecEnv")
+    parser.add_argument("--timesteps", type=int, default=20480, help="ppo_breakout / dqn_breakout env steps")
+    parser.add_argument("--measure_after", type=int, default=250,
+                        help="dqn_breakout: steps after learning_starts before the clock starts")
+    parser.add_argument("--seconds", type=float, default=10.0, help="learner: timed seconds")
+    parser.add_argument("--api", choices=("forward", "predict"), default="forward", help="act: which call")
+    parser.add_argument("--calls", type=int, default=300, help="act: timed calls")
+    parser.add_argument("--steps", type=int, default=1000, help="env: timed batched steps")
+    parser.add_argument("--warmup", type=int, default=20, help="learner/act calls, env steps before timing")
+    parser.add_argument("--torch_threads", type=int, default=None, help="torch.set_num_threads; default: torch's")
+    args = parser.parse_args()
+    if args.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    emit({"measurement": args.measurement, "side": "peer", **MEASUREMENTS[args.measurement](args)})
+
+
+if __name__ == "__main__":
+    main()
