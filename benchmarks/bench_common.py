@@ -94,6 +94,30 @@ class PhaseTimer:
         return self.calls[phase][0][1]
 
 
+def ppo_result(config: str, nupdates: int, nbatch: int, start: float, end: float, steady_start: float,
+               phases: PhaseTimer, **extra: Any) -> dict[str, Any]:
+    """The PPO measurement both sides report: steady-state steps/s (after the first update) and the time split."""
+    steady_seconds = end - steady_start
+    rollout_s = phases.seconds_after_first("rollout")
+    train_s = phases.seconds_after_first("train")
+    minibatches = (nupdates - 1) * PPO_SETTINGS["noptepochs"] * PPO_SETTINGS["nminibatches"]
+    return {
+        "config": config, "value": (nupdates - 1) * nbatch / steady_seconds, "unit": "steps/s",
+        "updates": nupdates, "wall_s": end - start, "sps_end_to_end": nupdates * nbatch / (end - start),
+        "steady_s": steady_seconds, "steady_rollout_s": rollout_s, "steady_train_s": train_s,
+        "steady_other_s": steady_seconds - rollout_s - train_s, "train_ms_per_minibatch": 1e3 * train_s / minibatches,
+        **extra,
+    }
+
+
+def dqn_clock_start(timesteps: int, measure_after: int) -> int:
+    """The step from which DQN speed is clocked (learning_starts + measure_after); exits if the run is too short."""
+    clock_from = int(DQN_SETTINGS["learning_starts"]) + measure_after
+    if timesteps <= clock_from:
+        raise SystemExit(f"--timesteps must exceed learning_starts + measure_after = {clock_from}, got {timesteps}")
+    return clock_from
+
+
 def random_actions(steps: int, num_env: int, seed: int = 0) -> np.ndarray:
     """[steps, num_env] random Breakout actions, the same sequence on both sides."""
     return np.random.default_rng(seed).integers(N_ACTIONS, size=(steps, num_env))

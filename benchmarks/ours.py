@@ -28,10 +28,12 @@ from bench_common import (
     NUM_ENV,
     OBS_SHAPE_NHWC,
     PPO_SETTINGS,
-    PhaseTimer,
     calls_per_second,
+    dqn_clock_start,
     emit,
     latency_ms,
+    PhaseTimer,
+    ppo_result,
     random_actions,
     synthetic_minibatch,
 )
@@ -100,20 +102,8 @@ def measure_ppo_breakout(args: argparse.Namespace) -> dict[str, Any]:
         end = time.perf_counter()
     finally:
         env.close()
-    steady_seconds = end - marks["steady_start"]
-    rollout_s = phases.seconds_after_first("rollout")
-    train_s = phases.seconds_after_first("train")
-    return {
-        "config": f"ppo2.learn, {ATARI_VEC_ENV_KIND}, {args.precision}",
-        "value": (nupdates - 1) * nbatch / steady_seconds, "unit": "steps/s", "timesteps": nupdates * nbatch,
-        "updates": nupdates, "wall_s": end - start,
-        "sps_end_to_end": nupdates * nbatch / (end - start), "steady_s": steady_seconds,
-        "steady_rollout_s": rollout_s, "steady_train_s": train_s,
-        "steady_other_s": steady_seconds - rollout_s - train_s,
-        "train_ms_per_minibatch": 1e3 * train_s / ((nupdates - 1) * PPO_SETTINGS["noptepochs"]
-                                                 * PPO_SETTINGS["nminibatches"]),
-        **tf_versions(),
-    }
+    return ppo_result(f"ppo2.learn, {ATARI_VEC_ENV_KIND}, {args.precision}", nupdates, nbatch, start, end,
+                      marks["steady_start"], phases, timesteps=nupdates * nbatch, **tf_versions())
 
 
 def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
@@ -123,10 +113,7 @@ def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
     from baselines_tf2.deepq.defaults import atari
 
     learning_starts = int(DQN_SETTINGS["learning_starts"])
-    clock_from = learning_starts + args.measure_after
-    if args.timesteps <= clock_from:
-        raise SystemExit(f"--timesteps must exceed learning_starts + measure_after = {clock_from}, "
-                         f"got {args.timesteps}")
+    clock_from = dqn_clock_start(args.timesteps, args.measure_after)
     hyperparameters = {**atari(), **DQN_SETTINGS, "prioritized_replay": bool(args.prioritized)}
     marks: dict[str, float] = {}
 

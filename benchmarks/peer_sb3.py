@@ -28,10 +28,12 @@ from bench_common import (
     NUM_ENV,
     OBS_SHAPE_NCHW,
     PPO_SETTINGS,
-    PhaseTimer,
     calls_per_second,
+    dqn_clock_start,
     emit,
     latency_ms,
+    PhaseTimer,
+    ppo_result,
     random_actions,
     synthetic_minibatch,
     to_nchw,
@@ -107,19 +109,8 @@ def measure_ppo_breakout(args: argparse.Namespace) -> dict[str, Any]:
         end = time.perf_counter()
     finally:
         env.close()
-    steady_seconds = end - phases.first_end("train")
-    rollout_s = phases.seconds_after_first("rollout")
-    train_s = phases.seconds_after_first("train")
-    return {
-        "config": f"PPO, {args.vec.capitalize()}VecEnv", "value": (nupdates - 1) * nbatch / steady_seconds,
-        "unit": "steps/s", "timesteps": int(model.num_timesteps), "updates": len(phases.calls["train"]),
-        "wall_s": end - start, "sps_end_to_end": nupdates * nbatch / (end - start), "steady_s": steady_seconds,
-        "steady_rollout_s": rollout_s, "steady_train_s": train_s,
-        "steady_other_s": steady_seconds - rollout_s - train_s,
-        "train_ms_per_minibatch": 1e3 * train_s / ((nupdates - 1) * PPO_SETTINGS["noptepochs"]
-                                                 * PPO_SETTINGS["nminibatches"]),
-        **torch_versions(),
-    }
+    return ppo_result(f"PPO, {args.vec.capitalize()}VecEnv", nupdates, nbatch, start, end, phases.first_end("train"),
+                      phases, timesteps=int(model.num_timesteps), **torch_versions())
 
 
 def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
@@ -128,10 +119,7 @@ def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
     from stable_baselines3.common.callbacks import BaseCallback
 
     learning_starts = int(DQN_SETTINGS["learning_starts"])
-    clock_from = learning_starts + args.measure_after
-    if args.timesteps <= clock_from:
-        raise SystemExit(f"--timesteps must exceed learning_starts + measure_after = {clock_from}, "
-                         f"got {args.timesteps}")
+    clock_from = dqn_clock_start(args.timesteps, args.measure_after)
     marks: dict[str, float] = {}
 
     class StepClock(BaseCallback):
