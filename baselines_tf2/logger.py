@@ -383,7 +383,7 @@ record_tabular = logkv
 dump_tabular = dumpkvs
 
 
-def _rank_from_env() -> int:
+def mpi_rank_from_environment() -> int:
     """This process's MPI rank read from launcher env vars (0 outside MPI); mpi4py is never imported."""
     for name in MPI_RANK_ENV_VARS:
         value = os.environ.get(name)
@@ -416,7 +416,7 @@ def configure(
         dir = os.environ.get("OPENAI_LOGDIR") or _default_dir()
     log_dir = os.path.expanduser(os.fspath(dir))
     os.makedirs(log_dir, exist_ok=True)
-    rank = _rank_from_env()
+    rank = mpi_rank_from_environment()
     if rank > 0:
         log_suffix = f"{log_suffix}-rank{rank:03d}"
     if format_strs is None:

@@ -184,8 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "save_interval" in inspect.signature(learn).parameters and "save_interval" not in kwargs:
         nsteps = kwargs.get("nsteps", inspect.signature(learn).parameters["nsteps"].default)
         kwargs["save_interval"] = max(1, CHECKPOINT_EVERY_STEPS // (env.num_envs * int(nsteps)))
-    logger.log(f"training {args.alg} ({network}) on {args.env} ({env_type}, {env.num_envs} envs) "
-               f"for {total_timesteps} steps; logs and checkpoints in {run_dir}")
+    if total_timesteps > 0:
+        logger.log(f"training {args.alg} ({network}) on {args.env} ({env_type}, {env.num_envs} envs) "
+                   f"for {total_timesteps} steps; logs and checkpoints in {run_dir}")
     try:
         model = learn(env=env, network=network, seed=args.seed, total_timesteps=total_timesteps,
                       progress_bar=True, **kwargs)

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import struct
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import gymnasium
 import numpy as np
 import pytest
+from cli_helpers import PLAY, Finished, run_concurrently
+from cli_helpers import RUN as CLI_RUN
 
 from baselines_tf2 import logger
 from baselines_tf2.bench import Monitor
@@ -32,9 +33,7 @@ from baselines_tf2.deepq import deepq
 from baselines_tf2.deepq.act import ActWrapper, load_act
 from baselines_tf2.ppo2.model import PPO2Model
 
-REPO = Path(__file__).resolve().parents[1]
-RUN = [sys.executable, "-m", "baselines_tf2.run", "--alg=deepq"]
-PLAY = [sys.executable, str(REPO / "examples" / "play.py")]
+RUN = CLI_RUN + ["--alg=deepq"]
 TIMEOUT_S = 180
 NET = {"num_hidden": 16, "hiddens": [16]}  # small mlp torso and Q-head for the in-process runs
 
@@ -207,27 +206,6 @@ def test_evaluation_logs_mean_score_and_writes_best_eval_checkpoint(tmp_path: Pa
 # ---- command line and play.py ------------------------------------------------------------------------
 
 
-class Finished(NamedTuple):
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run_concurrently(commands: dict[str, list[str]], cwd: Path) -> dict[str, Finished]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    started = {name: subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for name, argv in commands.items()}
-    results = {}
-    for name, process in started.items():
-        try:
-            stdout, stderr = process.communicate(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            stdout, stderr = process.communicate()
-        results[name] = Finished(process.returncode, stdout, stderr)
-    return results
-
-
 @pytest.fixture(scope="module")
 def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Finished]]:
     """Tiny CartPole and Breakout trainings plus the usage checks (one batch), then play.py on both models."""
@@ -242,12 +220,12 @@ def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
         "value_network_invalid": RUN + ["--env=CartPole-v1", "--value_network=copy", f"--log_path={root / 'x'}"],
         "continuous_actions": RUN + ["--env=Pendulum-v1", "--num_timesteps=100", f"--log_path={root / 'y'}"],
     }
-    results = run_concurrently(train, root)
+    results = run_concurrently(train, root, timeout=TIMEOUT_S)
     play = {
         "play_cartpole": PLAY + [str(root / "cartpole" / "model"), "--episodes", "2", "--seed", "0"],
         "play_atari": PLAY + [str(root / "atari" / "model"), "--episodes", "1", "--seed", "0"],
     }
-    results.update(run_concurrently(play, root))
+    results.update(run_concurrently(play, root, timeout=TIMEOUT_S))
     return root, results
 
 

@@ -6,41 +6,15 @@ Every subprocess pays TensorFlow's import, so the commands of each group run con
 from __future__ import annotations
 
 import csv
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
+from cli_helpers import PLAY, RUN, Finished, run_concurrently
 
 from baselines_tf2.common.checkpoint import read_metadata
 
-REPO = Path(__file__).resolve().parents[1]
-RUN = [sys.executable, "-m", "baselines_tf2.run"]
-PLAY = [sys.executable, str(REPO / "examples" / "play.py")]
 TIMEOUT_S = 120
-
-
-class Finished(NamedTuple):
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run_concurrently(commands: dict[str, list[str]], cwd: Path) -> dict[str, Finished]:
-    """Start every command at once, wait for all; the result of each by name."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    started = {
-        name: subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for name, argv in commands.items()
-    }
-    results = {}
-    for name, process in started.items():
-        stdout, stderr = process.communicate(timeout=TIMEOUT_S)
-        results[name] = Finished(process.returncode, stdout, stderr)
-    return results
 
 
 # name -> (extra CLI arguments, regexes the error message must contain)
@@ -65,7 +39,7 @@ USAGE_ERRORS = {
 @pytest.fixture(scope="module")
 def usage_error_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Finished]:
     cwd = tmp_path_factory.mktemp("cli_errors")
-    return run_concurrently({name: RUN + args for name, (args, _) in USAGE_ERRORS.items()}, cwd)
+    return run_concurrently({name: RUN + args for name, (args, _) in USAGE_ERRORS.items()}, cwd, timeout=TIMEOUT_S)
 
 
 @pytest.mark.parametrize("case", sorted(USAGE_ERRORS))
@@ -89,7 +63,7 @@ def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Fi
         "a2c": RUN + ["--alg=a2c", "--env=CartPole-v1", "--num_timesteps=1000", "--nsteps=5",
                       f"--log_path={root / 'a2c'}", "--num_env=2", "--seed=0"],
     }
-    results = run_concurrently(commands, root)
+    results = run_concurrently(commands, root, timeout=TIMEOUT_S)
     return {name: (results[name], root / name) for name in commands}
 
 
@@ -146,7 +120,8 @@ def play_results(trained_runs: dict[str, tuple[Finished, Path]], tmp_path_factor
     corrupt = root / "corrupt_model"
     corrupt.write_bytes(model.read_bytes()[:200])
     return run_concurrently(
-        {"good": PLAY + [str(model), "--episodes", "2", "--seed", "0"], "corrupt": PLAY + [str(corrupt)]}, root
+        {"good": PLAY + [str(model), "--episodes", "2", "--seed", "0"], "corrupt": PLAY + [str(corrupt)]}, root,
+        timeout=TIMEOUT_S,
     )
 
 

@@ -126,7 +126,7 @@ def make_vec_env(
         raise ValueError(f"unknown vec_env_kind {vec_env_kind!r}; valid: {', '.join(VEC_ENV_KINDS)}")
     if env_type != "atari" and wrapper_kwargs:
         raise ValueError(f"wrapper_kwargs apply to Atari envs only; {env_id!r} is of type {env_type!r}")
-    mpi_rank = mpi_rank_from_environment()
+    mpi_rank = logger.mpi_rank_from_environment()
     logger_dir = monitor_dir or logger.get_dir()
 
     def env_factory(subrank: int) -> Callable[[], gymnasium.Env]:
@@ -227,14 +227,6 @@ def make_atari_env(
         env_id, "atari", num_env, seed, wrapper_kwargs=wrapper_kwargs, start_index=start_index,
         vec_env_kind=vec_env_kind,
     )
-
-
-def mpi_rank_from_environment() -> int:
-    """This process's MPI rank read from the launcher's environment variables (0 outside MPI); imports no MPI."""
-    for name in ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK"):
-        if name in os.environ:
-            return int(os.environ[name])
-    return 0
 
 
 def arg_parser() -> argparse.ArgumentParser:

@@ -133,15 +133,26 @@ def _conv_stack(
     return x
 
 
+def _conv_torso(
+    network: str, obs_shape: Sequence[int], obs_dtype: str, convs: Sequence[tuple[int, int, int]], padding: str,
+    dense_units: int, name: str,
+) -> keras.Model:
+    """ReLU convs, flatten, one dense ReLU layer: the shape of the Nature CNN and of cnn_small.
+
+    `network` is the registered name errors report, `name` the Keras model's.
+    """
+    _require_image(network, obs_shape)
+    _check_convs_fit(network, obs_shape, convs, padding)
+    observations, x = _observation_input(obs_shape, obs_dtype)
+    x = _conv_stack(x, convs, padding, _orthogonal(TORSO_GAIN))
+    x = keras.layers.Flatten()(x)
+    latent = keras.layers.Dense(dense_units, activation="relu", kernel_initializer=_orthogonal(TORSO_GAIN), name="fc1")(x)
+    return keras.Model(observations, latent, name=name)
+
+
 def _nature_cnn_model(obs_shape: Sequence[int], obs_dtype: str, padding: str) -> keras.Model:
     """Nature-DQN torso (Mnih et al. 2015): three ReLU convs, flatten, dense 512 ReLU."""
-    _require_image("cnn", obs_shape)
-    _check_convs_fit("cnn", obs_shape, NATURE_CNN_CONVS, padding)
-    observations, x = _observation_input(obs_shape, obs_dtype)
-    x = _conv_stack(x, NATURE_CNN_CONVS, padding, _orthogonal(TORSO_GAIN))
-    x = keras.layers.Flatten()(x)
-    latent = keras.layers.Dense(512, activation="relu", kernel_initializer=_orthogonal(TORSO_GAIN), name="fc1")(x)
-    return keras.Model(observations, latent, name="nature_cnn")
+    return _conv_torso("cnn", obs_shape, obs_dtype, NATURE_CNN_CONVS, padding, 512, name="nature_cnn")
 
 
 # ---- feed-forward networks --------------------------------------------------------------------------
@@ -183,13 +194,7 @@ def cnn_small(padding: str = "valid") -> NetworkFn:
     """Small conv torso: conv 8 8x8 s4, 16 4x4 s2, dense 128, all ReLU."""
 
     def network_fn(obs_shape: tuple[int, ...], obs_dtype: str) -> keras.Model:
-        _require_image("cnn_small", obs_shape)
-        _check_convs_fit("cnn_small", obs_shape, SMALL_CNN_CONVS, padding)
-        observations, x = _observation_input(obs_shape, obs_dtype)
-        x = _conv_stack(x, SMALL_CNN_CONVS, padding, _orthogonal(TORSO_GAIN))
-        x = keras.layers.Flatten()(x)
-        latent = keras.layers.Dense(128, activation="relu", kernel_initializer=_orthogonal(TORSO_GAIN), name="fc1")(x)
-        return keras.Model(observations, latent, name="cnn_small")
+        return _conv_torso("cnn_small", obs_shape, obs_dtype, SMALL_CNN_CONVS, padding, 128, name="cnn_small")
 
     return network_fn
 

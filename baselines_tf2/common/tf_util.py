@@ -23,17 +23,6 @@ def set_global_seeds(seed: int | None, *, rank: int = 0, deterministic_ops: bool
     return effective
 
 
-def configure_threads(intra_op: int | None = None, inter_op: int | None = None) -> None:
-    """Set TensorFlow's thread pools (before the first op runs); None leaves TensorFlow's choice."""
-    try:
-        if intra_op is not None:
-            tf.config.threading.set_intra_op_parallelism_threads(intra_op)
-        if inter_op is not None:
-            tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    except RuntimeError:  # already initialised: the settings in force stay
-        pass
-
-
 @contextlib.contextmanager
 def dtype_policy(precision: str) -> Iterator[None]:
     """Build the layers created inside this block with Keras' `precision` policy ('float32' or 'mixed_bfloat16').
