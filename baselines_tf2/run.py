@@ -128,13 +128,17 @@ def resolve_hyperparameters(
     kwargs.pop("network", None)
     if network not in registered_networks():
         parser.error(f"unknown network {network!r}; valid: {', '.join(registered_networks())}")
-    reserved = {"env", "network", "total_timesteps", "seed", "eval_env", "progress_bar", "callback"}
+    reserved = {"env", "network", "total_timesteps", "seed", "eval_env", "progress_bar", "callback", "precision"}
     learn_keys = accepted_learn_keys(module.learn) - reserved
     valid = learn_keys | network_keys(network) | set(algorithm.model_keys)
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         parser.error(f"unknown option(s) for --alg={args.alg} with --network={network}: "
                      f"{', '.join('--' + key for key in unknown)}; valid: {', '.join(sorted(valid))}")
+    if "precision" in accepted_learn_keys(module.learn):
+        from baselines_tf2.common.tf_util import resolve_precision
+
+        kwargs["precision"] = resolve_precision(args.precision)
     config_class = getattr(module, algorithm.config)
     config_fields = {field for field in config_class.__dataclass_fields__}
     try:
@@ -185,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         nsteps = kwargs.get("nsteps", inspect.signature(learn).parameters["nsteps"].default)
         kwargs["save_interval"] = max(1, CHECKPOINT_EVERY_STEPS // (env.num_envs * int(nsteps)))
     if total_timesteps > 0:
-        logger.log(f"training {args.alg} ({network}) on {args.env} ({env_type}, {env.num_envs} envs) "
+        precision = f", {kwargs['precision']}" if "precision" in kwargs else ""
+        logger.log(f"training {args.alg} ({network}{precision}) on {args.env} ({env_type}, {env.num_envs} envs) "
                    f"for {total_timesteps} steps; logs and checkpoints in {run_dir}")
     try:
         model = learn(env=env, network=network, seed=args.seed, total_timesteps=total_timesteps,

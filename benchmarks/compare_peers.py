@@ -38,7 +38,7 @@ PEER_TORCH = "torch==2.13.0"  # the CPU build these machines ship; pip must neve
 PEER_PACKAGES = ("stable-baselines3", "gymnasium", "ale-py", "opencv-python-headless")
 PEER_IMPORT_CHECK = "import ale_py, cv2, gymnasium, stable_baselines3, torch"
 MEASUREMENTS = ("ppo_breakout", "dqn_breakout", "learner", "act", "env")
-BF16_MEASUREMENTS = ("ppo_breakout", "learner", "act")  # where our policies take precision='mixed_bfloat16'
+BF16_MEASUREMENTS = ("ppo_breakout", "dqn_breakout", "learner", "act")  # where ours takes precision=mixed_bfloat16
 # Per-measurement figures besides the headline value that the detail table shows (medians over runs).
 DETAIL_KEYS: dict[str, tuple[str, ...]] = {
     "ppo_breakout": ("wall_s", "steady_rollout_s", "steady_train_s", "train_ms_per_minibatch"),
@@ -51,9 +51,10 @@ DETAIL_KEYS: dict[str, tuple[str, ...]] = {
 NOTES: dict[str, str] = {
     "ppo_breakout": "steady = from the end of the first update to the end; both use constant lr and clip range; "
                     "ours clips the value loss (baselines), SB3 does not (its default).",
-    "dqn_breakout": "ours runs baselines' atari() network (SAME-padded convs, dueling 256-unit head, double Q: "
-                    "~4.0M parameters, 3 network passes per train step) against SB3's Nature-CNN Q-network (~1.7M "
-                    "parameters, 2 passes); ours also runs the network on every exploratory step, SB3 skips it.",
+    "dqn_breakout": "'SB3's Q-network' is ours configured as SB3 DQN (Nature CNN with VALID padding and one "
+                    "512-unit layer, ~1.7M parameters, no dueling, no double Q: 2 network passes per train step); "
+                    "atari() defaults are baselines' (SAME-padded convs, dueling 256-unit streams, double Q: ~4.0M "
+                    "parameters, 3 passes). Both sides skip the network on exploratory steps.",
     "learner": "one prebuilt minibatch (256 x 84x84x4 uint8) per step on both sides: loss, backward, clip to norm "
                "0.5, Adam; the peer is SB3's ActorCriticCnnPolicy with PPO.train's minibatch arithmetic.",
     "act": "NumPy in, NumPy out; the peer's forward is what SB3 PPO's rollout calls, predict its user-facing API.",
@@ -119,8 +120,10 @@ def plan(args: argparse.Namespace) -> dict[str, tuple[list[RunSpec], list[RunSpe
              RunSpec("ppo_breakout", "peer", "PPO, SubprocVecEnv", (*ppo, "--vec", "subproc", *threads))],
         ),
         "dqn_breakout": (
-            [RunSpec("dqn_breakout", "ours", "deepq.learn, prioritized replay", (*dqn, "--prioritized", "1")),
-             RunSpec("dqn_breakout", "ours", "deepq.learn, uniform replay", (*dqn, "--prioritized", "0"))],
+            [RunSpec("dqn_breakout", "ours", "deepq.learn, SB3's Q-network, uniform replay",
+                     (*dqn, "--prioritized", "0", "--q_network", "sb3")),
+             RunSpec("dqn_breakout", "ours", "deepq.learn, atari() defaults (prioritized replay)",
+                     (*dqn, "--prioritized", "1"))],
             [RunSpec("dqn_breakout", "peer", "DQN, uniform replay", (*dqn, *threads))],
         ),
         "learner": (
@@ -140,8 +143,9 @@ def plan(args: argparse.Namespace) -> dict[str, tuple[list[RunSpec], list[RunSpe
     if args.also_bf16:
         for name in BF16_MEASUREMENTS:
             ours = everything[name][0]
-            ours.append(dataclasses.replace(ours[0], label=f"{ours[0].label}, mixed_bfloat16",
-                                            script_args=(*ours[0].script_args, "--precision", "mixed_bfloat16")))
+            ours.extend([dataclasses.replace(spec, label=f"{spec.label}, mixed_bfloat16",
+                                             script_args=(*spec.script_args, "--precision", "mixed_bfloat16"))
+                         for spec in list(ours)])
     return {name: everything[name] for name in dict.fromkeys(args.only or MEASUREMENTS)}
 
 
@@ -362,7 +366,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--torch_threads", type=int, default=None,
                         help="torch.set_num_threads in the peer's runs; default: torch's own (one per core)")
     parser.add_argument("--also_bf16", action="store_true",
-                        help="also run ours with precision='mixed_bfloat16' (ppo_breakout, learner, act)")
+                        help="also run each of our configurations with precision='mixed_bfloat16' "
+                             "(ppo_breakout, dqn_breakout, learner, act)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before a run is abandoned")
     args = parser.parse_args(argv)
     if args.repeats < 1:

@@ -1,7 +1,7 @@
 """Our side of `compare_peers.py`: one measurement of baselines_tf2 per run, printed as one JSON line.
 
     python benchmarks/ours.py ppo_breakout --timesteps 20480
-    python benchmarks/ours.py dqn_breakout --timesteps 6000 --prioritized 1
+    python benchmarks/ours.py dqn_breakout --timesteps 6000 --prioritized 1 [--q_network sb3]
     python benchmarks/ours.py learner --seconds 10
     python benchmarks/ours.py act --calls 300
     python benchmarks/ours.py env --steps 1000
@@ -40,6 +40,9 @@ from bench_common import (
 
 ATARI_VEC_ENV_KIND = "shmem"  # what `baselines_tf2.run` builds for Atari
 PRECISIONS = ("float32", "mixed_bfloat16")  # the policies' `precision` options
+# deepq.learn overrides that give SB3 DQN's Q-network and update: the Nature CNN (VALID padding, one 512-unit
+# layer, 1.7M parameters), no dueling streams, no double Q.
+SB3_Q_NETWORK = dict(padding="valid", hiddens=[512], dueling=False, double_q=False)
 
 
 def tf_versions() -> dict[str, Any]:
@@ -114,7 +117,10 @@ def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
 
     learning_starts = int(DQN_SETTINGS["learning_starts"])
     clock_from = dqn_clock_start(args.timesteps, args.measure_after)
-    hyperparameters = {**atari(), **DQN_SETTINGS, "prioritized_replay": bool(args.prioritized)}
+    hyperparameters = {**atari(), **DQN_SETTINGS, "prioritized_replay": bool(args.prioritized),
+                       "precision": args.precision}
+    if args.q_network == "sb3":
+        hyperparameters.update(SB3_Q_NETWORK)
     marks: dict[str, float] = {}
 
     def before_step(local_vars: dict[str, Any], _globals: dict[str, Any]) -> bool:
@@ -137,10 +143,11 @@ def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
         env.close()
     replay = "prioritized" if args.prioritized else "uniform"
     return {
-        "config": f"deepq.learn, {replay} replay", "value": (args.timesteps - clock_from) / (end - marks["clock_from"]),
+        "config": f"deepq.learn, {args.q_network} Q-network, {replay} replay, {args.precision}", "value": (args.timesteps - clock_from) / (end - marks["clock_from"]),
         "unit": "steps/s", "measured_steps": args.timesteps - clock_from, "measured_from_step": clock_from,
         "sps_before_learning": learning_starts / (marks["learning_starts"] - marks["first_step"]),
         "prioritized_replay": bool(args.prioritized), "dueling": hyperparameters["dueling"],
+        "double_q": hyperparameters.get("double_q", True),
         **tf_versions(),
     }
 
@@ -227,13 +234,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timesteps", type=int, default=20480, help="ppo_breakout / dqn_breakout env steps")
     parser.add_argument("--prioritized", type=int, choices=(0, 1), default=1, help="dqn_breakout replay")
+    parser.add_argument("--q_network", choices=("baselines", "sb3"), default="baselines",
+                        help="dqn_breakout: baselines' atari() Q-network or SB3 DQN's (see SB3_Q_NETWORK)")
     parser.add_argument("--measure_after", type=int, default=250,
                         help="dqn_breakout: steps after learning_starts before the clock starts")
     parser.add_argument("--seconds", type=float, default=10.0, help="learner: timed seconds")
     parser.add_argument("--calls", type=int, default=300, help="act: timed calls")
     parser.add_argument("--steps", type=int, default=1000, help="env: timed batched steps")
     parser.add_argument("--warmup", type=int, default=20, help="learner/act calls, env steps before timing")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32", help="ppo_breakout / learner / act")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32", help="ppo_breakout / dqn_breakout / learner / act")
     args = parser.parse_args()
     emit({"measurement": args.measurement, "side": "ours", **MEASUREMENTS[args.measurement](args)})
 

@@ -6,6 +6,7 @@ Runs with the peer virtualenv's python (stable-baselines3, torch CPU, gymnasium,
     PEER_VENV/bin/python benchmarks/peer_sb3.py learner --seconds 10
     PEER_VENV/bin/python benchmarks/peer_sb3.py act --api forward --calls 300
     PEER_VENV/bin/python benchmarks/peer_sb3.py env --steps 1000
+    PEER_VENV/bin/python benchmarks/peer_sb3.py ppo_learning --timesteps 300000 --monitor_dir DIR
 
 Settings come from `bench_common.py`, the same ones `ours.py` uses; SB3 defaults fill the rest.
 """
@@ -65,13 +66,18 @@ def vec_env_class(name: str) -> Any:
     return {"dummy": DummyVecEnv, "subproc": SubprocVecEnv}[name]
 
 
-def atari_envs(num_env: int, seed: int, vec: str) -> Any:
+def atari_envs(num_env: int, seed: int, vec: str, monitor_dir: str | None = None) -> Any:
     """SB3's Atari pipeline: make_atari_env (AtariWrapper, Monitor) + VecFrameStack 4 (channels last)."""
     from stable_baselines3.common.env_util import make_atari_env
     from stable_baselines3.common.vec_env import VecFrameStack
 
-    return VecFrameStack(make_atari_env(breakout, n_envs=num_env, seed=seed, vec_env_cls=vec_env_class(vec)),
-                         n_stack=FRAME_STACK)
+    envs = make_atari_env(breakout, n_envs=num_env, seed=seed, vec_env_cls=vec_env_class(vec), monitor_dir=monitor_dir)
+    return VecFrameStack(envs, n_stack=FRAME_STACK)
+
+
+def linear(initial: float) -> Callable[[float], float]:
+    """SB3 schedule annealing `initial` linearly to 0 (SB3 passes the fraction of training left, 1 -> 0)."""
+    return lambda progress_remaining: progress_remaining * initial
 
 
 def make_policy() -> Any:
@@ -154,6 +160,33 @@ def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
         "sps_before_learning": learning_starts / (marks["learning_starts"] - marks["first_step"]),
         **torch_versions(),
     }
+
+
+def measure_ppo_learning(args: argparse.Namespace) -> dict[str, Any]:
+    """SB3 PPO('CnnPolicy') trained on Breakout with the Atari settings of ours (lr and clip range annealed to 0),
+    writing one monitor file per env to `--monitor_dir`; the learning comparison reads the episodes from there."""
+    from stable_baselines3 import PPO
+
+    if not args.monitor_dir:
+        raise SystemExit("ppo_learning needs --monitor_dir")
+    nbatch = NUM_ENV * int(PPO_SETTINGS["nsteps"])
+    start = time.perf_counter()
+    env = atari_envs(NUM_ENV, args.seed, args.vec, monitor_dir=args.monitor_dir)
+    try:
+        model = PPO(
+            "CnnPolicy", env, n_steps=PPO_SETTINGS["nsteps"], n_epochs=PPO_SETTINGS["noptepochs"],
+            batch_size=nbatch // int(PPO_SETTINGS["nminibatches"]), learning_rate=linear(PPO_SETTINGS["lr"]),
+            clip_range=linear(PPO_SETTINGS["cliprange"]), ent_coef=PPO_SETTINGS["ent_coef"],
+            vf_coef=PPO_SETTINGS["vf_coef"], max_grad_norm=PPO_SETTINGS["max_grad_norm"], gamma=PPO_SETTINGS["gamma"],
+            gae_lambda=PPO_SETTINGS["lam"], seed=args.seed, device="cpu", verbose=0,
+        )
+        model.learn(total_timesteps=args.timesteps)
+        end = time.perf_counter()
+    finally:
+        env.close()
+    seconds = end - start
+    return {"config": f"PPO, {args.vec.capitalize()}VecEnv", "value": model.num_timesteps / seconds,
+            "unit": "steps/s", "timesteps": int(model.num_timesteps), "wall_s": seconds, **torch_versions()}
 
 
 def measure_learner(args: argparse.Namespace) -> dict[str, Any]:
@@ -241,6 +274,7 @@ MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "learner": measure_learner,
     "act": measure_act,
     "env": measure_env,
+    "ppo_learning": measure_ppo_learning,
 }
 
 
@@ -257,6 +291,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300, help="act: timed calls")
     parser.add_argument("--steps", type=int, default=1000, help="env: timed batched steps")
     parser.add_argument("--warmup", type=int, default=20, help="learner/act calls, env steps before timing")
+    parser.add_argument("--monitor_dir", default=None, help="ppo_learning: where the monitor files go")
     parser.add_argument("--torch_threads", type=int, default=None, help="torch.set_num_threads; default: torch's")
     args = parser.parse_args()
     if args.torch_threads is not None:

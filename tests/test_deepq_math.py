@@ -168,16 +168,32 @@ def test_act_traces_once_across_batch_sizes_and_epsilons(cartpole_act) -> None:
     for batch_size, epsilon in ((1, 0.0), (5, 0.5), (1, 1.0), (5, 0.02)):
         cartpole_act(rng.normal(size=(batch_size, 4)).astype(np.float32), update_eps=epsilon)
         cartpole_act(rng.normal(size=(batch_size, 4)), stochastic=False)  # float64 in: cast, not retraced
-    assert cartpole_act.model.act.experimental_get_tracing_count() == 1
+    assert cartpole_act.model.greedy_actions.experimental_get_tracing_count() == 1
 
 
 def test_epsilon_zero_is_argmax_and_epsilon_one_is_uniform() -> None:
     keras.utils.set_random_seed(0)
     model = linear_model(double_q=True)
     obs = model.obs_tensor(np.random.default_rng(1).normal(size=(300, 2)))
-    greedy = model.act(obs, tf.constant(0.0)).numpy()
+    greedy = model.act(obs, 0.0)
     np.testing.assert_array_equal(greedy, np.argmax(model.q_values(obs).numpy(), axis=1))
     assert set(greedy) == {1, 2}  # Q = [a, b, 2a - b]: a > b makes 2a - b the largest, a < b makes b
     one_state = model.obs_tensor(np.tile([[1.0, 2.0]], (6000, 1)))  # greedy would always pick action 1
-    frequencies = np.bincount(model.act(one_state, tf.constant(1.0)).numpy(), minlength=3) / 6000
+    frequencies = np.bincount(model.act(one_state, 1.0), minlength=3) / 6000
     np.testing.assert_allclose(frequencies, [1 / 3] * 3, atol=0.03)
+
+
+def test_fully_exploring_steps_skip_the_network(cartpole_act) -> None:
+    """With epsilon 1 every action is random, so the Q-network is never run (most early DQN steps)."""
+    calls = []
+    model = cartpole_act.model
+    original = model.greedy_actions
+    model.greedy_actions = lambda obs: calls.append(obs) or original(obs)
+    try:
+        for _ in range(50):
+            model.act(np.zeros((1, 4), np.float32), 1.0)
+        assert not calls
+        model.act(np.zeros((1, 4), np.float32), 0.0)
+        assert len(calls) == 1
+    finally:
+        model.greedy_actions = original

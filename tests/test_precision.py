@@ -1,4 +1,4 @@
-"""mixed_bfloat16 computes the same policy and losses as float32, within bfloat16's precision."""
+"""mixed_bfloat16 computes the same policy, Q-values and losses as float32, within bfloat16's precision."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ import tensorflow as tf
 
 from baselines_tf2.common.learner import Minibatch
 from baselines_tf2.common.policies import PolicyWithValue
+from baselines_tf2.common.tf_util import cpu_has_native_bf16, resolve_precision
+from baselines_tf2.deepq.act import build_act
+from baselines_tf2.deepq.deepq import DQNConfig
+from baselines_tf2.deepq.deepq_learner import DQNModel, TransitionBatch
 from baselines_tf2.ppo2.model import PPO2Model, ppo_losses
 from baselines_tf2.ppo2.ppo2 import PPO2Config
 
@@ -71,3 +75,65 @@ def test_bf16_train_step_traces_once_and_tracks_float32_losses() -> None:
 def test_unknown_precision_is_refused() -> None:
     with pytest.raises(ValueError, match="precision"):
         PPO2Config(precision="float16")
+
+
+def twin_q_models() -> tuple[DQNModel, DQNModel]:
+    """A float32 and a mixed_bfloat16 DQN (baselines' Atari Q-network) holding the same float32 weights."""
+    acts = [build_act(OBS_SPACE, ACTION_SPACE, "conv_only", {}, lr=1e-4, double_q=True, precision=precision)
+            for precision in ("float32", "mixed_bfloat16")]
+    acts[1].model.q_network.set_weights(acts[0].model.q_network.get_weights())
+    acts[1].model.update_target()
+    acts[0].model.update_target()
+    return acts[0].model, acts[1].model
+
+
+def transition_batch(size: int = 32) -> TransitionBatch:
+    rng = np.random.default_rng(1)
+    return TransitionBatch(
+        obs=tf.constant(rng.integers(0, 256, (size, 84, 84, 4), dtype=np.uint8)),
+        actions=tf.constant(rng.integers(0, 4, size)),
+        rewards=tf.constant(rng.choice([0.0, 1.0], size).astype(np.float32)),
+        next_obs=tf.constant(rng.integers(0, 256, (size, 84, 84, 4), dtype=np.uint8)),
+        discounts=tf.fill([size], 0.99),
+        weights=tf.ones([size]),
+    )
+
+
+def test_bf16_q_network_matches_float32_q_values_and_td_loss() -> None:
+    reference, fast = twin_q_models()
+    assert all(variable.dtype == "float32" for variable in fast.q_network.weights)
+    minibatch = transition_batch()
+    q_reference, q_fast = reference.q_values(minibatch.obs), fast.q_values(minibatch.obs)
+    assert q_fast.dtype == tf.float32
+    np.testing.assert_allclose(q_fast.numpy(), q_reference.numpy(), atol=0.02)
+    results = [model.train_step(minibatch) for model in (reference, fast)]
+    assert float(results[1]["loss"]) == pytest.approx(float(results[0]["loss"]), rel=0.02, abs=1e-3)
+    np.testing.assert_allclose(results[1]["td_errors"].numpy(), results[0]["td_errors"].numpy(), atol=0.03)
+
+
+def test_unknown_dqn_precision_is_refused() -> None:
+    with pytest.raises(ValueError, match="precision"):
+        DQNConfig(precision="float16")
+
+
+@pytest.mark.parametrize("flags, native", [
+    ("fpu vme avx512f avx512_bf16 amx_tile", True),
+    ("fpu vme amx_bf16 amx_tile", True),
+    ("fpu vme avx512f avx2", False),
+])
+def test_native_bf16_is_read_from_cpu_flags(tmp_path, flags: str, native: bool) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: test cpu\nflags\t\t: {flags}\n")
+    assert cpu_has_native_bf16(str(cpuinfo)) is native
+
+
+def test_unreadable_cpuinfo_means_no_native_bf16(tmp_path) -> None:
+    assert cpu_has_native_bf16(str(tmp_path / "missing")) is False
+
+
+def test_precision_names_resolve() -> None:
+    assert resolve_precision("float32") == "float32"
+    assert resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+    assert resolve_precision("auto") in ("float32", "mixed_bfloat16")
+    with pytest.raises(ValueError, match="auto, float32, mixed_bfloat16"):
+        resolve_precision("float16")

@@ -13,6 +13,7 @@ import pytest
 from cli_helpers import PLAY, RUN, Finished, run_concurrently
 
 from baselines_tf2.common.checkpoint import read_metadata
+from baselines_tf2.common.tf_util import resolve_precision
 
 TIMEOUT_S = 120
 
@@ -30,6 +31,7 @@ USAGE_ERRORS = {
     "gamma_too_big": (["--env=CartPole-v1", "--gamma=2"], [r"gamma and lam must lie in \[0, 1\], got gamma=2"]),
     "stray_argument": (["--env=CartPole-v1", "stray"], [r"unexpected argument 'stray'", r"--name=value"]),
     "negative_timesteps": (["--env=CartPole-v1", "--num_timesteps=-1"], [r"--num_timesteps must be >= 0"]),
+    "unknown_precision": (["--env=CartPole-v1", "--precision=float16"], [r"--precision: invalid choice: 'float16'"]),
     "video_during_training": (
         ["--env=CartPole-v1", "--save_video_interval=1000"], [r"--save_video_interval", r"examples/play.py"]
     ),
@@ -61,7 +63,7 @@ def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Fi
         "ppo2": RUN + ["--alg=ppo2", "--env=CartPole-v1", "--num_timesteps=2048", "--nsteps=64",
                        f"--log_path={root / 'ppo2'}", "--num_env=2", "--seed=0"],
         "a2c": RUN + ["--alg=a2c", "--env=CartPole-v1", "--num_timesteps=1000", "--nsteps=5",
-                      f"--log_path={root / 'a2c'}", "--num_env=2", "--seed=0"],
+                      f"--log_path={root / 'a2c'}", "--num_env=2", "--seed=0", "--precision=float32"],
     }
     results = run_concurrently(commands, root, timeout=TIMEOUT_S)
     return {name: (results[name], root / name) for name in commands}
@@ -98,6 +100,7 @@ def test_ppo2_cli_run_writes_baselines_outputs(trained_runs: dict[str, tuple[Fin
     metadata = read_metadata(log_dir / "model")
     assert metadata["alg"] == "ppo2" and metadata["network"] == "mlp" and metadata["timesteps"] == 2048
     assert metadata["env"]["recipe"]["env_id"] == "CartPole-v1"
+    assert metadata["precision"] == resolve_precision("auto")  # the CLI's default precision
 
 
 def test_a2c_cli_run_writes_baselines_outputs(trained_runs: dict[str, tuple[Finished, Path]]) -> None:
@@ -107,7 +110,8 @@ def test_a2c_cli_run_writes_baselines_outputs(trained_runs: dict[str, tuple[Fini
     assert {"eprewmean", "fps", "policy_loss", "value_loss", "total_timesteps"} <= set(rows[0])  # a2c: bare names
     assert [row["total_timesteps"] for row in rows] == ["10", "1000"]  # updates 1 and 100 (log_interval 100)
     check_common_outputs(log_dir)
-    assert read_metadata(log_dir / "model")["alg"] == "a2c"
+    metadata = read_metadata(log_dir / "model")
+    assert metadata["alg"] == "a2c" and metadata["precision"] == "float32"
 
 
 @pytest.fixture(scope="module")

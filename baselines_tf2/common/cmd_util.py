@@ -251,4 +251,7 @@ def common_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save_video_length", help="length of recorded videos, in steps", default=200, type=int)
     parser.add_argument("--log_path", help="directory for logs, monitor files and checkpoints", default=None, type=str)
     parser.add_argument("--play", default=False, action="store_true")
+    parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto",
+                        help="network arithmetic: mixed_bfloat16 computes in bfloat16 with float32 weights; "
+                             "auto (default) picks it on CPUs with native bfloat16 (AMX, AVX-512 BF16), else float32")
     return parser

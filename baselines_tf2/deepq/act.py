@@ -33,13 +33,15 @@ def build_act(
     *,
     lr: float,
     double_q: bool,
+    precision: str = "float32",
+    seed: int | None = None,
 ) -> ActWrapper:
-    """Online and target Q-networks for the spaces, wrapped as baselines' act."""
+    """Online and target Q-networks for the spaces, wrapped as baselines' act; `seed` seeds exploration."""
     kwargs = {**HEAD_KWARGS, **dict(network_kwargs)}
-    online = build_q_network(observation_space, action_space, network, **kwargs)
-    target = build_q_network(observation_space, action_space, network, **kwargs)
-    model = DQNModel(observation_space, online, target, lr=lr, double_q=double_q)
-    return ActWrapper(model, network, kwargs, action_space)
+    online = build_q_network(observation_space, action_space, network, precision=precision, **kwargs)
+    target = build_q_network(observation_space, action_space, network, precision=precision, **kwargs)
+    model = DQNModel(observation_space, online, target, lr=lr, double_q=double_q, seed=seed)
+    return ActWrapper(model, network, kwargs, action_space, precision)
 
 
 def load_act(path: str) -> ActWrapper:
@@ -49,7 +51,8 @@ def load_act(path: str) -> ActWrapper:
         observation_space = space_from_json(metadata["observation_space"])
         action_space = space_from_json(metadata["action_space"])
         act = build_act(observation_space, action_space, metadata["network"], metadata.get("network_kwargs", {}),
-                        lr=float(metadata.get("hyperparameters", {}).get("lr", 5e-4)), double_q=True)
+                        lr=float(metadata.get("hyperparameters", {}).get("lr", 5e-4)), double_q=True,
+                        precision=metadata.get("precision", "float32"))
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"cannot rebuild the deepq model of {path!r}: {err}") from None
     act.load(path)
@@ -69,9 +72,11 @@ class ActWrapper:
     state_size = 0
     initial_state = None
 
-    def __init__(self, model: DQNModel, network: str, network_kwargs: Mapping[str, Any], action_space: gymnasium.Space):
+    def __init__(self, model: DQNModel, network: str, network_kwargs: Mapping[str, Any], action_space: gymnasium.Space,
+                 precision: str = "float32"):
         self.model = model
         self.network = network
+        self.precision = precision
         self.network_kwargs = dict(network_kwargs)
         self.observation_space = model.observation_space
         self.action_space = action_space
@@ -83,7 +88,7 @@ class ActWrapper:
         if update_eps >= 0:
             self.epsilon = float(update_eps)
         epsilon = self.epsilon if stochastic else 0.0
-        return self.model.act(self.model.obs_tensor(obs), tf.constant(epsilon, tf.float32)).numpy()
+        return self.model.act(obs, epsilon)
 
     @property
     def policy(self) -> ActWrapper:
@@ -104,6 +109,7 @@ class ActWrapper:
             "alg": self.alg,
             "network": self.network,
             "network_kwargs": self.network_kwargs,
+            "precision": self.precision,
             "observation_space": space_to_json(self.observation_space),
             "action_space": space_to_json(self.action_space),
             "epsilon": self.epsilon,

@@ -22,7 +22,7 @@ from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.play import check_episode_progress
 from baselines_tf2.common.progress import TrainingProgress
 from baselines_tf2.common.schedules import LinearSchedule
-from baselines_tf2.common.tf_util import set_global_seeds
+from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.common.vec_env import DummyVecEnv, VecEnv
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 from baselines_tf2.deepq.act import ActWrapper, build_act
@@ -55,8 +55,11 @@ class DQNConfig:
     eval_freq: int = 0  # env steps between evaluations on eval_env; 0 = never
     eval_episodes: int = 10
     eval_epsilon: float = 0.001
+    precision: str = "float32"  # or "mixed_bfloat16": bf16 compute, float32 weights and Q-values
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         positive = ("buffer_size", "train_freq", "batch_size", "print_freq", "checkpoint_freq",
                     "target_network_update_freq", "n_step", "eval_episodes")
         for name in positive:
@@ -120,6 +123,7 @@ def learn(
     eval_freq: int = 0,
     eval_episodes: int = 10,
     eval_epsilon: float = 0.001,
+    precision: str = "float32",
     progress_bar: bool = False,
     **network_kwargs: Any,
 ) -> ActWrapper:
@@ -129,6 +133,7 @@ def learn(
     and `layer_norm`. `callback(locals(), globals())` returning True stops training (baselines). With
     `total_timesteps=0` and `load_path`, this just loads a saved model, as baselines' play does. As baselines,
     the returned act holds the weights with the best 100-episode mean reward seen at a checkpoint.
+    `precision='mixed_bfloat16'` computes the Q-networks in bfloat16 (float32 weights and Q-values).
     """
     if param_noise:
         raise ValueError("param_noise is not supported by baselines_tf2's deepq; use epsilon-greedy exploration")
@@ -140,11 +145,12 @@ def learn(
         prioritized_replay_alpha=prioritized_replay_alpha, prioritized_replay_beta0=prioritized_replay_beta0,
         prioritized_replay_beta_iters=prioritized_replay_beta_iters, prioritized_replay_eps=prioritized_replay_eps,
         double_q=double_q, n_step=n_step, eval_freq=eval_freq, eval_episodes=eval_episodes,
-        eval_epsilon=eval_epsilon,
+        eval_epsilon=eval_epsilon, precision=precision,
     )
     set_global_seeds(seed)
     venv = as_vec_env(env)
-    act = build_act(venv.observation_space, venv.action_space, network, network_kwargs, lr=lr, double_q=double_q)
+    act = build_act(venv.observation_space, venv.action_space, network, network_kwargs, lr=lr, double_q=double_q,
+                    precision=precision, seed=seed)
     if load_path is not None:
         act.load(load_path)
     act.run_metadata = {"env": describe_vec_env(venv), "hyperparameters": dataclasses.asdict(config), "seed": seed}
@@ -197,7 +203,7 @@ class _Trainer:
                 if callback is not None and callback({**locals(), "episode_rewards": self.reward_history}, globals()):
                     break
                 epsilon = self.exploration.value(t)
-                actions = self.model.act(self.model.obs_tensor(obs), tf.constant(epsilon, tf.float32)).numpy()
+                actions = self.model.act(obs, epsilon)
                 new_obs, rewards, dones, infos = self.venv.step(actions)
                 self._remember(obs[0], actions[0], rewards[0], new_obs[0], dones[0], infos[0])
                 obs = new_obs
@@ -298,7 +304,7 @@ def play_episodes(act: ActWrapper, venv: VecEnv, obs: Any, episodes: int, epsilo
     steps_since_episode = 0
     while len(scores) < episodes:
         check_episode_progress(steps_since_episode)
-        actions = act.model.act(act.model.obs_tensor(obs), tf.constant(epsilon, tf.float32)).numpy()
+        actions = act.model.act(obs, epsilon)
         obs, _rewards, _dones, infos = venv.step(actions)
         finished = [float(info["episode"]["r"]) for info in infos if "episode" in info]
         steps_since_episode = 0 if finished else steps_since_episode + 1

@@ -67,11 +67,14 @@ class DQNModel:
         double_q: bool,
         grad_norm_clipping: float | None = GRAD_NORM_CLIPPING,
         optimizer: keras.optimizers.Optimizer | None = None,
+        seed: int | None = None,
     ) -> None:
         self.observation_space = observation_space
         self.q_network = q_network
         self.target_network = target_network
         self.double_q = double_q
+        self.n_actions = int(q_network.n_actions)
+        self.rng = np.random.default_rng(seed)  # exploration draws
         self.grad_norm_clipping = grad_norm_clipping
         self.optimizer = optimizer or keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
         self.optimizer.build(q_network.trainable_variables)
@@ -86,7 +89,7 @@ class DQNModel:
             weights=tf.TensorSpec([None], tf.float32),
         )
         self.train_step = CompiledFunction(self._train_step, [batch_spec])
-        self.act = CompiledFunction(self._act, [obs_spec, tf.TensorSpec([], tf.float32)])
+        self.greedy_actions = CompiledFunction(self._greedy_actions, [obs_spec])
         self.q_values = CompiledFunction(self._q_values, [obs_spec])
         self.update_target()
 
@@ -97,14 +100,19 @@ class DQNModel:
     def _q_values(self, obs: tf.Tensor) -> tf.Tensor:
         return self.q_network(encode_observation(self.observation_space, obs))
 
-    def _act(self, obs: tf.Tensor, epsilon: tf.Tensor) -> tf.Tensor:
-        """Greedy actions, each replaced by a uniform random one with probability `epsilon`."""
-        q = self._q_values(obs)
-        greedy = tf.argmax(q, axis=1)
-        batch = tf.shape(q)[0]
-        random_actions = tf.random.uniform([batch], 0, tf.shape(q, out_type=tf.int64)[1], dtype=tf.int64)
-        explore = tf.random.uniform([batch]) < epsilon
-        return tf.where(explore, random_actions, greedy)
+    def _greedy_actions(self, obs: tf.Tensor) -> tf.Tensor:
+        return tf.argmax(self._q_values(obs), axis=1)
+
+    def act(self, obs: Any, epsilon: float) -> np.ndarray:
+        """Greedy actions for a batch of raw observations, each replaced by a uniform random one with probability
+        `epsilon`. The network runs only if some observation acts greedily: early in training almost every step
+        explores, and skipping the forward pass there is most of the speed of the exploration phase."""
+        batch = len(obs)
+        explore = self.rng.random(batch) < epsilon
+        actions = self.rng.integers(self.n_actions, size=batch)
+        if explore.all():
+            return actions
+        return np.where(explore, actions, self.greedy_actions(self.obs_tensor(obs)).numpy())
 
     def loss(self, batch: TransitionBatch) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """(weighted mean Huber loss, TD errors, Q of the taken actions); targets carry no gradient."""

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from baselines_tf2.common.models import get_network_builder, is_recurrent
 from baselines_tf2.common.policies import observation_encoding
+from baselines_tf2.common.tf_util import dtype_policy
 
 
 class QNetwork(keras.Model):
@@ -26,6 +27,7 @@ class QNetwork(keras.Model):
     ) -> None:
         super().__init__(**kwargs)
         self.torso = torso
+        self.n_actions = n_actions
         self.dueling = dueling
         self.action_stream = self._stream(hiddens, layer_norm, n_actions, "action")
         self.value_stream = self._stream(hiddens, layer_norm, 1, "state") if dueling else None
@@ -57,16 +59,21 @@ def build_q_network(
     hiddens: Sequence[int] = (256,),
     dueling: bool = True,
     layer_norm: bool = False,
+    precision: str = "float32",
     **network_kwargs: Any,
 ) -> QNetwork:
-    """A built Q-network for the spaces (baselines' build_q_func defaults: hiddens [256], dueling)."""
+    """A built Q-network for the spaces (baselines' build_q_func defaults: hiddens [256], dueling).
+
+    `precision='mixed_bfloat16'` computes the torso and hidden layers in bfloat16 (float32 weights, float32
+    Q-values), as the policies' option of the same name."""
     if not isinstance(action_space, gymnasium.spaces.Discrete):
         raise TypeError(f"DQN needs a Discrete action space, got {action_space}; use ppo2 or a2c for continuous actions")
     obs_shape, obs_dtype = observation_encoding(observation_space)
-    torso = get_network_builder(network)(**network_kwargs)(obs_shape, obs_dtype)
-    if is_recurrent(torso):
-        raise ValueError(f"network {network!r} is recurrent; deepq supports feed-forward networks only")
-    q_network = QNetwork(torso, int(action_space.n), list(hiddens), dueling, layer_norm, name="q_network")
+    with dtype_policy(precision):
+        torso = get_network_builder(network)(**network_kwargs)(obs_shape, obs_dtype)
+        if is_recurrent(torso):
+            raise ValueError(f"network {network!r} is recurrent; deepq supports feed-forward networks only")
+        q_network = QNetwork(torso, int(action_space.n), list(hiddens), dueling, layer_norm, name="q_network")
     q_network(tf.zeros([1, *obs_shape], obs_dtype))
     return q_network
 
