@@ -37,10 +37,12 @@ class Algorithm:
     model_keys: tuple[str, ...]  # network_kwargs the policy or Q-head takes besides the torso's own
     vectorized: bool  # trains on many envs (PPO2, A2C) or steps one (DQN)
     discrete_actions_only: bool = False  # DQN picks among Discrete actions only
+    bf16_validated: bool = False  # --precision=auto may pick bfloat16: equal-step learning curves matched float32
 
 
 ALGORITHMS = {
-    "ppo2": Algorithm("baselines_tf2.ppo2.ppo2", "PPO2Config", "baselines_tf2.ppo2.defaults", ("value_network",), True),
+    "ppo2": Algorithm("baselines_tf2.ppo2.ppo2", "PPO2Config", "baselines_tf2.ppo2.defaults", ("value_network",), True,
+                      bf16_validated=True),
     "a2c": Algorithm("baselines_tf2.a2c.a2c", "A2CConfig", None, ("value_network",), True),
     "deepq": Algorithm("baselines_tf2.deepq.deepq", "DQNConfig", "baselines_tf2.deepq.defaults",
                        ("hiddens", "dueling", "layer_norm"), False, discrete_actions_only=True),
@@ -138,7 +140,8 @@ def resolve_hyperparameters(
     if "precision" in accepted_learn_keys(module.learn):
         from baselines_tf2.common.tf_util import resolve_precision
 
-        kwargs["precision"] = resolve_precision(args.precision)
+        auto = args.precision == "auto"
+        kwargs["precision"] = "float32" if auto and not algorithm.bf16_validated else resolve_precision(args.precision)
     config_class = getattr(module, algorithm.config)
     config_fields = {field for field in config_class.__dataclass_fields__}
     try:

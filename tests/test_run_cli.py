@@ -63,7 +63,7 @@ def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Fi
         "ppo2": RUN + ["--alg=ppo2", "--env=CartPole-v1", "--num_timesteps=2048", "--nsteps=64",
                        f"--log_path={root / 'ppo2'}", "--num_env=2", "--seed=0"],
         "a2c": RUN + ["--alg=a2c", "--env=CartPole-v1", "--num_timesteps=1000", "--nsteps=5",
-                      f"--log_path={root / 'a2c'}", "--num_env=2", "--seed=0", "--precision=float32"],
+                      f"--log_path={root / 'a2c'}", "--num_env=2", "--seed=0"],
     }
     results = run_concurrently(commands, root, timeout=TIMEOUT_S)
     return {name: (results[name], root / name) for name in commands}
@@ -100,7 +100,7 @@ def test_ppo2_cli_run_writes_baselines_outputs(trained_runs: dict[str, tuple[Fin
     metadata = read_metadata(log_dir / "model")
     assert metadata["alg"] == "ppo2" and metadata["network"] == "mlp" and metadata["timesteps"] == 2048
     assert metadata["env"]["recipe"]["env_id"] == "CartPole-v1"
-    assert metadata["precision"] == resolve_precision("auto")  # the CLI's default precision
+    assert metadata["precision"] == resolve_precision("auto")  # ppo2's bf16 is validated: auto may pick it
 
 
 def test_a2c_cli_run_writes_baselines_outputs(trained_runs: dict[str, tuple[Finished, Path]]) -> None:
@@ -111,7 +111,7 @@ def test_a2c_cli_run_writes_baselines_outputs(trained_runs: dict[str, tuple[Fini
     assert [row["total_timesteps"] for row in rows] == ["10", "1000"]  # updates 1 and 100 (log_interval 100)
     check_common_outputs(log_dir)
     metadata = read_metadata(log_dir / "model")
-    assert metadata["alg"] == "a2c" and metadata["precision"] == "float32"
+    assert metadata["alg"] == "a2c" and metadata["precision"] == "float32"  # auto keeps unvalidated algs on fp32
 
 
 @pytest.fixture(scope="module")

@@ -253,5 +253,6 @@ def common_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--play", default=False, action="store_true")
     parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto",
                         help="network arithmetic: mixed_bfloat16 computes in bfloat16 with float32 weights; "
-                             "auto (default) picks it on CPUs with native bfloat16 (AMX, AVX-512 BF16), else float32")
+                             "auto (default) picks it for ppo2 on CPUs with native bfloat16 (AMX, AVX-512 BF16), "
+                             "float32 otherwise")
     return parser
