@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import gymnasium
 
 from baselines_tf2 import logger
+from baselines_tf2.common.checkpoint import CheckpointError, read_metadata
 from baselines_tf2.common.cmd_util import common_arg_parser, get_env_type, make_vec_env
 from baselines_tf2.common.vec_env import VecEnv, VecFrameStack, VecNormalize
 
@@ -95,28 +96,74 @@ def default_run_dir(alg: str, env_id: str) -> str:
     return os.path.join("runs", f"{alg}-{env_id.replace('/', '_')}-{stamp}")
 
 
+def num_envs(args: argparse.Namespace, env_type: str, algorithm: Algorithm) -> int:
+    """How many envs the run steps: one for DQN, else --num_env or 8 for Atari or one per core."""
+    if not algorithm.vectorized:
+        return 1
+    return args.num_env or (ATARI_NUM_ENV if env_type == "atari" else os.cpu_count() or 1)
+
+
 def build_env(
     args: argparse.Namespace, env_type: str, algorithm: Algorithm, seed: int | None, monitor_dir: str | None = None
 ) -> VecEnv:
     """The training VecEnv as baselines' run.py builds it: Atari with DeepMind wrappers and 4 stacked frames."""
+    count = num_envs(args, env_type, algorithm)
     if not algorithm.vectorized:
         wrapper_kwargs = {"frame_stack": True} if env_type == "atari" else None
-        return make_vec_env(args.env, env_type, 1, seed, wrapper_kwargs=wrapper_kwargs,
+        return make_vec_env(args.env, env_type, count, seed, wrapper_kwargs=wrapper_kwargs,
                             reward_scale=args.reward_scale, monitor_dir=monitor_dir)
     if env_type == "atari":
-        venv = make_vec_env(args.env, env_type, args.num_env or ATARI_NUM_ENV, seed,
+        venv = make_vec_env(args.env, env_type, count, seed,
                             reward_scale=args.reward_scale, vec_env_kind="shmem", monitor_dir=monitor_dir)
         return VecFrameStack(venv, 4)
-    venv = make_vec_env(args.env, env_type, args.num_env or os.cpu_count() or 1, seed,
-                        reward_scale=args.reward_scale, monitor_dir=monitor_dir)
+    venv = make_vec_env(args.env, env_type, count, seed, reward_scale=args.reward_scale, monitor_dir=monitor_dir)
     return VecNormalize(venv) if env_type == "mujoco" else venv
+
+
+def unwritable_reason(directory: str) -> str | None:
+    """Why files cannot be created in `directory` (made if missing), or None if they can."""
+    existing = os.path.abspath(directory)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"{existing!r} is a file, not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"the directory {existing!r} is not writable"
+    return None
+
+
+def check_output_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit 2 if --log_path or --save_path cannot be written, before anything is built or trained."""
+    if args.log_path:
+        reason = unwritable_reason(args.log_path)
+        if reason:
+            parser.error(f"--log_path={args.log_path} cannot hold the run's logs: {reason}")
+    if args.save_path:
+        save_path = os.path.expanduser(args.save_path)
+        reason = (f"{save_path!r} is a directory; give a file name" if os.path.isdir(save_path)
+                  else unwritable_reason(os.path.dirname(os.path.abspath(save_path))))
+        if reason:
+            parser.error(f"--save_path={args.save_path} cannot hold the model: {reason}")
+
+
+def read_checkpoint_metadata(parser: argparse.ArgumentParser, load_path: Any, alg: str) -> dict[str, Any]:
+    """The metadata of --load_path, after checking that it is a readable checkpoint of --alg; otherwise exit 2."""
+    if not isinstance(load_path, str):
+        parser.error(f"--load_path must be a file path, got {load_path!r}")
+    try:
+        metadata = read_metadata(load_path)
+    except CheckpointError as err:
+        parser.error(f"--load_path: {err}")
+    if metadata.get("alg") != alg:
+        parser.error(f"--load_path: {load_path!r} is a {metadata.get('alg')!r} checkpoint, not one of --alg={alg}")
+    return metadata
 
 
 def resolve_hyperparameters(
     parser: argparse.ArgumentParser, args: argparse.Namespace, extra: dict[str, Any], env_type: str
-) -> tuple[Any, str, dict[str, Any]]:
-    """(learn function, network name, keyword arguments) after defaults and checks; usage errors exit 2."""
-    from baselines_tf2.common.models import registered_networks
+) -> tuple[Any, Any, str, dict[str, Any]]:
+    """(learn function, config, network name, keyword arguments) after defaults and checks; usage errors exit 2."""
+    from baselines_tf2.common.models import get_network_builder, registered_networks
 
     algorithm = ALGORITHMS[args.alg]
     module = importlib.import_module(algorithm.module)
@@ -145,10 +192,27 @@ def resolve_hyperparameters(
     config_class = getattr(module, algorithm.config)
     config_fields = {field for field in config_class.__dataclass_fields__}
     try:
-        config_class(**{key: value for key, value in kwargs.items() if key in config_fields})
+        config = config_class(**{key: value for key, value in kwargs.items() if key in config_fields})
     except (TypeError, ValueError) as err:
         parser.error(f"bad hyperparameter: {err}")
-    return module.learn, network, kwargs
+    try:
+        get_network_builder(network)(**{key: value for key, value in kwargs.items() if key in network_keys(network)})
+    except (TypeError, ValueError) as err:
+        parser.error(f"bad option for --network={network}: {err}")
+    return module.learn, config, network, kwargs
+
+
+def check_checkpoint_fits(
+    parser: argparse.ArgumentParser, metadata: dict[str, Any], env: VecEnv, path: str, env_id: str
+) -> None:
+    """Exit 2 (closing `env`) if the --load_path checkpoint was trained on other observation or action spaces."""
+    from baselines_tf2.common.saving import check_spaces_match
+
+    try:
+        check_spaces_match(metadata, env.observation_space, env.action_space, path)
+    except CheckpointError as err:
+        env.close()
+        parser.error(f"--load_path does not fit --env={env_id}: {err}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,21 +234,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "record a trained agent with examples/play.py CHECKPOINT --video out.mp4")
     if args.num_env is not None and args.num_env < 1:
         parser.error(f"--num_env must be >= 1, got {args.num_env}")
+    check_output_paths(parser, args)
     try:
         env_type = args.env_type or get_env_type(args.env)
     except ValueError as err:
         parser.error(str(err))
-    learn, network, kwargs = resolve_hyperparameters(parser, args, extra, env_type)
+    learn, config, network, kwargs = resolve_hyperparameters(parser, args, extra, env_type)
+    algorithm = ALGORITHMS[args.alg]
+    if hasattr(config, "check_batch"):
+        try:
+            config.check_batch(num_envs(args, env_type, algorithm), recurrent=False)  # learn() checks lstm splits
+        except ValueError as err:
+            parser.error(f"--nminibatches={config.nminibatches} does not fit the batch: {err}")
+    load_path = kwargs.get("load_path")
+    checkpoint = None if load_path is None else read_checkpoint_metadata(parser, load_path, args.alg)
     total_timesteps = int(args.num_timesteps)
 
     run_dir = args.log_path or default_run_dir(args.alg, args.env)
     logger.configure(run_dir, ["stdout", "csv", "tensorboard"])
-    algorithm = ALGORITHMS[args.alg]
     env = build_env(args, env_type, algorithm, args.seed)
     if algorithm.discrete_actions_only and not isinstance(env.action_space, gymnasium.spaces.Discrete):
         env.close()
         parser.error(f"--alg={args.alg} needs a Discrete action space, but {args.env} has {env.action_space}; "
                      "use --alg=ppo2 or --alg=a2c for continuous actions")
+    if checkpoint is not None:
+        check_checkpoint_fits(parser, checkpoint, env, load_path, args.env)
     if kwargs.get("eval_freq"):
         eval_seed = None if args.seed is None else args.seed + EVAL_SEED_OFFSET
         kwargs["eval_env"] = build_env(args, env_type, algorithm, eval_seed, os.path.join(run_dir, "eval"))
@@ -198,6 +272,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         model = learn(env=env, network=network, seed=args.seed, total_timesteps=total_timesteps,
                       progress_bar=True, **kwargs)
+    except CheckpointError as err:  # loading happens before training; saves never raise it for CLI runs
+        if checkpoint is None:
+            raise
+        parser.error(f"--load_path does not fit this model: {err}")
     finally:
         env.close()
         if "eval_env" in kwargs:

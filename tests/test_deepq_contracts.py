@@ -152,8 +152,16 @@ def test_ppo2_checkpoint_is_refused_by_deepq(tmp_path: Path) -> None:
          r"buffer_size \(16\) must be at least batch_size \(32\)"),
         (lambda: DiscreteIdentityEnv(), {"param_noise": True}, ValueError, r"param_noise is not supported"),
         (lambda: DummyVecEnv([DiscreteIdentityEnv] * 2), {}, ValueError, r"single env; got a VecEnv with 2 envs"),
+        (lambda: DiscreteIdentityEnv(), {"lr": -1e-3}, ValueError, r"lr must be a number > 0, got -0.001"),
+        (lambda: DiscreteIdentityEnv(), {"gamma": 1.01}, ValueError, r"gamma must be a number in \[0, 1\], got 1.01"),
+        (lambda: DiscreteIdentityEnv(), {"exploration_fraction": -0.1}, ValueError,
+         r"exploration_fraction must be a number in \[0, 1\], got -0.1"),
+        (lambda: DiscreteIdentityEnv(), {"learning_starts": -1}, ValueError,
+         r"learning_starts must be an integer >= 0, got -1"),
+        (lambda: DiscreteIdentityEnv(), {"gamma": "high"}, TypeError, r"gamma must be a number, got 'high'"),
     ],
-    ids=["box_actions", "buffer_smaller_than_batch", "param_noise", "two_envs"],
+    ids=["box_actions", "buffer_smaller_than_batch", "param_noise", "two_envs", "negative_lr", "gamma_above_1",
+         "negative_exploration_fraction", "negative_learning_starts", "word_for_gamma"],
 )
 def test_learn_rejects_bad_inputs_with_clear_messages(make_env: Any, kwargs: dict, error: type, message: str) -> None:
     with pytest.raises(error, match=message):

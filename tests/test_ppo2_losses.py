@@ -1,4 +1,4 @@
-"""PPO2 and A2C loss terms and TF1-style RMSprop against numbers worked by hand."""
+"""PPO2 and A2C loss terms and TF1-style RMSprop against numbers worked by hand; their configs' range checks."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from baselines_tf2.a2c.a2c import A2CConfig
 from baselines_tf2.a2c.model import A2CModel, TF1RMSprop, a2c_losses
 from baselines_tf2.common.learner import Minibatch
 from baselines_tf2.common.policies import PolicyWithValue
 from baselines_tf2.ppo2.model import PPO2Model, normalized_advantages, ppo_losses
+from baselines_tf2.ppo2.ppo2 import PPO2Config
 
 
 def _minibatch(returns: list[float], values: list[float], neglogpacs: list[float]) -> Minibatch:
@@ -145,3 +147,45 @@ def test_a2c_optimizer_is_tf1_rmsprop_with_alpha_and_epsilon(cartpole_policy: Po
     assert model.optimizer.epsilon == pytest.approx(1e-4)
     # the learner builds the optimizer eagerly; every mean-square slot must start at 1
     assert all(np.all(velocity.numpy() == 1.0) for velocity in model.optimizer._velocities)
+
+
+# ---- hyperparameter checks: the API raises what the CLI turns into exit status 2 ----------------------------
+
+
+@pytest.mark.parametrize(
+    "config_class, kwargs, error, message",
+    [
+        (PPO2Config, {"lr": -3e-4}, ValueError, r"lr must be a number > 0, got -0.0003"),
+        (PPO2Config, {"cliprange": 0.0}, ValueError, r"cliprange must be a number > 0, got 0.0"),
+        (PPO2Config, {"gamma": 1.5}, ValueError, r"gamma must be a number in \[0, 1\], got 1.5"),
+        (PPO2Config, {"lam": -0.1}, ValueError, r"lam must be a number in \[0, 1\], got -0.1"),
+        (PPO2Config, {"nsteps": 0}, ValueError, r"nsteps must be an integer >= 1, got 0"),
+        (PPO2Config, {"noptepochs": 2.5}, ValueError, r"noptepochs must be an integer >= 1, got 2.5"),
+        (PPO2Config, {"ent_coef": -0.01}, ValueError, r"ent_coef must be a number >= 0, got -0.01"),
+        (PPO2Config, {"vf_coef": -0.5}, ValueError, r"vf_coef must be a number >= 0, got -0.5"),
+        (PPO2Config, {"max_grad_norm": 0.0}, ValueError, r"max_grad_norm must be a number > 0, got 0.0"),
+        (PPO2Config, {"lr": "fast"}, TypeError, r"lr must be a number or a callable .*, got 'fast'"),
+        (PPO2Config, {"gamma": "high"}, TypeError, r"gamma must be a number, got 'high'"),
+        (A2CConfig, {"lr": 0}, ValueError, r"lr must be a number > 0, got 0"),
+        (A2CConfig, {"gamma": -0.5}, ValueError, r"gamma must be a number in \[0, 1\], got -0.5"),
+        (A2CConfig, {"alpha": 1.0}, ValueError, r"alpha must be a number in \[0, 1\), got 1.0"),
+        (A2CConfig, {"ent_coef": -1.0}, ValueError, r"ent_coef must be a number >= 0, got -1.0"),
+        (A2CConfig, {"max_grad_norm": -1.0}, ValueError, r"max_grad_norm must be a number > 0, got -1.0"),
+    ],
+)
+def test_config_rejects_out_of_range_hyperparameters(
+    config_class: type, kwargs: dict, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        config_class(**kwargs)
+
+
+def test_config_accepts_schedules_and_no_clipping() -> None:
+    PPO2Config(lr=lambda frac: 3e-4 * frac, cliprange=lambda frac: 0.2 * frac, max_grad_norm=None)
+    A2CConfig(max_grad_norm=None, gamma=1.0, ent_coef=0.0)
+
+
+def test_nminibatches_that_do_not_divide_the_batch_name_the_valid_divisors() -> None:
+    with pytest.raises(ValueError, match=r"5 \* 2 = 10 is not divisible by nminibatches = 4; use a divisor of 10 "
+                                         r"\(1, 2, 5, 10\)"):
+        PPO2Config(nsteps=5, nminibatches=4).check_batch(nenvs=2, recurrent=False)

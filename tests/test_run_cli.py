@@ -6,19 +6,25 @@ Every subprocess pays TensorFlow's import, so the commands of each group run con
 from __future__ import annotations
 
 import csv
+import os
 import re
 from pathlib import Path
 
+import gymnasium
 import pytest
 from cli_helpers import PLAY, RUN, Finished, run_concurrently
 
 from baselines_tf2.common.checkpoint import read_metadata
 from baselines_tf2.common.tf_util import resolve_precision
+from baselines_tf2.run import unwritable_reason
 
 TIMEOUT_S = 120
 
 
-# name -> (extra CLI arguments, regexes the error message must contain)
+# name -> (extra CLI arguments, regexes the error message must contain). Every case also gets --num_timesteps=0
+# first (a later --num_timesteps wins), so a check that stops working shows up as exit 0, not as a long run.
+# {tmp} is a scratch folder, {file} a regular file in it, {checkpoint} a ppo2 CartPole checkpoint, {corrupt} a
+# truncated copy of it.
 USAGE_ERRORS = {
     "unknown_alg": (["--alg=ppo3"], [r"unknown algorithm 'ppo3'", r"valid: a2c, deepq, ppo2"]),
     "unknown_env": (["--env=CartPol-v1"], [r"unknown environment id 'CartPol-v1'", r"did you mean CartPole-v1"]),
@@ -28,20 +34,97 @@ USAGE_ERRORS = {
         [r"unknown option\(s\) for --alg=ppo2.*--foo", r"valid: .*\bnminibatches\b.*\bnum_hidden\b"],
     ),
     "zero_nminibatches": (["--env=CartPole-v1", "--nminibatches=0"], [r"nminibatches must be an integer >= 1, got 0"]),
-    "gamma_too_big": (["--env=CartPole-v1", "--gamma=2"], [r"gamma and lam must lie in \[0, 1\], got gamma=2"]),
+    "gamma_too_big": (["--env=CartPole-v1", "--gamma=2"], [r"gamma must be a number in \[0, 1\], got 2"]),
     "stray_argument": (["--env=CartPole-v1", "stray"], [r"unexpected argument 'stray'", r"--name=value"]),
     "negative_timesteps": (["--env=CartPole-v1", "--num_timesteps=-1"], [r"--num_timesteps must be >= 0"]),
     "unknown_precision": (["--env=CartPole-v1", "--precision=float16"], [r"--precision: invalid choice: 'float16'"]),
     "video_during_training": (
         ["--env=CartPole-v1", "--save_video_interval=1000"], [r"--save_video_interval", r"examples/play.py"]
     ),
+    # hyperparameters out of range, checked by the config dataclasses
+    "ppo2_negative_lr": (["--env=CartPole-v1", "--lr=-0.001"], [r"\blr must be a number > 0, got -0.001"]),
+    "a2c_zero_lr": (["--alg=a2c", "--env=CartPole-v1", "--lr=0"], [r"\blr must be a number > 0, got 0"]),
+    "deepq_negative_lr": (["--alg=deepq", "--env=CartPole-v1", "--lr=-0.1"], [r"\blr must be a number > 0, got -0.1"]),
+    "lam_out_of_range": (["--env=CartPole-v1", "--lam=1.5"], [r"\blam must be a number in \[0, 1\], got 1.5"]),
+    "zero_cliprange": (["--env=CartPole-v1", "--cliprange=0"], [r"\bcliprange must be a number > 0, got 0"]),
+    "zero_noptepochs": (["--env=CartPole-v1", "--noptepochs=0"], [r"\bnoptepochs must be an integer >= 1, got 0"]),
+    "negative_ent_coef": (["--env=CartPole-v1", "--ent_coef=-0.1"], [r"\bent_coef must be a number >= 0, got -0.1"]),
+    "a2c_zero_max_grad_norm": (
+        ["--alg=a2c", "--env=CartPole-v1", "--max_grad_norm=0"], [r"\bmax_grad_norm must be a number > 0, got 0"]
+    ),
+    "buffer_smaller_than_batch": (
+        ["--alg=deepq", "--env=CartPole-v1", "--buffer_size=16", "--batch_size=32"],
+        [r"\bbuffer_size \(16\) must be at least batch_size \(32\)"],
+    ),
+    "exploration_fraction_too_big": (
+        ["--alg=deepq", "--env=CartPole-v1", "--exploration_fraction=1.5"],
+        [r"\bexploration_fraction must be a number in \[0, 1\], got 1.5"],
+    ),
+    "nminibatches_not_dividing_the_batch": (
+        ["--env=CartPole-v1", "--num_env=2", "--nsteps=5", "--nminibatches=4"],
+        [r"--nminibatches=4", r"5 \* 2 = 10 is not divisible", r"divisor of 10 \(1, 2, 5, 10\)"],
+    ),
+    # values of the wrong type
+    "word_for_lr": (["--env=CartPole-v1", "--lr=fast"], [r"\blr must be a number or a callable.*, got 'fast'"]),
+    "word_for_network_option": (
+        ["--env=CartPole-v1", "--num_hidden=big"], [r"--network=mlp: num_hidden must be an integer >= 1, got 'big'"]
+    ),
+    "word_for_num_env": (["--env=CartPole-v1", "--num_env=two"], [r"--num_env: invalid int value: 'two'"]),
+    "zero_num_env": (["--env=CartPole-v1", "--num_env=0"], [r"--num_env must be >= 1, got 0"]),
+    # an env the algorithm cannot handle
+    "deepq_continuous_actions": (
+        ["--alg=deepq", "--env=Pendulum-v1"], [r"--alg=deepq needs a Discrete action space", r"Pendulum-v1 has Box\("]
+    ),
+    # output paths that cannot be written
+    "log_path_is_a_file": (["--env=CartPole-v1", "--log_path={file}"], [r"--log_path=.*is a file, not a directory"]),
+    "log_path_under_a_file": (
+        ["--env=CartPole-v1", "--log_path={file}/logs"], [r"--log_path=.*/logs cannot hold.*is a file"]
+    ),
+    "save_path_is_a_directory": (["--env=CartPole-v1", "--save_path={tmp}"], [r"--save_path=.*is a directory"]),
+    # checkpoints that are missing, corrupt, or do not match the run
+    "load_path_missing": (["--env=CartPole-v1", "--load_path={tmp}/missing"], [r"--load_path: no checkpoint at"]),
+    "load_path_corrupt": (["--env=CartPole-v1", "--load_path={corrupt}"], [r"--load_path: .*truncated/corrupt"]),
+    "load_path_other_observation_space": (
+        ["--env=Acrobot-v1", "--num_env=1", "--load_path={checkpoint}"],
+        [r"--load_path does not fit --env=Acrobot-v1", r"observation space Box\(shape=\(4,\).*Box\(shape=\(6,\)"],
+    ),
+    "load_path_other_alg": (
+        ["--alg=a2c", "--env=CartPole-v1", "--load_path={checkpoint}"],
+        [r"--load_path: .*'ppo2' checkpoint, not one of --alg=a2c"],
+    ),
+    "load_path_other_network_options": (
+        ["--env=CartPole-v1", "--num_env=1", "--num_hidden=32", "--load_path={checkpoint}"],
+        [r"--load_path does not fit this model: .*network_kwargs \{\}.*'num_hidden': 32"],
+    ),
 }
 
 
 @pytest.fixture(scope="module")
-def usage_error_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Finished]:
+def usage_error_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The files the path cases point at: a scratch folder, a regular file, a checkpoint and a corrupt copy."""
+    from baselines_tf2.common.policies import PolicyWithValue
+    from baselines_tf2.ppo2.model import PPO2Model
+
+    root = tmp_path_factory.mktemp("cli_error_paths")
+    env = gymnasium.make("CartPole-v1")
+    checkpoint = root / "cartpole_ppo2"
+    policy = PolicyWithValue(env.observation_space, env.action_space, "mlp", {})
+    PPO2Model(policy, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5).save(str(checkpoint))
+    (root / "corrupt").write_bytes(checkpoint.read_bytes()[:200])
+    (root / "file").write_text("not a folder")
+    paths = {"tmp": root, "file": root / "file", "checkpoint": checkpoint, "corrupt": root / "corrupt"}
+    return {name: str(path) for name, path in paths.items()}
+
+
+@pytest.fixture(scope="module")
+def usage_error_results(tmp_path_factory: pytest.TempPathFactory, usage_error_paths: dict[str, str]
+                        ) -> dict[str, Finished]:
     cwd = tmp_path_factory.mktemp("cli_errors")
-    return run_concurrently({name: RUN + args for name, (args, _) in USAGE_ERRORS.items()}, cwd, timeout=TIMEOUT_S)
+    commands = {
+        name: RUN + ["--num_timesteps=0"] + [arg.format(**usage_error_paths) for arg in args]
+        for name, (args, _) in USAGE_ERRORS.items()
+    }
+    return run_concurrently(commands, cwd, timeout=TIMEOUT_S)
 
 
 @pytest.mark.parametrize("case", sorted(USAGE_ERRORS))
@@ -53,6 +136,14 @@ def test_usage_error_exits_2_and_names_the_problem(usage_error_results: dict[str
     for pattern in USAGE_ERRORS[case][1]:
         assert re.search(pattern, error_line), (pattern, error_line)
     assert "Traceback" not in result.stderr
+
+
+def test_a_folder_without_write_permission_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """chmod does not stop root, so the permission answer is faked; a missing folder is judged by its parent."""
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert unwritable_reason(str(tmp_path / "new" / "logs")) == f"the directory {str(tmp_path)!r} is not writable"
+    monkeypatch.undo()
+    assert unwritable_reason(str(tmp_path / "new" / "logs")) is None
 
 
 @pytest.fixture(scope="module")

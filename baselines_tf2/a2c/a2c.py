@@ -9,6 +9,7 @@ from baselines_tf2.a2c.model import A2CModel
 from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
 from baselines_tf2.common.schedules import ConstantSchedule
 from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
+from baselines_tf2.common.validation import require_int, require_number
 from baselines_tf2.common.vec_env import VecEnv
 
 
@@ -70,17 +71,17 @@ class A2CConfig:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         for name in ("nsteps", "log_interval"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            require_int(name, getattr(self, name), minimum=1)
         if self.lrschedule not in LR_SCHEDULES:
             raise ValueError(f"unknown lrschedule {self.lrschedule!r}; valid: {sorted(LR_SCHEDULES)}")
-        if not isinstance(self.lr, (int, float)) or self.lr <= 0:
-            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
-        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.alpha < 1.0:
-            raise ValueError(f"gamma must lie in [0, 1] and alpha in [0, 1), got gamma={self.gamma}, alpha={self.alpha}")
-        if self.epsilon <= 0:
-            raise ValueError(f"epsilon must be > 0, got {self.epsilon}")
+        for name in ("lr", "epsilon"):
+            require_number(name, getattr(self, name), above=0)
+        for name in ("ent_coef", "vf_coef"):
+            require_number(name, getattr(self, name), at_least=0)
+        if self.max_grad_norm is not None:
+            require_number("max_grad_norm", self.max_grad_norm, above=0)
+        require_number("gamma", self.gamma, at_least=0, at_most=1)
+        require_number("alpha", self.alpha, at_least=0, below=1)  # RMSprop's decay: 1 would never update the average
 
 
 def learn(

@@ -15,6 +15,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from baselines_tf2.common.validation import require_int
+
 NetworkFn = Callable[[tuple[int, ...], str], keras.Model]
 NetworkBuilder = Callable[..., NetworkFn]
 
@@ -163,8 +165,8 @@ def mlp(
     num_layers: int = 2, num_hidden: int = 64, activation: str | Callable = "tanh", layer_norm: bool = False
 ) -> NetworkFn:
     """Fully connected torso: flatten, then `num_layers` x (dense `num_hidden` [-> layer norm] -> activation)."""
-    if num_layers < 0 or num_hidden < 1:
-        raise ValueError(f"mlp needs num_layers >= 0 and num_hidden >= 1, got {num_layers} and {num_hidden}")
+    require_int("num_layers", num_layers, minimum=0)
+    require_int("num_hidden", num_hidden, minimum=1)
 
     def network_fn(obs_shape: tuple[int, ...], obs_dtype: str) -> keras.Model:
         observations, x = _observation_input(obs_shape, obs_dtype)

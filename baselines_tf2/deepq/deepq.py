@@ -23,6 +23,7 @@ from baselines_tf2.common.play import check_episode_progress
 from baselines_tf2.common.progress import TrainingProgress
 from baselines_tf2.common.schedules import LinearSchedule
 from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
+from baselines_tf2.common.validation import require_int, require_number
 from baselines_tf2.common.vec_env import DummyVecEnv, VecEnv
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 from baselines_tf2.deepq.act import ActWrapper, build_act
@@ -63,24 +64,19 @@ class DQNConfig:
         positive = ("buffer_size", "train_freq", "batch_size", "print_freq", "checkpoint_freq",
                     "target_network_update_freq", "n_step", "eval_episodes")
         for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not isinstance(self.lr, (int, float)) or self.lr <= 0:
-            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
+            require_int(name, getattr(self, name), minimum=1)
+        for name in ("learning_starts", "eval_freq"):
+            require_int(name, getattr(self, name), minimum=0)
+        if self.prioritized_replay_beta_iters is not None:
+            require_int("prioritized_replay_beta_iters", self.prioritized_replay_beta_iters, minimum=1)
         if self.buffer_size < self.batch_size:
             raise ValueError(f"buffer_size ({self.buffer_size}) must be at least batch_size ({self.batch_size})")
+        for name in ("lr", "prioritized_replay_eps"):
+            require_number(name, getattr(self, name), above=0)
         for name in ("exploration_fraction", "exploration_final_eps", "gamma", "eval_epsilon",
                      "prioritized_replay_beta0"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
-        if not 0.0 <= self.prioritized_replay_alpha:
-            raise ValueError(f"prioritized_replay_alpha must be >= 0, got {self.prioritized_replay_alpha}")
-        if self.learning_starts < 0 or self.eval_freq < 0:
-            raise ValueError("learning_starts and eval_freq must be >= 0")
-        if self.prioritized_replay_eps <= 0:
-            raise ValueError(f"prioritized_replay_eps must be > 0, got {self.prioritized_replay_eps}")
+            require_number(name, getattr(self, name), at_least=0, at_most=1)
+        require_number("prioritized_replay_alpha", self.prioritized_replay_alpha, at_least=0)
 
 
 def as_vec_env(env: gymnasium.Env | VecEnv) -> VecEnv:

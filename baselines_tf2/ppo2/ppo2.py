@@ -8,6 +8,7 @@ from typing import Any, Callable
 from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
 from baselines_tf2.common.schedules import FractionSchedule, as_fraction_schedule
 from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
+from baselines_tf2.common.validation import require_int, require_number
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.ppo2.model import PPO2Model
 
@@ -34,29 +35,28 @@ class PPO2Config:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         for name in ("nsteps", "nminibatches", "noptepochs", "log_interval"):
+            require_int(name, getattr(self, name), minimum=1)
+        require_int("save_interval", self.save_interval, minimum=0)
+        for name in ("gamma", "lam"):
+            require_number(name, getattr(self, name), at_least=0, at_most=1)
+        for name in ("ent_coef", "vf_coef"):
+            require_number(name, getattr(self, name), at_least=0)
+        if self.max_grad_norm is not None:
+            require_number("max_grad_norm", self.max_grad_norm, above=0)
+        for name in ("lr", "cliprange"):  # a number > 0, or a schedule: a callable of the fraction remaining
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not isinstance(self.save_interval, int) or self.save_interval < 0:
-            raise ValueError(f"save_interval must be an integer >= 0, got {self.save_interval!r}")
-        if not 0.0 <= self.gamma <= 1.0 or not 0.0 <= self.lam <= 1.0:
-            raise ValueError(f"gamma and lam must lie in [0, 1], got gamma={self.gamma}, lam={self.lam}")
-        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
-            raise ValueError(f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}")
-        if isinstance(self.lr, (int, float)) and self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if isinstance(self.cliprange, (int, float)) and self.cliprange <= 0:
-            raise ValueError(f"cliprange must be > 0, got {self.cliprange}")
-        as_fraction_schedule(self.lr, "lr")
-        as_fraction_schedule(self.cliprange, "cliprange")
+            as_fraction_schedule(value, name)
+            if not callable(value):
+                require_number(name, value, above=0)
 
     def check_batch(self, nenvs: int, recurrent: bool) -> None:
         """Reject splits that would leave a remainder (or, for recurrent policies, cut an env's sequence)."""
         nbatch = self.nsteps * nenvs
         if nbatch % self.nminibatches:
+            divisors = ", ".join(str(d) for d in range(1, nbatch + 1) if nbatch % d == 0)
             raise ValueError(
                 f"nsteps * num_envs = {self.nsteps} * {nenvs} = {nbatch} is not divisible by nminibatches = "
-                f"{self.nminibatches}"
+                f"{self.nminibatches}; use a divisor of {nbatch} ({divisors}) or change nsteps or num_env"
             )
         if recurrent and nenvs % self.nminibatches:
             raise ValueError(
