@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,19 +20,23 @@ class Finished(NamedTuple):
     stderr: str
 
 
-def run_concurrently(commands: dict[str, list[str]], cwd: Path, timeout: float) -> dict[str, Finished]:
-    """Start every command at once, wait for all (killing any that outlive `timeout`); results by name."""
+MAX_PARALLEL = 2 * (os.cpu_count() or 1)  # enough to overlap start-ups; more only thrashes memory and cores
+
+
+def run_one(argv: list[str], cwd: Path, timeout: float) -> Finished:
+    """Run one command to completion, killing it if it outlives `timeout` seconds from its own start."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    started = {
-        name: subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for name, argv in commands.items()
-    }
-    results = {}
-    for name, process in started.items():
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            stdout, stderr = process.communicate()
-        results[name] = Finished(process.returncode, stdout, stderr)
-    return results
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+    return Finished(process.returncode, stdout, stderr)
+
+
+def run_concurrently(commands: dict[str, list[str]], cwd: Path, timeout: float) -> dict[str, Finished]:
+    """Run the commands, MAX_PARALLEL at a time, each killed if it outlives `timeout`; results by name."""
+    with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
+        futures = {name: pool.submit(run_one, argv, cwd, timeout) for name, argv in commands.items()}
+        return {name: future.result() for name, future in futures.items()}
