@@ -119,8 +119,7 @@ class ReplayBuffer:
             last = np.where(step, following, last)
             discounts = np.where(step, discounts * gamma * ~self._dones[following], discounts).astype(np.float32)
             alive = step & ~self._dones[following]
-        obs_t = self._observations.fetch(slots)[0]
-        obs_tpn = self._observations.fetch(last)[1]
+        obs_t, obs_tpn = self._observations.fetch(slots, last)
         return obs_t, self._actions[slots], returns, obs_tpn, discounts
 
     def valid_indices(self) -> np.ndarray:
@@ -140,7 +139,7 @@ class ReplayBuffer:
 
     def _gather(self, slots: np.ndarray) -> Batch:
         """The batch at `slots`, unchecked (callers pass sampleable slots)."""
-        obs_t, obs_tp1 = self._observations.fetch(slots)
+        obs_t, obs_tp1 = self._observations.fetch(slots, slots)
         return obs_t, self._actions[slots], self._rewards[slots], obs_tp1, self._dones[slots].astype(np.float32)
 
     def _sampleable(self, slots: np.ndarray) -> np.ndarray:

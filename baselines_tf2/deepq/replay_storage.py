@@ -58,7 +58,7 @@ class TransitionObservations:
         store = cls(source.capacity, source.obs_shape, source.dtype)
         for start in range(0, len(slots), MIGRATION_CHUNK):
             chunk = slots[start : start + MIGRATION_CHUNK]
-            obs_t, obs_tp1 = source.fetch(chunk)
+            obs_t, obs_tp1 = source.fetch(chunk, chunk)
             store._obs_t[chunk] = obs_t
             store._obs_tp1[chunk] = obs_tp1
         return store
@@ -74,9 +74,9 @@ class TransitionObservations:
         self._obs_tp1[slot] = _checked_array(obs_tp1, "obs_tp1", self.obs_shape, self.dtype)
         return True
 
-    def fetch(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """obs_t and obs_tp1 batches of `slots`, shaped [len(slots), *obs_shape]."""
-        return self._obs_t[slots], self._obs_tp1[slots]
+    def fetch(self, slots_t: np.ndarray, slots_tp1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """obs_t of `slots_t` and obs_tp1 of `slots_tp1` (the same slots, or later ones for n-step targets)."""
+        return self._obs_t[slots_t], self._obs_tp1[slots_tp1]
 
     def is_intact(self, slot: int) -> bool:
         """Whole observations never go stale."""
@@ -152,18 +152,20 @@ class FrameStackObservations:
         self._last_frames = frames_tp1
         return True
 
-    def fetch(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """obs_t and obs_tp1 batches of intact `slots`, rebuilt from the frame ring, shaped [len(slots), *obs_shape]."""
-        count, k = len(slots), self.frames_per_stack
+    def fetch(self, slots_t: np.ndarray, slots_tp1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """obs_t of `slots_t` and obs_tp1 of `slots_tp1` (the same slots, or later ones for n-step targets), intact
+        slots only, rebuilt from the frame ring and shaped [len(slots), *obs_shape]."""
+        return self._stacks(self._positions[slots_t, :-1]), self._stacks(self._positions[slots_tp1, 1:])
+
+    def _stacks(self, positions: np.ndarray) -> np.ndarray:
+        """The stacks made of the frames at `positions` [count, k], oldest frame first."""
+        count, k = positions.shape
         pixels, channels = math.prod(self.frame_shape[:-1]), self.frame_shape[-1]
-        ring_indices = self._positions[slots] % self._ring_size
-        frames = self._frames[ring_indices.ravel()].reshape(count, k + 1, pixels, channels)
-        obs_t = np.empty((count, pixels, k, channels), self.dtype)
-        obs_tp1 = np.empty((count, pixels, k, channels), self.dtype)
+        frames = self._frames[(positions % self._ring_size).ravel()].reshape(count, k, pixels, channels)
+        stacks = np.empty((count, pixels, k, channels), self.dtype)
         for j in range(k):
-            obs_t[:, :, j] = frames[:, j]
-            obs_tp1[:, :, j] = frames[:, j + 1]
-        return obs_t.reshape(count, *self.obs_shape), obs_tp1.reshape(count, *self.obs_shape)
+            stacks[:, :, j] = frames[:, j]
+        return stacks.reshape(count, *self.obs_shape)
 
     def is_intact(self, slot: int) -> bool:
         """Whether all frames of the slot's stacks are still in the ring."""
