@@ -137,3 +137,13 @@ def test_precision_names_resolve() -> None:
     assert resolve_precision("auto") in ("float32", "mixed_bfloat16")
     with pytest.raises(ValueError, match="auto, float32, mixed_bfloat16"):
         resolve_precision("float16")
+
+
+@pytest.mark.parametrize("action_space", [ACTION_SPACE, gymnasium.spaces.Box(-1, 1, (2,), np.float32)],
+                         ids=["discrete", "box"])
+def test_bf16_policy_heads_compute_in_float32(action_space: gymnasium.Space) -> None:
+    """bf16 logits would round away the small changes PPO's probability ratios measure."""
+    policy = PolicyWithValue(OBS_SPACE, action_space, "cnn", {}, precision="mixed_bfloat16")
+    heads = [policy.net.pd_head, *policy.net.pd_head._flatten_layers(include_self=False), policy.net.value_head]
+    assert all(layer.compute_dtype == "float32" for layer in heads)
+    assert policy.net.torso.layers[-1].compute_dtype == "bfloat16"

@@ -199,7 +199,8 @@ class DiagGaussianHead(keras.layers.Layer):
     def __init__(self, action_dim: int, init_scale: float = 0.01, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.mean_layer = keras.layers.Dense(
-            action_dim, kernel_initializer=keras.initializers.Orthogonal(gain=init_scale), name="mean"
+            action_dim, kernel_initializer=keras.initializers.Orthogonal(gain=init_scale), name="mean",
+            dtype=self.dtype_policy,
         )
         self.logstd = self.add_weight(shape=(action_dim,), initializer="zeros", name="logstd")
 
@@ -215,17 +216,20 @@ def make_pd_head(action_space: gymnasium.Space, init_scale: float = 0.01, name: 
     """Layer mapping a latent [B, d] to `action_space`'s distribution parameters (orthogonal init, zero bias).
 
     Discrete, MultiDiscrete, MultiBinary -> logits; Box -> (mean, logstd) with logstd initialised at 0 (baselines).
+    The head computes in float32 under any Keras dtype policy: with bfloat16 logits (8-bit mantissa) the small
+    per-update changes that PPO's probability ratios measure would drown in rounding.
     """
     _check_supported(action_space)
     if isinstance(action_space, gymnasium.spaces.Box):
-        return DiagGaussianHead(int(action_space.shape[0]), init_scale=init_scale, name=name)
+        return DiagGaussianHead(int(action_space.shape[0]), init_scale=init_scale, name=name, dtype="float32")
     if isinstance(action_space, gymnasium.spaces.Discrete):
         n_logits = int(action_space.n)
     elif isinstance(action_space, gymnasium.spaces.MultiDiscrete):
         n_logits = int(np.sum(action_space.nvec))
     else:  # MultiBinary: one logit per binary variable
         n_logits = int(action_space.shape[0])
-    return keras.layers.Dense(n_logits, kernel_initializer=keras.initializers.Orthogonal(gain=init_scale), name=name)
+    return keras.layers.Dense(n_logits, kernel_initializer=keras.initializers.Orthogonal(gain=init_scale), name=name,
+                              dtype="float32")
 
 
 def make_pd(action_space: gymnasium.Space, params: tf.Tensor | tuple[tf.Tensor, tf.Tensor]) -> Pd:

@@ -86,18 +86,13 @@ class ActorCritic(keras.Model):
     def call(self, inputs: Any) -> tuple[Any, ...]:
         if self.recurrent:
             latent, state = self.torso(inputs)
-            return _float32(self.pd_head(latent)), self._value(latent), tf.cast(state, tf.float32)
+            return self.pd_head(latent), self._value(latent), tf.cast(state, tf.float32)
         latent = self.torso(inputs)
         value_latent = latent if self.value_torso is None else self.value_torso(inputs)
-        return _float32(self.pd_head(latent)), self._value(value_latent)
+        return self.pd_head(latent), self._value(value_latent)
 
     def _value(self, latent: tf.Tensor) -> tf.Tensor:
         return keras.ops.squeeze(self.value_head(latent), axis=-1)
-
-
-def _float32(params: Any) -> Any:
-    """Distribution parameters in float32 whatever the layers computed in: sampling and log-probs need it."""
-    return tf.nest.map_structure(lambda tensor: tf.cast(tensor, tf.float32), params)
 
 
 class PolicyWithValue:
