@@ -206,6 +206,9 @@ def make_env():
 
 
 if __name__ == "__main__":
+    # Ctrl-C raises KeyboardInterrupt as in a terminal, even if the test runner was started with SIGINT ignored
+    # (a background job of a non-interactive shell), which Python would otherwise pass on to this script.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     mode, kind = sys.argv[1:]
     venv = {"subproc": SubprocVecEnv, "shmem": ShmemVecEnv}[kind]([make_env] * 2)
     venv.reset()
@@ -237,11 +240,21 @@ def start_parent_script(tmp_path: Path, mode: str, kind: str = "subproc") -> tup
     return parent, [*worker_pids, forkserver_pid]
 
 
+def finish(parent: subprocess.Popen, timeout: float = 30) -> str:
+    """The parent script's stderr once it exits; on timeout its whole session is killed first, so nothing leaks."""
+    try:
+        return parent.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.communicate()
+        raise
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("kind", PROCESS_VENVS)
 def test_parent_exiting_without_close_leaves_no_processes(tmp_path: Path, kind: str) -> None:
     parent, pids = start_parent_script(tmp_path, "exit", kind)
-    _, stderr = parent.communicate(timeout=30)
+    stderr = finish(parent)
     assert parent.returncode == 0, stderr
     assert "Traceback" not in stderr and "leaked" not in stderr, stderr
     assert still_running(pids) == []
@@ -250,7 +263,7 @@ def test_parent_exiting_without_close_leaves_no_processes(tmp_path: Path, kind: 
 @pytest.mark.timeout(60)
 def test_workers_exit_when_their_parent_is_killed(tmp_path: Path) -> None:
     parent, pids = start_parent_script(tmp_path, "die")
-    parent.communicate(timeout=30)
+    finish(parent)
     assert parent.returncode == -signal.SIGKILL
     assert still_running(pids) == [], "workers must notice the closed pipe and exit"
 
@@ -260,7 +273,7 @@ def test_ctrl_c_stops_parent_and_workers(tmp_path: Path) -> None:
     parent, pids = start_parent_script(tmp_path, "loop")
     time.sleep(0.5)
     os.killpg(parent.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole process group gets SIGINT
-    _, stderr = parent.communicate(timeout=30)
+    stderr = finish(parent)
     assert parent.returncode != 0 and "KeyboardInterrupt" in stderr
     assert "VecEnvWorker" not in stderr, "workers must ignore SIGINT and leave Ctrl-C to the parent"
     assert still_running(pids) == []
