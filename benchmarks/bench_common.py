@@ -6,6 +6,7 @@ standard library and NumPy, and never imports TensorFlow or torch.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -33,6 +34,21 @@ DQN_SETTINGS: dict[str, float | int] = dict(
     train_freq=4, batch_size=32, buffer_size=100_000, learning_starts=1000, lr=1e-4,
     target_network_update_freq=1000, exploration_fraction=0.1, exploration_final_eps=0.01, gamma=0.99,
 )
+
+
+def measurement_parser(doc: str | None, measurements: Any) -> argparse.ArgumentParser:
+    """The flags both sides take, with the same defaults, so a harness command means the same run on each side."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("measurement", choices=sorted(measurements))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timesteps", type=int, default=20480, help="ppo_breakout / dqn_breakout env steps")
+    parser.add_argument("--measure_after", type=int, default=250,
+                        help="dqn_breakout: steps after learning_starts before the clock starts")
+    parser.add_argument("--seconds", type=float, default=10.0, help="learner: timed seconds")
+    parser.add_argument("--calls", type=int, default=300, help="act: timed calls")
+    parser.add_argument("--steps", type=int, default=1000, help="env: timed batched steps")
+    parser.add_argument("--warmup", type=int, default=20, help="learner/act calls, env steps before timing")
+    return parser
 
 
 def emit(result: dict[str, Any]) -> None:

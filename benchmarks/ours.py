@@ -32,6 +32,7 @@ from bench_common import (
     dqn_clock_start,
     emit,
     latency_ms,
+    measurement_parser,
     PhaseTimer,
     ppo_result,
     random_actions,
@@ -143,7 +144,8 @@ def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
         env.close()
     replay = "prioritized" if args.prioritized else "uniform"
     return {
-        "config": f"deepq.learn, {args.q_network} Q-network, {replay} replay, {args.precision}", "value": (args.timesteps - clock_from) / (end - marks["clock_from"]),
+        "config": f"deepq.learn, {args.q_network} Q-network, {replay} replay, {args.precision}",
+        "value": (args.timesteps - clock_from) / (end - marks["clock_from"]),
         "unit": "steps/s", "measured_steps": args.timesteps - clock_from, "measured_from_step": clock_from,
         "sps_before_learning": learning_starts / (marks["learning_starts"] - marks["first_step"]),
         "prioritized_replay": bool(args.prioritized), "dueling": hyperparameters["dueling"],
@@ -229,20 +231,12 @@ MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("measurement", choices=sorted(MEASUREMENTS))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timesteps", type=int, default=20480, help="ppo_breakout / dqn_breakout env steps")
+    parser = measurement_parser(__doc__, MEASUREMENTS)
     parser.add_argument("--prioritized", type=int, choices=(0, 1), default=1, help="dqn_breakout replay")
     parser.add_argument("--q_network", choices=("baselines", "sb3"), default="baselines",
                         help="dqn_breakout: baselines' atari() Q-network or SB3 DQN's (see SB3_Q_NETWORK)")
-    parser.add_argument("--measure_after", type=int, default=250,
-                        help="dqn_breakout: steps after learning_starts before the clock starts")
-    parser.add_argument("--seconds", type=float, default=10.0, help="learner: timed seconds")
-    parser.add_argument("--calls", type=int, default=300, help="act: timed calls")
-    parser.add_argument("--steps", type=int, default=1000, help="env: timed batched steps")
-    parser.add_argument("--warmup", type=int, default=20, help="learner/act calls, env steps before timing")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32", help="ppo_breakout / dqn_breakout / learner / act")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="ppo_breakout / dqn_breakout / learner / act")
     args = parser.parse_args()
     emit({"measurement": args.measurement, "side": "ours", **MEASUREMENTS[args.measurement](args)})
 

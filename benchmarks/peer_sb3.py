@@ -33,6 +33,7 @@ from bench_common import (
     dqn_clock_start,
     emit,
     latency_ms,
+    measurement_parser,
     PhaseTimer,
     ppo_result,
     random_actions,
@@ -90,10 +91,21 @@ def make_policy() -> Any:
                                 lr_schedule=lambda _progress: PPO_SETTINGS["lr"])
 
 
-def measure_ppo_breakout(args: argparse.Namespace) -> dict[str, Any]:
-    """SB3 PPO('CnnPolicy') on 8 Breakout envs; steady steps/s from the end of the first update on."""
+def ppo_model(env: Any, seed: int, learning_rate: Any, clip_range: Any) -> Any:
+    """SB3 PPO('CnnPolicy') with PPO_SETTINGS; lr and clip range given as values or SB3 schedules."""
     from stable_baselines3 import PPO
 
+    nbatch = NUM_ENV * int(PPO_SETTINGS["nsteps"])
+    return PPO(
+        "CnnPolicy", env, n_steps=PPO_SETTINGS["nsteps"], n_epochs=PPO_SETTINGS["noptepochs"],
+        batch_size=nbatch // int(PPO_SETTINGS["nminibatches"]), learning_rate=learning_rate, clip_range=clip_range,
+        ent_coef=PPO_SETTINGS["ent_coef"], vf_coef=PPO_SETTINGS["vf_coef"], max_grad_norm=PPO_SETTINGS["max_grad_norm"],
+        gamma=PPO_SETTINGS["gamma"], gae_lambda=PPO_SETTINGS["lam"], seed=seed, device="cpu", verbose=0,
+    )
+
+
+def measure_ppo_breakout(args: argparse.Namespace) -> dict[str, Any]:
+    """SB3 PPO('CnnPolicy') on 8 Breakout envs; steady steps/s from the end of the first update on."""
     nbatch = NUM_ENV * int(PPO_SETTINGS["nsteps"])
     nupdates = args.timesteps // nbatch
     if nupdates < 2:
@@ -101,13 +113,7 @@ def measure_ppo_breakout(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     env = atari_envs(NUM_ENV, args.seed, args.vec)
     try:
-        model = PPO(
-            "CnnPolicy", env, n_steps=PPO_SETTINGS["nsteps"], n_epochs=PPO_SETTINGS["noptepochs"],
-            batch_size=nbatch // int(PPO_SETTINGS["nminibatches"]), learning_rate=PPO_SETTINGS["lr"],
-            clip_range=PPO_SETTINGS["cliprange"], ent_coef=PPO_SETTINGS["ent_coef"], vf_coef=PPO_SETTINGS["vf_coef"],
-            max_grad_norm=PPO_SETTINGS["max_grad_norm"], gamma=PPO_SETTINGS["gamma"],
-            gae_lambda=PPO_SETTINGS["lam"], seed=args.seed, device="cpu", verbose=0,
-        )
+        model = ppo_model(env, args.seed, PPO_SETTINGS["lr"], PPO_SETTINGS["cliprange"])
         phases = PhaseTimer()
         phases.wrap(model, "collect_rollouts", "rollout")
         phases.wrap(model, "train", "train")
@@ -165,21 +171,12 @@ def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
 def measure_ppo_learning(args: argparse.Namespace) -> dict[str, Any]:
     """SB3 PPO('CnnPolicy') trained on Breakout with the Atari settings of ours (lr and clip range annealed to 0),
     writing one monitor file per env to `--monitor_dir`; the learning comparison reads the episodes from there."""
-    from stable_baselines3 import PPO
-
     if not args.monitor_dir:
         raise SystemExit("ppo_learning needs --monitor_dir")
-    nbatch = NUM_ENV * int(PPO_SETTINGS["nsteps"])
     start = time.perf_counter()
     env = atari_envs(NUM_ENV, args.seed, args.vec, monitor_dir=args.monitor_dir)
     try:
-        model = PPO(
-            "CnnPolicy", env, n_steps=PPO_SETTINGS["nsteps"], n_epochs=PPO_SETTINGS["noptepochs"],
-            batch_size=nbatch // int(PPO_SETTINGS["nminibatches"]), learning_rate=linear(PPO_SETTINGS["lr"]),
-            clip_range=linear(PPO_SETTINGS["cliprange"]), ent_coef=PPO_SETTINGS["ent_coef"],
-            vf_coef=PPO_SETTINGS["vf_coef"], max_grad_norm=PPO_SETTINGS["max_grad_norm"], gamma=PPO_SETTINGS["gamma"],
-            gae_lambda=PPO_SETTINGS["lam"], seed=args.seed, device="cpu", verbose=0,
-        )
+        model = ppo_model(env, args.seed, linear(PPO_SETTINGS["lr"]), linear(PPO_SETTINGS["cliprange"]))
         model.learn(total_timesteps=args.timesteps)
         end = time.perf_counter()
     finally:
@@ -279,18 +276,9 @@ MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("measurement", choices=sorted(MEASUREMENTS))
-    parser.add_argument("--seed", type=int, default=0)
+    parser = measurement_parser(__doc__, MEASUREMENTS)
     parser.add_argument("--vec", choices=("dummy", "subproc"), default="subproc", help="ppo_breakout / env VecEnv")
-    parser.add_argument("--timesteps", type=int, default=20480, help="ppo_breakout / dqn_breakout env steps")
-    parser.add_argument("--measure_after", type=int, default=250,
-                        help="dqn_breakout: steps after learning_starts before the clock starts")
-    parser.add_argument("--seconds", type=float, default=10.0, help="learner: timed seconds")
     parser.add_argument("--api", choices=("forward", "predict"), default="forward", help="act: which call")
-    parser.add_argument("--calls", type=int, default=300, help="act: timed calls")
-    parser.add_argument("--steps", type=int, default=1000, help="env: timed batched steps")
-    parser.add_argument("--warmup", type=int, default=20, help="learner/act calls, env steps before timing")
     parser.add_argument("--monitor_dir", default=None, help="ppo_learning: where the monitor files go")
     parser.add_argument("--torch_threads", type=int, default=None, help="torch.set_num_threads; default: torch's")
     args = parser.parse_args()
