@@ -9,7 +9,7 @@ from baselines_tf2.a2c.model import A2CModel
 from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
 from baselines_tf2.common.schedules import ConstantSchedule
 from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
-from baselines_tf2.common.validation import require_int, require_number
+from baselines_tf2.common.validation import require_choice, require_int, require_number
 from baselines_tf2.common.vec_env import VecEnv
 
 
@@ -68,12 +68,10 @@ class A2CConfig:
     precision: str = "float32"  # or "mixed_bfloat16": bf16 compute, float32 weights
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        require_choice("precision", self.precision, PRECISIONS)
         for name in ("nsteps", "log_interval"):
             require_int(name, getattr(self, name), minimum=1)
-        if self.lrschedule not in LR_SCHEDULES:
-            raise ValueError(f"unknown lrschedule {self.lrschedule!r}; valid: {sorted(LR_SCHEDULES)}")
+        require_choice("lrschedule", self.lrschedule, sorted(LR_SCHEDULES))
         for name in ("lr", "epsilon"):
             require_number(name, getattr(self, name), above=0)
         for name in ("ent_coef", "vf_coef"):

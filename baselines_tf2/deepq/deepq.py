@@ -23,7 +23,7 @@ from baselines_tf2.common.play import check_episode_progress
 from baselines_tf2.common.progress import TrainingProgress
 from baselines_tf2.common.schedules import LinearSchedule
 from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
-from baselines_tf2.common.validation import require_int, require_number
+from baselines_tf2.common.validation import require_choice, require_int, require_number
 from baselines_tf2.common.vec_env import DummyVecEnv, VecEnv
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 from baselines_tf2.deepq.act import ActWrapper, build_act
@@ -59,8 +59,7 @@ class DQNConfig:
     precision: str = "float32"  # or "mixed_bfloat16": bf16 compute, float32 weights and Q-values
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        require_choice("precision", self.precision, PRECISIONS)
         positive = ("buffer_size", "train_freq", "batch_size", "print_freq", "checkpoint_freq",
                     "target_network_update_freq", "n_step", "eval_episodes")
         for name in positive:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
 from baselines_tf2.common.schedules import FractionSchedule, as_fraction_schedule
 from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
-from baselines_tf2.common.validation import require_int, require_number
+from baselines_tf2.common.validation import require_choice, require_int, require_number
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.ppo2.model import PPO2Model
 
@@ -32,8 +32,7 @@ class PPO2Config:
     precision: str = "float32"  # or "mixed_bfloat16": bf16 compute, float32 weights (see docs/benchmarks.md)
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        require_choice("precision", self.precision, PRECISIONS)
         for name in ("nsteps", "nminibatches", "noptepochs", "log_interval"):
             require_int(name, getattr(self, name), minimum=1)
         require_int("save_interval", self.save_interval, minimum=0)
