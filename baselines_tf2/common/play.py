@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -25,35 +27,46 @@ def check_episode_progress(steps_since_episode: int) -> None:
         )
 
 
-def play_policy(
-    policy: PolicyWithValue,
-    env: VecEnv,
-    episodes: int,
-    *,
-    deterministic: bool = False,
-    video_path: str | None = None,
+ActionPicker = Callable[[Any, np.ndarray], np.ndarray]  # (observations, done flags of the last step) -> actions
+
+
+def policy_actions(policy: Any, num_envs: int, *, deterministic: bool = False) -> ActionPicker:
+    """Actions from `policy.step` (sampled, as baselines) or `act_deterministic` (most likely), for `num_envs` envs.
+
+    The picker carries a recurrent policy's state from one call to the next.
+    """
+    state = np.zeros((num_envs, policy.state_size), np.float32) if policy.recurrent else None
+
+    def pick(obs: Any, dones: np.ndarray) -> np.ndarray:
+        nonlocal state
+        if deterministic:
+            actions, state = policy.act_deterministic(obs, S=state, M=dones)
+        else:
+            actions, _values, state, _neglogp = policy.step(obs, S=state, M=dones)
+        return actions
+
+    return pick
+
+
+def play_episodes(
+    env: VecEnv, episodes: int, pick_actions: ActionPicker, *, video_path: str | None = None
 ) -> list[float]:
-    """Play until `episodes` episodes have ended on `env`; return each one's score as the Monitor counted it.
+    """Play from a reset until `episodes` episodes have ended on `env`; return each score as the Monitor counted it.
 
     With Atari's wrappers the Monitor sits below life-loss and reward clipping, so the score is the real game
-    score over all lives. Actions are sampled as in baselines, or the most likely ones with `deterministic`.
+    score over all lives.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     frames: list[np.ndarray] = []
     scores: list[float] = []
     obs = env.reset()
-    state = np.zeros((env.num_envs, policy.state_size), np.float32) if policy.recurrent else None
     dones = np.zeros(env.num_envs, np.float32)
     steps_since_episode = 0
     while len(scores) < episodes:
         check_episode_progress(steps_since_episode)
         steps_since_episode += 1
-        if deterministic:
-            actions, state = policy.act_deterministic(obs, S=state, M=dones)
-        else:
-            actions, _values, state, _neglogp = policy.step(obs, S=state, M=dones)
-        obs, _rewards, done_flags, infos = env.step(actions)
+        obs, _rewards, done_flags, infos = env.step(pick_actions(obs, dones))
         dones = done_flags.astype(np.float32)
         if video_path:
             frames.append(env.get_images()[0])
@@ -65,6 +78,22 @@ def play_policy(
     if video_path:
         write_video(video_path, frames)
     return scores
+
+
+def play_policy(
+    policy: PolicyWithValue,
+    env: VecEnv,
+    episodes: int,
+    *,
+    deterministic: bool = False,
+    video_path: str | None = None,
+) -> list[float]:
+    """Play until `episodes` episodes have ended on `env`; return each one's real score (see `play_episodes`).
+
+    Actions are sampled as in baselines, or the most likely ones with `deterministic`.
+    """
+    pick = policy_actions(policy, env.num_envs, deterministic=deterministic)
+    return play_episodes(env, episodes, pick, video_path=video_path)
 
 
 def write_video(path: str, frames: list[np.ndarray], fps: int = VIDEO_FPS) -> None:
@@ -86,14 +115,26 @@ def play_model(model: Any, *, episodes: int, seed: int | None = None, video_path
         env.close()
 
 
+@contextlib.contextmanager
+def checkpoint_with_env(
+    path: str, *, seed: int | None = None, render_mode: str | None = None
+) -> Iterator[tuple[Any, dict[str, Any], VecEnv]]:
+    """(policy, metadata, one-env VecEnv rebuilt as trained, spaces checked); the env is closed on exit.
+
+    A missing, corrupt or mismatched checkpoint raises CheckpointError; an env that cannot be rebuilt, ValueError.
+    """
+    policy, metadata, _groups = load_policy(path)
+    env = rebuild_vec_env(metadata.get("env", {}), num_env=1, seed=seed, render_mode=render_mode)
+    try:
+        check_spaces_match(metadata, env.observation_space, env.action_space, path)
+        yield policy, metadata, env
+    finally:
+        env.close()
+
+
 def play_checkpoint(
     path: str, *, episodes: int, seed: int | None = None, video_path: str | None = None, deterministic: bool = False
 ) -> list[float]:
     """Load a checkpoint, rebuild its env (wrappers, frame stack) and play; raises CheckpointError on a bad file."""
-    policy, metadata, _groups = load_policy(path)
-    env = rebuild_vec_env(metadata.get("env", {}), num_env=1, seed=seed, render_mode="rgb_array" if video_path else None)
-    try:
-        check_spaces_match(metadata, env.observation_space, env.action_space, path)
+    with checkpoint_with_env(path, seed=seed, render_mode="rgb_array" if video_path else None) as (policy, _, env):
         return play_policy(policy, env, episodes, deterministic=deterministic, video_path=video_path)
-    finally:
-        env.close()
