@@ -1,0 +1,90 @@
+"""`python -m baselines_tf2.results_plotter --dirs RUN_DIR...`: learning curves of runs, seeds averaged, to a PNG.
+
+Each --dirs folder is searched recursively for runs: folders holding *monitor.csv files and/or a progress.csv.
+Monitor files give real episode returns; a run without them is plotted from progress.csv's mean return (eprewmean).
+Runs whose folder names differ only by a seed suffix (-seed3, _seed3, -s3, _3, -3, or run.py's -<date>-<time>)
+are one curve: the mean of their smoothed returns on a common x grid, shaded +-1 standard error over the seeds.
+A folder named only for its seed (runs/ppo2-pong/seed3) counts as its parent. One panel per env id.
+
+Also baselines' results_plotter API: X_TIMESTEPS, X_EPISODES, X_WALLTIME and
+plot_results(dirs, num_timesteps, xaxis, task_name). Bad input prints the problem and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Sequence
+
+from baselines_tf2.bench.monitor import LoadMonitorResultsError
+from baselines_tf2.common import plot_util
+
+X_TIMESTEPS = "timesteps"
+X_EPISODES = "episodes"
+X_WALLTIME = "walltime"
+POSSIBLE_X_AXES = [X_TIMESTEPS, X_EPISODES, X_WALLTIME]
+X_LABELS = {X_TIMESTEPS: "timesteps", X_EPISODES: "episodes", X_WALLTIME: "wall time (hours)"}
+X_AXIS_ALIASES = {"walltime_hrs": X_WALLTIME}  # baselines' name for the wall-time axis
+
+
+def plot_results(
+    dirs: Sequence[str],
+    num_timesteps: float | None = None,
+    xaxis: str = X_TIMESTEPS,
+    task_name: str = "",
+    smooth_radius: int = plot_util.DEFAULT_SMOOTH_RADIUS,
+) -> Any:
+    """A matplotlib Figure of the runs under `dirs` (up to `num_timesteps` steps), seeds averaged per run name."""
+    xaxis = X_AXIS_ALIASES.get(xaxis, xaxis)
+    xy_fn = plot_util.make_xy_fn(xaxis, smooth_radius, max_timesteps=num_timesteps)
+    results = plot_util.load_results(dirs)
+    figure, _axes = plot_util.plot_results(results, xy_fn=xy_fn, xlabel=X_LABELS[xaxis], ylabel="episode return")
+    if task_name:
+        figure.suptitle(task_name)
+    return figure
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's flags."""
+    parser = argparse.ArgumentParser(prog="python -m baselines_tf2.results_plotter", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dirs", nargs="+", required=True, metavar="RUN_DIR", help="folders searched for runs")
+    parser.add_argument("--xaxis", default=X_TIMESTEPS, choices=POSSIBLE_X_AXES,
+                        type=lambda value: X_AXIS_ALIASES.get(value, value),
+                        help="x axis: env steps, episodes or wall-clock hours (default: timesteps)")
+    parser.add_argument("--out", default="curves.png", help="image to write; the extension picks the format")
+    parser.add_argument("--smooth", type=int, default=plot_util.DEFAULT_SMOOTH_RADIUS, metavar="N",
+                        help="average each return with N points either side before averaging seeds (default: "
+                             f"{plot_util.DEFAULT_SMOOTH_RADIUS}; 0 = raw)")
+    parser.add_argument("--num_timesteps", type=float, default=None, help="plot only the first N env steps")
+    parser.add_argument("--task_name", default="", help="figure title")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, load, plot, save; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for dirname in args.dirs:
+        if not os.path.isdir(dirname):
+            parser.error(f"--dirs: no such directory {dirname!r}")
+    if args.smooth < 0:
+        parser.error(f"--smooth must be >= 0, got {args.smooth}")
+    out_folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(out_folder):
+        parser.error(f"--out: no such folder {out_folder!r}")
+    try:
+        figure = plot_results(args.dirs, args.num_timesteps, args.xaxis, args.task_name, args.smooth)
+        figure.savefig(args.out)
+    except ImportError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, LoadMonitorResultsError) as err:
+        parser.error(str(err))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
