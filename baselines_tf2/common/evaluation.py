@@ -56,9 +56,9 @@ def epsilon_greedy(
 
 
 def noop_wrappers(env: VecEnv) -> list[NoopResetEnv | None]:
-    """Each env's NoopResetEnv (make_atari puts one in every Atari env), or None where there is none."""
+    """Each env's NoopResetEnv (make_atari puts one in every Atari env) or None, for an in-process (Dummy) VecEnv."""
     found: list[NoopResetEnv | None] = []
-    for inner in getattr(env.unwrapped, "envs", []):
+    for inner in env.unwrapped.envs:
         while isinstance(inner, gymnasium.Wrapper) and not isinstance(inner, NoopResetEnv):
             inner = inner.env
         found.append(inner if isinstance(inner, NoopResetEnv) else None)
@@ -73,18 +73,15 @@ def set_noop_starts(env: VecEnv, noop_max: int, env_id: str) -> None:
     """
     if noop_max < 1:
         raise ValueError(f"noop_starts must be >= 1, got {noop_max}")
-    for inner in getattr(env.unwrapped, "envs", []):
-        get_meanings = getattr(inner.unwrapped, "get_action_meanings", None)
-        if get_meanings is None:
-            raise ValueError(f"no-op starts need an Atari game whose action {NOOP_ACTION} is NOOP; "
-                             f"{env_id} has no action meanings")
-        meanings = list(get_meanings())
-        if meanings[NOOP_ACTION] != "NOOP":
-            raise ValueError(f"no-op starts need action {NOOP_ACTION} to be NOOP; {env_id}'s actions are {meanings}")
     wrappers = noop_wrappers(env)
-    if not wrappers or None in wrappers:
-        raise ValueError(f"no-op starts need the NoopResetEnv that make_atari adds; {env_id}'s env has none")
-    for wrapper in wrappers:
+    for inner, wrapper in zip(env.unwrapped.envs, wrappers):
+        get_meanings = getattr(inner.unwrapped, "get_action_meanings", None)
+        if get_meanings is None or list(get_meanings())[NOOP_ACTION] != "NOOP":
+            actions = "no action meanings" if get_meanings is None else f"actions {list(get_meanings())}"
+            raise ValueError(
+                f"no-op starts need an Atari game whose action {NOOP_ACTION} is NOOP; {env_id} has {actions}")
+        if wrapper is None:
+            raise ValueError(f"no-op starts need the NoopResetEnv that make_atari adds; {env_id}'s env has none")
         wrapper.noop_max = int(noop_max)
 
 
