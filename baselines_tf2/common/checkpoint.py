@@ -24,6 +24,8 @@ from baselines_tf2.common.atomic_io import atomic_write_bytes
 FORMAT_NAME = "baselines_tf2-checkpoint"
 FORMAT_VERSION = 1
 METADATA_ENTRY = "metadata.json"
+LATEST_POINTER = "latest"  # in a checkpoints folder: the name of the newest complete checkpoint
+CHECKPOINTS_SUBDIR = "checkpoints"  # a run folder's checkpoints
 
 NamedArrays = Sequence[tuple[str, np.ndarray]]
 
@@ -92,11 +94,29 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     return metadata, groups
 
 
+def resolve_checkpoint_path(path: str | os.PathLike[str]) -> str:
+    """A checkpoint file from a file path, a checkpoints folder, or a run folder (folders through `latest`)."""
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        return path
+    for folder in (path, os.path.join(path, CHECKPOINTS_SUBDIR)):
+        pointer = os.path.join(folder, LATEST_POINTER)
+        if os.path.isfile(pointer):
+            with open(pointer, encoding="utf-8") as file:
+                name = file.read().strip()
+            if not name or os.sep in name or name in (".", ".."):
+                raise CheckpointError(f"{pointer!r} does not name a checkpoint (it holds {name!r})")
+            return os.path.join(folder, name)
+    raise CheckpointError(
+        f"{path!r} is a folder without a {LATEST_POINTER!r} pointer; give a checkpoint file, a checkpoints "
+        "folder or a run folder"
+    )
+
+
 def _open_archive(path: str | os.PathLike[str]) -> zipfile.ZipFile:
+    path = resolve_checkpoint_path(path)
     if not os.path.exists(path):
-        raise CheckpointError(f"no checkpoint at {os.fspath(path)!r}")
-    if os.path.isdir(path):
-        raise CheckpointError(f"{os.fspath(path)!r} is a directory; give the checkpoint file inside it")
+        raise CheckpointError(f"no checkpoint at {path!r}")
     try:
         return zipfile.ZipFile(path, "r")
     except (zipfile.BadZipFile, OSError) as err:
