@@ -12,6 +12,7 @@ import datetime
 import importlib
 import inspect
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -21,7 +22,9 @@ import gymnasium
 from baselines_tf2 import logger
 from baselines_tf2.common.checkpoint import CheckpointError, read_metadata
 from baselines_tf2.common.cmd_util import common_arg_parser, get_env_type, make_vec_env
-from baselines_tf2.common.vec_env import VecEnv, VecFrameStack, VecNormalize
+from baselines_tf2.common.nonfinite import NonFiniteUpdateError
+from baselines_tf2.common.stop_signals import TrainingInterrupted
+from baselines_tf2.common.vec_env import VecEnv, VecEnvError, VecFrameStack, VecNormalize
 
 ATARI_NUM_ENV = 8  # the published Atari PPO2/A2C results use 8 envs; elsewhere the default is one per core
 CHECKPOINT_EVERY_STEPS = 100_000  # default spacing of periodic checkpoints in CLI runs
@@ -50,6 +53,7 @@ ALGORITHMS = {
 }
 
 DEFAULT_NETWORKS = {"atari": "cnn"}  # everything else: mlp
+RUN_FLAGS = ("keep_checkpoints", "max_nonfinite_updates", "deterministic")  # CLI flags passed on to learn()
 
 
 class UsageError(ValueError):
@@ -111,12 +115,13 @@ def build_env(
     if not algorithm.vectorized:
         wrapper_kwargs = {"frame_stack": True} if env_type == "atari" else None
         return make_vec_env(args.env, env_type, count, seed, wrapper_kwargs=wrapper_kwargs,
-                            reward_scale=args.reward_scale, monitor_dir=monitor_dir)
+                            reward_scale=args.reward_scale, monitor_dir=monitor_dir, env_timeout=args.env_timeout)
     if env_type == "atari":
-        venv = make_vec_env(args.env, env_type, count, seed,
-                            reward_scale=args.reward_scale, vec_env_kind="shmem", monitor_dir=monitor_dir)
+        venv = make_vec_env(args.env, env_type, count, seed, reward_scale=args.reward_scale, vec_env_kind="shmem",
+                            monitor_dir=monitor_dir, env_timeout=args.env_timeout)
         return VecFrameStack(venv, 4)
-    venv = make_vec_env(args.env, env_type, count, seed, reward_scale=args.reward_scale, monitor_dir=monitor_dir)
+    venv = make_vec_env(args.env, env_type, count, seed, reward_scale=args.reward_scale, monitor_dir=monitor_dir,
+                        env_timeout=args.env_timeout)
     return VecNormalize(venv) if env_type == "mujoco" else venv
 
 
@@ -177,13 +182,17 @@ def resolve_hyperparameters(
     kwargs.pop("network", None)
     if network not in registered_networks():
         parser.error(f"unknown network {network!r}; valid: {', '.join(registered_networks())}")
-    reserved = {"env", "network", "total_timesteps", "seed", "eval_env", "progress_bar", "callback", "precision"}
+    reserved = {"env", "network", "total_timesteps", "seed", "eval_env", "progress_bar", "callback", "precision",
+                *RUN_FLAGS}
     learn_keys = accepted_learn_keys(module.learn) - reserved
     valid = learn_keys | network_keys(network) | set(algorithm.model_keys)
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         parser.error(f"unknown option(s) for --alg={args.alg} with --network={network}: "
                      f"{', '.join('--' + key for key in unknown)}; valid: {', '.join(sorted(valid))}")
+    for flag in RUN_FLAGS:
+        if flag in accepted_learn_keys(module.learn):
+            kwargs[flag] = getattr(args, flag)
     if "precision" in accepted_learn_keys(module.learn):
         from baselines_tf2.common.tf_util import resolve_precision
 
@@ -234,6 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "record a trained agent with examples/play.py CHECKPOINT --video out.mp4")
     if args.num_env is not None and args.num_env < 1:
         parser.error(f"--num_env must be >= 1, got {args.num_env}")
+    if args.keep_checkpoints < 0:
+        parser.error(f"--keep_checkpoints must be >= 0 (0 keeps all), got {args.keep_checkpoints}")
+    if args.max_nonfinite_updates < 1:
+        parser.error(f"--max_nonfinite_updates must be >= 1, got {args.max_nonfinite_updates}")
+    if not args.env_timeout > 0:
+        parser.error(f"--env_timeout must be a positive number of seconds, got {args.env_timeout}")
     check_output_paths(parser, args)
     try:
         env_type = args.env_type or get_env_type(args.env)
@@ -276,6 +291,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if checkpoint is None:
             raise
         parser.error(f"--load_path does not fit this model: {err}")
+    except TrainingInterrupted as stop:
+        logger.log(f"{stop}; resume with --load_path={run_dir}")
+        return stop.exit_status
+    except (NonFiniteUpdateError, VecEnvError) as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
     finally:
         env.close()
         if "eval_env" in kwargs:
@@ -292,4 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # a second Ctrl-C: stop at once (checkpoints on disk are complete or untouched)
+        sys.exit(128 + signal.SIGINT)

@@ -6,6 +6,8 @@ import dataclasses
 from typing import Any, Callable
 
 from baselines_tf2.a2c.model import A2CModel
+from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP
+from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
 from baselines_tf2.common.schedules import ConstantSchedule
 from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
@@ -101,6 +103,9 @@ def learn(
     save_interval: int = 0,
     progress_bar: bool = False,
     precision: str = "float32",
+    keep_checkpoints: int = DEFAULT_KEEP,
+    max_nonfinite_updates: int = DEFAULT_MAX_NONFINITE_UPDATES,
+    deterministic: bool = False,
     callback: Callable[[dict[str, Any]], bool | None] | None = None,
     **network_kwargs: Any,
 ) -> A2CModel:
@@ -114,13 +119,14 @@ def learn(
         lrschedule=lrschedule, epsilon=epsilon, alpha=alpha, gamma=gamma, log_interval=log_interval,
         precision=precision,
     )
-    set_global_seeds(seed)
+    set_global_seeds(seed, deterministic_ops=deterministic)
     policy = build_policy(env, network, network_kwargs, precision)
     model = A2CModel(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm, alpha=alpha, epsilon=epsilon)
     settings = LoopSettings(
         total_timesteps=total_timesteps, nsteps=nsteps, noptepochs=1, nminibatches=1,
         lr=LrSchedule(lr, lrschedule), hyper=ConstantSchedule(0.0), log_interval=log_interval,
         save_interval=save_interval, loss_prefix="", misc_prefix="", progress_bar=progress_bar, seed=seed,
+        keep_checkpoints=keep_checkpoints, max_nonfinite_updates=max_nonfinite_updates,
     )
     learn_on_policy(
         model, env=env, eval_env=None, settings=settings, gamma=gamma, lam=1.0,

@@ -12,6 +12,8 @@ import gymnasium
 from baselines_tf2 import logger
 from baselines_tf2.bench import Monitor
 from baselines_tf2.common.atari_wrappers import make_atari, wrap_deepmind
+from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP
+from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 from baselines_tf2.common.vec_env import (
     DummyVecEnv,
     ShmemVecEnv,
@@ -111,12 +113,13 @@ def make_vec_env(
     vec_env_kind: str | None = None,
     render_mode: str | None = None,
     monitor_dir: str | None = None,
+    env_timeout: float | None = None,
 ) -> VecEnv:
     """`num_env` monitored envs in a VecEnv; env i is seeded with `seed + 10000 * mpi_rank + start_index + i`.
 
     `vec_env_kind` picks 'dummy', 'subproc' or 'shmem'; by default one env (or `force_dummy`) runs in-process
     and several run in worker processes, as in baselines. Monitor files go to `monitor_dir`, by default the
-    logger's folder.
+    logger's folder. A worker that takes longer than `env_timeout` seconds to answer raises VecEnvTimeoutError.
     """
     if num_env < 1:
         raise ValueError(f"num_env must be >= 1, got {num_env}")
@@ -148,9 +151,9 @@ def make_vec_env(
     if vec_env_kind == "dummy":
         venv = DummyVecEnv(factories)
     elif vec_env_kind == "shmem":
-        venv = ShmemVecEnv(factories, in_series=envs_per_worker(num_env))
+        venv = ShmemVecEnv(factories, in_series=envs_per_worker(num_env), timeout=env_timeout)
     else:
-        venv = SubprocVecEnv(factories, in_series=envs_per_worker(num_env))
+        venv = SubprocVecEnv(factories, in_series=envs_per_worker(num_env), timeout=env_timeout)
     if seed is not None:
         venv.seed(seed + 10000 * mpi_rank + start_index)
     venv.recipe = {
@@ -234,6 +237,9 @@ def arg_parser() -> argparse.ArgumentParser:
     return argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
+DEFAULT_ENV_TIMEOUT_S = 600.0  # generous: loading a ROM or a slow reset never comes near it; a hang does
+
+
 def common_arg_parser() -> argparse.ArgumentParser:
     """baselines' `run` flags; anything else is parsed as an extra `--name=value` hyperparameter."""
     parser = arg_parser()
@@ -255,4 +261,12 @@ def common_arg_parser() -> argparse.ArgumentParser:
                         help="network arithmetic: mixed_bfloat16 computes in bfloat16 with float32 weights; "
                              "auto (default) picks it for ppo2 on CPUs with native bfloat16 (AMX, AVX-512 BF16), "
                              "float32 otherwise")
+    parser.add_argument("--keep_checkpoints", type=int, default=DEFAULT_KEEP,
+                        help="newest checkpoints kept in <log_path>/checkpoints (0 keeps all)")
+    parser.add_argument("--max_nonfinite_updates", type=int, default=DEFAULT_MAX_NONFINITE_UPDATES,
+                        help="stop after this many consecutive updates skipped for a non-finite loss or gradient")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="deterministic TensorFlow ops (with --seed, a run repeats exactly; slower)")
+    parser.add_argument("--env_timeout", type=float, default=DEFAULT_ENV_TIMEOUT_S,
+                        help="seconds an env worker may take to answer before the run stops with an error")
     return parser

@@ -14,10 +14,11 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.common.checkpoint import CheckpointError, load_checkpoint
+from baselines_tf2.common.nonfinite import NonFiniteGuard
 from baselines_tf2.common.policies import PolicyWithValue, action_dtype
 from baselines_tf2.common.runner import Rollout
 from baselines_tf2.common.saving import check_spaces_match, save_policy
-from baselines_tf2.common.tf_util import CompiledFunction, assign_variables
+from baselines_tf2.common.tf_util import CompiledFunction, apply_if_finite, assign_variables
 
 
 class Minibatch(NamedTuple):
@@ -74,6 +75,8 @@ class OnPolicyLearner(ABC):
         self.max_grad_norm = max_grad_norm
         self.timesteps = 0  # env steps trained so far, over every learn() call that resumed this model
         self.run_metadata: dict[str, Any] = {}  # env description, hyperparameters, seed: written into checkpoints
+        self.nonfinite = NonFiniteGuard()  # skipped gradient steps; learn() sets its limit
+        self.gradient_steps = 0  # minibatch steps taken (or skipped) by this model object
         self.optimizer.build(policy.trainable_variables)
         self.train_step = CompiledFunction(
             self._train_step, [minibatch_signature(policy), tf.TensorSpec([], tf.float32)]
@@ -92,8 +95,8 @@ class OnPolicyLearner(ABC):
             gradients, grad_norm = tf.clip_by_global_norm(gradients, self.max_grad_norm)
         else:
             grad_norm = tf.linalg.global_norm(gradients)
-        self.optimizer.apply(gradients, variables)
-        return {**terms._asdict(), "grad_norm": grad_norm}
+        skipped = apply_if_finite(self.optimizer, gradients, variables, total, grad_norm)
+        return {**terms._asdict(), "loss": total, "grad_norm": grad_norm, "skipped": skipped}
 
     def set_learning_rate(self, lr: float) -> None:
         """Assign the optimizer's learning-rate variable (same graph, no retrace)."""
@@ -109,14 +112,15 @@ class OnPolicyLearner(ABC):
         nminibatches: int,
         rng: np.random.Generator,
     ) -> dict[str, float]:
-        """`noptepochs` passes over the rollout in `nminibatches` shuffled minibatches; the mean of each loss term."""
+        """`noptepochs` passes over the rollout in `nminibatches` shuffled minibatches; the mean of each loss term
+        over the steps applied, and `nonfinite_skipped`: how many steps were skipped for a non-finite value."""
         self.set_learning_rate(lr)
         hyper_tensor = tf.constant(hyper, tf.float32)
         signature = self.train_step.function.input_signature[0]
         obs_dtype = signature.obs.dtype.as_numpy_dtype
         actions_dtype = signature.actions.dtype.as_numpy_dtype
         totals: dict[str, float] = {}
-        count = 0
+        count = skipped = 0
         for _ in range(noptepochs):
             for steps, envs in self.minibatch_indices(rng, rollout, nminibatches):
                 batch = Minibatch(
@@ -128,10 +132,20 @@ class OnPolicyLearner(ABC):
                     neglogpacs=tf.convert_to_tensor(rollout.neglogpacs[steps]),
                     states=tf.convert_to_tensor(self._states_of(rollout, envs)),
                 )
-                for name, value in self.train_step(batch, hyper_tensor).items():
-                    totals[name] = totals.get(name, 0.0) + float(value)
+                values = {name: float(value) for name, value in self.train_step(batch, hyper_tensor).items()}
+                self.gradient_steps += 1
+                was_skipped = bool(values.pop("skipped"))
+                self.nonfinite.record(was_skipped, self.gradient_steps,
+                                      {"loss": values["loss"], "gradient norm": values["grad_norm"]})
+                if was_skipped:
+                    skipped += 1
+                    continue
+                values.pop("loss")
+                for name, value in values.items():
+                    totals[name] = totals.get(name, 0.0) + value
                 count += 1
-        return {name: total / count for name, total in totals.items()}
+        means = {name: total / count for name, total in totals.items()}
+        return {**means, "nonfinite_skipped": float(skipped)}
 
     def minibatch_indices(
         self, rng: np.random.Generator, rollout: Rollout, nminibatches: int

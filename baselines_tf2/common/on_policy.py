@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import deque
@@ -11,13 +12,18 @@ from typing import Any, Callable
 import numpy as np
 
 from baselines_tf2 import logger
+from baselines_tf2.common.checkpoint import CHECKPOINTS_SUBDIR, CheckpointError
+from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP, CheckpointDirectory
 from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.learner import OnPolicyLearner
 from baselines_tf2.common.math_util import explained_variance
+from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES, NonFiniteGuard
 from baselines_tf2.common.policies import PolicyWithValue
 from baselines_tf2.common.progress import TrainingProgress
 from baselines_tf2.common.runner import Runner
-from baselines_tf2.common.vec_env import VecEnv
+from baselines_tf2.common.stop_signals import StopRequest, TrainingInterrupted
+from baselines_tf2.common.vec_env import VecEnv, VecNormalize
+from baselines_tf2.common.vec_env.vec_env import VecEnvError
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class LoopSettings:
     misc_prefix: str
     progress_bar: bool = False
     seed: int | None = None
+    keep_checkpoints: int = DEFAULT_KEEP  # newest checkpoints kept in <log dir>/checkpoints; 0 keeps all
+    max_nonfinite_updates: int = DEFAULT_MAX_NONFINITE_UPDATES  # consecutive skipped steps before stopping
 
 
 def safe_mean(values: list[float] | deque[float]) -> float:
@@ -64,80 +72,149 @@ def learn_on_policy(
     load_path: str | None,
     callback: Callable[[dict[str, Any]], bool | None] | None,
 ) -> OnPolicyLearner:
-    """Load `load_path` if given, then train (nothing when total_timesteps is 0) and return the model."""
+    """Load `load_path` if given, then train (nothing when total_timesteps is 0) and return the model.
+
+    A checkpoint written part-way through a run with the same total_timesteps and batch resumes that run:
+    the update count, learning-rate and clip-range schedules, shuffling RNG and VecNormalize statistics
+    continue where they stopped. Any other checkpoint starts a new schedule from its weights and optimizer.
+    """
+    nbatch = env.num_envs * settings.nsteps
+    run = TrainingRun(model, env, settings, nbatch)
     if load_path is not None:
-        model.load(load_path)
+        run.restore(model.load(load_path), load_path)
     model.run_metadata = {"env": describe_vec_env(env), "hyperparameters": hyperparameters, "seed": settings.seed}
     if settings.total_timesteps <= 0:
         return model
     runner = Runner(env=env, model=model, nsteps=settings.nsteps, gamma=gamma, lam=lam)
     eval_runner = Runner(env=eval_env, model=model, nsteps=settings.nsteps, gamma=gamma, lam=lam) if eval_env else None
-    start_timesteps = model.timesteps
-
-    def save(path: str, done: int) -> None:
-        model.timesteps = start_timesteps + done
-        model.save(path)
-        logger.log(f"saved checkpoint {path}")
-
-    done = train_on_policy(model, runner, settings, save=save, eval_runner=eval_runner, callback=callback)
-    model.timesteps = start_timesteps + done
+    train_on_policy(run, runner, eval_runner=eval_runner, callback=callback)
     return model
 
 
+class TrainingRun:
+    """Where a training run stands (update, RNG, timesteps) and how it checkpoints and resumes."""
+
+    def __init__(self, model: OnPolicyLearner, env: VecEnv, settings: LoopSettings, nbatch: int) -> None:
+        self.model = model
+        self.env = env
+        self.settings = settings
+        self.nbatch = nbatch
+        self.nupdates = settings.total_timesteps // nbatch
+        self.update = 0  # updates done in this run
+        self.rng = np.random.default_rng(settings.seed)  # minibatch shuffling
+        self.timesteps_before = model.timesteps  # steps trained before this run started
+        model.nonfinite = NonFiniteGuard(settings.max_nonfinite_updates)
+        log_dir = logger.get_dir()
+        self.checkpoints = (
+            CheckpointDirectory(os.path.join(log_dir, CHECKPOINTS_SUBDIR), settings.keep_checkpoints) if log_dir else None
+        )
+
+    def restore(self, metadata: dict[str, Any], path: str) -> None:
+        """Continue the run a checkpoint was taken from, if it is this one (same total steps and batch) and unfinished."""
+        state = metadata.get("training") or {}
+        same_run = state.get("total_timesteps") == self.settings.total_timesteps and state.get("nbatch") == self.nbatch
+        update = int(state.get("update", 0)) if same_run else 0
+        if not 0 < update < self.nupdates:
+            self.timesteps_before = self.model.timesteps
+            logger.log(f"loaded {path} ({self.model.timesteps} steps trained); training a new schedule")
+            return
+        self.update = update
+        self.timesteps_before = self.model.timesteps - update * self.nbatch
+        try:
+            self.rng.bit_generator.state = state["rng"]
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{path!r}: its shuffling RNG state cannot be restored ({err})") from None
+        normalizer = find_vec_normalize(self.env)
+        if normalizer is not None and metadata.get("vec_normalize") is not None:
+            normalizer.load_state_dict(metadata["vec_normalize"], source=path)
+        logger.log(f"resuming {path} at update {update}/{self.nupdates}: schedules, RNG and statistics continue")
+
+    def save(self) -> str | None:
+        """Checkpoint the state after the last completed update into <log dir>/checkpoints; its path."""
+        if self.checkpoints is None:
+            return None
+        self.model.timesteps = self.timesteps_before + self.update * self.nbatch
+        self.model.run_metadata["training"] = {
+            "total_timesteps": self.settings.total_timesteps, "nbatch": self.nbatch, "update": self.update,
+            "rng": self.rng.bit_generator.state,
+        }
+        normalizer = find_vec_normalize(self.env)
+        if normalizer is not None:
+            self.model.run_metadata["vec_normalize"] = normalizer.state_dict()
+        path = self.checkpoints.save(self.update, self.model.save)
+        logger.log(f"saved checkpoint {path}")
+        return path
+
+
 def train_on_policy(
-    learner: OnPolicyLearner,
+    run: TrainingRun,
     runner: Runner,
-    settings: LoopSettings,
     *,
-    save: Callable[[str, int], None],
     eval_runner: Runner | None = None,
     callback: Callable[[dict[str, Any]], bool | None] | None = None,
-) -> int:
-    """Run updates until `total_timesteps` env steps are done; return the number of steps done.
+) -> None:
+    """Run updates until `total_timesteps` env steps are done (or a callback returns False, or a signal).
 
-    `save(path, timesteps)` writes a checkpoint; every `save_interval` updates one goes to
-    `<log dir>/checkpoints/<update>` (baselines' layout). `callback(locals)` returning False stops training.
+    Every `save_interval` updates, at the end, on SIGINT/SIGTERM and before an env fault is re-raised, a
+    checkpoint goes to <log dir>/checkpoints (baselines' layout, plus a `latest` pointer). A signal ends
+    with TrainingInterrupted after the checkpoint is written.
     """
-    nenvs = runner.nenvs
-    nbatch = nenvs * settings.nsteps
-    nupdates = settings.total_timesteps // nbatch
+    settings, learner, nbatch = run.settings, run.model, run.nbatch
     episode_returns: deque[float] = deque(maxlen=100)
     episode_lengths: deque[float] = deque(maxlen=100)
     eval_returns: deque[float] = deque(maxlen=100)
-    rng = np.random.default_rng(settings.seed)
-    progress = TrainingProgress(nupdates * nbatch, enabled=settings.progress_bar)
+    progress = TrainingProgress((run.nupdates - run.update) * nbatch, enabled=settings.progress_bar)
     first_start = time.perf_counter()
-    update = 0
-    try:
-        for update in range(1, nupdates + 1):
-            start = time.perf_counter()
-            frac = 1.0 - (update - 1.0) / nupdates
-            rollout = runner.run()
-            if eval_runner is not None:
-                eval_returns.extend(episode["r"] for episode in eval_runner.run().episodes)
-            for episode in rollout.episodes:
-                episode_returns.append(episode["r"])
-                episode_lengths.append(episode["l"])
-            stats = learner.update(
-                rollout,
-                lr=settings.lr(frac),
-                hyper=settings.hyper(frac),
-                noptepochs=settings.noptepochs,
-                nminibatches=settings.nminibatches,
-                rng=rng,
-            )
-            now = time.perf_counter()
-            progress.update(nbatch, episode_returns)
-            if update % settings.log_interval == 0 or update == 1:
-                _log_update(settings, update, nbatch, nbatch / (now - start), now - first_start, rollout, stats,
-                            episode_returns, episode_lengths, eval_returns if eval_runner is not None else None)
-            if settings.save_interval and update % settings.save_interval == 0 and logger.get_dir():
-                save(os.path.join(logger.get_dir(), "checkpoints", f"{update:05d}"), update * nbatch)
-            if callback is not None and callback(locals()) is False:
-                break
-    finally:
-        progress.close()
-    return update * nbatch
+    skipped_total = 0
+    with StopRequest() as stop, contextlib.closing(progress):
+        try:
+            while run.update < run.nupdates and not stop.requested:
+                start = time.perf_counter()
+                update = run.update + 1
+                frac = 1.0 - (update - 1.0) / run.nupdates
+                rollout = runner.run(stop)
+                if rollout is None:  # a signal arrived mid-rollout: drop it, save the last completed update
+                    break
+                if eval_runner is not None:
+                    eval_returns.extend(episode["r"] for episode in eval_runner.run().episodes)
+                for episode in rollout.episodes:
+                    episode_returns.append(episode["r"])
+                    episode_lengths.append(episode["l"])
+                stats = learner.update(
+                    rollout, lr=settings.lr(frac), hyper=settings.hyper(frac), noptepochs=settings.noptepochs,
+                    nminibatches=settings.nminibatches, rng=run.rng,
+                )
+                run.update = update
+                skipped_total += int(stats.pop("nonfinite_skipped"))
+                now = time.perf_counter()
+                progress.update(nbatch, episode_returns)
+                if update % settings.log_interval == 0 or update == 1:
+                    _log_update(settings, update, nbatch, nbatch / (now - start), now - first_start, rollout,
+                                stats, skipped_total, episode_returns, episode_lengths,
+                                eval_returns if eval_runner is not None else None)
+                if settings.save_interval and update % settings.save_interval == 0:
+                    run.save()
+                if callback is not None and callback(locals()) is False:
+                    break
+        except VecEnvError:
+            saved = run.save()
+            if saved:
+                logger.log(f"an env failed; the state after update {run.update} is in {saved}")
+            raise
+    if stop.signum is not None:
+        raise TrainingInterrupted(stop.signum, run.save())
+    if run.update == run.nupdates and not (settings.save_interval and run.update % settings.save_interval == 0):
+        run.save()
+    learner.timesteps = run.timesteps_before + run.update * nbatch
+
+
+def find_vec_normalize(env: VecEnv) -> VecNormalize | None:
+    """The VecNormalize in `env`'s wrapper chain, if any (its statistics belong in checkpoints)."""
+    while env is not None:
+        if isinstance(env, VecNormalize):
+            return env
+        env = getattr(env, "venv", None)
+    return None
 
 
 def _log_update(
@@ -148,6 +225,7 @@ def _log_update(
     elapsed: float,
     rollout: Any,
     stats: dict[str, float],
+    skipped_total: int,
     episode_returns: deque[float],
     episode_lengths: deque[float],
     eval_returns: deque[float] | None,
@@ -163,6 +241,7 @@ def _log_update(
     if eval_returns is not None:
         logger.logkv("eval_eprewmean", safe_mean(eval_returns))
     logger.logkv(f"{misc}time_elapsed", elapsed)
+    logger.logkv(f"{misc}nonfinite_updates_skipped", skipped_total)
     for name, value in stats.items():
         logger.logkv(f"{loss}{name}", value)
     logger.dumpkvs()

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from baselines_tf2.common.stop_signals import StopRequest
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 
@@ -91,8 +92,8 @@ class Runner:
         self.dones = np.zeros(self.nenvs, dtype=np.float32)
         self.obs_batches = np.zeros((nsteps, *self.obs.shape), dtype=self.obs.dtype)
 
-    def run(self) -> Rollout:
-        """Collect one rollout."""
+    def run(self, stop: StopRequest | None = None) -> Rollout | None:
+        """Collect one rollout; None if `stop` was requested part-way (the partial rollout is dropped)."""
         rewards = np.zeros((self.nsteps, self.nenvs), dtype=np.float32)
         values = np.zeros((self.nsteps, self.nenvs), dtype=np.float32)
         neglogpacs = np.zeros((self.nsteps, self.nenvs), dtype=np.float32)
@@ -101,6 +102,8 @@ class Runner:
         initial_states = self.states
         episodes: list[dict[str, float]] = []
         for t in range(self.nsteps):
+            if stop is not None and stop.requested:
+                return None
             step_actions, values[t], self.states, neglogpacs[t] = self.model.step(self.obs, S=self.states, M=self.dones)
             self.obs_batches[t] = self.obs
             actions.append(step_actions)

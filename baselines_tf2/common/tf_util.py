@@ -93,3 +93,20 @@ class CompiledFunction:
     def experimental_get_tracing_count(self) -> int:
         """How many graphs were built (1 by construction; tests check it)."""
         return self.function.experimental_get_tracing_count()
+
+
+def apply_if_finite(
+    optimizer: keras.optimizers.Optimizer, gradients: Sequence[tf.Tensor], variables: Sequence[tf.Variable],
+    loss: tf.Tensor, grad_norm: tf.Tensor,
+) -> tf.Tensor:
+    """Apply `gradients` only when `loss` and `grad_norm` are finite; 1.0 if the update was skipped, else 0.0.
+
+    A skipped update leaves the weights and the optimizer's moments and step count as they were, so one bad
+    minibatch (a NaN reward, an overflow) cannot poison the model."""
+    finite = tf.logical_and(tf.reduce_all(tf.math.is_finite(loss)), tf.math.is_finite(grad_norm))
+
+    def apply() -> tf.Tensor:
+        optimizer.apply(gradients, variables)
+        return tf.constant(0.0)
+
+    return tf.cond(finite, apply, lambda: tf.constant(1.0))

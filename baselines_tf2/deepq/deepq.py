@@ -6,6 +6,7 @@ a minibatch trains the online network; every `target_network_update_freq` steps 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -18,13 +19,17 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2 import logger
+from baselines_tf2.common.checkpoint import CHECKPOINTS_SUBDIR, CheckpointError
+from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP, CheckpointDirectory
 from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.play import check_episode_progress
+from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES, NonFiniteGuard
 from baselines_tf2.common.progress import TrainingProgress
 from baselines_tf2.common.schedules import LinearSchedule
 from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.common.validation import require_choice, require_int, require_number
-from baselines_tf2.common.vec_env import DummyVecEnv, VecEnv
+from baselines_tf2.common.stop_signals import StopRequest, TrainingInterrupted
+from baselines_tf2.common.vec_env import DummyVecEnv, VecEnv, VecEnvError
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 from baselines_tf2.deepq.act import ActWrapper, build_act
 from baselines_tf2.deepq.deepq_learner import DQNModel, TransitionBatch
@@ -120,6 +125,9 @@ def learn(
     eval_epsilon: float = 0.001,
     precision: str = "float32",
     progress_bar: bool = False,
+    keep_checkpoints: int = DEFAULT_KEEP,
+    max_nonfinite_updates: int = DEFAULT_MAX_NONFINITE_UPDATES,
+    deterministic: bool = False,
     **network_kwargs: Any,
 ) -> ActWrapper:
     """Train a DQN on `env` for `total_timesteps` steps; return the act function (greedy/epsilon, `.save(path)`).
@@ -129,6 +137,11 @@ def learn(
     `total_timesteps=0` and `load_path`, this just loads a saved model, as baselines' play does. As baselines,
     the returned act holds the weights with the best 100-episode mean reward seen at a checkpoint.
     `precision='mixed_bfloat16'` computes the Q-networks in bfloat16 (float32 weights and Q-values).
+    Every `checkpoint_freq` steps, at the end and on SIGINT/SIGTERM (then TrainingInterrupted is raised) the
+    current state goes to <log dir>/checkpoints (the newest `keep_checkpoints` kept); `load_path` of one from
+    an unfinished run with the same total_timesteps resumes it (step count, exploration, RNG; the replay
+    buffer is not saved, so training pauses `learning_starts` steps while it refills). Train steps with a
+    non-finite loss or gradient are skipped; `max_nonfinite_updates` in a row raise NonFiniteUpdateError.
     """
     if param_noise:
         raise ValueError("param_noise is not supported by baselines_tf2's deepq; use epsilon-greedy exploration")
@@ -142,16 +155,17 @@ def learn(
         double_q=double_q, n_step=n_step, eval_freq=eval_freq, eval_episodes=eval_episodes,
         eval_epsilon=eval_epsilon, precision=precision,
     )
-    set_global_seeds(seed)
+    set_global_seeds(seed, deterministic_ops=deterministic)
     venv = as_vec_env(env)
     act = build_act(venv.observation_space, venv.action_space, network, network_kwargs, lr=lr, double_q=double_q,
                     precision=precision, seed=seed)
-    if load_path is not None:
-        act.load(load_path)
+    loaded = act.load(load_path) if load_path is not None else None
     act.run_metadata = {"env": describe_vec_env(venv), "hyperparameters": dataclasses.asdict(config), "seed": seed}
     if total_timesteps <= 0:
         return act
-    trainer = _Trainer(act, venv, config, total_timesteps, seed)
+    trainer = _Trainer(act, venv, config, total_timesteps, seed, keep_checkpoints, max_nonfinite_updates)
+    if loaded is not None:
+        trainer.restore(loaded, load_path)
     with tempfile.TemporaryDirectory() as scratch:
         best_path = checkpoint_path or logger.get_dir() or scratch
         trainer.run(os.path.join(best_path, "best"), callback, eval_env, progress_bar)
@@ -161,7 +175,8 @@ def learn(
 class _Trainer:
     """The DQN loop's state: replay, schedules, counters, episode statistics."""
 
-    def __init__(self, act: ActWrapper, venv: VecEnv, config: DQNConfig, total_timesteps: int, seed: int | None):
+    def __init__(self, act: ActWrapper, venv: VecEnv, config: DQNConfig, total_timesteps: int, seed: int | None,
+                 keep_checkpoints: int, max_nonfinite_updates: int):
         self.act = act
         self.model: DQNModel = act.model
         self.venv = venv
@@ -186,39 +201,92 @@ class _Trainer:
         self.eval_venv: VecEnv | None = None  # built and reset once: a Monitor refuses a reset mid-episode
         self.eval_obs: Any = None
         self.last_stats: dict[str, float] = {}
+        self.start_t = 0  # the step this process starts from (> 0 when resuming)
+        self.steps_done = 0
+        self.timesteps_before = act.timesteps
+        self.nonfinite = NonFiniteGuard(max_nonfinite_updates)
+        self.train_steps = 0
+        log_dir = logger.get_dir()
+        self.checkpoints = (
+            CheckpointDirectory(os.path.join(log_dir, CHECKPOINTS_SUBDIR), keep_checkpoints) if log_dir else None
+        )
+
+    def restore(self, metadata: dict[str, Any], path: str) -> None:
+        """Resume the run a checkpoint came from if it is this one (same total steps) and unfinished."""
+        state = metadata.get("training") or {}
+        t = int(state.get("t", 0)) if state.get("total_timesteps") == self.total_timesteps else 0
+        if not 0 < t < self.total_timesteps:
+            logger.log(f"loaded {path} ({self.act.timesteps} steps trained); training a new schedule")
+            return
+        try:
+            self.model.rng.bit_generator.state = state["rng"]
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{path!r}: its exploration RNG state cannot be restored ({err})") from None
+        self.start_t = self.steps_done = t
+        self.timesteps_before = self.act.timesteps - t
+        self.episodes = int(state.get("episodes", 0))
+        self.best_mean_reward = state.get("best_mean_reward")
+        logger.log(f"resuming {path} at step {t}/{self.total_timesteps}; the replay buffer refills for "
+                   f"{self.config.learning_starts} steps before training continues")
+
+    def save_state(self) -> str | None:
+        """Checkpoint the current weights, optimizer and position into <log dir>/checkpoints; its path."""
+        if self.checkpoints is None:
+            return None
+        t = self.steps_done
+        self.act.timesteps = self.timesteps_before + t
+        self.act.epsilon = self.exploration.value(max(0, t - 1))
+        self.act.run_metadata["training"] = {
+            "total_timesteps": self.total_timesteps, "t": t, "episodes": self.episodes,
+            "best_mean_reward": self.best_mean_reward, "rng": self.model.rng.bit_generator.state,
+        }
+        path = self.checkpoints.save(t, self.act.save)
+        logger.log(f"saved checkpoint {path}")
+        return path
 
     def run(self, best_path: str, callback: Any, eval_env: Any, progress_bar: bool) -> None:
         config = self.config
-        progress = TrainingProgress(self.total_timesteps, enabled=progress_bar)
+        progress = TrainingProgress(self.total_timesteps - self.start_t, enabled=progress_bar)
         obs = self.venv.reset()
         start = time.perf_counter()
-        steps_done = 0
-        try:
-            for t in range(self.total_timesteps):
-                if callback is not None and callback({**locals(), "episode_rewards": self.reward_history}, globals()):
-                    break
-                epsilon = self.exploration.value(t)
-                actions = self.model.act(obs, epsilon)
-                new_obs, rewards, dones, infos = self.venv.step(actions)
-                self._remember(obs[0], actions[0], rewards[0], new_obs[0], dones[0], infos[0])
-                obs = new_obs
-                if t >= config.learning_starts and t % config.train_freq == 0:
-                    self._train(t)
-                if t >= config.learning_starts and t % config.target_network_update_freq == 0:
-                    self.model.update_target()
-                progress.update(1, self.episode_rewards)
-                if dones[0] and "episode" in infos[0] and self.episodes % config.print_freq == 0:
-                    self._log(t, epsilon, start)
-                if t > config.learning_starts and t % config.checkpoint_freq == 0:
-                    self._checkpoint_if_better(best_path)
-                if eval_env is not None and config.eval_freq and (t + 1) % config.eval_freq == 0:
-                    self._evaluate(eval_env, t + 1, best_path + "-eval")
-                steps_done = t + 1
-            if steps_done:
-                self.act.timesteps += steps_done
-                self.act.epsilon = self.exploration.value(steps_done - 1)  # the last epsilon training used
-        finally:
-            progress.close()
+        with StopRequest() as stop, contextlib.closing(progress):
+            try:
+                for t in range(self.start_t, self.total_timesteps):
+                    if stop.requested:
+                        break
+                    if callback is not None and callback({**locals(), "episode_rewards": self.reward_history}, globals()):
+                        break
+                    epsilon = self.exploration.value(t)
+                    actions = self.model.act(obs, epsilon)
+                    new_obs, rewards, dones, infos = self.venv.step(actions)
+                    self._remember(obs[0], actions[0], rewards[0], new_obs[0], dones[0], infos[0])
+                    obs = new_obs
+                    refilled = self.start_t == 0 or t - self.start_t >= config.learning_starts  # resumed: buffer refills
+                    learning = t >= config.learning_starts and refilled
+                    if learning and t % config.train_freq == 0:
+                        self._train(t)
+                    if learning and t % config.target_network_update_freq == 0:
+                        self.model.update_target()
+                    progress.update(1, self.episode_rewards)
+                    if dones[0] and "episode" in infos[0] and self.episodes % config.print_freq == 0:
+                        self._log(t, epsilon, start)
+                    self.steps_done = t + 1
+                    if t > config.learning_starts and t % config.checkpoint_freq == 0:
+                        self._checkpoint_if_better(best_path)
+                        self.save_state()
+                    if eval_env is not None and config.eval_freq and (t + 1) % config.eval_freq == 0:
+                        self._evaluate(eval_env, t + 1, best_path + "-eval")
+            except VecEnvError:
+                saved = self.save_state()
+                if saved:
+                    logger.log(f"an env failed; the state at step {self.steps_done} is in {saved}")
+                raise
+        if stop.signum is not None:
+            raise TrainingInterrupted(stop.signum, self.save_state())
+        if self.steps_done == self.total_timesteps:
+            self.save_state()
+        self.act.timesteps = self.timesteps_before + self.steps_done
+        self.act.epsilon = self.exploration.value(max(0, self.steps_done - 1))  # the last epsilon training used
         if self.saved_best:
             self.act.load_weights_only(best_path)
             logger.log(f"restored the model with the best mean reward {self.best_mean_reward:.2f}")
@@ -248,10 +316,17 @@ class _Trainer:
             discounts=tf.convert_to_tensor(discounts), weights=tf.convert_to_tensor(weights),
         )
         result = self.model.train_step(batch)
+        self.train_steps += 1
+        skipped = bool(result["skipped"])
+        self.nonfinite.record(skipped, self.train_steps,
+                              {"loss": float(result["loss"]), "gradient norm": float(result["grad_norm"])})
+        if skipped:
+            return
         if config.prioritized_replay:
             priorities = np.abs(result["td_errors"].numpy()) + config.prioritized_replay_eps
             self.replay.update_priorities(slots, priorities)
-        self.last_stats = {"loss": float(result["loss"]), "mean_q": float(result["mean_q"])}
+        self.last_stats = {"loss": float(result["loss"]), "mean_q": float(result["mean_q"]),
+                           "nonfinite updates skipped": self.nonfinite.total_skipped}
 
     def _log(self, t: int, epsilon: float, start: float) -> None:
         mean_reward = float(np.mean(self.episode_rewards)) if self.episode_rewards else float("nan")

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.common.policies import encode_observation, raw_observation_spec
-from baselines_tf2.common.tf_util import CompiledFunction
+from baselines_tf2.common.tf_util import CompiledFunction, apply_if_finite
 from baselines_tf2.deepq.models import QNetwork
 
 GRAD_NORM_CLIPPING = 10.0  # baselines clips each variable's gradient to this norm
@@ -130,10 +130,12 @@ class DQNModel:
         with tf.GradientTape() as tape:
             loss, td_errors, chosen_q = self.loss(batch)
         gradients = tape.gradient(loss, variables)
+        grad_norm = tf.linalg.global_norm(gradients)
         if self.grad_norm_clipping is not None:
             gradients = clip_gradients_per_variable(gradients, self.grad_norm_clipping)
-        self.optimizer.apply(gradients, variables)
-        return {"loss": loss, "td_errors": td_errors, "mean_q": tf.reduce_mean(chosen_q)}
+        skipped = apply_if_finite(self.optimizer, gradients, variables, loss, grad_norm)
+        return {"loss": loss, "td_errors": td_errors, "mean_q": tf.reduce_mean(chosen_q), "grad_norm": grad_norm,
+                "skipped": skipped}
 
     def update_target(self) -> None:
         """Copy the online network's weights into the target network."""

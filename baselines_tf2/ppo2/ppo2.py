@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
+from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP
+from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
 from baselines_tf2.common.schedules import FractionSchedule, as_fraction_schedule
 from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
@@ -86,22 +88,30 @@ def learn(
     load_path: str | None = None,
     progress_bar: bool = False,
     precision: str = "float32",
+    keep_checkpoints: int = DEFAULT_KEEP,
+    max_nonfinite_updates: int = DEFAULT_MAX_NONFINITE_UPDATES,
+    deterministic: bool = False,
     callback: Callable[[dict[str, Any]], bool | None] | None = None,
     **network_kwargs: Any,
 ) -> PPO2Model:
     """Train a PPO2 agent on `env` for `total_timesteps` env steps (summed over envs); return the model.
 
     `network` names a registered network ('mlp', 'cnn', 'lstm', ...) whose kwargs come in `network_kwargs`
-    (plus `value_network='copy'` for a separate value torso). `load_path` restores a checkpoint (weights,
-    optimizer, step count) before training; with `total_timesteps=0` it just loads. `callback(locals())`
-    returning False stops training early.
+    (plus `value_network='copy'` for a separate value torso). `load_path` (a checkpoint file, or a run or
+    checkpoints folder: its `latest`) restores weights, optimizer and step count, and resumes an unfinished run
+    with the same total_timesteps exactly where it stopped; with `total_timesteps=0` it just loads.
+    Checkpoints go to <log dir>/checkpoints every `save_interval` updates, at the end and on SIGINT/SIGTERM
+    (then TrainingInterrupted is raised), the newest `keep_checkpoints` kept. Minibatch steps with a
+    non-finite loss or gradient are skipped; `max_nonfinite_updates` in a row raise NonFiniteUpdateError.
+    `deterministic` makes TensorFlow's ops deterministic (with `seed`, a run repeats bit for bit).
+    `callback(locals())` returning False stops training early.
     """
     config = PPO2Config(
         nsteps=nsteps, ent_coef=ent_coef, lr=lr, vf_coef=vf_coef, max_grad_norm=max_grad_norm, gamma=gamma,
         lam=lam, log_interval=log_interval, nminibatches=nminibatches, noptepochs=noptepochs,
         cliprange=cliprange, save_interval=save_interval, precision=precision,
     )
-    set_global_seeds(seed)
+    set_global_seeds(seed, deterministic_ops=deterministic)
     policy = build_policy(env, network, network_kwargs, precision)
     config.check_batch(env.num_envs, policy.recurrent)
     model = PPO2Model(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)
@@ -110,6 +120,7 @@ def learn(
         lr=as_fraction_schedule(lr, "lr"), hyper=as_fraction_schedule(cliprange, "cliprange"),
         log_interval=log_interval, save_interval=save_interval, loss_prefix="loss/", misc_prefix="misc/",
         progress_bar=progress_bar, seed=seed,
+        keep_checkpoints=keep_checkpoints, max_nonfinite_updates=max_nonfinite_updates,
     )
     learn_on_policy(
         model, env=env, eval_env=eval_env, settings=settings, gamma=gamma, lam=lam,

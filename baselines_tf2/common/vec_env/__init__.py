@@ -11,6 +11,7 @@ from baselines_tf2.common.vec_env.vec_env import (
     NotSteppingError,
     VecEnv,
     VecEnvError,
+    VecEnvTimeoutError,
     VecEnvWorkerError,
     VecEnvWrapper,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "SubprocVecEnv",
     "VecEnv",
     "VecEnvError",
+    "VecEnvTimeoutError",
     "VecEnvWorkerError",
     "VecEnvWrapper",
     "VecFrameStack",

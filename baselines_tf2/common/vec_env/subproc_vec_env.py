@@ -25,17 +25,22 @@ class SubprocVecEnv(VecEnv):
 
     Env factories may be lambdas or closures (they travel with cloudpickle). Spaces come from env 0. If a
     worker's env raises, or a worker dies, the call raises VecEnvWorkerError naming the worker and its envs,
-    and this VecEnv is closed. `processes` are the worker processes, in env order.
+    and this VecEnv is closed; a worker silent for `timeout` seconds (None: wait forever) raises
+    VecEnvTimeoutError. `processes` are the worker processes, in env order.
     """
 
     def __init__(
-        self, env_fns: Sequence[Callable[[], gymnasium.Env]], context: str = "forkserver", in_series: int = 1
+        self,
+        env_fns: Sequence[Callable[[], gymnasium.Env]],
+        context: str = "forkserver",
+        in_series: int = 1,
+        timeout: float | None = None,
     ) -> None:
         if not env_fns:
             raise ValueError(f"{type(self).__name__} needs at least one env factory")
         self._waiting = False
         self._in_series = in_series
-        self._pool = WorkerPool(env_fns, context, in_series)
+        self._pool = WorkerPool(env_fns, context, in_series, timeout)
         with self._closing_on_failure():
             spaces = self._pool.call("get_spaces", self._to_every_worker(None))
         observation_space, action_space = spaces[0]

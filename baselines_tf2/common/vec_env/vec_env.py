@@ -55,6 +55,10 @@ class VecEnvWorkerError(VecEnvError):
         self.worker_traceback = worker_traceback
 
 
+class VecEnvTimeoutError(VecEnvWorkerError):
+    """A worker did not answer within the VecEnv's timeout (a hung env); the VecEnv that owned it is now closed."""
+
+
 class VecEnv(ABC):
     """A batch of `num_envs` environments sharing observation and action spaces."""
 

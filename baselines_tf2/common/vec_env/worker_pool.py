@@ -11,7 +11,7 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any, Mapping, Sequence
 
-from baselines_tf2.common.vec_env.vec_env import VecEnvWorkerError
+from baselines_tf2.common.vec_env.vec_env import VecEnvTimeoutError, VecEnvWorkerError
 from baselines_tf2.common.vec_env.worker import CloudpickleWrapper, EnvFactory, run_worker
 
 VALID_CONTEXTS = ("forkserver", "spawn")
@@ -23,14 +23,20 @@ class WorkerPool:
     """Daemon worker processes running `in_series` envs each, and the pipes to them.
 
     `send` then `receive` exchange one command with some workers. A worker whose env raised, or that died,
-    makes them raise VecEnvWorkerError; the owner must then `close()` the pool, as its pipes are out of step.
+    makes them raise VecEnvWorkerError, and one silent for `timeout` seconds VecEnvTimeoutError; the owner
+    must then `close()` the pool, as its pipes are out of step.
     """
 
-    def __init__(self, env_fns: Sequence[EnvFactory], context: str, in_series: int) -> None:
+    def __init__(
+        self, env_fns: Sequence[EnvFactory], context: str, in_series: int, timeout: float | None = None
+    ) -> None:
         if not isinstance(in_series, int) or in_series < 1 or len(env_fns) % in_series:
             raise ValueError(
                 f"in_series={in_series} must be a positive divisor of the number of envs ({len(env_fns)})"
             )
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+        self.timeout = timeout
         mp_context = _get_context(context)
         self.env_indices = [tuple(range(start, start + in_series)) for start in range(0, len(env_fns), in_series)]
         self.connections: list[Connection] = []
@@ -58,12 +64,17 @@ class WorkerPool:
     def receive(self) -> dict[int, Any]:
         """Wait for every worker sent to; their results by worker index."""
         results: dict[int, Any] = {}
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while self._awaiting:
             owners: dict[Any, int] = {}
             for worker_index in self._awaiting:
                 owners[self.connections[worker_index]] = worker_index
                 owners[self.processes[worker_index].sentinel] = worker_index
-            for ready in wait(list(owners)):
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready_list = wait(list(owners), remaining)
+            if not ready_list:
+                raise self._timed_out()
+            for ready in ready_list:
                 worker_index = owners[ready]
                 if worker_index in self._awaiting:
                     results[worker_index] = self._receive_from(worker_index)
@@ -134,6 +145,16 @@ class WorkerPool:
             f"while handling {command!r}",
             worker_index,
             indices,
+        )
+
+    def _timed_out(self) -> VecEnvTimeoutError:
+        silent = sorted(self._awaiting)
+        envs = [index for worker in silent for index in self.env_indices[worker]]
+        commands = sorted(set(self._awaiting.values()))
+        return VecEnvTimeoutError(
+            f"worker(s) {silent} (envs {envs}) did not answer {', '.join(map(repr, commands))} within "
+            f"{self.timeout:g} s (env_timeout); an env is hanging or far slower than expected",
+            silent[0], envs,
         )
 
     def _exit_status(self, worker_index: int) -> str:
