@@ -112,16 +112,14 @@ def build_env(
 ) -> VecEnv:
     """The training VecEnv as baselines' run.py builds it: Atari with DeepMind wrappers and 4 stacked frames."""
     count = num_envs(args, env_type, algorithm)
+    options = {"reward_scale": args.reward_scale, "monitor_dir": monitor_dir, "env_timeout": args.env_timeout,
+               "resumable": args.deterministic and algorithm.vectorized}
     if not algorithm.vectorized:
         wrapper_kwargs = {"frame_stack": True} if env_type == "atari" else None
-        return make_vec_env(args.env, env_type, count, seed, wrapper_kwargs=wrapper_kwargs,
-                            reward_scale=args.reward_scale, monitor_dir=monitor_dir, env_timeout=args.env_timeout)
+        return make_vec_env(args.env, env_type, count, seed, wrapper_kwargs=wrapper_kwargs, **options)
     if env_type == "atari":
-        venv = make_vec_env(args.env, env_type, count, seed, reward_scale=args.reward_scale, vec_env_kind="shmem",
-                            monitor_dir=monitor_dir, env_timeout=args.env_timeout)
-        return VecFrameStack(venv, 4)
-    venv = make_vec_env(args.env, env_type, count, seed, reward_scale=args.reward_scale, monitor_dir=monitor_dir,
-                        env_timeout=args.env_timeout)
+        return VecFrameStack(make_vec_env(args.env, env_type, count, seed, vec_env_kind="shmem", **options), 4)
+    venv = make_vec_env(args.env, env_type, count, seed, **options)
     return VecNormalize(venv) if env_type == "mujoco" else venv
 
 
@@ -247,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--keep_checkpoints must be >= 0 (0 keeps all), got {args.keep_checkpoints}")
     if args.max_nonfinite_updates < 1:
         parser.error(f"--max_nonfinite_updates must be >= 1, got {args.max_nonfinite_updates}")
+    if args.deterministic and args.seed is None:
+        parser.error("--deterministic needs --seed (a deterministic run repeats the run of one seed)")
     if not args.env_timeout > 0:
         parser.error(f"--env_timeout must be a positive number of seconds, got {args.env_timeout}")
     check_output_paths(parser, args)

@@ -120,13 +120,13 @@ def learn(
         precision=precision,
     )
     set_global_seeds(seed, deterministic_ops=deterministic)
-    policy = build_policy(env, network, network_kwargs, precision)
+    policy = build_policy(env, network, network_kwargs, precision, seed)
     model = A2CModel(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm, alpha=alpha, epsilon=epsilon)
     settings = LoopSettings(
         total_timesteps=total_timesteps, nsteps=nsteps, noptepochs=1, nminibatches=1,
         lr=LrSchedule(lr, lrschedule), hyper=ConstantSchedule(0.0), log_interval=log_interval,
         save_interval=save_interval, loss_prefix="", misc_prefix="", progress_bar=progress_bar, seed=seed,
-        keep_checkpoints=keep_checkpoints, max_nonfinite_updates=max_nonfinite_updates,
+        keep_checkpoints=keep_checkpoints, max_nonfinite_updates=max_nonfinite_updates, deterministic=deterministic,
     )
     learn_on_policy(
         model, env=env, eval_env=None, settings=settings, gamma=gamma, lam=1.0,

@@ -14,6 +14,7 @@ from baselines_tf2.bench import Monitor
 from baselines_tf2.common.atari_wrappers import make_atari, wrap_deepmind
 from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP
 from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
+from baselines_tf2.common.resumable_env import ResumableEnv
 from baselines_tf2.common.vec_env import (
     DummyVecEnv,
     ShmemVecEnv,
@@ -114,12 +115,14 @@ def make_vec_env(
     render_mode: str | None = None,
     monitor_dir: str | None = None,
     env_timeout: float | None = None,
+    resumable: bool = False,
 ) -> VecEnv:
     """`num_env` monitored envs in a VecEnv; env i is seeded with `seed + 10000 * mpi_rank + start_index + i`.
 
     `vec_env_kind` picks 'dummy', 'subproc' or 'shmem'; by default one env (or `force_dummy`) runs in-process
     and several run in worker processes, as in baselines. Monitor files go to `monitor_dir`, by default the
     logger's folder. A worker that takes longer than `env_timeout` seconds to answer raises VecEnvTimeoutError.
+    `resumable` wraps each env in ResumableEnv (every reset seeded, exact state saved in checkpoints; needs `seed`).
     """
     if num_env < 1:
         raise ValueError(f"num_env must be >= 1, got {num_env}")
@@ -131,20 +134,26 @@ def make_vec_env(
         raise ValueError(f"wrapper_kwargs apply to Atari envs only; {env_id!r} is of type {env_type!r}")
     mpi_rank = logger.mpi_rank_from_environment()
     logger_dir = monitor_dir or logger.get_dir()
+    if resumable and seed is None:
+        raise ValueError("resumable envs need a seed (exact resume replays seeded games)")
 
     def env_factory(subrank: int) -> Callable[[], gymnasium.Env]:
-        return lambda: make_env(
-            env_id,
-            env_type,
-            mpi_rank=mpi_rank,
-            subrank=subrank,
-            reward_scale=reward_scale,
-            wrapper_kwargs=wrapper_kwargs,
-            env_kwargs=env_kwargs,
-            logger_dir=logger_dir,
-            flatten_dict_observations=flatten_dict_observations,
-            render_mode=render_mode,
-        )
+        def build() -> gymnasium.Env:
+            env = make_env(
+                env_id,
+                env_type,
+                mpi_rank=mpi_rank,
+                subrank=subrank,
+                reward_scale=reward_scale,
+                wrapper_kwargs=wrapper_kwargs,
+                env_kwargs=env_kwargs,
+                logger_dir=logger_dir,
+                flatten_dict_observations=flatten_dict_observations,
+                render_mode=render_mode,
+            )
+            return ResumableEnv(env) if resumable else env
+
+        return build
 
     factories = [env_factory(start_index + i) for i in range(num_env)]
     venv: VecEnv

@@ -177,16 +177,19 @@ class OnPolicyLearner(ABC):
         """Restore `optimizer_state()`; a count or shape mismatch raises ValueError."""
         assign_variables(self.optimizer.variables, arrays, "optimizer")
 
-    def save(self, path: str) -> None:
-        """Write a checkpoint (policy weights, optimizer state, metadata) atomically to `path`."""
+    def save(self, path: str, extra_groups: dict[str, list[tuple[str, np.ndarray]]] | None = None) -> None:
+        """Write a checkpoint (policy weights, optimizer and sampler state, metadata, `extra_groups`) atomically."""
         save_policy(
             path, self.policy, alg=self.alg,
             extra_metadata={**self.run_metadata, "timesteps": self.timesteps},
-            extra_groups={"optimizer": self.optimizer_state()},
+            extra_groups={"optimizer": self.optimizer_state(),
+                          "sampler": [("state", np.asarray(self.policy.sampler.state.numpy()))],
+                          **(extra_groups or {})},
         )
 
     def load(self, path: str) -> dict[str, Any]:
-        """Restore weights, optimizer state and the step count from a checkpoint of the same policy; its metadata."""
+        """Restore weights, optimizer and sampler state and the step count from a checkpoint of the same policy;
+        its metadata."""
         metadata, groups = load_checkpoint(path)
         if metadata.get("alg") != self.alg:
             raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint; this model is {self.alg!r}")
@@ -200,6 +203,8 @@ class OnPolicyLearner(ABC):
             self.policy.set_weights(groups["policy"])
             if "optimizer" in groups:
                 self.load_optimizer_state(groups["optimizer"])
+            if "sampler" in groups:
+                assign_variables([self.policy.sampler.state], groups["sampler"], "action sampler")
         except (KeyError, ValueError) as err:
             raise CheckpointError(f"{path!r} does not fit this model: {err}") from None
         self.timesteps = int(metadata.get("timesteps", 0))

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from baselines_tf2 import logger
-from baselines_tf2.common.checkpoint import CHECKPOINTS_SUBDIR, CheckpointError
+from baselines_tf2.common.checkpoint import CHECKPOINTS_SUBDIR, CheckpointError, load_checkpoint
 from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP, CheckpointDirectory
 from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.learner import OnPolicyLearner
@@ -23,6 +23,7 @@ from baselines_tf2.common.progress import TrainingProgress
 from baselines_tf2.common.runner import Runner
 from baselines_tf2.common.stop_signals import StopRequest, TrainingInterrupted
 from baselines_tf2.common.vec_env import VecEnv, VecNormalize
+from baselines_tf2.common.vec_env.resume_state import capture_vec_env_state, restore_vec_env_state
 from baselines_tf2.common.vec_env.vec_env import VecEnvError
 
 
@@ -43,6 +44,7 @@ class LoopSettings:
     progress_bar: bool = False
     seed: int | None = None
     keep_checkpoints: int = DEFAULT_KEEP  # newest checkpoints kept in <log dir>/checkpoints; 0 keeps all
+    deterministic: bool = False  # checkpoints also hold the envs' exact state (ResumableEnv) and the runner's
     max_nonfinite_updates: int = DEFAULT_MAX_NONFINITE_UPDATES  # consecutive skipped steps before stopping
 
 
@@ -51,12 +53,14 @@ def safe_mean(values: list[float] | deque[float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
-def build_policy(env: VecEnv, network: Any, network_kwargs: dict[str, Any], precision: str) -> PolicyWithValue:
+def build_policy(
+    env: VecEnv, network: Any, network_kwargs: dict[str, Any], precision: str, seed: int | None = None
+) -> PolicyWithValue:
     """The actor-critic for `env`; `value_network` ('copy' or None) travels in network_kwargs, as in baselines."""
     value_network = network_kwargs.pop("value_network", None)
     return PolicyWithValue(
         env.observation_space, env.action_space, network, network_kwargs, value_network=value_network,
-        nenvs=env.num_envs, precision=precision,
+        nenvs=env.num_envs, precision=precision, seed=seed,
     )
 
 
@@ -86,6 +90,7 @@ def learn_on_policy(
     if settings.total_timesteps <= 0:
         return model
     runner = Runner(env=env, model=model, nsteps=settings.nsteps, gamma=gamma, lam=lam)
+    run.attach(runner)
     eval_runner = Runner(env=eval_env, model=model, nsteps=settings.nsteps, gamma=gamma, lam=lam) if eval_env else None
     train_on_policy(run, runner, eval_runner=eval_runner, callback=callback)
     return model
@@ -103,6 +108,8 @@ class TrainingRun:
         self.update = 0  # updates done in this run
         self.rng = np.random.default_rng(settings.seed)  # minibatch shuffling
         self.timesteps_before = model.timesteps  # steps trained before this run started
+        self.runner: Runner | None = None
+        self._pending_env_state: tuple[dict[str, Any], list[np.ndarray]] | None = None  # (env state, runner arrays)
         model.nonfinite = NonFiniteGuard(settings.max_nonfinite_updates)
         log_dir = logger.get_dir()
         self.checkpoints = (
@@ -127,10 +134,26 @@ class TrainingRun:
         normalizer = find_vec_normalize(self.env)
         if normalizer is not None and metadata.get("vec_normalize") is not None:
             normalizer.load_state_dict(metadata["vec_normalize"], source=path)
-        logger.log(f"resuming {path} at update {update}/{self.nupdates}: schedules, RNG and statistics continue")
+        if self.settings.deterministic and "env_state" in metadata:
+            self._pending_env_state = (metadata["env_state"], load_checkpoint(path)[1].get("runner", []))
+        logger.log(f"resuming {path} at update {update}/{self.nupdates}: schedules, RNG and statistics continue"
+                   + (", envs replayed to their saved state" if self._pending_env_state else ""))
 
-    def save(self) -> str | None:
-        """Checkpoint the state after the last completed update into <log dir>/checkpoints; its path."""
+    def attach(self, runner: Runner) -> None:
+        """Use `runner` for checkpoints; on an exact resume, bring it and its envs to the saved state."""
+        self.runner = runner
+        if self._pending_env_state is None:
+            return
+        env_state, (obs, dones, states) = self._pending_env_state
+        restore_vec_env_state(self.env, env_state, obs)
+        runner.obs, runner.dones = obs, dones
+        runner.states = states if runner.states is not None else None
+        self._pending_env_state = None
+
+    def save(self, with_env_state: bool = True) -> str | None:
+        """Checkpoint the state after the last completed update into <log dir>/checkpoints; its path.
+
+        Deterministic runs also save the envs' exact state and the runner's last observation (`with_env_state`)."""
         if self.checkpoints is None:
             return None
         self.model.timesteps = self.timesteps_before + self.update * self.nbatch
@@ -141,7 +164,13 @@ class TrainingRun:
         normalizer = find_vec_normalize(self.env)
         if normalizer is not None:
             self.model.run_metadata["vec_normalize"] = normalizer.state_dict()
-        path = self.checkpoints.save(self.update, self.model.save)
+        groups: dict[str, list[tuple[str, np.ndarray]]] = {}
+        self.model.run_metadata.pop("env_state", None)
+        if self.settings.deterministic and self.runner is not None and with_env_state:
+            self.model.run_metadata["env_state"] = capture_vec_env_state(self.env)
+            states = self.runner.states if self.runner.states is not None else np.zeros((0, 0), np.float32)
+            groups["runner"] = [("obs", self.runner.obs), ("dones", self.runner.dones), ("states", states)]
+        path = self.checkpoints.save(self.update, lambda target: self.model.save(target, extra_groups=groups))
         logger.log(f"saved checkpoint {path}")
         return path
 
@@ -172,8 +201,10 @@ def train_on_policy(
                 start = time.perf_counter()
                 update = run.update + 1
                 frac = 1.0 - (update - 1.0) / run.nupdates
-                rollout = runner.run(stop)
-                if rollout is None:  # a signal arrived mid-rollout: drop it, save the last completed update
+                # A signal mid-rollout drops the rollout and saves the last completed update, except in deterministic
+                # runs, whose checkpoints hold the envs' state: there the rollout and its update complete first.
+                rollout = runner.run(None if settings.deterministic else stop)
+                if rollout is None:
                     break
                 if eval_runner is not None:
                     eval_returns.extend(episode["r"] for episode in eval_runner.run().episodes)
@@ -196,8 +227,8 @@ def train_on_policy(
                     run.save()
                 if callback is not None and callback(locals()) is False:
                     break
-        except VecEnvError:
-            saved = run.save()
+        except VecEnvError:  # the VecEnv is closed now: save without its state
+            saved = run.save(with_env_state=False)
             if saved:
                 logger.log(f"an env failed; the state after update {run.update} is in {saved}")
             raise

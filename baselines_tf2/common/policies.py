@@ -107,6 +107,7 @@ class PolicyWithValue:
         value_network: str | None = None,
         nenvs: int = 1,
         precision: str = "float32",
+        seed: int | None = None,
     ) -> None:
         value_network = value_network or "shared"
         if not isinstance(network, str) and not callable(network):
@@ -134,6 +135,10 @@ class PolicyWithValue:
             "precision": precision,
         }
         self._build()
+        # Action sampling draws from this generator, whose state checkpoints save (exact resume).
+        self.sampler = (
+            tf.random.Generator.from_seed(seed) if seed is not None else tf.random.Generator.from_non_deterministic_state()
+        )
         self._step_fn = CompiledFunction(self._step_graph, self._acting_signature())
         self._value_fn = CompiledFunction(self._value_graph, self._acting_signature())
         self._mode_fn = CompiledFunction(self._mode_graph, self._acting_signature())
@@ -176,7 +181,7 @@ class PolicyWithValue:
     def _step_graph(self, obs: tf.Tensor, state: tf.Tensor, masks: tf.Tensor) -> tuple[tf.Tensor, ...]:
         params, value, new_state = self._forward_one_step(obs, state, masks)
         pd = make_pd(self.action_space, params)
-        actions = pd.sample()
+        actions = pd.sample(self.sampler)
         return actions, value, new_state, pd.neglogp(actions)
 
     def _value_graph(self, obs: tf.Tensor, state: tf.Tensor, masks: tf.Tensor) -> tf.Tensor:

@@ -112,7 +112,7 @@ def learn(
         cliprange=cliprange, save_interval=save_interval, precision=precision,
     )
     set_global_seeds(seed, deterministic_ops=deterministic)
-    policy = build_policy(env, network, network_kwargs, precision)
+    policy = build_policy(env, network, network_kwargs, precision, seed)
     config.check_batch(env.num_envs, policy.recurrent)
     model = PPO2Model(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)
     settings = LoopSettings(
@@ -120,7 +120,7 @@ def learn(
         lr=as_fraction_schedule(lr, "lr"), hyper=as_fraction_schedule(cliprange, "cliprange"),
         log_interval=log_interval, save_interval=save_interval, loss_prefix="loss/", misc_prefix="misc/",
         progress_bar=progress_bar, seed=seed,
-        keep_checkpoints=keep_checkpoints, max_nonfinite_updates=max_nonfinite_updates,
+        keep_checkpoints=keep_checkpoints, max_nonfinite_updates=max_nonfinite_updates, deterministic=deterministic,
     )
     learn_on_policy(
         model, env=env, eval_env=eval_env, settings=settings, gamma=gamma, lam=lam,
