@@ -122,7 +122,7 @@ def test_gaussian_policy_with_value_copy_from_a_compressed_file(tmp_path: Path) 
         (lambda v: v.update({"ob_rms/mean:0": np.zeros(4)}), [], "'ob_rms/mean:0' is neither"),
         (lambda v: None, ["--env", "Acrobot-v1"], "'a2c_model/pi/mlp_fc0/w:0' has shape [4, 16], but mlp_fc0's kernel "
          "in the policy torso needs [6, 16]"),
-        (lambda v: None, ["--alg", "ppo2"], "it looks like an a2c model: pass --alg a2c"),
+        (lambda v: None, ["--alg", "ppo2"], "the file is from a2c: pass --alg a2c"),
     ],
     ids=["missing", "unused", "outside_scope", "other_env", "other_alg"],
 )

@@ -50,7 +50,7 @@ def policy_variables(variables: Mapping[str, np.ndarray], alg: str) -> dict[str,
     if not kept:
         found = sorted({name.split("/")[0] for name in foreign})
         other = [a for a, s in SCOPES.items() if s in found]
-        hint = f"; it looks like an {other[0]} model: pass --alg {other[0]}" if other else ""
+        hint = f"; the file is from {other[0]}: pass --alg {other[0]}" if other else ""
         raise VariableMismatchError(f"no policy variables under {scope!r} (the file's scopes: {found}){hint}")
     if foreign:
         raise VariableMismatchError(
