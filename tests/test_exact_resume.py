@@ -1,0 +1,84 @@
+"""Exact resume: a --deterministic CLI run stopped by SIGTERM and resumed ends with the parameters of an
+uninterrupted run, on envs whose games were in mid-episode when it stopped."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baselines_tf2.common.checkpoint import load_checkpoint, read_metadata
+from cli_helpers import RUN, run_one
+
+NUM_ENV, NSTEPS, NUPDATES = 2, 32, 60
+TIMESTEPS = NUM_ENV * NSTEPS * NUPDATES
+STOP_AFTER_UPDATES = 4  # SIGTERM once progress.csv shows this many updates
+ENV_ARGS = {
+    "cartpole": ["--env=CartPole-v1", "--num_hidden=16"],
+    "breakout": ["--env=BreakoutNoFrameskip-v4", "--nminibatches=2"],  # frame stacks, lives, fire resets
+}
+
+
+def command(env: str, log_dir: Path, *extra: str) -> list[str]:
+    return [*RUN, "--alg=ppo2", *ENV_ARGS[env], f"--num_env={NUM_ENV}", f"--nsteps={NSTEPS}",
+            f"--num_timesteps={TIMESTEPS}", "--seed=3", "--deterministic", "--log_interval=1", "--save_interval=1000",
+            "--precision=float32", f"--log_path={log_dir}", *extra]
+
+
+def updates_logged(log_dir: Path) -> int:
+    try:
+        with open(log_dir / "progress.csv", newline="") as file:
+            return sum(1 for _ in csv.DictReader(file))
+    except (FileNotFoundError, csv.Error):
+        return 0
+
+
+def run_until_sigterm(argv: list[str], log_dir: Path, timeout: float) -> int:
+    """Start the CLI, send SIGTERM once it has logged a few updates, return its exit status."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while updates_logged(log_dir) < STOP_AFTER_UPDATES:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the run ended or stalled before update {STOP_AFTER_UPDATES}: {process.stderr.read()}")
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def final_weights(path: Path) -> list[np.ndarray]:
+    return load_checkpoint(path)[1]["policy"]
+
+
+@pytest.mark.parametrize("env", ["cartpole", pytest.param("breakout", marks=pytest.mark.slow)])
+def test_sigterm_then_resume_gives_the_uninterrupted_parameters(env: str, tmp_path: Path) -> None:
+    whole = run_one(command(env, tmp_path / "whole", f"--save_path={tmp_path / 'whole.ckpt'}"), tmp_path, timeout=600)
+    assert whole.returncode == 0, whole.stderr
+
+    status = run_until_sigterm(command(env, tmp_path / "part"), tmp_path / "part", timeout=300)
+    assert status == 128 + signal.SIGTERM
+    stopped_at = read_metadata(tmp_path / "part")["training"]["update"]
+    assert STOP_AFTER_UPDATES <= stopped_at < NUPDATES  # it really stopped part-way
+
+    resumed = run_one(command(env, tmp_path / "rest", f"--load_path={tmp_path / 'part'}",
+                              f"--save_path={tmp_path / 'resumed.ckpt'}"), tmp_path, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert updates_logged(tmp_path / "rest") == NUPDATES - stopped_at
+
+    expected, actual = final_weights(tmp_path / "whole.ckpt"), final_weights(tmp_path / "resumed.ckpt")
+    initial_difference = max(float(np.max(np.abs(a - b))) for a, b in zip(expected, final_weights(tmp_path / "part")))
+    assert initial_difference > 0  # training after the stop changed the weights, so equality below means something
+    for saved, restored in zip(expected, actual):
+        np.testing.assert_array_equal(restored, saved)
