@@ -127,12 +127,21 @@ class JSONOutputFormat:
 
 
 class CSVOutputFormat:
-    """`progress.csv`: one row per dump; keys first seen mid-run extend the header and pad the earlier rows."""
+    """`progress.csv`: one row per dump; keys first seen mid-run extend the header and pad the earlier rows.
+
+    An existing file is continued, never truncated (a resumed run logging to the same folder keeps its history)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self.keys: list[str] = []
-        self.file = open(self.path, "w", encoding="utf-8", newline="")
+        self.keys: list[str] = self._existing_header()
+        self.file = open(self.path, "a", encoding="utf-8", newline="")
+
+    def _existing_header(self) -> list[str]:
+        try:
+            with open(self.path, encoding="utf-8", newline="") as existing:
+                return next(csv.reader(existing), [])
+        except FileNotFoundError:
+            return []
 
     def writekvs(self, kvs: Mapping[str, Any]) -> None:
         """Append one row, first rewriting the file with a wider header if `kvs` has new keys."""

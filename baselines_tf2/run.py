@@ -113,7 +113,8 @@ def build_env(
     """The training VecEnv as baselines' run.py builds it: Atari with DeepMind wrappers and 4 stacked frames."""
     count = num_envs(args, env_type, algorithm)
     options = {"reward_scale": args.reward_scale, "monitor_dir": monitor_dir, "env_timeout": args.env_timeout,
-               "resumable": args.deterministic and algorithm.vectorized}
+               "resumable": args.deterministic and algorithm.vectorized,
+               "restart_crashed_envs": args.restart_crashed_envs}
     if not algorithm.vectorized:
         wrapper_kwargs = {"frame_stack": True} if env_type == "atari" else None
         return make_vec_env(args.env, env_type, count, seed, wrapper_kwargs=wrapper_kwargs, **options)

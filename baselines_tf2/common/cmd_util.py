@@ -92,7 +92,8 @@ def make_env(
         if flatten_dict_observations and isinstance(env.observation_space, gymnasium.spaces.Dict):
             env = gymnasium.wrappers.FlattenObservation(env)
     monitor_path = os.path.join(logger_dir, f"{mpi_rank}.{subrank}") if logger_dir else None
-    env = Monitor(env, monitor_path, allow_early_resets=True)
+    # Appending: a restarted env worker or a resumed run in the same folder keeps the episodes logged before.
+    env = Monitor(env, monitor_path, allow_early_resets=True, override_existing=False)
     if env_type == "atari":
         env = wrap_deepmind(env, **dict(wrapper_kwargs or {}))
     if reward_scale != 1.0:
@@ -116,6 +117,7 @@ def make_vec_env(
     monitor_dir: str | None = None,
     env_timeout: float | None = None,
     resumable: bool = False,
+    restart_crashed_envs: bool = False,
 ) -> VecEnv:
     """`num_env` monitored envs in a VecEnv; env i is seeded with `seed + 10000 * mpi_rank + start_index + i`.
 
@@ -123,6 +125,7 @@ def make_vec_env(
     and several run in worker processes, as in baselines. Monitor files go to `monitor_dir`, by default the
     logger's folder. A worker that takes longer than `env_timeout` seconds to answer raises VecEnvTimeoutError.
     `resumable` wraps each env in ResumableEnv (every reset seeded, exact state saved in checkpoints; needs `seed`).
+    `restart_crashed_envs` replaces a worker process that crashed or hung instead of raising (subproc/shmem).
     """
     if num_env < 1:
         raise ValueError(f"num_env must be >= 1, got {num_env}")
@@ -160,9 +163,11 @@ def make_vec_env(
     if vec_env_kind == "dummy":
         venv = DummyVecEnv(factories)
     elif vec_env_kind == "shmem":
-        venv = ShmemVecEnv(factories, in_series=envs_per_worker(num_env), timeout=env_timeout)
+        venv = ShmemVecEnv(factories, in_series=envs_per_worker(num_env), timeout=env_timeout,
+                           restart_crashed=restart_crashed_envs)
     else:
-        venv = SubprocVecEnv(factories, in_series=envs_per_worker(num_env), timeout=env_timeout)
+        venv = SubprocVecEnv(factories, in_series=envs_per_worker(num_env), timeout=env_timeout,
+                             restart_crashed=restart_crashed_envs)
     if seed is not None:
         venv.seed(seed + 10000 * mpi_rank + start_index)
     venv.recipe = {
@@ -278,4 +283,7 @@ def common_arg_parser() -> argparse.ArgumentParser:
                         help="deterministic TensorFlow ops (with --seed, a run repeats exactly; slower)")
     parser.add_argument("--env_timeout", type=float, default=DEFAULT_ENV_TIMEOUT_S,
                         help="seconds an env worker may take to answer before the run stops with an error")
+    parser.add_argument("--restart_crashed_envs", action="store_true",
+                        help="restart an env worker that crashed or hung and go on (counted as env_restarts in the "
+                             "logs) instead of stopping the run")
     return parser

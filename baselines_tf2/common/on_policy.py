@@ -112,12 +112,11 @@ class TrainingRun:
         self._pending_env_state: tuple[dict[str, Any], list[np.ndarray]] | None = None  # (env state, runner arrays)
         model.nonfinite = NonFiniteGuard(settings.max_nonfinite_updates)
         log_dir = logger.get_dir()
-        self.checkpoints = (
-            CheckpointDirectory(os.path.join(log_dir, CHECKPOINTS_SUBDIR), settings.keep_checkpoints) if log_dir else None
-        )
+        folder = os.path.join(log_dir, CHECKPOINTS_SUBDIR) if log_dir else None
+        self.checkpoints = CheckpointDirectory(folder, settings.keep_checkpoints) if folder else None
 
     def restore(self, metadata: dict[str, Any], path: str) -> None:
-        """Continue the run a checkpoint was taken from, if it is this one (same total steps and batch) and unfinished."""
+        """Continue the run a checkpoint came from, if it is this one (same total steps and batch) and unfinished."""
         state = metadata.get("training") or {}
         same_run = state.get("total_timesteps") == self.settings.total_timesteps and state.get("nbatch") == self.nbatch
         update = int(state.get("update", 0)) if same_run else 0
@@ -221,7 +220,8 @@ def train_on_policy(
                 progress.update(nbatch, episode_returns)
                 if update % settings.log_interval == 0 or update == 1:
                     _log_update(settings, update, nbatch, nbatch / (now - start), now - first_start, rollout,
-                                stats, skipped_total, episode_returns, episode_lengths,
+                                stats, skipped_total, getattr(run.env, "restarts", 0), episode_returns,
+                                episode_lengths,
                                 eval_returns if eval_runner is not None else None)
                 if settings.save_interval and update % settings.save_interval == 0:
                     run.save()
@@ -257,6 +257,7 @@ def _log_update(
     rollout: Any,
     stats: dict[str, float],
     skipped_total: int,
+    env_restarts: int,
     episode_returns: deque[float],
     episode_lengths: deque[float],
     eval_returns: deque[float] | None,
@@ -273,6 +274,7 @@ def _log_update(
         logger.logkv("eval_eprewmean", safe_mean(eval_returns))
     logger.logkv(f"{misc}time_elapsed", elapsed)
     logger.logkv(f"{misc}nonfinite_updates_skipped", skipped_total)
+    logger.logkv(f"{misc}env_restarts", env_restarts)
     for name, value in stats.items():
         logger.logkv(f"{loss}{name}", value)
     logger.dumpkvs()

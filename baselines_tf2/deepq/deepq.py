@@ -254,14 +254,16 @@ class _Trainer:
                 for t in range(self.start_t, self.total_timesteps):
                     if stop.requested:
                         break
-                    if callback is not None and callback({**locals(), "episode_rewards": self.reward_history}, globals()):
+                    callback_locals = {**locals(), "episode_rewards": self.reward_history}
+                    if callback is not None and callback(callback_locals, globals()):
                         break
                     epsilon = self.exploration.value(t)
                     actions = self.model.act(obs, epsilon)
                     new_obs, rewards, dones, infos = self.venv.step(actions)
                     self._remember(obs[0], actions[0], rewards[0], new_obs[0], dones[0], infos[0])
                     obs = new_obs
-                    refilled = self.start_t == 0 or t - self.start_t >= config.learning_starts  # resumed: buffer refills
+                    # A resumed run starts with an empty replay buffer: it refills for learning_starts steps.
+                    refilled = self.start_t == 0 or t - self.start_t >= config.learning_starts
                     learning = t >= config.learning_starts and refilled
                     if learning and t % config.train_freq == 0:
                         self._train(t)
@@ -334,7 +336,8 @@ class _Trainer:
         logger.record_tabular("episodes", self.episodes)
         logger.record_tabular("mean 100 episode reward", round(mean_reward, 1))
         logger.record_tabular("% time spent exploring", int(100 * epsilon))
-        logger.record_tabular("fps", int((t + 1) / (time.perf_counter() - start)))
+        logger.record_tabular("fps", int((t + 1 - self.start_t) / (time.perf_counter() - start)))
+        logger.record_tabular("env restarts", getattr(self.venv, "restarts", 0))
         for name, value in self.last_stats.items():
             logger.record_tabular(name, value)
         logger.dump_tabular()

@@ -19,6 +19,10 @@ class ShmemVecEnv(SubprocVecEnv):
         self._shared_obs = SharedObsBuffers.create(self.observation_space, self.num_envs)
         self._pool.call("share_obs", self._to_every_worker(self._shared_obs.blocks))
 
+    def _attach_worker(self, worker: int) -> None:
+        """Have a restarted worker attach to the shared buffers."""
+        self._pool.call("share_obs", {worker: self._shared_obs.blocks})
+
     def _obs_batch(self, obs_payloads: list[Any]) -> ObsBatch:
         """The workers have already written the observations; copy the batch out."""
         return self._shared_obs.copy()

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator, Sequence
 import gymnasium
 import numpy as np
 
+from baselines_tf2 import logger
 from baselines_tf2.common.vec_env.util import ObsBatch, ObsBuffers
 from baselines_tf2.common.vec_env.vec_env import (
     AlreadySteppingError,
@@ -16,6 +17,7 @@ from baselines_tf2.common.vec_env.vec_env import (
     NotSteppingError,
     VecEnv,
     VecEnvError,
+    VecEnvWorkerError,
 )
 from baselines_tf2.common.vec_env.worker_pool import WorkerPool
 
@@ -26,7 +28,9 @@ class SubprocVecEnv(VecEnv):
     Env factories may be lambdas or closures (they travel with cloudpickle). Spaces come from env 0. If a
     worker's env raises, or a worker dies, the call raises VecEnvWorkerError naming the worker and its envs,
     and this VecEnv is closed; a worker silent for `timeout` seconds (None: wait forever) raises
-    VecEnvTimeoutError. `processes` are the worker processes, in env order.
+    VecEnvTimeoutError. With `restart_crashed`, a worker that fails during a step is replaced instead: its envs
+    restart from a reset and report that step as done with reward 0 and `info['env_restarted']` (counted in
+    `restarts`). `processes` are the worker processes, in env order.
     """
 
     def __init__(
@@ -35,11 +39,15 @@ class SubprocVecEnv(VecEnv):
         context: str = "forkserver",
         in_series: int = 1,
         timeout: float | None = None,
+        restart_crashed: bool = False,
     ) -> None:
         if not env_fns:
             raise ValueError(f"{type(self).__name__} needs at least one env factory")
         self._waiting = False
         self._in_series = in_series
+        self.restart_crashed = restart_crashed
+        self.restarts = 0  # workers restarted after a crash or hang (restart_crashed)
+        self._faults: dict[int, VecEnvWorkerError] | None = None  # workers that failed during the pending step
         self._pool = WorkerPool(env_fns, context, in_series, timeout)
         with self._closing_on_failure():
             spaces = self._pool.call("get_spaces", self._to_every_worker(None))
@@ -68,10 +76,12 @@ class SubprocVecEnv(VecEnv):
             raise AlreadySteppingError()
         if len(actions) != self.num_envs:
             raise ValueError(f"got {len(actions)} actions for {self.num_envs} envs")
+        self._faults = {} if self.restart_crashed else None
         with self._closing_on_failure():
             self._pool.send(
                 "step",
                 {worker: actions[start : start + self._in_series] for worker, start in self._worker_starts()},
+                self._faults,
             )
         self._waiting = True
 
@@ -80,7 +90,10 @@ class SubprocVecEnv(VecEnv):
         if not self._waiting:
             raise NotSteppingError()
         with self._closing_on_failure():
-            results = _in_env_order(self._pool.receive())
+            replies = self._pool.receive(self._faults)
+            for worker, error in (self._faults or {}).items():
+                replies[worker] = self._restart_worker(worker, error)
+            results = _in_env_order(replies)
             self._waiting = False
             obs_payloads, rewards, dones, infos = zip(*results)
             return (
@@ -89,6 +102,22 @@ class SubprocVecEnv(VecEnv):
                 np.array(dones, dtype=bool),
                 list(infos),
             )
+
+    def _restart_worker(self, worker: int, error: VecEnvWorkerError) -> list[tuple[Any, float, bool, dict[str, Any]]]:
+        """Replace a failed worker and reset its envs; the step results its envs report for the failed step."""
+        first_line = str(error).splitlines()[0]
+        logger.warn(f"restarting env worker {worker}: {first_line}")
+        self._pool.restart(worker)
+        self._pool.call("get_spaces", {worker: None})  # untimed: waits until the new worker has built its envs
+        self._attach_worker(worker)
+        seeds = [int(seed) for seed in np.random.default_rng().integers(2**31 - 1, size=self._in_series)]
+        observations = self._pool.call("reset", {worker: seeds})[worker]
+        self.restarts += 1
+        info = {"env_restarted": True, "env_error": first_line}
+        return [(obs, 0.0, True, dict(info)) for obs in observations]
+
+    def _attach_worker(self, worker: int) -> None:
+        """Connect a restarted worker to the observation transport (nothing to do for pipes)."""
 
     def get_images(self) -> list[np.ndarray]:
         self._check_idle()

@@ -16,15 +16,16 @@ from baselines_tf2.common.vec_env.worker import CloudpickleWrapper, EnvFactory, 
 
 VALID_CONTEXTS = ("forkserver", "spawn")
 _CLOSE_GRACE_S = 1.0  # time workers get to close their envs before they are terminated, then killed
-_EXIT_WAIT_S = 1.0  # time a failing worker gets to finish exiting, so its exit code can be reported
+_EXIT_WAIT_S = 1.0
+_STARTUP_COMMANDS = {"get_spaces", "share_obs"}  # answered once the envs are built: not timed, start-up can be slow  # time a failing worker gets to finish exiting, so its exit code can be reported
 
 
 class WorkerPool:
     """Daemon worker processes running `in_series` envs each, and the pipes to them.
 
     `send` then `receive` exchange one command with some workers. A worker whose env raised, or that died,
-    makes them raise VecEnvWorkerError, and one silent for `timeout` seconds VecEnvTimeoutError; the owner
-    must then `close()` the pool, as its pipes are out of step.
+    makes them raise VecEnvWorkerError, and one silent for `timeout` seconds (start-up excepted)
+    VecEnvTimeoutError; the owner must then `close()` the pool, as its pipes are out of step.
     """
 
     def __init__(
@@ -38,6 +39,8 @@ class WorkerPool:
             raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
         self.timeout = timeout
         mp_context = _get_context(context)
+        self._mp_context = mp_context
+        self._env_fns = list(env_fns)
         self.env_indices = [tuple(range(start, start + in_series)) for start in range(0, len(env_fns), in_series)]
         self.connections: list[Connection] = []
         self.processes: list[BaseProcess] = []
@@ -50,21 +53,31 @@ class WorkerPool:
             self.close()
             raise
 
-    def send(self, command: str, data_by_worker: Mapping[int, Any]) -> None:
-        """Send `command` to each worker in `data_by_worker`, with that worker's data."""
+    def send(
+        self, command: str, data_by_worker: Mapping[int, Any], faults: dict[int, VecEnvWorkerError] | None = None
+    ) -> None:
+        """Send `command` to each worker in `data_by_worker`, with that worker's data; a worker that cannot be
+        reached raises, or with a `faults` dict is recorded there (see `receive`)."""
         if self._awaiting:
             raise RuntimeError(f"workers {sorted(self._awaiting)} still owe an answer; call receive() first")
         for worker_index, data in data_by_worker.items():
             try:
                 self.connections[worker_index].send((command, data))
             except OSError:
-                raise self._fault(worker_index, command) from None
+                if faults is None:
+                    raise self._fault(worker_index, command) from None
+                faults[worker_index] = self._fault(worker_index, command)
+                continue
             self._awaiting[worker_index] = command
 
-    def receive(self) -> dict[int, Any]:
-        """Wait for every worker sent to; their results by worker index."""
+    def receive(self, faults: dict[int, VecEnvWorkerError] | None = None) -> dict[int, Any]:
+        """Wait for every worker sent to; their results by worker index.
+
+        With a `faults` dict, a failed or silent worker does not raise: its error goes into `faults` (for the
+        caller to `restart` it) and the other workers' results are still collected."""
         results: dict[int, Any] = {}
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        timed = self.timeout is not None and not set(self._awaiting.values()) <= _STARTUP_COMMANDS
+        deadline = time.monotonic() + self.timeout if timed else None
         while self._awaiting:
             owners: dict[Any, int] = {}
             for worker_index in self._awaiting:
@@ -73,12 +86,34 @@ class WorkerPool:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             ready_list = wait(list(owners), remaining)
             if not ready_list:
-                raise self._timed_out()
+                error = self._timed_out()
+                if faults is None:
+                    raise error
+                for worker_index in list(self._awaiting):
+                    faults[worker_index] = error
+                    del self._awaiting[worker_index]
             for ready in ready_list:
                 worker_index = owners[ready]
-                if worker_index in self._awaiting:
+                if worker_index not in self._awaiting:
+                    continue
+                try:
                     results[worker_index] = self._receive_from(worker_index)
+                except VecEnvWorkerError as error:
+                    if faults is None:
+                        raise
+                    faults[worker_index] = error
+                    del self._awaiting[worker_index]
         return results
+
+    def restart(self, worker_index: int) -> None:
+        """Replace worker `worker_index` (killed if still running) with a new one running fresh copies of its envs."""
+        old_process, old_connection = self.processes[worker_index], self.connections[worker_index]
+        old_connection.close()
+        if old_process.is_alive():
+            old_process.kill()
+        old_process.join(_CLOSE_GRACE_S)
+        self._awaiting.pop(worker_index, None)
+        self._start_worker(self._mp_context, worker_index, [self._env_fns[i] for i in self.env_indices[worker_index]])
 
     def call(self, command: str, data_by_worker: Mapping[int, Any]) -> dict[int, Any]:
         """`send` then `receive`."""
@@ -106,8 +141,11 @@ class WorkerPool:
             raise
         finally:
             child_conn.close()
-        self.connections.append(parent_conn)
-        self.processes.append(process)
+        if worker_index < len(self.processes):  # a restart replaces the worker in place
+            self.connections[worker_index], self.processes[worker_index] = parent_conn, process
+        else:
+            self.connections.append(parent_conn)
+            self.processes.append(process)
 
     def _receive_from(self, worker_index: int) -> Any:
         command = self._awaiting[worker_index]
