@@ -10,16 +10,15 @@ Groups are e.g. `policy` (the network's weights in model order) and `optimizer` 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import zipfile
-from typing import Any, Mapping, Sequence
+from typing import Any, BinaryIO, Mapping, Sequence
 
 import gymnasium
 import numpy as np
 
-from baselines_tf2.common.atomic_io import atomic_write_bytes
+from baselines_tf2.common.atomic_io import atomic_write
 
 FORMAT_NAME = "baselines_tf2-checkpoint"
 FORMAT_VERSION = 1
@@ -28,41 +27,51 @@ LATEST_POINTER = "latest"  # in a checkpoints folder: the name of the newest com
 CHECKPOINTS_SUBDIR = "checkpoints"  # a run folder's checkpoints
 
 NamedArrays = Sequence[tuple[str, np.ndarray]]
+_READ_CHUNK = 1 << 22
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used: missing, corrupt, truncated, of another format, or not matching."""
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.require(array, requirements='C'), allow_pickle=False)
-    return buffer.getvalue()
+class _HashingWriter:
+    """A write-only file that passes bytes on and hashes them, so arrays stream to disk without a copy in memory."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self.target = target
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.target.write(data)
 
 
 def save_checkpoint(path: str | os.PathLike[str], metadata: Mapping[str, Any], groups: Mapping[str, NamedArrays]) -> None:
-    """Write a checkpoint atomically: readers see the old file or the complete new one, never a partial one."""
-    entries: dict[str, bytes] = {}
-    index: dict[str, list[dict[str, Any]]] = {}
-    for group, named_arrays in groups.items():
-        index[group] = []
-        for position, (name, array) in enumerate(named_arrays):
-            array = np.asarray(array)
-            if array.dtype == object:
+    """Write a checkpoint atomically: readers see the old file or the complete new one, never a partial one.
+
+    Arrays stream into the file one at a time (a replay buffer of gigabytes is never copied in memory);
+    `metadata.json`, with every array's checksum, is the archive's last entry."""
+    for named_arrays in groups.values():
+        for name, array in named_arrays:
+            if np.asarray(array).dtype == object:
                 raise CheckpointError(f"array {name!r} has dtype object; checkpoints hold numeric arrays only")
-            data = _npy_bytes(array)
-            entries[f"arrays/{group}/{position:04d}.npy"] = data
-            index[group].append(
-                {"name": name, "shape": list(array.shape), "dtype": array.dtype.str,
-                 "sha256": hashlib.sha256(data).hexdigest()}
-            )
-    full_metadata = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **metadata, "arrays": index}
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for entry, data in entries.items():
-            archive.writestr(entry, data)
-        archive.writestr(METADATA_ENTRY, json.dumps(full_metadata, indent=2, sort_keys=True, default=_json_default))
-    atomic_write_bytes(path, buffer.getvalue())
+
+    def write(file: BinaryIO) -> None:
+        index: dict[str, list[dict[str, Any]]] = {}
+        with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for group, named_arrays in groups.items():
+                index[group] = []
+                for position, (name, array) in enumerate(named_arrays):
+                    array = np.require(np.asarray(array), requirements="C")
+                    with archive.open(f"arrays/{group}/{position:04d}.npy", "w", force_zip64=True) as member:
+                        hashing = _HashingWriter(member)
+                        np.lib.format.write_array(hashing, array, allow_pickle=False)
+                    index[group].append({"name": name, "shape": list(array.shape), "dtype": array.dtype.str,
+                                         "sha256": hashing.digest.hexdigest()})
+            full_metadata = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **metadata, "arrays": index}
+            archive.writestr(METADATA_ENTRY, json.dumps(full_metadata, indent=2, sort_keys=True, default=_json_default))
+
+    atomic_write(path, write)
 
 
 def json_normalized(value: Any) -> Any:
@@ -148,16 +157,23 @@ def _read_array(
     archive: zipfile.ZipFile, path: str | os.PathLike[str], group: str, position: int, entry: Mapping[str, Any]
 ) -> np.ndarray:
     member = f"arrays/{group}/{position:04d}.npy"
-    try:
-        data = archive.read(member)
+    try:  # the checksum is checked in a first streaming pass, so nothing corrupt is ever parsed
+        digest = hashlib.sha256()
+        with archive.open(member) as data:
+            for chunk in iter(lambda: data.read(_READ_CHUNK), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != entry.get("sha256"):
+            raise CheckpointError(
+                f"{os.fspath(path)!r}: array {entry.get('name')!r} fails its checksum; the file is corrupt"
+            )
+        with archive.open(member) as data:
+            array = np.lib.format.read_array(data, allow_pickle=False)
+    except CheckpointError:
+        raise
     except KeyError:
         raise CheckpointError(f"{os.fspath(path)!r}: array {entry.get('name')!r} ({member}) is missing") from None
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise CheckpointError(f"{os.fspath(path)!r}: array {entry.get('name')!r} is corrupt ({err})") from None
-    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
-        raise CheckpointError(f"{os.fspath(path)!r}: array {entry.get('name')!r} fails its checksum; the file is corrupt")
-    try:
-        array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
     except ValueError as err:
         raise CheckpointError(f"{os.fspath(path)!r}: array {entry.get('name')!r} cannot be read ({err})") from None
     if list(array.shape) != list(entry["shape"]) or array.dtype.str != entry["dtype"]:
