@@ -53,7 +53,7 @@ ALGORITHMS = {
 }
 
 DEFAULT_NETWORKS = {"atari": "cnn"}  # everything else: mlp
-RUN_FLAGS = ("keep_checkpoints", "max_nonfinite_updates", "deterministic")  # CLI flags passed on to learn()
+RUN_FLAGS = ("keep_checkpoints", "max_nonfinite_updates", "deterministic", "save_replay")  # passed on to learn()
 
 
 class UsageError(ValueError):
@@ -113,7 +113,7 @@ def build_env(
     """The training VecEnv as baselines' run.py builds it: Atari with DeepMind wrappers and 4 stacked frames."""
     count = num_envs(args, env_type, algorithm)
     options = {"reward_scale": args.reward_scale, "monitor_dir": monitor_dir, "env_timeout": args.env_timeout,
-               "resumable": args.deterministic and algorithm.vectorized,
+               "resumable": args.deterministic,
                "restart_crashed_envs": args.restart_crashed_envs}
     if not algorithm.vectorized:
         wrapper_kwargs = {"frame_stack": True} if env_type == "atari" else None
@@ -246,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--keep_checkpoints must be >= 0 (0 keeps all), got {args.keep_checkpoints}")
     if args.max_nonfinite_updates < 1:
         parser.error(f"--max_nonfinite_updates must be >= 1, got {args.max_nonfinite_updates}")
+    if args.save_replay and args.alg != "deepq":
+        parser.error(f"--save_replay saves deepq's replay buffer; --alg={args.alg} has none")
     if args.deterministic and args.seed is None:
         parser.error("--deterministic needs --seed (a deterministic run repeats the run of one seed)")
     if not args.env_timeout > 0:

@@ -283,6 +283,9 @@ def common_arg_parser() -> argparse.ArgumentParser:
                         help="deterministic TensorFlow ops (with --seed, a run repeats exactly; slower)")
     parser.add_argument("--env_timeout", type=float, default=DEFAULT_ENV_TIMEOUT_S,
                         help="seconds an env worker may take to answer before the run stops with an error")
+    parser.add_argument("--save_replay", action="store_true",
+                        help="deepq: put the replay buffer in checkpoints, so a resumed run trains on at once "
+                             "(an Atari buffer of 1M steps takes ~7 GB)")
     parser.add_argument("--restart_crashed_envs", action="store_true",
                         help="restart an env worker that crashed or hung and go on (counted as env_restarts in the "
                              "logs) instead of stopping the run")

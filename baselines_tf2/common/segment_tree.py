@@ -42,6 +42,11 @@ class SegmentTree:
         self._children = self._value.reshape(self._capacity, 2)
 
     @property
+    def values(self) -> np.ndarray:
+        """Every node of the tree (the root at 1, leaves from `capacity` on); writable in place, for checkpoints."""
+        return self._value
+
+    @property
     def capacity(self) -> int:
         """Number of leaves."""
         return self._capacity

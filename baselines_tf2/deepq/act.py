@@ -118,13 +118,15 @@ class ActWrapper:
             "versions": library_versions(),
         }
 
-    def save(self, path: str) -> None:
-        """Write Q-network weights, target weights, optimizer state and metadata atomically (never a pickle)."""
+    def save(self, path: str, extra_groups: dict[str, list[tuple[str, np.ndarray]]] | None = None) -> None:
+        """Write Q-network weights, target weights, optimizer state, metadata and `extra_groups` atomically
+        (never a pickle)."""
         named = lambda variables: [(v.path, np.asarray(v.numpy())) for v in variables]  # noqa: E731
         save_checkpoint(path, self.metadata(), {
             "policy": named(self.model.q_network.weights),
             "target": named(self.model.target_network.weights),
             "optimizer": named(self.model.optimizer.variables),
+            **(extra_groups or {}),
         })
 
     def load(self, path: str) -> dict[str, Any]:

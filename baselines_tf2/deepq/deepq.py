@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2 import logger
-from baselines_tf2.common.checkpoint import CHECKPOINTS_SUBDIR, CheckpointError
+from baselines_tf2.common.checkpoint import CHECKPOINTS_SUBDIR, CheckpointError, load_checkpoint
 from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP, CheckpointDirectory
 from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.play import check_episode_progress
@@ -30,6 +30,7 @@ from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.common.validation import require_choice, require_int, require_number
 from baselines_tf2.common.stop_signals import StopRequest, TrainingInterrupted
 from baselines_tf2.common.vec_env import DummyVecEnv, VecEnv, VecEnvError
+from baselines_tf2.common.vec_env.resume_state import capture_vec_env_state, restore_vec_env_state
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 from baselines_tf2.deepq.act import ActWrapper, build_act
 from baselines_tf2.deepq.deepq_learner import DQNModel, TransitionBatch
@@ -128,6 +129,7 @@ def learn(
     keep_checkpoints: int = DEFAULT_KEEP,
     max_nonfinite_updates: int = DEFAULT_MAX_NONFINITE_UPDATES,
     deterministic: bool = False,
+    save_replay: bool = False,
     **network_kwargs: Any,
 ) -> ActWrapper:
     """Train a DQN on `env` for `total_timesteps` steps; return the act function (greedy/epsilon, `.save(path)`).
@@ -139,8 +141,10 @@ def learn(
     `precision='mixed_bfloat16'` computes the Q-networks in bfloat16 (float32 weights and Q-values).
     Every `checkpoint_freq` steps, at the end and on SIGINT/SIGTERM (then TrainingInterrupted is raised) the
     current state goes to <log dir>/checkpoints (the newest `keep_checkpoints` kept); `load_path` of one from
-    an unfinished run with the same total_timesteps resumes it (step count, exploration, RNG; the replay
-    buffer is not saved, so training pauses `learning_starts` steps while it refills). Train steps with a
+    an unfinished run with the same total_timesteps resumes it (step count, exploration, RNG, and with
+    `save_replay` the replay buffer; without it training pauses `learning_starts` steps while the buffer
+    refills). `deterministic` makes TF ops deterministic and, with envs made resumable, checkpoints hold the env
+    state, so a resumed run repeats the uninterrupted one exactly (with save_replay). Train steps with a
     non-finite loss or gradient are skipped; `max_nonfinite_updates` in a row raise NonFiniteUpdateError.
     """
     if param_noise:
@@ -159,24 +163,36 @@ def learn(
     venv = as_vec_env(env)
     act = build_act(venv.observation_space, venv.action_space, network, network_kwargs, lr=lr, double_q=double_q,
                     precision=precision, seed=seed)
-    loaded = act.load(load_path) if load_path is not None else None
+    if load_path is not None:
+        act.load(load_path)
     act.run_metadata = {"env": describe_vec_env(venv), "hyperparameters": dataclasses.asdict(config), "seed": seed}
     if total_timesteps <= 0:
         return act
-    trainer = _Trainer(act, venv, config, total_timesteps, seed, keep_checkpoints, max_nonfinite_updates)
-    if loaded is not None:
-        trainer.restore(loaded, load_path)
+    options = RunOptions(keep_checkpoints, max_nonfinite_updates, deterministic, save_replay)
+    trainer = _Trainer(act, venv, config, total_timesteps, seed, options)
+    if load_path is not None:
+        trainer.restore(load_path)
     with tempfile.TemporaryDirectory() as scratch:
         best_path = checkpoint_path or logger.get_dir() or scratch
         trainer.run(os.path.join(best_path, "best"), callback, eval_env, progress_bar)
     return act
 
 
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How a run checkpoints and guards itself (not hyperparameters: they do not change what is learned)."""
+
+    keep_checkpoints: int
+    max_nonfinite_updates: int
+    deterministic: bool
+    save_replay: bool
+
+
 class _Trainer:
     """The DQN loop's state: replay, schedules, counters, episode statistics."""
 
     def __init__(self, act: ActWrapper, venv: VecEnv, config: DQNConfig, total_timesteps: int, seed: int | None,
-                 keep_checkpoints: int, max_nonfinite_updates: int):
+                 options: RunOptions):
         self.act = act
         self.model: DQNModel = act.model
         self.venv = venv
@@ -202,17 +218,22 @@ class _Trainer:
         self.eval_obs: Any = None
         self.last_stats: dict[str, float] = {}
         self.start_t = 0  # the step this process starts from (> 0 when resuming)
+        self.refill_until = 0  # resumed without its replay buffer: no training before this step
         self.steps_done = 0
         self.timesteps_before = act.timesteps
-        self.nonfinite = NonFiniteGuard(max_nonfinite_updates)
+        self.options = options
+        self.nonfinite = NonFiniteGuard(options.max_nonfinite_updates)
         self.train_steps = 0
+        self.obs: Any = None  # the observation the next action is chosen for
+        self._pending_env_state: tuple[dict[str, Any], np.ndarray] | None = None
         log_dir = logger.get_dir()
-        self.checkpoints = (
-            CheckpointDirectory(os.path.join(log_dir, CHECKPOINTS_SUBDIR), keep_checkpoints) if log_dir else None
-        )
+        folder = os.path.join(log_dir, CHECKPOINTS_SUBDIR) if log_dir else None
+        self.checkpoints = CheckpointDirectory(folder, options.keep_checkpoints) if folder else None
 
-    def restore(self, metadata: dict[str, Any], path: str) -> None:
-        """Resume the run a checkpoint came from if it is this one (same total steps) and unfinished."""
+    def restore(self, path: str) -> None:
+        """Resume the run a checkpoint came from if it is this one (same total steps) and unfinished: step count,
+        exploration RNG, and the replay buffer and env states when the checkpoint holds them."""
+        metadata, groups = load_checkpoint(path)
         state = metadata.get("training") or {}
         t = int(state.get("t", 0)) if state.get("total_timesteps") == self.total_timesteps else 0
         if not 0 < t < self.total_timesteps:
@@ -220,34 +241,57 @@ class _Trainer:
             return
         try:
             self.model.rng.bit_generator.state = state["rng"]
+            if "replay" in groups:
+                self.replay.load_state(metadata["replay"], {name: array for name, array in
+                                                            zip(metadata["replay_arrays"], groups["replay"])})
         except (KeyError, TypeError, ValueError) as err:
-            raise CheckpointError(f"{path!r}: its exploration RNG state cannot be restored ({err})") from None
+            raise CheckpointError(f"{path!r}: its training state cannot be restored ({err})") from None
         self.start_t = self.steps_done = t
+        self.refill_until = 0 if "replay" in groups else t + self.config.learning_starts
         self.timesteps_before = self.act.timesteps - t
         self.episodes = int(state.get("episodes", 0))
         self.best_mean_reward = state.get("best_mean_reward")
-        logger.log(f"resuming {path} at step {t}/{self.total_timesteps}; the replay buffer refills for "
-                   f"{self.config.learning_starts} steps before training continues")
+        if self.options.deterministic and "env_state" in metadata:
+            self._pending_env_state = (metadata["env_state"], groups["runner"][0])
+        refill = "" if "replay" in groups else (
+            f"; the replay buffer was not saved (--save_replay), so it refills for {self.config.learning_starts} "
+            "steps before training continues")
+        logger.log(f"resuming {path} at step {t}/{self.total_timesteps}{refill}")
 
-    def save_state(self) -> str | None:
-        """Checkpoint the current weights, optimizer and position into <log dir>/checkpoints; its path."""
+    def save_state(self, with_env_state: bool = True) -> str | None:
+        """Checkpoint the current weights, optimizer and position (plus the replay buffer with save_replay, and
+        the env's exact state in deterministic runs) into <log dir>/checkpoints; its path."""
         if self.checkpoints is None:
             return None
         t = self.steps_done
         self.act.timesteps = self.timesteps_before + t
         self.act.epsilon = self.exploration.value(max(0, t - 1))
-        self.act.run_metadata["training"] = {
+        metadata = self.act.run_metadata
+        metadata["training"] = {
             "total_timesteps": self.total_timesteps, "t": t, "episodes": self.episodes,
             "best_mean_reward": self.best_mean_reward, "rng": self.model.rng.bit_generator.state,
         }
-        path = self.checkpoints.save(t, self.act.save)
+        for key in ("replay", "replay_arrays", "env_state"):
+            metadata.pop(key, None)
+        groups: dict[str, list[tuple[str, np.ndarray]]] = {}
+        if self.options.save_replay:
+            metadata["replay"], replay_arrays = self.replay.state()
+            metadata["replay_arrays"] = list(replay_arrays)
+            groups["replay"] = list(replay_arrays.items())
+        if self.options.deterministic and with_env_state and self.obs is not None:
+            metadata["env_state"] = capture_vec_env_state(self.venv)
+            groups["runner"] = [("obs", np.asarray(self.obs))]
+        path = self.checkpoints.save(t, lambda target: self.act.save(target, extra_groups=groups))
         logger.log(f"saved checkpoint {path}")
         return path
 
     def run(self, best_path: str, callback: Any, eval_env: Any, progress_bar: bool) -> None:
         config = self.config
         progress = TrainingProgress(self.total_timesteps - self.start_t, enabled=progress_bar)
-        obs = self.venv.reset()
+        self.obs = self.venv.reset()
+        if self._pending_env_state is not None:
+            env_state, self.obs = self._pending_env_state
+            restore_vec_env_state(self.venv, env_state, self.obs)
         start = time.perf_counter()
         with StopRequest() as stop, contextlib.closing(progress):
             try:
@@ -258,13 +302,11 @@ class _Trainer:
                     if callback is not None and callback(callback_locals, globals()):
                         break
                     epsilon = self.exploration.value(t)
-                    actions = self.model.act(obs, epsilon)
+                    actions = self.model.act(self.obs, epsilon)
                     new_obs, rewards, dones, infos = self.venv.step(actions)
-                    self._remember(obs[0], actions[0], rewards[0], new_obs[0], dones[0], infos[0])
-                    obs = new_obs
-                    # A resumed run starts with an empty replay buffer: it refills for learning_starts steps.
-                    refilled = self.start_t == 0 or t - self.start_t >= config.learning_starts
-                    learning = t >= config.learning_starts and refilled
+                    self._remember(self.obs[0], actions[0], rewards[0], new_obs[0], dones[0], infos[0])
+                    self.obs = new_obs
+                    learning = t >= config.learning_starts and t >= self.refill_until
                     if learning and t % config.train_freq == 0:
                         self._train(t)
                     if learning and t % config.target_network_update_freq == 0:
@@ -278,8 +320,8 @@ class _Trainer:
                         self.save_state()
                     if eval_env is not None and config.eval_freq and (t + 1) % config.eval_freq == 0:
                         self._evaluate(eval_env, t + 1, best_path + "-eval")
-            except VecEnvError:
-                saved = self.save_state()
+            except VecEnvError:  # the VecEnv is closed now: save without its state
+                saved = self.save_state(with_env_state=False)
                 if saved:
                     logger.log(f"an env failed; the state at step {self.steps_done} is in {saved}")
                 raise

@@ -79,6 +79,42 @@ class ReplayBuffer:
         """Store one transition, evicting the oldest when full."""
         self._store(obs_t, action, reward, obs_tp1, done)
 
+    kind = "uniform"
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Everything the buffer holds, as (JSON data, named arrays) for a checkpoint; `load_state` restores it."""
+        info: dict[str, Any] = {
+            "kind": self.kind, "size": self._maxsize, "num_added": self._num_added, "oldest": self._oldest,
+            "rng": self._rng.bit_generator.state,
+            "storage": None if self._observations is None else self._observations.kind,
+        }
+        arrays = {"rewards": self._rewards, "dones": self._dones, "continues": self._continues}
+        if self._actions is not None:
+            arrays["actions"] = self._actions
+        if self._previous_obs_tp1 is not None:
+            arrays["previous_obs_tp1"] = np.asarray(self._previous_obs_tp1)
+        if self._observations is not None:
+            info["storage_state"], storage_arrays = self._observations.state()
+            arrays.update({f"storage/{name}": array for name, array in storage_arrays.items()})
+        return info, arrays
+
+    def load_state(self, info: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Restore what `state()` returned; ValueError if it came from another kind or size of buffer."""
+        if info.get("kind") != self.kind or info.get("size") != self._maxsize:
+            raise ValueError(f"the saved replay buffer is a {info.get('kind')} one of size {info.get('size')}; "
+                             f"this run's is a {self.kind} one of size {self._maxsize} (buffer_size)")
+        storage_arrays = {name[len("storage/"):]: array for name, array in arrays.items() if name.startswith("storage/")}
+        storages = {store.kind: store for store in (TransitionObservations, FrameStackObservations)}
+        storage = info.get("storage")
+        self._observations = None if storage is None else storages[storage].from_state(
+            self._maxsize, info.get("storage_state", {}), storage_arrays)
+        for name in ("rewards", "dones", "continues"):
+            getattr(self, f"_{name}")[...] = arrays[name]
+        self._actions = np.array(arrays["actions"]) if "actions" in arrays else None
+        self._previous_obs_tp1 = arrays.get("previous_obs_tp1")
+        self._num_added, self._oldest = int(info["num_added"]), int(info["oldest"])
+        self._rng.bit_generator.state = info["rng"]
+
     def sample(self, batch_size: int) -> Batch:
         """`batch_size` transitions drawn uniformly with replacement: (obses_t, actions, rewards, obses_tp1, dones).
 
@@ -208,6 +244,21 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     def nbytes(self) -> int:
         """Bytes of the preallocated storage, the two priority trees included."""
         return super().nbytes + self._it_sum.nbytes + self._it_min.nbytes
+
+    kind = "prioritized"
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        info, arrays = super().state()
+        info.update(alpha=self._alpha, max_priority=self._max_priority)
+        return info, {**arrays, "priority_sums": self._it_sum.values, "priority_mins": self._it_min.values}
+
+    def load_state(self, info: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        super().load_state(info, arrays)
+        if info.get("alpha") != self._alpha:
+            raise ValueError(f"the saved replay buffer has alpha {info.get('alpha')}, this run's is {self._alpha}")
+        self._it_sum.values[...] = arrays["priority_sums"]
+        self._it_min.values[...] = arrays["priority_mins"]
+        self._max_priority = float(info["max_priority"])
 
     def add(self, obs_t: Any, action: Any, reward: float, obs_tp1: Any, done: bool) -> None:
         """Store one transition at the maximum priority so far."""

@@ -32,6 +32,11 @@ def _checked_array(obs: Any, name: str, shape: tuple[int, ...], dtype: np.dtype)
     return array
 
 
+def _require_rows(array: np.ndarray, rows: int, name: str) -> None:
+    if array.shape[:1] != (rows,):
+        raise ValueError(f"saved replay array {name!r} has shape {array.shape}; a buffer of {rows} needs {rows} rows")
+
+
 def _same_frame(frame: np.ndarray, other: np.ndarray) -> bool:
     """Equal content; the same read-only array (as LazyFrames share) counts as equal without comparing pixels."""
     return (frame is other and not frame.flags.writeable) or np.array_equal(frame, other)
@@ -81,6 +86,21 @@ class TransitionObservations:
     def is_intact(self, slot: int) -> bool:
         """Whole observations never go stale."""
         return True
+
+    kind = "transitions"
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(JSON data, named arrays) that `from_state` rebuilds this store from."""
+        return {}, {"obs_t": self._obs_t, "obs_tp1": self._obs_tp1}
+
+    @classmethod
+    def from_state(cls, capacity: int, info: dict[str, Any], arrays: dict[str, np.ndarray]) -> TransitionObservations:
+        obs_t, obs_tp1 = arrays["obs_t"], arrays["obs_tp1"]
+        _require_rows(obs_t, capacity, "obs_t")
+        store = cls(capacity, obs_t.shape[1:], obs_t.dtype)
+        store._obs_t[...] = obs_t
+        store._obs_tp1[...] = obs_tp1
+        return store
 
 
 class FrameStackObservations:
@@ -207,6 +227,33 @@ class FrameStackObservations:
             else:
                 positions.append(self._push(frame))
         return tuple(positions)
+
+    kind = "frames"
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(JSON data, named arrays) that `from_state` rebuilds this store from."""
+        info = {"frame_shape": list(self.frame_shape), "frames_per_stack": self.frames_per_stack,
+                "frames_pushed": self._frames_pushed,
+                "last_positions": None if self._last_positions is None else [int(p) for p in self._last_positions]}
+        arrays = {"frames": self._frames, "positions": self._positions}
+        if self._last_frames:
+            arrays["last_frames"] = np.stack(self._last_frames)
+        return info, arrays
+
+    @classmethod
+    def from_state(cls, capacity: int, info: dict[str, Any], arrays: dict[str, np.ndarray]) -> FrameStackObservations:
+        frames = arrays["frames"]
+        store = cls(capacity, tuple(info["frame_shape"]), int(info["frames_per_stack"]), frames.dtype)
+        if frames.shape != store._frames.shape or arrays["positions"].shape != store._positions.shape:
+            raise ValueError(f"saved frame ring {frames.shape} / positions {arrays['positions'].shape} do not fit a "
+                             f"buffer of {capacity} ({store._frames.shape} / {store._positions.shape})")
+        store._frames[...] = frames
+        store._positions[...] = arrays["positions"]
+        store._frames_pushed = int(info["frames_pushed"])
+        last = info["last_positions"]
+        store._last_positions = None if last is None else tuple(int(p) for p in last)
+        store._last_frames = tuple(arrays["last_frames"]) if "last_frames" in arrays else ()
+        return store
 
     def _push(self, frame: np.ndarray) -> int:
         """Copy one frame into the ring; return its position."""
