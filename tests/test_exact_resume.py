@@ -1,5 +1,6 @@
-"""Exact resume: a --deterministic CLI run stopped by SIGTERM and resumed ends with the parameters of an
-uninterrupted run, on envs whose games were in mid-episode when it stopped."""
+"""Exact resume: a --deterministic run stopped by SIGTERM and resumed ends with the parameters of an
+uninterrupted run, on envs whose games were in mid-episode when it stopped (PPO2 through the CLI; deepq with
+its replay buffer saved)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from baselines_tf2 import logger
 from baselines_tf2.common.checkpoint import load_checkpoint, read_metadata
+from baselines_tf2.common.cmd_util import make_vec_env
+from baselines_tf2.common.stop_signals import TrainingInterrupted
+from baselines_tf2.deepq import deepq
 from cli_helpers import RUN, run_one
 
 NUM_ENV, NSTEPS, NUPDATES = 2, 32, 60
@@ -82,3 +87,38 @@ def test_sigterm_then_resume_gives_the_uninterrupted_parameters(env: str, tmp_pa
     assert initial_difference > 0  # training after the stop changed the weights, so equality below means something
     for saved, restored in zip(expected, actual):
         np.testing.assert_array_equal(restored, saved)
+
+
+def deepq_run(log_dir: Path, *, load_path: Path | None = None, stop_at: int | None = None,
+              save_replay: bool = True) -> list[np.ndarray] | None:
+    """A short deterministic deepq run on CartPole (SIGTERM to itself at step `stop_at`); its final weights."""
+    def stop_when_due(local_vars: dict, _globals: dict) -> bool:
+        if local_vars["t"] == stop_at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return False
+
+    env = make_vec_env("CartPole-v1", "classic_control", 1, seed=0, resumable=True)
+    try:
+        with logger.scoped_configure(str(log_dir), ["csv"]):
+            deepq.learn(env, "mlp", seed=0, total_timesteps=1500, learning_starts=300, buffer_size=1000,
+                        prioritized_replay=True, checkpoint_freq=100_000, deterministic=True, save_replay=save_replay,
+                        load_path=None if load_path is None else str(load_path), callback=stop_when_due,
+                        num_hidden=16)
+    except TrainingInterrupted:
+        return None
+    finally:
+        env.close()
+    return load_checkpoint(log_dir / "checkpoints")[1]["policy"]
+
+
+@pytest.mark.parametrize("save_replay", [True, False])
+def test_deepq_resume_with_its_replay_buffer_repeats_the_uninterrupted_run(tmp_path: Path, save_replay: bool) -> None:
+    whole = deepq_run(tmp_path / "whole", save_replay=save_replay)
+    assert deepq_run(tmp_path / "part", stop_at=900, save_replay=save_replay) is None
+    assert read_metadata(tmp_path / "part")["training"]["t"] == 901
+    resumed = deepq_run(tmp_path / "rest", load_path=tmp_path / "part", save_replay=save_replay)
+    differences = [float(np.max(np.abs(a - b))) for a, b in zip(whole, resumed)]
+    if save_replay:
+        assert max(differences) == 0.0
+    else:  # the buffer refills from scratch, so training differs: the replay buffer is what made it exact
+        assert max(differences) > 0.0

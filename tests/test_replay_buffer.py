@@ -3,6 +3,7 @@ episode ends, wrap-around), whole-observation fallback, uniform and prioritized 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import gymnasium
 import numpy as np
 import pytest
 
-from baselines_tf2.common.atari_wrappers import make_atari, wrap_deepmind
+from baselines_tf2.common.atari_wrappers import LazyFrames, make_atari, wrap_deepmind
 from baselines_tf2.common.vec_env import DummyVecEnv, VecFrameStack
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION
 from baselines_tf2.deepq.replay_buffer import PrioritizedReplayBuffer, ReplayBuffer
@@ -339,3 +340,49 @@ def test_replay_modules_do_not_import_tensorflow() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("prioritized", [False, True])
+@pytest.mark.parametrize("stacked", [False, True])
+def test_state_round_trip_continues_exactly(prioritized: bool, stacked: bool) -> None:
+    """A buffer restored from `state()` into a fresh one samples and evolves exactly like the original."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (4, 4, 1), np.uint8) for _ in range(4)]
+
+    def next_obs() -> object:
+        frames.append(rng.integers(0, 255, (4, 4, 1), np.uint8))
+        frames.pop(0)
+        return LazyFrames(list(frames)) if stacked else rng.random(3).astype(np.float32)
+
+    def make(seed: int) -> ReplayBuffer:
+        return PrioritizedReplayBuffer(50, alpha=0.6, seed=seed) if prioritized else ReplayBuffer(50, seed=seed)
+
+    original, restored = make(1), make(2)
+    obs = next_obs()
+    for t in range(80):  # wraps the ring
+        following = next_obs()
+        original.add(obs, t % 3, float(t), following, t % 17 == 0)
+        obs = following
+    info, arrays = original.state()
+    restored.load_state(json.loads(json.dumps(info)), {name: np.array(array) for name, array in arrays.items()})
+    for _ in range(30):
+        following = next_obs()
+        for buffer in (original, restored):
+            buffer.add(obs, 1, 1.0, following, False)
+        obs = following
+        if prioritized:
+            batches = [buffer.sample(8, beta=0.4) for buffer in (original, restored)]
+            for buffer, batch in zip((original, restored), batches):
+                buffer.update_priorities(batch[-1], np.arange(1.0, 9.0))
+        else:
+            batches = [buffer.sample(8) for buffer in (original, restored)]
+        for left, right in zip(*batches):
+            np.testing.assert_array_equal(left, right)
+
+
+def test_state_of_another_size_is_refused() -> None:
+    buffer = ReplayBuffer(10, seed=0)
+    buffer.add(np.zeros(2, np.float32), 0, 0.0, np.ones(2, np.float32), False)
+    info, arrays = buffer.state()
+    with pytest.raises(ValueError, match="size 10.*size 20"):
+        ReplayBuffer(20).load_state(info, arrays)
