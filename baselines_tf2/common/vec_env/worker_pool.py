@@ -17,6 +17,7 @@ from baselines_tf2.common.vec_env.worker import CloudpickleWrapper, EnvFactory, 
 VALID_CONTEXTS = ("forkserver", "spawn")
 _CLOSE_GRACE_S = 1.0  # time workers get to close their envs before they are terminated, then killed
 _EXIT_WAIT_S = 1.0
+_MAX_WAIT_S = 3600.0  # longest single wait handed to the OS (select() refuses huge timeouts)
 _STARTUP_COMMANDS = {"get_spaces", "share_obs"}  # answered once the envs are built: not timed, start-up can be slow  # time a failing worker gets to finish exiting, so its exit code can be reported
 
 
@@ -37,7 +38,7 @@ class WorkerPool:
             )
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
-        self.timeout = timeout
+        self.timeout = None if timeout == float("inf") else timeout
         mp_context = _get_context(context)
         self._mp_context = mp_context
         self._env_fns = list(env_fns)
@@ -83,8 +84,10 @@ class WorkerPool:
             for worker_index in self._awaiting:
                 owners[self.connections[worker_index]] = worker_index
                 owners[self.processes[worker_index].sentinel] = worker_index
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            remaining = None if deadline is None else min(_MAX_WAIT_S, max(0.0, deadline - time.monotonic()))
             ready_list = wait(list(owners), remaining)
+            if not ready_list and deadline is not None and time.monotonic() < deadline:
+                continue  # a long timeout is waited out in slices the OS accepts
             if not ready_list:
                 error = self._timed_out()
                 if faults is None:
