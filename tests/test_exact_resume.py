@@ -18,7 +18,9 @@ from baselines_tf2 import logger
 from baselines_tf2.common.checkpoint import load_checkpoint, read_metadata
 from baselines_tf2.common.cmd_util import make_vec_env
 from baselines_tf2.common.stop_signals import TrainingInterrupted
+from baselines_tf2.common.vec_env import VecNormalize
 from baselines_tf2.deepq import deepq
+from baselines_tf2.ppo2 import ppo2
 from cli_helpers import RUN, run_one
 
 NUM_ENV, NSTEPS, NUPDATES = 2, 32, 60
@@ -122,3 +124,34 @@ def test_deepq_resume_with_its_replay_buffer_repeats_the_uninterrupted_run(tmp_p
         assert max(differences) == 0.0
     else:  # the buffer refills from scratch, so training differs: the replay buffer is what made it exact
         assert max(differences) > 0.0
+
+
+def ppo2_normalized_run(
+    log_dir: Path, *, load_path: Path | None = None, stop_at: int | None = None
+) -> list[np.ndarray] | None:
+    """A short deterministic PPO2 run on CartPole behind VecNormalize (SIGTERM to itself after update `stop_at`)."""
+    def stop_when_due(local_vars: dict) -> None:
+        if local_vars["update"] == stop_at:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    env = VecNormalize(make_vec_env("CartPole-v1", "classic_control", 2, seed=0, resumable=True))
+    try:
+        with logger.scoped_configure(str(log_dir), ["csv"]):
+            model = ppo2.learn(network="mlp", env=env, total_timesteps=2 * 32 * 12, nsteps=32, nminibatches=2,
+                               seed=0, deterministic=True, load_path=None if load_path is None else str(load_path),
+                               callback=stop_when_due, num_hidden=16)
+    except TrainingInterrupted:
+        return None
+    finally:
+        env.close()
+    return [weights for _name, weights in model.policy.get_weights()]
+
+
+def test_ppo2_behind_vec_normalize_resumes_exactly(tmp_path: Path) -> None:
+    """The normalizer's statistics and running returns come back with the run, or the resumed updates would differ."""
+    whole = ppo2_normalized_run(tmp_path / "whole")
+    assert ppo2_normalized_run(tmp_path / "part", stop_at=5) is None
+    assert read_metadata(tmp_path / "part")["vec_normalize"]["ob_rms"] is not None
+    resumed = ppo2_normalized_run(tmp_path / "rest", load_path=tmp_path / "part")
+    for saved, restored in zip(whole, resumed):
+        np.testing.assert_array_equal(restored, saved)

@@ -106,6 +106,19 @@ def test_csv_extends_header_when_key_appears_later(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["progress.csv"], "no temporary file left behind"
 
 
+def test_csv_continues_an_existing_progress_file(tmp_path: Path) -> None:
+    """A resumed run logging to the same folder appends; the first run's rows stay."""
+    for first, second in ((1, 2), (3, 4)):
+        logger.configure(str(tmp_path), ["csv"])
+        logger.logkv("a", first)
+        logger.dumpkvs()
+        logger.logkv("a", second)
+        logger.logkv("b", 0.5)
+        logger.dumpkvs()
+        logger.reset()
+    assert (tmp_path / "progress.csv").read_text().splitlines() == ["a,b", "1,", "2,0.5", "3,", "4,0.5"]
+
+
 def test_json_writes_one_plain_object_per_line(tmp_path: Path) -> None:
     logger.configure(str(tmp_path), ["json"])
     logger.logkvs({"step": np.int64(1), "loss": np.float32(0.25), "item": ItemOnly(), "name": "run"})

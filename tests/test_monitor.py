@@ -201,3 +201,16 @@ def test_bench_does_not_import_tensorflow() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_envs_made_by_make_env_append_to_an_existing_monitor_file(tmp_path: Path) -> None:
+    """A restarted env worker or a resumed run writes into the same monitor file without erasing its episodes."""
+    from baselines_tf2.common.cmd_util import make_env
+
+    for seed in (0, 1):
+        env = make_env("CartPole-v1", "classic_control", logger_dir=str(tmp_path))
+        env.reset(seed=seed)
+        while not any(env.step(env.action_space.sample())[2:4]):
+            pass
+        env.close()
+    assert len(load_results(str(tmp_path))) == 2

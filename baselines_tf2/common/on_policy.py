@@ -110,6 +110,7 @@ class TrainingRun:
         self.timesteps_before = model.timesteps  # steps trained before this run started
         self.runner: Runner | None = None
         self._pending_env_state: tuple[dict[str, Any], list[np.ndarray]] | None = None  # (env state, runner arrays)
+        self._pending_normalizer: tuple[dict[str, Any] | None, str] = (None, "")  # VecNormalize statistics, source
         model.nonfinite = NonFiniteGuard(settings.max_nonfinite_updates)
         log_dir = logger.get_dir()
         folder = os.path.join(log_dir, CHECKPOINTS_SUBDIR) if log_dir else None
@@ -130,9 +131,7 @@ class TrainingRun:
             self.rng.bit_generator.state = state["rng"]
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{path!r}: its shuffling RNG state cannot be restored ({err})") from None
-        normalizer = find_vec_normalize(self.env)
-        if normalizer is not None and metadata.get("vec_normalize") is not None:
-            normalizer.load_state_dict(metadata["vec_normalize"], source=path)
+        self._pending_normalizer = (metadata.get("vec_normalize"), path)
         if self.settings.deterministic and "env_state" in metadata:
             self._pending_env_state = (metadata["env_state"], load_checkpoint(path)[1].get("runner", []))
         logger.log(f"resuming {path} at update {update}/{self.nupdates}: schedules, RNG and statistics continue"
@@ -141,6 +140,10 @@ class TrainingRun:
     def attach(self, runner: Runner) -> None:
         """Use `runner` for checkpoints; on an exact resume, bring it and its envs to the saved state."""
         self.runner = runner
+        normalizer = find_vec_normalize(self.env)
+        statistics, path = self._pending_normalizer
+        if normalizer is not None and statistics is not None:  # after the runner's reset, which updates them
+            normalizer.load_state_dict(statistics, source=path)
         if self._pending_env_state is None:
             return
         env_state, (obs, dones, states) = self._pending_env_state
