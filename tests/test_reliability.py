@@ -349,11 +349,6 @@ def test_deepq_stops_after_max_nonfinite_updates_and_keeps_the_initial_weights(t
     assert optimizer_iterations(tmp_path / "checkpoints" / "00012") == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "deepq.py _Trainer._checkpoint_if_better takes np.mean of the last 100 episode returns including a NaN one; "
-    "with best_mean_reward None it saves that model as the best with mean NaN, every later `mean > nan` is False, "
-    "so the best is frozen and learn() ends by restoring those early weights ('restored the model with the best "
-    "mean reward nan'); the NaN also goes into the checkpoint's training.best_mean_reward"))
 def test_deepq_best_model_ignores_a_nan_episode_return(tmp_path: Path) -> None:
     env = Monitor(NaNRewardCartPole(nan_from=3, nan_until=4), None)  # the first episode's return is NaN
     with logger.scoped_configure(str(tmp_path), ["csv"]):
@@ -581,11 +576,6 @@ def test_resuming_the_interrupted_run_finishes_it_where_an_uninterrupted_run_wou
     assert optimizer_iterations(log_dir / "model") == LONG_UPDATES * GRADIENT_STEPS_PER_UPDATE
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SIGTERM sent to the whole process group (systemd's stop, Slurm's scancel and time limit, kill -- -PGID) also "
-    "kills the forkserver and env workers (vec_env/worker.py run_worker ignores only SIGINT); the parent, waiting "
-    "in WorkerPool.receive, sees a dead worker, and on_policy.train_on_policy's `except VecEnvError` turns the "
-    "requested stop into 'worker 0 (envs [0]) died unexpectedly (exit code 255)' and exit 1 instead of 143"))
 def test_sigterm_to_the_whole_process_group_still_stops_gracefully(cli: dict[str, Future[Outcome]]) -> None:
     result, log_dir, family, *_ = cli["sigterm_to_the_group"].result()
     assert still_running(family) == []

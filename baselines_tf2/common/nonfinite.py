@@ -31,8 +31,8 @@ class NonFiniteGuard:
         if self.consecutive >= self.max_consecutive:
             bad = ", ".join(f"{name} = {value}" for name, value in quantities.items() if not math.isfinite(value))
             raise NonFiniteUpdateError(
-                f"gradient update {update} is the {self.consecutive}th in a row with a non-finite value ({bad}); "
-                f"all were skipped and training stops (max_nonfinite_updates = {self.max_consecutive}). "
+                f"gradient update {update} had a non-finite value ({bad}), making {self.consecutive} in a row; all "
+                f"were skipped and training stops (max_nonfinite_updates = {self.max_consecutive}). "
                 "The weights are those of the last good update; check the env's rewards and observations for "
                 "NaN/inf, or lower the learning rate"
             )

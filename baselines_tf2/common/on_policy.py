@@ -1,4 +1,8 @@
-"""The training loop PPO2 and A2C share: collect a rollout, update, log with baselines' keys, checkpoint."""
+"""The training loop PPO2 and A2C share: collect a rollout, update, log with baselines' keys, checkpoint.
+
+Under MPI each rank runs this loop on its own envs in lockstep: batches, step counts, fps and episode statistics
+count every rank, the ranks agree at each update on whether to stop, and only rank 0 writes checkpoints.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +21,19 @@ from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP, CheckpointDirector
 from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.learner import OnPolicyLearner
 from baselines_tf2.common.math_util import explained_variance
+from baselines_tf2.common.mpi_util import World
 from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES, NonFiniteGuard
 from baselines_tf2.common.policies import PolicyWithValue
 from baselines_tf2.common.progress import TrainingProgress
-from baselines_tf2.common.runner import Runner
+from baselines_tf2.common.runner import Rollout, Runner
 from baselines_tf2.common.stop_signals import StopRequest, TrainingInterrupted
 from baselines_tf2.common.vec_env import VecEnv, VecNormalize
 from baselines_tf2.common.vec_env.resume_state import capture_vec_env_state, restore_vec_env_state
 from baselines_tf2.common.vec_env.vec_env import VecEnvError
+
+
+class PeerEnvError(VecEnvError):
+    """The envs of another MPI rank failed (that rank reports its own error); every rank stops."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +55,6 @@ class LoopSettings:
     keep_checkpoints: int = DEFAULT_KEEP  # newest checkpoints kept in <log dir>/checkpoints; 0 keeps all
     deterministic: bool = False  # checkpoints also hold the envs' exact state (ResumableEnv) and the runner's
     max_nonfinite_updates: int = DEFAULT_MAX_NONFINITE_UPDATES  # consecutive skipped steps before stopping
-
-
-def safe_mean(values: list[float] | deque[float]) -> float:
-    """Mean, or NaN for no values (baselines' `safemean`)."""
-    return float(np.mean(values)) if len(values) else float("nan")
 
 
 def build_policy(
@@ -78,11 +82,12 @@ def learn_on_policy(
 ) -> OnPolicyLearner:
     """Load `load_path` if given, then train (nothing when total_timesteps is 0) and return the model.
 
-    A checkpoint written part-way through a run with the same total_timesteps and batch resumes that run:
-    the update count, learning-rate and clip-range schedules, shuffling RNG and VecNormalize statistics
-    continue where they stopped. Any other checkpoint starts a new schedule from its weights and optimizer.
+    A checkpoint written part-way through a run with the same total_timesteps resumes that run: the update count,
+    learning-rate and clip-range schedules, shuffling RNG and VecNormalize statistics continue where they
+    stopped (at the same step count if the batch changed, e.g. with another number of MPI ranks). Any other
+    checkpoint starts a new schedule from its weights and optimizer.
     """
-    nbatch = env.num_envs * settings.nsteps
+    nbatch = model.world.size * env.num_envs * settings.nsteps
     run = TrainingRun(model, env, settings, nbatch)
     if load_path is not None:
         run.restore(model.load(load_path), load_path)
@@ -97,13 +102,16 @@ def learn_on_policy(
 
 
 class TrainingRun:
-    """Where a training run stands (update, RNG, timesteps) and how it checkpoints and resumes."""
+    """Where a training run stands (update, RNG, timesteps) and how it checkpoints and resumes.
+
+    `nbatch` is the env steps of one update over all MPI ranks; only rank 0 writes checkpoints."""
 
     def __init__(self, model: OnPolicyLearner, env: VecEnv, settings: LoopSettings, nbatch: int) -> None:
         self.model = model
         self.env = env
         self.settings = settings
         self.nbatch = nbatch
+        self.world: World = model.world
         self.nupdates = settings.total_timesteps // nbatch
         self.update = 0  # updates done in this run
         self.rng = np.random.default_rng(settings.seed)  # minibatch shuffling
@@ -113,14 +121,18 @@ class TrainingRun:
         self._pending_normalizer: tuple[dict[str, Any] | None, str] = (None, "")  # VecNormalize statistics, source
         model.nonfinite = NonFiniteGuard(settings.max_nonfinite_updates)
         log_dir = logger.get_dir()
-        folder = os.path.join(log_dir, CHECKPOINTS_SUBDIR) if log_dir else None
+        folder = os.path.join(log_dir, CHECKPOINTS_SUBDIR) if log_dir and self.world.rank == 0 else None
         self.checkpoints = CheckpointDirectory(folder, settings.keep_checkpoints) if folder else None
 
     def restore(self, metadata: dict[str, Any], path: str) -> None:
-        """Continue the run a checkpoint came from, if it is this one (same total steps and batch) and unfinished."""
+        """Continue the run a checkpoint came from, if it is this one (same total steps) and unfinished.
+
+        With another batch (another number of MPI ranks or envs) the run goes on from the update of this batch
+        that has done at most the checkpoint's steps, so the schedules continue at (nearly) the same point."""
         state = metadata.get("training") or {}
-        same_run = state.get("total_timesteps") == self.settings.total_timesteps and state.get("nbatch") == self.nbatch
-        update = int(state.get("update", 0)) if same_run else 0
+        same_run = state.get("total_timesteps") == self.settings.total_timesteps
+        saved_nbatch = int(state.get("nbatch", 0))
+        update = int(state.get("update", 0)) * saved_nbatch // self.nbatch if same_run else 0
         if not 0 < update < self.nupdates:
             self.timesteps_before = self.model.timesteps
             logger.log(f"loaded {path} ({self.model.timesteps} steps trained); training a new schedule")
@@ -132,9 +144,12 @@ class TrainingRun:
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{path!r}: its shuffling RNG state cannot be restored ({err})") from None
         self._pending_normalizer = (metadata.get("vec_normalize"), path)
-        if self.settings.deterministic and "env_state" in metadata:
+        if self.settings.deterministic and "env_state" in metadata and saved_nbatch == self.nbatch:
             self._pending_env_state = (metadata["env_state"], load_checkpoint(path)[1].get("runner", []))
-        logger.log(f"resuming {path} at update {update}/{self.nupdates}: schedules, RNG and statistics continue"
+        batch = "" if saved_nbatch == self.nbatch else (
+            f" (its batch was {saved_nbatch} steps, this run's is {self.nbatch}: continuing from step "
+            f"{update * self.nbatch} of its {state['update'] * saved_nbatch})")
+        logger.log(f"resuming {path} at update {update}/{self.nupdates}{batch}: schedules, RNG and statistics continue"
                    + (", envs replayed to their saved state" if self._pending_env_state else ""))
 
     def attach(self, runner: Runner) -> None:
@@ -153,9 +168,11 @@ class TrainingRun:
         self._pending_env_state = None
 
     def save(self, with_env_state: bool = True) -> str | None:
-        """Checkpoint the state after the last completed update into <log dir>/checkpoints; its path.
+        """Checkpoint the state after the last completed update into <log dir>/checkpoints; its path (None on
+        ranks > 0, which write nothing).
 
-        Deterministic runs also save the envs' exact state and the runner's last observation (`with_env_state`)."""
+        Deterministic single-process runs also save the envs' exact state and the runner's last observation
+        (`with_env_state`); under MPI the other ranks' envs are not saved, so no env state is."""
         if self.checkpoints is None:
             return None
         self.model.timesteps = self.timesteps_before + self.update * self.nbatch
@@ -168,7 +185,7 @@ class TrainingRun:
             self.model.run_metadata["vec_normalize"] = normalizer.state_dict()
         groups: dict[str, list[tuple[str, np.ndarray]]] = {}
         self.model.run_metadata.pop("env_state", None)
-        if self.settings.deterministic and self.runner is not None and with_env_state:
+        if self.settings.deterministic and self.runner is not None and with_env_state and self.world.size == 1:
             self.model.run_metadata["env_state"] = capture_vec_env_state(self.env)
             states = self.runner.states if self.runner.states is not None else np.zeros((0, 0), np.float32)
             groups["runner"] = [("obs", self.runner.obs), ("dones", self.runner.dones), ("states", states)]
@@ -188,28 +205,29 @@ def train_on_policy(
 
     Every `save_interval` updates, at the end, on SIGINT/SIGTERM and before an env fault is re-raised, a
     checkpoint goes to <log dir>/checkpoints (baselines' layout, plus a `latest` pointer). A signal ends
-    with TrainingInterrupted after the checkpoint is written.
+    with TrainingInterrupted after the checkpoint is written. Under MPI, a signal, a callback's False or an env
+    fault on any rank stops every rank at the same update.
     """
-    settings, learner, nbatch = run.settings, run.model, run.nbatch
+    settings, learner, nbatch, world = run.settings, run.model, run.nbatch, run.world
     episode_returns: deque[float] = deque(maxlen=100)
     episode_lengths: deque[float] = deque(maxlen=100)
     eval_returns: deque[float] = deque(maxlen=100)
-    progress = TrainingProgress((run.nupdates - run.update) * nbatch, enabled=settings.progress_bar)
+    progress = TrainingProgress((run.nupdates - run.update) * nbatch, enabled=settings.progress_bar and world.rank == 0)
     first_start = time.perf_counter()
     skipped_total = 0
     with StopRequest() as stop, contextlib.closing(progress):
         try:
-            while run.update < run.nupdates and not stop.requested:
+            while run.update < run.nupdates and not any(world.gather(stop.requested)):
                 start = time.perf_counter()
                 update = run.update + 1
                 frac = 1.0 - (update - 1.0) / run.nupdates
                 # A signal mid-rollout drops the rollout and saves the last completed update, except in deterministic
                 # runs, whose checkpoints hold the envs' state: there the rollout and its update complete first.
-                rollout = runner.run(None if settings.deterministic else stop)
-                if rollout is None:
+                collected = _collect(runner, eval_runner, None if settings.deterministic else stop, world)
+                if collected is None:
                     break
-                if eval_runner is not None:
-                    eval_returns.extend(episode["r"] for episode in eval_runner.run().episodes)
+                rollout, evaluation = collected
+                eval_returns.extend(evaluation)
                 for episode in rollout.episodes:
                     episode_returns.append(episode["r"])
                     episode_lengths.append(episode["l"])
@@ -222,24 +240,52 @@ def train_on_policy(
                 now = time.perf_counter()
                 progress.update(nbatch, episode_returns)
                 if update % settings.log_interval == 0 or update == 1:
-                    _log_update(settings, update, nbatch, nbatch / (now - start), now - first_start, rollout,
+                    _log_update(settings, world, update, nbatch, nbatch / (now - start), now - first_start, rollout,
                                 stats, skipped_total, getattr(run.env, "restarts", 0), episode_returns,
                                 episode_lengths,
                                 eval_returns if eval_runner is not None else None)
                 if settings.save_interval and update % settings.save_interval == 0:
                     run.save()
-                if callback is not None and callback(locals()) is False:
+                if callback is not None and any(world.gather(callback(locals()) is False)):
                     break
         except VecEnvError:  # the VecEnv is closed now: save without its state
             saved = run.save(with_env_state=False)
             if saved:
                 logger.log(f"an env failed; the state after update {run.update} is in {saved}")
             raise
-    if stop.signum is not None:
-        raise TrainingInterrupted(stop.signum, run.save())
+    signum = max(world.gather(stop.signum or 0))  # ranks the signal did not reach stop with the others
+    if signum:
+        raise TrainingInterrupted(signum, run.save())
     if run.update == run.nupdates and not (settings.save_interval and run.update % settings.save_interval == 0):
         run.save()
     learner.timesteps = run.timesteps_before + run.update * nbatch
+
+
+_COLLECTED, _STOPPED, _FAILED = 0, 1, 2  # how a rank's collection ended
+
+
+def _collect(
+    runner: Runner, eval_runner: Runner | None, stop: StopRequest | None, world: World
+) -> tuple[Rollout, list[float]] | None:
+    """(rollout, evaluation episodes' returns) on every rank, or None on every rank if a signal cut a rank's
+    rollout short. An env fault on any rank raises on every rank: its own error there, PeerEnvError elsewhere."""
+    collected = failure = None
+    try:
+        rollout = runner.run(stop)
+        if rollout is not None:
+            evaluation = [episode["r"] for episode in eval_runner.run().episodes] if eval_runner is not None else []
+            collected = (rollout, evaluation)
+    except VecEnvError as error:
+        if world.size == 1:
+            raise
+        failure = error
+    statuses = world.gather(_FAILED if failure is not None else _STOPPED if collected is None else _COLLECTED)
+    if failure is not None:
+        raise failure
+    failed = [rank for rank, status in enumerate(statuses) if status == _FAILED]
+    if failed:
+        raise PeerEnvError(f"the envs of MPI rank(s) {failed} failed (that rank prints why); every rank stops")
+    return collected if max(statuses) == _COLLECTED else None
 
 
 def find_vec_normalize(env: VecEnv) -> VecNormalize | None:
@@ -253,6 +299,7 @@ def find_vec_normalize(env: VecEnv) -> VecNormalize | None:
 
 def _log_update(
     settings: LoopSettings,
+    world: World,
     update: int,
     nbatch: int,
     fps: float,
@@ -265,19 +312,27 @@ def _log_update(
     episode_lengths: deque[float],
     eval_returns: deque[float] | None,
 ) -> None:
+    """Rank 0 logs; every rank must call this, since episode statistics, loss terms and env restarts are summed
+    over ranks (episode means over every rank's recent episodes, loss terms averaged over ranks)."""
+    episodes = {"eprewmean": episode_returns, "eplenmean": episode_lengths}
+    if eval_returns is not None:
+        episodes["eval_eprewmean"] = eval_returns
+    local = [quantity for values in episodes.values() for quantity in (float(np.sum(values)), len(values))]
+    totals = world.sum(np.array([*local, *stats.values(), env_restarts], np.float64))
+    if world.rank != 0:
+        return
     misc, loss = settings.misc_prefix, settings.loss_prefix
     logger.logkv(f"{misc}serial_timesteps", update * settings.nsteps)
     logger.logkv(f"{misc}nupdates", update)
     logger.logkv(f"{misc}total_timesteps", update * nbatch)
     logger.logkv("fps", int(fps))
     logger.logkv(f"{misc}explained_variance", explained_variance(rollout.values, rollout.returns))
-    logger.logkv("eprewmean", safe_mean(episode_returns))
-    logger.logkv("eplenmean", safe_mean(episode_lengths))
-    if eval_returns is not None:
-        logger.logkv("eval_eprewmean", safe_mean(eval_returns))
+    for index, name in enumerate(episodes):
+        episodes_sum, count = totals[2 * index], totals[2 * index + 1]
+        logger.logkv(name, episodes_sum / count if count else float("nan"))
     logger.logkv(f"{misc}time_elapsed", elapsed)
     logger.logkv(f"{misc}nonfinite_updates_skipped", skipped_total)
-    logger.logkv(f"{misc}env_restarts", env_restarts)
-    for name, value in stats.items():
-        logger.logkv(f"{loss}{name}", value)
+    logger.logkv(f"{misc}env_restarts", int(totals[-1]))
+    for index, name in enumerate(stats):
+        logger.logkv(f"{loss}{name}", totals[len(local) + index] / world.size)
     logger.dumpkvs()

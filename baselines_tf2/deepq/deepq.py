@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import tempfile
 import time
@@ -321,6 +322,8 @@ class _Trainer:
                     if eval_env is not None and config.eval_freq and (t + 1) % config.eval_freq == 0:
                         self._evaluate(eval_env, t + 1, best_path + "-eval")
             except VecEnvError:  # the VecEnv is closed now: save without its state
+                if stop.signum is not None:  # the workers went down with the same signal: a stop, not a fault
+                    raise TrainingInterrupted(stop.signum, self.save_state(with_env_state=False)) from None
                 saved = self.save_state(with_env_state=False)
                 if saved:
                     logger.log(f"an env failed; the state at step {self.steps_done} is in {saved}")
@@ -385,9 +388,10 @@ class _Trainer:
         logger.dump_tabular()
 
     def _checkpoint_if_better(self, best_path: str) -> None:
-        if len(self.episode_rewards) < 10:
+        finite_rewards = [reward for reward in self.episode_rewards if math.isfinite(reward)]  # NaN rewards: no
+        if len(finite_rewards) < 10:
             return
-        mean_reward = float(np.mean(self.episode_rewards))
+        mean_reward = float(np.mean(finite_rewards))
         if self.best_mean_reward is None or mean_reward > self.best_mean_reward:
             logger.log(f"saving model: mean reward {self.best_mean_reward} -> {mean_reward:.2f}")
             self.act.save(best_path)

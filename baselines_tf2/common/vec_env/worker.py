@@ -39,7 +39,10 @@ class CloudpickleWrapper:
 
 def run_worker(conn: Connection, env_fns: CloudpickleWrapper, env_indices: Sequence[int]) -> None:
     """Entry point of a worker process: serve the envs made by `env_fns` (global indices `env_indices`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the parent, which then closes us
+    # Ctrl-C and a SIGTERM sent to the whole process group (docker stop, systemd, Slurm) belong to the parent,
+    # which stops training at a safe point and then closes us; a worker dying first would turn that into a fault.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     worker: _WorkerEnvs | None = None
     during = "creating its envs"
     try:
