@@ -15,7 +15,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="a checkpoint file written by learn()/model.save or the run CLI")
     parser.add_argument("--episodes", type=int, default=3, help="episodes to play")
-    parser.add_argument("--video", default=None, help="write an MP4 of the real game frames here")
+    parser.add_argument("--video", default=None,
+                        help="write a video of the real game frames here (MP4; a GIF when no MP4 encoder is installed)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--deterministic", action="store_true", help="take the most likely action, not a sample")
     args = parser.parse_args()
@@ -32,7 +33,9 @@ def main() -> int:
         return 2
     print(f"mean score over {len(scores)} episodes: {sum(scores) / len(scores):g}")
     if args.video:
-        print(f"video written to {args.video}")
+        from baselines_tf2.common.video import video_path_for
+
+        print(f"video written to {video_path_for(args.video)}")
     return 0
 
 

@@ -13,8 +13,8 @@ from baselines_tf2.common.cmd_util import rebuild_vec_env
 from baselines_tf2.common.policies import PolicyWithValue
 from baselines_tf2.common.saving import check_spaces_match, load_policy
 from baselines_tf2.common.vec_env import VecEnv
+from baselines_tf2.common.video import write_video
 
-VIDEO_FPS = 30
 STEPS_WITHOUT_EPISODE_LIMIT = 1_000_000  # batched steps with no finished episode before play gives up
 
 
@@ -94,15 +94,6 @@ def play_policy(
     """
     pick = policy_actions(policy, env.num_envs, deterministic=deterministic)
     return play_episodes(env, episodes, pick, video_path=video_path)
-
-
-def write_video(path: str, frames: list[np.ndarray], fps: int = VIDEO_FPS) -> None:
-    """Encode RGB frames to an MP4 file at `path` with imageio-ffmpeg (the `video` extra)."""
-    try:
-        import imageio.v2 as imageio
-    except ImportError:
-        raise RuntimeError("writing videos needs the video extra: pip install 'baselines_tf2[video]'") from None
-    imageio.mimwrite(path, frames, fps=fps, macro_block_size=1)
 
 
 def play_model(model: Any, *, episodes: int, seed: int | None = None, video_path: str | None = None) -> list[float]:

@@ -18,6 +18,7 @@ from baselines_tf2.common.vec_env.vec_env import (
 from baselines_tf2.common.vec_env.vec_frame_stack import VecFrameStack
 from baselines_tf2.common.vec_env.vec_monitor import VecMonitor
 from baselines_tf2.common.vec_env.vec_normalize import VecNormalize
+from baselines_tf2.common.vec_env.vec_video_recorder import VecVideoRecorder
 
 __all__ = [
     "AlreadySteppingError",
@@ -36,5 +37,6 @@ __all__ = [
     "VecFrameStack",
     "VecMonitor",
     "VecNormalize",
+    "VecVideoRecorder",
     "ensure_gymnasium_api",
 ]

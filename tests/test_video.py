@@ -1,0 +1,95 @@
+"""Videos: VecVideoRecorder's schedule and frame counts, play's video of the real game frames, the GIF fallback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v3 as imageio
+import numpy as np
+import pytest
+
+from baselines_tf2.common import video
+from baselines_tf2.common.cmd_util import make_vec_env
+from baselines_tf2.common.play import play_episodes
+from baselines_tf2.common.vec_env import VecFrameStack, VecVideoRecorder
+from cli_helpers import PLAY, RUN, run_one
+
+ATARI_FRAME = (210, 160, 3)  # what ALE renders; the network sees 84x84x4
+
+
+def atari_env(num_env: int) -> VecFrameStack:
+    venv = make_vec_env("BreakoutNoFrameskip-v4", "atari", num_env, seed=0, vec_env_kind="dummy",
+                        render_mode="rgb_array")
+    return VecFrameStack(venv, 4)
+
+
+def frames_of(path: str) -> np.ndarray:
+    return np.stack(list(imageio.imiter(path)))
+
+
+def random_steps(venv: VecVideoRecorder, steps: int) -> None:
+    venv.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        venv.step(rng.integers(venv.action_space.n, size=venv.num_envs))
+
+
+def test_recorder_writes_one_video_per_trigger_with_the_asked_length(tmp_path: Path) -> None:
+    venv = VecVideoRecorder(atari_env(2), str(tmp_path), lambda step: step % 50 == 0, video_length=20)
+    try:
+        random_steps(venv, 120)
+    finally:
+        venv.close()
+    assert [Path(path).name for path in venv.videos] == [
+        "video-000000000-000000019.mp4", "video-000000050-000000069.mp4", "video-000000100-000000119.mp4"]
+    for path in venv.videos:
+        frames = frames_of(path)
+        assert frames.shape[0] == 20
+        assert frames.shape[1] >= ATARI_FRAME[0] and frames.shape[2] >= 2 * ATARI_FRAME[1]  # two real frames, tiled
+        assert frames.std() > 0  # a picture, not a blank
+
+
+def test_recorder_writes_the_recording_in_progress_on_close(tmp_path: Path) -> None:
+    venv = VecVideoRecorder(atari_env(1), str(tmp_path), lambda step: step == 5, video_length=100)
+    random_steps(venv, 30)
+    venv.close()
+    assert [Path(path).name for path in venv.videos] == ["video-000000005-000000030.mp4"]
+    assert frames_of(venv.videos[0]).shape[0] == 26  # the frames after steps 5..30
+
+
+def test_without_an_mp4_encoder_videos_are_gifs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(video, "mp4_encoder_available", lambda: False)
+    written = video.write_video(str(tmp_path / "clip.mp4"), [np.full(ATARI_FRAME, value, np.uint8) for value in range(7)])
+    assert written == str(tmp_path / "clip.gif")
+    assert frames_of(written).shape[0] == 7
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["clip.gif"]  # no temporary file left
+
+
+def test_play_records_one_real_frame_per_step(tmp_path: Path) -> None:
+    env = atari_env(1)
+    steps = 0
+
+    def random_actions(obs: np.ndarray, dones: np.ndarray) -> np.ndarray:
+        nonlocal steps
+        steps += 1
+        return np.array([steps % env.action_space.n])
+
+    try:
+        play_episodes(env, 1, random_actions, video_path=str(tmp_path / "game.mp4"))
+    finally:
+        env.close()
+    frames = frames_of(str(tmp_path / "game.mp4"))
+    assert frames.shape == (steps, *ATARI_FRAME)
+
+
+def test_play_script_writes_a_video_of_a_checkpoint(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "breakout.ckpt"
+    saved = run_one([*RUN, "--alg=ppo2", "--env=BreakoutNoFrameskip-v4", "--num_timesteps=0", "--num_env=1",
+                     f"--save_path={checkpoint}", f"--log_path={tmp_path / 'run'}"], tmp_path, timeout=300)
+    assert saved.returncode == 0, saved.stderr
+    played = run_one([*PLAY, str(checkpoint), "--episodes=1", "--seed=0", f"--video={tmp_path / 'play.mp4'}"],
+                     tmp_path, timeout=300)
+    assert played.returncode == 0, played.stderr
+    assert f"video written to {tmp_path / 'play.mp4'}" in played.stdout
+    frames = frames_of(str(tmp_path / "play.mp4"))
+    assert frames.shape[1:] == ATARI_FRAME and frames.shape[0] > 10
