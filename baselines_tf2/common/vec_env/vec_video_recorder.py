@@ -40,23 +40,13 @@ class VecVideoRecorder(VecEnvWrapper):
 
     def reset(self) -> Any:
         obs = self.venv.reset()
-        if self._frames:
-            self._record()
-        elif self.record_video_trigger(self.step_id):
-            self._start()
-        if len(self._frames) >= self.video_length:
-            self._write()
+        self._capture()
         return obs
 
     def step_wait(self) -> tuple[Any, np.ndarray, np.ndarray, list[dict[str, Any]]]:
         obs, rewards, dones, infos = self.venv.step_wait()
         self.step_id += 1
-        if self._frames:
-            self._record()
-        elif self.record_video_trigger(self.step_id):
-            self._start()
-        if len(self._frames) >= self.video_length:
-            self._write()
+        self._capture()
         return obs, rewards, dones, infos
 
     def close(self) -> None:
@@ -65,9 +55,15 @@ class VecVideoRecorder(VecEnvWrapper):
             self._write()
         super().close()
 
-    def _start(self) -> None:
-        self._first_step = self.step_id
+    def _capture(self) -> None:
+        """Record the current frame if a recording is on or starts now; write the video once it is long enough."""
+        if not self._frames:
+            if not self.record_video_trigger(self.step_id):
+                return
+            self._first_step = self.step_id
         self._record()
+        if len(self._frames) >= self.video_length:
+            self._write()
 
     def _record(self) -> None:
         frame = self.venv.render()
