@@ -98,7 +98,8 @@ def test_cnn_lstm_remembers_what_a_feed_forward_policy_cannot() -> None:
 
 
 @pytest.mark.slow
-def test_deepq_solves_cartpole_within_100k_steps() -> None:
+@pytest.mark.parametrize("train_in_background", [False, True], ids=["serial", "background"])
+def test_deepq_solves_cartpole_within_100k_steps(train_in_background: bool) -> None:
     # baselines' CartPole settings (mlp, lr 1e-3, buffer 50k, exploration 1 -> 0.02 over 10%) with gamma 0.99,
     # batch 64, 3-step returns, a train step every 4 env steps and target sync every 1000 steps. As in baselines,
     # the returned act holds the weights with the best 100-episode training mean seen at a checkpoint (here every
@@ -106,5 +107,5 @@ def test_deepq_solves_cartpole_within_100k_steps() -> None:
     env = gymnasium.make("CartPole-v1")
     act = deepq.learn(Monitor(env, None), network="mlp", seed=0, lr=1e-3, total_timesteps=100_000, batch_size=64,
                       gamma=0.99, target_network_update_freq=1000, exploration_fraction=0.1, n_step=3,
-                      train_freq=4, checkpoint_freq=1000)
+                      train_freq=4, checkpoint_freq=1000, train_in_background=train_in_background)
     assert mean_return(act.policy, lambda: gymnasium.make("CartPole-v1"), 100, seed=1000) >= 475.0

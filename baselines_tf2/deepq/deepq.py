@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 import os
 import tempfile
 import time
@@ -131,6 +132,7 @@ def learn(
     max_nonfinite_updates: int = DEFAULT_MAX_NONFINITE_UPDATES,
     deterministic: bool = False,
     save_replay: bool = False,
+    train_in_background: bool = False,
     **network_kwargs: Any,
 ) -> ActWrapper:
     """Train a DQN on `env` for `total_timesteps` steps; return the act function (greedy/epsilon, `.save(path)`).
@@ -147,6 +149,9 @@ def learn(
     refills). `deterministic` makes TF ops deterministic and, with envs made resumable, checkpoints hold the env
     state, so a resumed run repeats the uninterrupted one exactly (with save_replay). Train steps with a
     non-finite loss or gradient are skipped; `max_nonfinite_updates` in a row raise NonFiniteUpdateError.
+    `train_in_background` runs each gradient step in a thread while the next `train_freq` env steps are played
+    (the same batches and updates in the same order; the actions of those steps see the weights before, or while,
+    that step lands).
     """
     if param_noise:
         raise ValueError("param_noise is not supported by baselines_tf2's deepq; use epsilon-greedy exploration")
@@ -169,7 +174,10 @@ def learn(
     act.run_metadata = {"env": describe_vec_env(venv), "hyperparameters": dataclasses.asdict(config), "seed": seed}
     if total_timesteps <= 0:
         return act
-    options = RunOptions(keep_checkpoints, max_nonfinite_updates, deterministic, save_replay)
+    if train_in_background and deterministic:
+        raise ValueError("train_in_background acts with weights an update in flight may be changing, which is not "
+                         "deterministic; use one or the other")
+    options = RunOptions(keep_checkpoints, max_nonfinite_updates, deterministic, save_replay, train_in_background)
     trainer = _Trainer(act, venv, config, total_timesteps, seed, options)
     if load_path is not None:
         trainer.restore(load_path)
@@ -187,6 +195,7 @@ class RunOptions:
     max_nonfinite_updates: int
     deterministic: bool
     save_replay: bool
+    train_in_background: bool
 
 
 class _Trainer:
@@ -226,6 +235,8 @@ class _Trainer:
         self.nonfinite = NonFiniteGuard(options.max_nonfinite_updates)
         self.train_steps = 0
         self.obs: Any = None  # the observation the next action is chosen for
+        self._training_thread = ThreadPoolExecutor(1, "dqn-training") if options.train_in_background else None
+        self._in_flight: tuple[Future[dict[str, tf.Tensor]], np.ndarray] | None = None  # (gradient step, its slots)
         self._pending_env_state: tuple[dict[str, Any], np.ndarray] | None = None
         log_dir = logger.get_dir()
         folder = os.path.join(log_dir, CHECKPOINTS_SUBDIR) if log_dir else None
@@ -311,23 +322,31 @@ class _Trainer:
                     if learning and t % config.train_freq == 0:
                         self._train(t)
                     if learning and t % config.target_network_update_freq == 0:
+                        self._finish_training()
                         self.model.update_target()
                     progress.update(1, self.episode_rewards)
                     if dones[0] and "episode" in infos[0] and self.episodes % config.print_freq == 0:
                         self._log(t, epsilon, start)
                     self.steps_done = t + 1
                     if t > config.learning_starts and t % config.checkpoint_freq == 0:
+                        self._finish_training()
                         self._checkpoint_if_better(best_path)
                         self.save_state()
                     if eval_env is not None and config.eval_freq and (t + 1) % config.eval_freq == 0:
+                        self._finish_training()
                         self._evaluate(eval_env, t + 1, best_path + "-eval")
+                self._finish_training()
             except VecEnvError:  # the VecEnv is closed now: save without its state
+                self._finish_training()
                 if stop.signum is not None:  # the workers went down with the same signal: a stop, not a fault
                     raise TrainingInterrupted(stop.signum, self.save_state(with_env_state=False)) from None
                 saved = self.save_state(with_env_state=False)
                 if saved:
                     logger.log(f"an env failed; the state at step {self.steps_done} is in {saved}")
                 raise
+            finally:
+                if self._training_thread is not None:
+                    self._training_thread.shutdown(wait=True)
         if stop.signum is not None:
             raise TrainingInterrupted(stop.signum, self.save_state())
         if self.steps_done == self.total_timesteps:
@@ -351,6 +370,10 @@ class _Trainer:
             self.episodes += 1
 
     def _train(self, t: int) -> None:
+        """One gradient step on a sampled batch: now, or (train_in_background) in the training thread while the
+        next steps are played; the previous one's results are taken in first, so batches and priority updates come
+        in the same order either way."""
+        self._finish_training()
         config = self.config
         if config.prioritized_replay:
             slots, weights = self.replay.sample_indices(config.batch_size, beta=self.beta.value(t))
@@ -362,7 +385,20 @@ class _Trainer:
             rewards=tf.convert_to_tensor(returns), next_obs=self.model.obs_tensor(next_obs),
             discounts=tf.convert_to_tensor(discounts), weights=tf.convert_to_tensor(weights),
         )
-        result = self.model.train_step(batch)
+        if self._training_thread is None:
+            self._take_results(self.model.train_step(batch), slots)
+        else:
+            self._in_flight = (self._training_thread.submit(self.model.train_step, batch), slots)
+
+    def _finish_training(self) -> None:
+        """Wait for the gradient step running in the training thread, if any, and take in its results."""
+        if self._in_flight is not None:
+            future, slots = self._in_flight
+            self._in_flight = None
+            self._take_results(future.result(), slots)
+
+    def _take_results(self, result: dict[str, tf.Tensor], slots: np.ndarray) -> None:
+        config = self.config
         self.train_steps += 1
         skipped = bool(result["skipped"])
         self.nonfinite.record(skipped, self.train_steps,
