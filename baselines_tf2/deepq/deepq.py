@@ -237,6 +237,7 @@ class _Trainer:
         self.obs: Any = None  # the observation the next action is chosen for
         self._training_thread = ThreadPoolExecutor(1, "dqn-training") if options.train_in_background else None
         self._in_flight: tuple[Future[dict[str, tf.Tensor]], np.ndarray] | None = None  # (gradient step, its slots)
+        self._deferred_adds: list[tuple[Any, ...]] = []  # transitions played while a step was in flight
         self._pending_env_state: tuple[dict[str, Any], np.ndarray] | None = None
         log_dir = logger.get_dir()
         folder = os.path.join(log_dir, CHECKPOINTS_SUBDIR) if log_dir else None
@@ -361,7 +362,10 @@ class _Trainer:
         """Store the transition; a time-limit cut is stored as not done, so the target bootstraps through it."""
         next_obs = info.get(TERMINAL_OBSERVATION, new_obs) if done else new_obs
         terminal = bool(done) and not info.get(TRUNCATED, False)
-        self.replay.add(obs, action, reward, next_obs, terminal)
+        if self._in_flight is None:
+            self.replay.add(obs, action, reward, next_obs, terminal)
+        else:  # added once the step in flight has updated its priorities: the order training in line has
+            self._deferred_adds.append((obs, action, reward, next_obs, terminal))
         self.reward_history[-1] += float(reward)
         if done:
             self.reward_history.append(0.0)
@@ -396,6 +400,9 @@ class _Trainer:
             future, slots = self._in_flight
             self._in_flight = None
             self._take_results(future.result(), slots)
+            for transition in self._deferred_adds:
+                self.replay.add(*transition)
+            self._deferred_adds.clear()
 
     def _take_results(self, result: dict[str, tf.Tensor], slots: np.ndarray) -> None:
         config = self.config
