@@ -122,6 +122,8 @@ def plan(args: argparse.Namespace) -> dict[str, tuple[list[RunSpec], list[RunSpe
         "dqn_breakout": (
             [RunSpec("dqn_breakout", "ours", "deepq.learn, SB3's Q-network, uniform replay",
                      (*dqn, "--prioritized", "0", "--q_network", "sb3")),
+             RunSpec("dqn_breakout", "ours", "deepq.learn, SB3's Q-network, uniform replay, training in background",
+                     (*dqn, "--prioritized", "0", "--q_network", "sb3", "--train_in_background", "1")),
              RunSpec("dqn_breakout", "ours", "deepq.learn, atari() defaults (prioritized replay)",
                      (*dqn, "--prioritized", "1"))],
             [RunSpec("dqn_breakout", "peer", "DQN, uniform replay", (*dqn, *threads))],

@@ -119,7 +119,7 @@ def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
     learning_starts = int(DQN_SETTINGS["learning_starts"])
     clock_from = dqn_clock_start(args.timesteps, args.measure_after)
     hyperparameters = {**atari(), **DQN_SETTINGS, "prioritized_replay": bool(args.prioritized),
-                       "precision": args.precision}
+                       "precision": args.precision, "train_in_background": bool(args.train_in_background)}
     if args.q_network == "sb3":
         hyperparameters.update(SB3_Q_NETWORK)
     marks: dict[str, float] = {}
@@ -144,7 +144,8 @@ def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
         env.close()
     replay = "prioritized" if args.prioritized else "uniform"
     return {
-        "config": f"deepq.learn, {args.q_network} Q-network, {replay} replay, {args.precision}",
+        "config": f"deepq.learn, {args.q_network} Q-network, {replay} replay, {args.precision}"
+                  + (", training in background" if args.train_in_background else ""),
         "value": (args.timesteps - clock_from) / (end - marks["clock_from"]),
         "unit": "steps/s", "measured_steps": args.timesteps - clock_from, "measured_from_step": clock_from,
         "sps_before_learning": learning_starts / (marks["learning_starts"] - marks["first_step"]),
@@ -233,6 +234,8 @@ MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
 def main() -> None:
     parser = measurement_parser(__doc__, MEASUREMENTS)
     parser.add_argument("--prioritized", type=int, choices=(0, 1), default=1, help="dqn_breakout replay")
+    parser.add_argument("--train_in_background", type=int, choices=(0, 1), default=0,
+                        help="dqn_breakout: run each gradient step while the next env steps are played")
     parser.add_argument("--q_network", choices=("baselines", "sb3"), default="baselines",
                         help="dqn_breakout: baselines' atari() Q-network or SB3 DQN's (see SB3_Q_NETWORK)")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
