@@ -17,6 +17,7 @@ class ConstantSchedule:
     constant: float
 
     def value(self, t: float) -> float:
+        """The schedule's value at step `t` (baselines' Schedule API)."""
         return self.constant
 
     def __call__(self, t: float) -> float:
@@ -32,6 +33,7 @@ class LinearSchedule:
     initial_p: float = 1.0
 
     def value(self, t: float) -> float:
+        """The schedule's value at step `t` (baselines' Schedule API)."""
         fraction = min(float(t) / self.schedule_timesteps, 1.0)
         return self.initial_p + fraction * (self.final_p - self.initial_p)
 
@@ -52,6 +54,7 @@ class PiecewiseSchedule:
             raise ValueError(f"PiecewiseSchedule endpoints must be sorted by time, got {list(self.endpoints)}")
 
     def value(self, t: float) -> float:
+        """The schedule's value at step `t` (baselines' Schedule API)."""
         for (left_t, left_v), (right_t, right_v) in zip(self.endpoints[:-1], self.endpoints[1:]):
             if left_t <= t < right_t:
                 alpha = (t - left_t) / (right_t - left_t)
