@@ -1,0 +1,119 @@
+"""Data-parallel runs under `mpiexec`: this process's rank and the few collectives training needs.
+
+mpi4py is imported only in a process an MPI launcher started (its environment names a rank), never at module
+level: env workers inherit that environment, and MPI started inside one of them would wait for a launcher that
+does not know it. With one process every collective returns its input, so single-process training pays nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import traceback
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from baselines_tf2.common.vec_env.vec_env import VecEnvError
+from baselines_tf2.logger import MPI_RANK_ENV_VARS
+
+INSTALL_HINT = "pip install 'baselines_tf2[mpi]'"
+
+
+class DistributedEnvError(VecEnvError):
+    """The envs of MPI ranks `failed_ranks` failed, and every rank learned of it at the same update, so all stop
+    together; on a failing rank `own_error` is its env's error (and the message), elsewhere None."""
+
+    def __init__(self, failed_ranks: list[int], own_error: VecEnvError | None) -> None:
+        super().__init__(str(own_error) if own_error is not None else
+                         f"the envs of MPI rank(s) {failed_ranks} failed (that rank prints why); every rank stops")
+        self.failed_ranks = failed_ranks
+        self.own_error = own_error
+
+
+def launched_by_mpi() -> bool:
+    """Whether an MPI launcher (mpiexec, mpirun, srun) started this process: it sets one of these variables."""
+    return any(name in os.environ for name in MPI_RANK_ENV_VARS)
+
+
+class World:
+    """The ranks of one run (`comm` is mpi4py's COMM_WORLD, or None for a single process)."""
+
+    def __init__(self, comm: Any = None) -> None:
+        self.comm = comm
+        self.rank = comm.Get_rank() if comm is not None else 0
+        self.size = comm.Get_size() if comm is not None else 1
+
+    def sum(self, buffer: np.ndarray) -> np.ndarray:
+        """Element-wise sum over ranks of a contiguous numeric array, in one Allreduce; same dtype and shape."""
+        if self.size == 1:
+            return buffer
+        local = np.require(buffer, requirements="C")
+        total = np.empty_like(local)
+        self.comm.Allreduce(local, total)
+        return total
+
+    def gather(self, value: int) -> list[int]:
+        """Every rank's `value`, in rank order."""
+        if self.size == 1:
+            return [value]
+        return [int(item) for item in self.comm.allgather(int(value))]
+
+    def broadcast(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Rank 0's `arrays` on every rank (each rank passes arrays of the same shapes and dtypes)."""
+        if self.size == 1:
+            return list(arrays)
+        copies = [np.array(array, order="C") for array in arrays]
+        for array in copies:
+            self.comm.Bcast(array, root=0)
+        return copies
+
+    def abort(self, status: int) -> None:
+        """End every rank of the job with `status` (MPI_Abort): peers blocked in a collective stop too."""
+        self.comm.Abort(status)
+
+
+@functools.cache
+def world() -> World:
+    """This process's World: MPI's COMM_WORLD when a launcher started it, else a single rank (mpi4py not imported)."""
+    if not launched_by_mpi():
+        return World()
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        variables = ", ".join(name for name in MPI_RANK_ENV_VARS if name in os.environ)
+        raise RuntimeError(f"this process was started by an MPI launcher ({variables} set) but mpi4py is not "
+                           f"installed: {INSTALL_HINT}") from None
+    return World(MPI.COMM_WORLD)
+
+
+@contextlib.contextmanager
+def abort_on_failure() -> Iterator[None]:
+    """Under MPI with several ranks, an exception (or a non-zero exit) leaving this block ends the whole job.
+
+    Its traceback is printed first. Otherwise this rank would exit alone and its peers would wait for it forever
+    in their next collective; failures all ranks agree on should return a status instead of raising.
+    """
+    try:
+        yield
+    except BaseException as error:
+        status = _exit_status(error)
+        if status == 0 or "mpi4py.MPI" not in sys.modules or world().size == 1:  # no peers are waiting
+            raise
+        if not isinstance(error, SystemExit):  # a SystemExit's message (a usage error) is printed already
+            traceback.print_exc()
+        print(f"rank {world().rank} of {world().size} failed: stopping every rank (MPI_Abort, status {status})",
+              file=sys.stderr, flush=True)
+        world().abort(status)
+
+
+def _exit_status(error: BaseException) -> int:
+    if isinstance(error, SystemExit):
+        if error.code is None:
+            return 0
+        return error.code if isinstance(error.code, int) else 1
+    if isinstance(error, KeyboardInterrupt):
+        return 130
+    return 1
