@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from baselines_tf2.a2c.model import A2CModel
 from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP
+from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
 from baselines_tf2.common.schedules import ConstantSchedule
@@ -112,20 +113,20 @@ def learn(
     """Train an A2C agent on `env` for `total_timesteps` env steps (summed over envs); return the model.
 
     Returns are n-step discounted returns bootstrapped from V (GAE with lambda = 1); `lrschedule` is one of
-    baselines' names. `load_path`, `save_interval`, `callback` work as in ppo2.learn.
+    baselines' names. `load_path`, `save_interval`, `callback` and MPI runs work as in ppo2.learn.
     """
     config = A2CConfig(
         nsteps=nsteps, vf_coef=vf_coef, ent_coef=ent_coef, max_grad_norm=max_grad_norm, lr=lr,
         lrschedule=lrschedule, epsilon=epsilon, alpha=alpha, gamma=gamma, log_interval=log_interval,
         precision=precision,
     )
-    set_global_seeds(seed, deterministic_ops=deterministic)
-    policy = build_policy(env, network, network_kwargs, precision, seed)
+    rank_seed = set_global_seeds(seed, rank=world().rank, deterministic_ops=deterministic)
+    policy = build_policy(env, network, network_kwargs, precision, rank_seed)
     model = A2CModel(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm, alpha=alpha, epsilon=epsilon)
     settings = LoopSettings(
         total_timesteps=total_timesteps, nsteps=nsteps, noptepochs=1, nminibatches=1,
         lr=LrSchedule(lr, lrschedule), hyper=ConstantSchedule(0.0), log_interval=log_interval,
-        save_interval=save_interval, loss_prefix="", misc_prefix="", progress_bar=progress_bar, seed=seed,
+        save_interval=save_interval, loss_prefix="", misc_prefix="", progress_bar=progress_bar, seed=rank_seed,
         keep_checkpoints=keep_checkpoints, max_nonfinite_updates=max_nonfinite_updates, deterministic=deterministic,
     )
     learn_on_policy(

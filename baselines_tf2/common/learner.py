@@ -6,6 +6,7 @@ PPO2 and A2C differ only in their loss, the optimizer, and how many epochs and m
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import gymnasium
@@ -14,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.common.checkpoint import CheckpointError, load_checkpoint
+from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.nonfinite import NonFiniteGuard
 from baselines_tf2.common.policies import PolicyWithValue, action_dtype
 from baselines_tf2.common.runner import Rollout
@@ -55,6 +57,9 @@ class OnPolicyLearner(ABC):
 
     `hyper` is the one annealed scalar a loss may need (PPO2's clip range) and is a tensor, so annealing it,
     like assigning the optimizer's learning rate, never retraces the step.
+
+    Under MPI (`mpi_util.world()` has several ranks) every rank starts from rank 0's weights and each minibatch
+    step applies the gradient averaged over the ranks' minibatches, so the ranks stay identical.
     """
 
     alg: str = ""  # the algorithm's name in checkpoints and the CLI
@@ -77,26 +82,72 @@ class OnPolicyLearner(ABC):
         self.run_metadata: dict[str, Any] = {}  # env description, hyperparameters, seed: written into checkpoints
         self.nonfinite = NonFiniteGuard()  # skipped gradient steps; learn() sets its limit
         self.gradient_steps = 0  # minibatch steps taken (or skipped) by this model object
+        self.world = world()
         self.optimizer.build(policy.trainable_variables)
         self.train_step = CompiledFunction(
             self._train_step, [minibatch_signature(policy), tf.TensorSpec([], tf.float32)]
         )
+        self.synchronize()
 
     @abstractmethod
     def loss(self, batch: Minibatch, hyper: tf.Tensor) -> tuple[tf.Tensor, NamedTuple]:
         """(total loss to minimise, the named terms to report)."""
 
-    def _train_step(self, batch: Minibatch, hyper: tf.Tensor) -> dict[str, tf.Tensor]:
-        variables = self.policy.trainable_variables
+    def _gradients(self, batch: Minibatch, hyper: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor, NamedTuple]:
         with tf.GradientTape() as tape:
             total, terms = self.loss(batch, hyper)
-        gradients = tape.gradient(total, variables)
+        return tape.gradient(total, self.policy.trainable_variables), total, terms
+
+    def _apply(self, gradients: list[tf.Tensor], total: tf.Tensor) -> dict[str, tf.Tensor]:
         if self.max_grad_norm is not None:
             gradients, grad_norm = tf.clip_by_global_norm(gradients, self.max_grad_norm)
         else:
             grad_norm = tf.linalg.global_norm(gradients)
-        skipped = apply_if_finite(self.optimizer, gradients, variables, total, grad_norm)
-        return {**terms._asdict(), "loss": total, "grad_norm": grad_norm, "skipped": skipped}
+        skipped = apply_if_finite(self.optimizer, gradients, self.policy.trainable_variables, total, grad_norm)
+        return {"loss": total, "grad_norm": grad_norm, "skipped": skipped}
+
+    def _train_step(self, batch: Minibatch, hyper: tf.Tensor) -> dict[str, tf.Tensor]:
+        gradients, total, terms = self._gradients(batch, hyper)
+        return {**terms._asdict(), **self._apply(gradients, total)}
+
+    @cached_property
+    def local_gradient(self) -> CompiledFunction:
+        """`(minibatch, hyper)` -> the loss terms and `gradient`: every trainable variable's gradient, flattened
+        and concatenated, then the loss (one float32 buffer, so ranks average both in one Allreduce)."""
+
+        def local_gradient(batch: Minibatch, hyper: tf.Tensor) -> dict[str, tf.Tensor]:
+            gradients, total, terms = self._gradients(batch, hyper)
+            pieces = [tf.reshape(tf.cast(gradient, tf.float32), [-1]) for gradient in gradients]
+            return {**terms._asdict(), "gradient": tf.concat([*pieces, tf.reshape(tf.cast(total, tf.float32), [1])], 0)}
+
+        return CompiledFunction(local_gradient, [minibatch_signature(self.policy), tf.TensorSpec([], tf.float32)])
+
+    @cached_property
+    def apply_gradient(self) -> CompiledFunction:
+        """A `local_gradient` buffer (averaged over ranks) -> clipped and applied unless non-finite, as train_step."""
+        variables = self.policy.trainable_variables
+        sizes = [int(np.prod(variable.shape)) for variable in variables]
+
+        def apply_gradient(buffer: tf.Tensor) -> dict[str, tf.Tensor]:
+            pieces = tf.split(buffer[:-1], sizes)
+            gradients = [tf.reshape(piece, variable.shape) for piece, variable in zip(pieces, variables)]
+            return self._apply(gradients, buffer[-1])
+
+        return CompiledFunction(apply_gradient, [tf.TensorSpec([sum(sizes) + 1], tf.float32)])
+
+    def averaged_step(self, batch: Minibatch, hyper: tf.Tensor) -> dict[str, tf.Tensor]:
+        """train_step over all ranks: each rank's gradient and loss, averaged in one Allreduce, applied on every rank
+        (so a non-finite average is skipped on all of them); the loss terms are this rank's."""
+        result = self.local_gradient(batch, hyper)
+        averaged = self.world.sum(result.pop("gradient").numpy()) / np.float32(self.world.size)
+        return {**result, **self.apply_gradient(tf.convert_to_tensor(averaged))}
+
+    def synchronize(self) -> None:
+        """Give every rank rank 0's weights and optimizer state (nothing to do with one rank)."""
+        if self.world.size == 1:
+            return
+        self.policy.set_weights(self.world.broadcast([array for _, array in self.policy.get_weights()]))
+        self.load_optimizer_state(self.world.broadcast([array for _, array in self.optimizer_state()]))
 
     def set_learning_rate(self, lr: float) -> None:
         """Assign the optimizer's learning-rate variable (same graph, no retrace)."""
@@ -113,9 +164,12 @@ class OnPolicyLearner(ABC):
         rng: np.random.Generator,
     ) -> dict[str, float]:
         """`noptepochs` passes over the rollout in `nminibatches` shuffled minibatches; the mean of each loss term
-        over the steps applied, and `nonfinite_skipped`: how many steps were skipped for a non-finite value."""
+        over the steps applied, and `nonfinite_skipped`: how many steps were skipped for a non-finite value.
+
+        Under MPI every rank calls this with its own rollout of the same size, and each step averages gradients."""
         self.set_learning_rate(lr)
         hyper_tensor = tf.constant(hyper, tf.float32)
+        step = self.train_step if self.world.size == 1 else self.averaged_step
         signature = self.train_step.function.input_signature[0]
         obs_dtype = signature.obs.dtype.as_numpy_dtype
         actions_dtype = signature.actions.dtype.as_numpy_dtype
@@ -132,7 +186,7 @@ class OnPolicyLearner(ABC):
                     neglogpacs=tf.convert_to_tensor(rollout.neglogpacs[steps]),
                     states=tf.convert_to_tensor(self._states_of(rollout, envs)),
                 )
-                values = {name: float(value) for name, value in self.train_step(batch, hyper_tensor).items()}
+                values = {name: float(value) for name, value in step(batch, hyper_tensor).items()}
                 self.gradient_steps += 1
                 was_skipped = bool(values.pop("skipped"))
                 self.nonfinite.record(was_skipped, self.gradient_steps,
@@ -189,7 +243,8 @@ class OnPolicyLearner(ABC):
 
     def load(self, path: str) -> dict[str, Any]:
         """Restore weights, optimizer and sampler state and the step count from a checkpoint of the same policy;
-        its metadata."""
+        its metadata. Under MPI every rank reads `path`; ranks > 0 keep their own action sampler's state (the
+        checkpoint holds rank 0's), so they go on drawing other actions than rank 0."""
         metadata, groups = load_checkpoint(path)
         if metadata.get("alg") != self.alg:
             raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint; this model is {self.alg!r}")
@@ -203,10 +258,11 @@ class OnPolicyLearner(ABC):
             self.policy.set_weights(groups["policy"])
             if "optimizer" in groups:
                 self.load_optimizer_state(groups["optimizer"])
-            if "sampler" in groups:
+            if "sampler" in groups and self.world.rank == 0:
                 assign_variables([self.policy.sampler.state], groups["sampler"], "action sampler")
         except (KeyError, ValueError) as err:
             raise CheckpointError(f"{path!r} does not fit this model: {err}") from None
+        self.synchronize()
         self.timesteps = int(metadata.get("timesteps", 0))
         return metadata
 

@@ -21,7 +21,7 @@ from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP, CheckpointDirector
 from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.learner import OnPolicyLearner
 from baselines_tf2.common.math_util import explained_variance
-from baselines_tf2.common.mpi_util import World
+from baselines_tf2.common.mpi_util import DistributedEnvError, World
 from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES, NonFiniteGuard
 from baselines_tf2.common.policies import PolicyWithValue
 from baselines_tf2.common.progress import TrainingProgress
@@ -30,10 +30,6 @@ from baselines_tf2.common.stop_signals import StopRequest, TrainingInterrupted
 from baselines_tf2.common.vec_env import VecEnv, VecNormalize
 from baselines_tf2.common.vec_env.resume_state import capture_vec_env_state, restore_vec_env_state
 from baselines_tf2.common.vec_env.vec_env import VecEnvError
-
-
-class PeerEnvError(VecEnvError):
-    """The envs of another MPI rank failed (that rank reports its own error); every rank stops."""
 
 
 @dataclass(frozen=True)
@@ -268,7 +264,7 @@ def _collect(
     runner: Runner, eval_runner: Runner | None, stop: StopRequest | None, world: World
 ) -> tuple[Rollout, list[float]] | None:
     """(rollout, evaluation episodes' returns) on every rank, or None on every rank if a signal cut a rank's
-    rollout short. An env fault on any rank raises on every rank: its own error there, PeerEnvError elsewhere."""
+    rollout short. An env fault raises: with one rank its own error, under MPI DistributedEnvError on every rank."""
     collected = failure = None
     try:
         rollout = runner.run(stop)
@@ -280,11 +276,9 @@ def _collect(
             raise
         failure = error
     statuses = world.gather(_FAILED if failure is not None else _STOPPED if collected is None else _COLLECTED)
-    if failure is not None:
-        raise failure
     failed = [rank for rank, status in enumerate(statuses) if status == _FAILED]
     if failed:
-        raise PeerEnvError(f"the envs of MPI rank(s) {failed} failed (that rank prints why); every rank stops")
+        raise DistributedEnvError(failed, failure) from failure
     return collected if max(statuses) == _COLLECTED else None
 
 

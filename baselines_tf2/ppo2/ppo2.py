@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any, Callable
 
 from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP
+from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
 from baselines_tf2.common.schedules import FractionSchedule, as_fraction_schedule
@@ -105,21 +106,24 @@ def learn(
     non-finite loss or gradient are skipped; `max_nonfinite_updates` in a row raise NonFiniteUpdateError.
     `deterministic` makes TensorFlow's ops deterministic (with `seed`, a run repeats bit for bit).
     `callback(locals())` returning False stops training early.
+    Under `mpiexec -n N` each rank passes its own `env` (make_vec_env seeds each rank's envs apart) and seeds
+    its generators with `seed + 1000 * rank`; gradients are averaged over ranks and `total_timesteps` counts
+    every rank's steps (docs/distributed.md).
     """
     config = PPO2Config(
         nsteps=nsteps, ent_coef=ent_coef, lr=lr, vf_coef=vf_coef, max_grad_norm=max_grad_norm, gamma=gamma,
         lam=lam, log_interval=log_interval, nminibatches=nminibatches, noptepochs=noptepochs,
         cliprange=cliprange, save_interval=save_interval, precision=precision,
     )
-    set_global_seeds(seed, deterministic_ops=deterministic)
-    policy = build_policy(env, network, network_kwargs, precision, seed)
+    rank_seed = set_global_seeds(seed, rank=world().rank, deterministic_ops=deterministic)
+    policy = build_policy(env, network, network_kwargs, precision, rank_seed)
     config.check_batch(env.num_envs, policy.recurrent)
     model = PPO2Model(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)
     settings = LoopSettings(
         total_timesteps=total_timesteps, nsteps=nsteps, noptepochs=noptepochs, nminibatches=nminibatches,
         lr=as_fraction_schedule(lr, "lr"), hyper=as_fraction_schedule(cliprange, "cliprange"),
         log_interval=log_interval, save_interval=save_interval, loss_prefix="loss/", misc_prefix="misc/",
-        progress_bar=progress_bar, seed=seed,
+        progress_bar=progress_bar, seed=rank_seed,
         keep_checkpoints=keep_checkpoints, max_nonfinite_updates=max_nonfinite_updates, deterministic=deterministic,
     )
     learn_on_policy(
