@@ -2,6 +2,8 @@
 
 Extra hyperparameters come as `--name=value` (Python literals, never evaluated as code); the env type's defaults
 come from the algorithm's `defaults.py`. Usage errors print a message naming what is valid and exit with status 2.
+`mpiexec -n N python -m baselines_tf2.run --alg=ppo2 ...` trains PPO2 or A2C data-parallel on N ranks
+(docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import gymnasium
 from baselines_tf2 import logger
 from baselines_tf2.common.checkpoint import CheckpointError, read_metadata
 from baselines_tf2.common.cmd_util import common_arg_parser, get_env_type, make_vec_env
+from baselines_tf2.common.mpi_util import DistributedEnvError, abort_on_failure, world
 from baselines_tf2.common.nonfinite import NonFiniteUpdateError
 from baselines_tf2.common.stop_signals import TrainingInterrupted
 from baselines_tf2.common.vec_env import VecEnv, VecEnvError, VecFrameStack, VecNormalize
@@ -42,12 +45,13 @@ class Algorithm:
     vectorized: bool  # trains on many envs (PPO2, A2C) or steps one (DQN)
     discrete_actions_only: bool = False  # DQN picks among Discrete actions only
     bf16_validated: bool = False  # --precision=auto may pick bfloat16: equal-step learning curves matched float32
+    data_parallel: bool = False  # runs on several MPI ranks, averaging their gradients
 
 
 ALGORITHMS = {
     "ppo2": Algorithm("baselines_tf2.ppo2.ppo2", "PPO2Config", "baselines_tf2.ppo2.defaults", ("value_network",), True,
-                      bf16_validated=True),
-    "a2c": Algorithm("baselines_tf2.a2c.a2c", "A2CConfig", None, ("value_network",), True),
+                      bf16_validated=True, data_parallel=True),
+    "a2c": Algorithm("baselines_tf2.a2c.a2c", "A2CConfig", None, ("value_network",), True, data_parallel=True),
     "deepq": Algorithm("baselines_tf2.deepq.deepq", "DQNConfig", "baselines_tf2.deepq.defaults",
                        ("hiddens", "dueling", "layer_norm"), False, discrete_actions_only=True),
 }
@@ -268,8 +272,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     checkpoint = None if load_path is None else read_checkpoint_metadata(parser, load_path, args.alg)
     total_timesteps = int(args.num_timesteps)
 
+    ranks = world()
+    if ranks.size > 1 and not algorithm.data_parallel:
+        parser.error(f"--alg={args.alg} does not train on several MPI ranks; launch it without mpiexec "
+                     f"(data-parallel: {', '.join(name for name, alg in ALGORITHMS.items() if alg.data_parallel)})")
     run_dir = args.log_path or default_run_dir(args.alg, args.env)
-    logger.configure(run_dir, ["stdout", "csv", "tensorboard"])
+    # Only rank 0 writes logs; every rank's envs write their own <rank>.<env>.monitor.csv into run_dir (baselines).
+    logger.configure(run_dir, ["stdout", "csv", "tensorboard"] if ranks.rank == 0 else [])
     env = build_env(args, env_type, algorithm, args.seed)
     if algorithm.discrete_actions_only and not isinstance(env.action_space, gymnasium.spaces.Discrete):
         env.close()
@@ -282,10 +291,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         kwargs["eval_env"] = build_env(args, env_type, algorithm, eval_seed, os.path.join(run_dir, "eval"))
     if "save_interval" in inspect.signature(learn).parameters and "save_interval" not in kwargs:
         nsteps = kwargs.get("nsteps", inspect.signature(learn).parameters["nsteps"].default)
-        kwargs["save_interval"] = max(1, CHECKPOINT_EVERY_STEPS // (env.num_envs * int(nsteps)))
+        kwargs["save_interval"] = max(1, CHECKPOINT_EVERY_STEPS // (ranks.size * env.num_envs * int(nsteps)))
     if total_timesteps > 0:
         precision = f", {kwargs['precision']}" if "precision" in kwargs else ""
-        logger.log(f"training {args.alg} ({network}{precision}) on {args.env} ({env_type}, {env.num_envs} envs) "
+        envs = f"{env.num_envs} envs" + (f" on each of {ranks.size} MPI ranks" if ranks.size > 1 else "")
+        logger.log(f"training {args.alg} ({network}{precision}) on {args.env} ({env_type}, {envs}) "
                    f"for {total_timesteps} steps; logs and checkpoints in {run_dir}")
     try:
         model = learn(env=env, network=network, seed=args.seed, total_timesteps=total_timesteps,
@@ -298,12 +308,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.log(f"{stop}; resume with --load_path={run_dir}")
         return stop.exit_status
     except (NonFiniteUpdateError, VecEnvError) as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        if ranks.size > 1 and isinstance(err, VecEnvError) and not isinstance(err, DistributedEnvError):
+            raise  # this rank failed alone (building or resetting its envs): abort_on_failure ends the job
+        if ranks.rank == 0 or getattr(err, "own_error", None) is not None:  # each error once, not once per rank
+            rank = f"rank {ranks.rank}: " if ranks.size > 1 else ""
+            print(f"{parser.prog}: error: {rank}{err}", file=sys.stderr)
         return 1
     finally:
         env.close()
         if "eval_env" in kwargs:
             kwargs["eval_env"].close()
+    if ranks.rank > 0:  # the ranks hold the same model: rank 0 saves and plays it
+        return 0
     save_path = os.path.expanduser(args.save_path) if args.save_path else os.path.join(run_dir, "model")
     if total_timesteps > 0 or args.save_path:
         model.save(save_path)
@@ -317,6 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     try:
-        sys.exit(main())
+        with abort_on_failure():  # under MPI, a rank that fails alone ends the job instead of leaving peers waiting
+            status = main()
     except KeyboardInterrupt:  # a second Ctrl-C: stop at once (checkpoints on disk are complete or untouched)
-        sys.exit(128 + signal.SIGINT)
+        status = 128 + signal.SIGINT
+    sys.exit(status)
