@@ -84,7 +84,7 @@ def objective(trial: Any, env_id: str, total_timesteps: int, out: Path) -> float
 def main() -> None:
     parser = example_parser(__doc__, "runs/examples/tune")
     parser.add_argument("--env", default="CartPole-v1", help="gymnasium env id (discrete or continuous actions)")
-    parser.add_argument("--trials", type=int, default=TRIALS)
+    parser.add_argument("--trials", type=int, default=TRIALS, help="trials to run (pruned ones included)")
     parser.add_argument("--steps", type=int, default=STEPS, help="env steps per trial (summed over its 8 envs)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the sampler (trial N trains with seed N)")
     args = parser.parse_args()
