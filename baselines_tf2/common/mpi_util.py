@@ -34,7 +34,7 @@ class DistributedEnvError(VecEnvError):
 
 
 def launched_by_mpi() -> bool:
-    """Whether an MPI launcher (mpiexec, mpirun, srun) started this process: it sets one of these variables."""
+    """Whether an MPI launcher (mpiexec, mpirun, srun) started this process: it sets one of MPI_RANK_ENV_VARS."""
     return any(name in os.environ for name in MPI_RANK_ENV_VARS)
 
 
@@ -47,7 +47,7 @@ class World:
         self.size = comm.Get_size() if comm is not None else 1
 
     def sum(self, buffer: np.ndarray) -> np.ndarray:
-        """Element-wise sum over ranks of a contiguous numeric array, in one Allreduce; same dtype and shape."""
+        """Element-wise sum over ranks of a numeric array, in one Allreduce; same dtype and shape."""
         if self.size == 1:
             return buffer
         local = np.require(buffer, requirements="C")
