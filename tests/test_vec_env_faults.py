@@ -236,7 +236,10 @@ def start_parent_script(tmp_path: Path, mode: str, kind: str = "subproc") -> tup
     )
     worker_pids = [int(pid) for pid in parent.stdout.readline().split()]
     assert len(worker_pids) == 2, parent.communicate()[1]
-    forkserver_pid = int(Path(f"/proc/{worker_pids[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    try:
+        forkserver_pid = int(Path(f"/proc/{worker_pids[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except FileNotFoundError:  # the worker is already gone (a parent that exits at once can be that quick)
+        return parent, worker_pids
     return parent, [*worker_pids, forkserver_pid]
 
 

@@ -136,9 +136,9 @@ class PolicyWithValue:
         }
         self._build()
         # Action sampling draws from this generator, whose state checkpoints save (exact resume).
-        self.sampler = (
-            tf.random.Generator.from_seed(seed) if seed is not None else tf.random.Generator.from_non_deterministic_state()
-        )
+        # Without a seed it is seeded from NumPy's global RNG (seeded by set_global_seeds when the run has a seed);
+        # TensorFlow's own non-deterministic seeding is refused once op determinism was enabled in this process.
+        self.sampler = tf.random.Generator.from_seed(int(np.random.randint(2**31 - 1)) if seed is None else seed)
         self._step_fn = CompiledFunction(self._step_graph, self._acting_signature())
         self._value_fn = CompiledFunction(self._value_graph, self._acting_signature())
         self._mode_fn = CompiledFunction(self._mode_graph, self._acting_signature())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import time
 import weakref
@@ -46,6 +47,7 @@ class WorkerPool:
         self.connections: list[Connection] = []
         self.processes: list[BaseProcess] = []
         self._awaiting: dict[int, str] = {}
+        self._sentinel_unreliable: set[int] = set()  # workers whose forkserver died: watched through their pipe
         self._stop = weakref.finalize(self, _stop_workers, self.connections, self.processes)
         try:
             for worker_index, indices in enumerate(self.env_indices):
@@ -83,7 +85,8 @@ class WorkerPool:
             owners: dict[Any, int] = {}
             for worker_index in self._awaiting:
                 owners[self.connections[worker_index]] = worker_index
-                owners[self.processes[worker_index].sentinel] = worker_index
+                if worker_index not in self._sentinel_unreliable:
+                    owners[self.processes[worker_index].sentinel] = worker_index
             remaining = None if deadline is None else min(_MAX_WAIT_S, max(0.0, deadline - time.monotonic()))
             ready_list = wait(list(owners), remaining)
             if not ready_list and deadline is not None and time.monotonic() < deadline:
@@ -99,6 +102,9 @@ class WorkerPool:
                 worker_index = owners[ready]
                 if worker_index not in self._awaiting:
                     continue
+                if ready is not self.connections[worker_index] and self._only_forkserver_died(worker_index):
+                    self._sentinel_unreliable.add(worker_index)  # the pipe alone tells when the worker is gone
+                    continue
                 try:
                     results[worker_index] = self._receive_from(worker_index)
                 except VecEnvWorkerError as error:
@@ -108,6 +114,18 @@ class WorkerPool:
                     del self._awaiting[worker_index]
         return results
 
+    def _only_forkserver_died(self, worker_index: int) -> bool:
+        """Whether a fired sentinel means the forkserver (which owns it) died while the worker itself lives on,
+        as when SIGTERM reaches the whole process group: the worker still answers through its pipe."""
+        if self.connections[worker_index].poll():
+            return False
+        pid = self.processes[worker_index].pid
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return _process_state(pid) not in ("Z", "X", None)
+
     def restart(self, worker_index: int) -> None:
         """Replace worker `worker_index` (killed if still running) with a new one running fresh copies of its envs."""
         old_process, old_connection = self.processes[worker_index], self.connections[worker_index]
@@ -116,6 +134,7 @@ class WorkerPool:
             old_process.kill()
         old_process.join(_CLOSE_GRACE_S)
         self._awaiting.pop(worker_index, None)
+        self._sentinel_unreliable.discard(worker_index)
         self._start_worker(self._mp_context, worker_index, [self._env_fns[i] for i in self.env_indices[worker_index]])
 
     def call(self, command: str, data_by_worker: Mapping[int, Any]) -> dict[int, Any]:
@@ -207,6 +226,15 @@ class WorkerPool:
         if code < 0:
             return f"killed by {signal.Signals(-code).name}"
         return f"exit code {code}"
+
+
+def _process_state(pid: int) -> str | None:
+    """The one-letter state of process `pid` from /proc (None where unknown)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def _stop_workers(connections: list[Connection], processes: list[BaseProcess]) -> None:
