@@ -245,6 +245,8 @@ def train_on_policy(
                 if callback is not None and any(world.gather(callback(locals()) is False)):
                     break
         except VecEnvError:  # the VecEnv is closed now: save without its state
+            if stop.signum is not None:  # the workers went down with the same signal: a stop, not a fault
+                raise TrainingInterrupted(stop.signum, run.save(with_env_state=False)) from None
             saved = run.save(with_env_state=False)
             if saved:
                 logger.log(f"an env failed; the state after update {run.update} is in {saved}")
