@@ -27,6 +27,7 @@ TF_FREE = (  # tools and env-side helpers that must start without TensorFlow too
     "baselines_tf2.common.nonfinite",
     "baselines_tf2.common.plot_util",
     "baselines_tf2.results_plotter",
+    "baselines_tf2.common.mpi_util",
 )
 
 
