@@ -7,11 +7,12 @@ registered with baselines_tf2.common.models.register as `flappy_cs231n` (so chec
 norm and ReLU, then a linear layer giving the 2 Q-values (deepq head with `hiddens=[]`, `dueling=False`).
 Needs `pip install flappy-bird-gymnasium`.
 
-    python examples/flappy_bird_dqn.py                      # 100k steps: ~30-60 min on 2 cores
+    python examples/flappy_bird_dqn.py                      # 100k steps: ~1 h on 2 cores
     python examples/flappy_bird_dqn.py --smoke
 
 Writes <out>/flappy_bird_dqn.png (episode return, smoothed), the Monitor file (with each game's `score`, the
-pipes passed), checkpoints and the final model <out>/model. To load that model elsewhere, import this module
+pipes passed), checkpoints and the model <out>/model (as baselines' deepq returns it: the weights with the best
+100-game mean at a checkpoint, every 10k steps). To load that model elsewhere, import this module
 first, so the network name resolves: `import flappy_bird_dqn; deepq.act.load_act("<out>/model")`.
 """
 
@@ -36,7 +37,7 @@ BINARY_TOLERANCE = 2  # gray levels: further than this from the sky's gray is an
 DQN_KWARGS: dict[str, Any] = dict(  # Adam, replay, a synced target network, epsilon annealed from 1 to 0.01
     lr=1e-4, buffer_size=50_000, batch_size=32, gamma=0.99, train_freq=4, learning_starts=5_000,
     target_network_update_freq=1_000, exploration_fraction=0.1, exploration_final_eps=0.01, print_freq=20,
-    checkpoint_freq=50_000, hiddens=[], dueling=False,
+    checkpoint_freq=10_000, keep_checkpoints=1, hiddens=[], dueling=False,  # checkpoints are ~65 MB each
 )
 SMOKE_KWARGS: dict[str, Any] = dict(learning_starts=200, buffer_size=1_000, batch_size=8, checkpoint_freq=500)
 STEPS, SMOKE_STEPS = 100_000, 600
