@@ -27,7 +27,7 @@ from baselines_tf2.common.cmd_util import common_arg_parser, get_env_type, make_
 from baselines_tf2.common.mpi_util import DistributedEnvError, abort_on_failure, world
 from baselines_tf2.common.nonfinite import NonFiniteUpdateError
 from baselines_tf2.common.stop_signals import TrainingInterrupted
-from baselines_tf2.common.vec_env import VecEnv, VecEnvError, VecFrameStack, VecNormalize
+from baselines_tf2.common.vec_env import VecEnv, VecEnvError, VecFrameStack, VecNormalize, VecVideoRecorder
 
 ATARI_NUM_ENV = 8  # the published Atari PPO2/A2C results use 8 envs; elsewhere the default is one per core
 CHECKPOINT_EVERY_STEPS = 100_000  # default spacing of periodic checkpoints in CLI runs
@@ -112,13 +112,18 @@ def num_envs(args: argparse.Namespace, env_type: str, algorithm: Algorithm) -> i
 
 
 def build_env(
-    args: argparse.Namespace, env_type: str, algorithm: Algorithm, seed: int | None, monitor_dir: str | None = None
+    args: argparse.Namespace,
+    env_type: str,
+    algorithm: Algorithm,
+    seed: int | None,
+    monitor_dir: str | None = None,
+    render_mode: str | None = None,
 ) -> VecEnv:
     """The training VecEnv as baselines' run.py builds it: Atari with DeepMind wrappers and 4 stacked frames."""
     count = num_envs(args, env_type, algorithm)
     options = {"reward_scale": args.reward_scale, "monitor_dir": monitor_dir, "env_timeout": args.env_timeout,
-               "resumable": args.deterministic,
-               "restart_crashed_envs": args.restart_crashed_envs}
+               "resumable": args.deterministic, "restart_crashed_envs": args.restart_crashed_envs,
+               "render_mode": render_mode}
     if not algorithm.vectorized:
         wrapper_kwargs = {"frame_stack": True} if env_type == "atari" else None
         return make_vec_env(args.env, env_type, count, seed, wrapper_kwargs=wrapper_kwargs, **options)
@@ -241,9 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown algorithm {args.alg!r}; valid: {', '.join(sorted(ALGORITHMS))}")
     if args.num_timesteps < 0:
         parser.error(f"--num_timesteps must be >= 0, got {args.num_timesteps}")
-    if args.save_video_interval:
-        parser.error("--save_video_interval: recording videos during training is not available yet; "
-                     "record a trained agent with examples/play.py CHECKPOINT --video out.mp4")
+    if args.save_video_interval < 0:
+        parser.error(f"--save_video_interval must be >= 0 (0 records nothing), got {args.save_video_interval}")
+    if args.save_video_length < 1:
+        parser.error(f"--save_video_length must be >= 1, got {args.save_video_length}")
     if args.num_env is not None and args.num_env < 1:
         parser.error(f"--num_env must be >= 1, got {args.num_env}")
     if args.keep_checkpoints < 0:
@@ -279,7 +285,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dir = args.log_path or default_run_dir(args.alg, args.env)
     # Only rank 0 writes logs; every rank's envs write their own <rank>.<env>.monitor.csv into run_dir (baselines).
     logger.configure(run_dir, ["stdout", "csv", "tensorboard"] if ranks.rank == 0 else [])
-    env = build_env(args, env_type, algorithm, args.seed)
+    recording = bool(args.save_video_interval) and ranks.rank == 0
+    env = build_env(args, env_type, algorithm, args.seed, render_mode="rgb_array" if recording else None)
+    if recording:
+        interval = args.save_video_interval
+        env = VecVideoRecorder(env, os.path.join(run_dir, "videos"), lambda step: step % interval == 0,
+                               video_length=args.save_video_length)
     if algorithm.discrete_actions_only and not isinstance(env.action_space, gymnasium.spaces.Discrete):
         env.close()
         parser.error(f"--alg={args.alg} needs a Discrete action space, but {args.env} has {env.action_space}; "

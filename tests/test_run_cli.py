@@ -38,9 +38,8 @@ USAGE_ERRORS = {
     "stray_argument": (["--env=CartPole-v1", "stray"], [r"unexpected argument 'stray'", r"--name=value"]),
     "negative_timesteps": (["--env=CartPole-v1", "--num_timesteps=-1"], [r"--num_timesteps must be >= 0"]),
     "unknown_precision": (["--env=CartPole-v1", "--precision=float16"], [r"--precision: invalid choice: 'float16'"]),
-    "video_during_training": (
-        ["--env=CartPole-v1", "--save_video_interval=1000"], [r"--save_video_interval", r"examples/play.py"]
-    ),
+    "negative_video_interval": (["--env=CartPole-v1", "--save_video_interval=-5"], [r"--save_video_interval.*>= 0"]),
+    "zero_video_length": (["--env=CartPole-v1", "--save_video_length=0"], [r"--save_video_length.*>= 1"]),
     # hyperparameters out of range, checked by the config dataclasses
     "ppo2_negative_lr": (["--env=CartPole-v1", "--lr=-0.001"], [r"\blr must be a number > 0, got -0.001"]),
     "a2c_zero_lr": (["--alg=a2c", "--env=CartPole-v1", "--lr=0"], [r"\blr must be a number > 0, got 0"]),

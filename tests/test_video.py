@@ -93,3 +93,16 @@ def test_play_script_writes_a_video_of_a_checkpoint(tmp_path: Path) -> None:
     assert f"video written to {tmp_path / 'play.mp4'}" in played.stdout
     frames = frames_of(str(tmp_path / "play.mp4"))
     assert frames.shape[1:] == ATARI_FRAME and frames.shape[0] > 10
+
+
+def test_training_with_save_video_interval_writes_videos_of_the_real_frames(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    finished = run_one([*RUN, "--alg=ppo2", "--env=BreakoutNoFrameskip-v4", "--num_env=2", "--nsteps=32",
+                        "--nminibatches=2", "--num_timesteps=256", "--seed=0", "--save_video_interval=50",
+                        "--save_video_length=10", f"--log_path={run_dir}"], tmp_path, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    videos = sorted(path.name for path in (run_dir / "videos").iterdir())
+    assert videos == ["video-000000000-000000009.mp4", "video-000000050-000000059.mp4",
+                      "video-000000100-000000109.mp4"]  # 128 vector steps: recordings start at 0, 50 and 100
+    frames = frames_of(str(run_dir / "videos" / videos[0]))
+    assert frames.shape[0] == 10 and frames.shape[1] >= ATARI_FRAME[0]

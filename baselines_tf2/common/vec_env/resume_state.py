@@ -14,6 +14,7 @@ from baselines_tf2.common.vec_env.vec_env import VecEnv, VecEnvWrapper
 from baselines_tf2.common.vec_env.vec_frame_stack import VecFrameStack
 from baselines_tf2.common.vec_env.vec_monitor import VecMonitor
 from baselines_tf2.common.vec_env.vec_normalize import VecNormalize
+from baselines_tf2.common.vec_env.vec_video_recorder import VecVideoRecorder
 
 REPLAY_STATE_METHOD = "replay_state"  # ResumableEnv's methods, called through env_method
 RESTORE_REPLAY_METHOD = "restore_replay"
@@ -46,6 +47,8 @@ def capture_vec_env_state(venv: VecEnv) -> dict[str, Any]:
 
 
 def _wrapper_state(wrapper: VecEnvWrapper) -> dict[str, Any]:
+    if isinstance(wrapper, VecVideoRecorder):  # what it records does not change what is learned
+        return {"kind": "VecVideoRecorder"}
     if isinstance(wrapper, VecFrameStack):
         return {"kind": "VecFrameStack"}
     if isinstance(wrapper, VecNormalize):
