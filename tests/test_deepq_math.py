@@ -106,9 +106,11 @@ def test_loss_gives_hand_td_errors_and_importance_weighted_huber(
 
 def test_clip_gradients_per_variable_rescales_each_variable_separately() -> None:
     big, small = tf.constant([30.0, 40.0]), tf.constant([[0.3, 0.4]])  # norms 50 and 0.5
-    clipped = clip_gradients_per_variable([big, small], 10.0)
+    clipped, global_norm = clip_gradients_per_variable([big, small, tf.zeros([3])], 10.0)
     np.testing.assert_allclose(clipped[0].numpy(), [6.0, 8.0], rtol=1e-6)  # scaled to norm 10
     np.testing.assert_allclose(clipped[1].numpy(), [[0.3, 0.4]], rtol=1e-6)  # already below: unchanged
+    np.testing.assert_array_equal(clipped[2].numpy(), [0.0, 0.0, 0.0])  # a zero gradient stays zero
+    assert float(global_norm) == pytest.approx((50.0**2 + 0.5**2) ** 0.5, rel=1e-6)  # the norm before clipping
 
 
 def sgd_step_changes(grad_norm_clipping: float | None) -> list[float]:

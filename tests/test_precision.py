@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gymnasium
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from baselines_tf2.common.learner import Minibatch
+from baselines_tf2.common.optimizers import FusedAdam
 from baselines_tf2.common.policies import PolicyWithValue
 from baselines_tf2.common.tf_util import cpu_has_native_bf16, resolve_precision
 from baselines_tf2.deepq.act import build_act
@@ -99,16 +101,24 @@ def transition_batch(size: int = 32) -> TransitionBatch:
     )
 
 
-def test_bf16_q_network_matches_float32_q_values_and_td_loss() -> None:
+def test_bf16_q_network_trains_in_bf16_within_tolerance_of_float32() -> None:
     reference, fast = twin_q_models()
     assert all(variable.dtype == "float32" for variable in fast.q_network.weights)
     minibatch = transition_batch()
-    q_reference, q_fast = reference.q_values(minibatch.obs), fast.q_values(minibatch.obs)
-    assert q_fast.dtype == tf.float32
-    np.testing.assert_allclose(q_fast.numpy(), q_reference.numpy(), atol=0.02)
     results = [model.train_step(minibatch) for model in (reference, fast)]
     assert float(results[1]["loss"]) == pytest.approx(float(results[0]["loss"]), rel=0.02, abs=1e-3)
     np.testing.assert_allclose(results[1]["td_errors"].numpy(), results[0]["td_errors"].numpy(), atol=0.03)
+    assert not np.array_equal(results[1]["td_errors"].numpy(), results[0]["td_errors"].numpy())  # really bf16
+
+
+def test_bf16_q_network_acts_in_float32() -> None:
+    """Acting on a frame or two runs in float32 under mixed_bfloat16: the float32 model's Q-values and actions."""
+    reference, fast = twin_q_models()
+    obs = transition_batch(2).obs
+    q_fast = fast.q_values(obs)
+    assert q_fast.dtype == tf.float32
+    np.testing.assert_allclose(q_fast.numpy(), reference.q_values(obs).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(fast.act(obs.numpy(), 0.0), reference.act(obs.numpy(), 0.0))
 
 
 def test_unknown_dqn_precision_is_refused() -> None:
@@ -147,3 +157,24 @@ def test_bf16_policy_heads_compute_in_float32(action_space: gymnasium.Space) -> 
     heads = [policy.net.pd_head, *policy.net.pd_head._flatten_layers(include_self=False), policy.net.value_head]
     assert all(layer.compute_dtype == "float32" for layer in heads)
     assert policy.net.torso.layers[-1].compute_dtype == "bfloat16"
+
+
+def test_fused_adam_matches_keras_adam() -> None:
+    """FusedAdam's kernel takes the same steps as Keras Adam, and keeps the same slot variables."""
+    rng = np.random.default_rng(0)
+    shapes = [(64, 32), (32,), (3, 3, 4, 8)]
+    initial = [rng.normal(size=shape).astype(np.float32) for shape in shapes]
+    gradients = [[tf.constant(rng.normal(size=shape).astype(np.float32)) for shape in shapes] for _ in range(5)]
+    trained = []
+    for optimizer_class in (keras.optimizers.Adam, FusedAdam):
+        variables = [keras.Variable(array) for array in initial]
+        optimizer = optimizer_class(learning_rate=1e-3, epsilon=1e-5)
+        optimizer.build(variables)
+        step = tf.function(lambda grads: optimizer.apply(grads, variables))
+        for grads in gradients:
+            step(grads)
+        trained.append(([variable.numpy() for variable in variables], [v.numpy() for v in optimizer.variables]))
+    (weights, slots), (fused_weights, fused_slots) = trained
+    assert not np.allclose(weights[0], initial[0])
+    for expected, got in zip(weights + slots, fused_weights + fused_slots):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

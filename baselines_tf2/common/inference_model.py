@@ -101,9 +101,17 @@ def _actor_critic_mode(net: keras.Model, action_space: gymnasium.Space, encoded:
 def _greedy_q(q_network: keras.Model, encoded: keras.KerasTensor) -> tuple:
     """Q-values as QNetwork.call computes them (V + A - mean(A) when dueling) and their argmax."""
     latent = keras.layers.Flatten(name="flatten_latent")(_renamed(q_network.torso, "q_torso")(encoded))
-    advantages = q_network.action_stream(latent)
+    advantages = _stream_output(q_network.action_stream, latent)
     if q_network.value_stream is None:
         q_values = advantages
     else:
-        q_values = q_network.value_stream(latent) + advantages - ops.mean(advantages, axis=1, keepdims=True)
+        state_values = _stream_output(q_network.value_stream, latent)
+        q_values = state_values + advantages - ops.mean(advantages, axis=1, keepdims=True)
     return _argmax(q_values), q_values
+
+
+def _stream_output(stream: keras.Model, latent: keras.KerasTensor) -> keras.KerasTensor:
+    """A Q-network head stream's layers applied to `latent` one by one, so the exported graph holds plain layers."""
+    for layer in stream.stream_layers:
+        latent = layer(latent)
+    return latent

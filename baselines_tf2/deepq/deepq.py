@@ -376,23 +376,29 @@ class _Trainer:
     def _train(self, t: int) -> None:
         """One gradient step on a sampled batch: now, or (train_in_background) in the training thread while the
         next steps are played; the previous one's results are taken in first, so batches and priority updates come
-        in the same order either way."""
+        in the same order either way. The slots are drawn here; the batch is gathered where the step runs (no
+        transition is added while a step is in flight)."""
         self._finish_training()
         config = self.config
         if config.prioritized_replay:
             slots, weights = self.replay.sample_indices(config.batch_size, beta=self.beta.value(t))
         else:
             slots, weights = self.replay.sample_indices(config.batch_size), np.ones(config.batch_size, np.float32)
+        if self._training_thread is None:
+            self._take_results(self._train_on(slots, weights), slots)
+        else:
+            self._in_flight = (self._training_thread.submit(self._train_on, slots, weights), slots)
+
+    def _train_on(self, slots: np.ndarray, weights: np.ndarray) -> dict[str, tf.Tensor]:
+        """Gather the transitions in `slots` (n-step returns) and take one gradient step on them."""
+        config = self.config
         obs, actions, returns, next_obs, discounts = self.replay.n_step_batch(slots, config.n_step, config.gamma)
         batch = TransitionBatch(
             obs=self.model.obs_tensor(obs), actions=tf.convert_to_tensor(actions.astype(np.int64)),
             rewards=tf.convert_to_tensor(returns), next_obs=self.model.obs_tensor(next_obs),
             discounts=tf.convert_to_tensor(discounts), weights=tf.convert_to_tensor(weights),
         )
-        if self._training_thread is None:
-            self._take_results(self.model.train_step(batch), slots)
-        else:
-            self._in_flight = (self._training_thread.submit(self.model.train_step, batch), slots)
+        return self.model.train_step(batch)
 
     def _finish_training(self) -> None:
         """Wait for the gradient step running in the training thread, if any, and take in its results."""

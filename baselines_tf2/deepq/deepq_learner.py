@@ -9,8 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from baselines_tf2.common.optimizers import FusedAdam
 from baselines_tf2.common.policies import encode_observation, raw_observation_spec
-from baselines_tf2.common.tf_util import CompiledFunction, apply_if_finite
+from baselines_tf2.common.tf_util import CompiledFunction, apply_if_finite, float32_compute
 from baselines_tf2.deepq.models import QNetwork
 
 GRAD_NORM_CLIPPING = 10.0  # baselines clips each variable's gradient to this norm
@@ -48,9 +49,12 @@ def td_targets(
     return rewards + discounts * best_next
 
 
-def clip_gradients_per_variable(gradients: list[tf.Tensor], max_norm: float) -> list[tf.Tensor]:
-    """Each variable's gradient rescaled to norm <= max_norm (baselines' deepq clipping)."""
-    return [tf.clip_by_norm(gradient, max_norm) for gradient in gradients]
+def clip_gradients_per_variable(gradients: list[tf.Tensor], max_norm: float) -> tuple[list[tf.Tensor], tf.Tensor]:
+    """(each variable's gradient rescaled to norm <= max_norm (baselines' deepq clipping), the global norm before
+    clipping); each gradient's norm is computed once for both."""
+    norms = [tf.norm(gradient) for gradient in gradients]
+    clipped = [gradient * tf.minimum(1.0, max_norm / tf.maximum(norm, 1e-30)) for gradient, norm in zip(gradients, norms)]
+    return clipped, tf.sqrt(tf.add_n([tf.square(norm) for norm in norms]))
 
 
 class DQNModel:
@@ -76,7 +80,7 @@ class DQNModel:
         self.n_actions = int(q_network.n_actions)
         self.rng = np.random.default_rng(seed)  # exploration draws
         self.grad_norm_clipping = grad_norm_clipping
-        self.optimizer = optimizer or keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
+        self.optimizer = optimizer or FusedAdam(learning_rate=lr, epsilon=1e-8)
         self.optimizer.build(q_network.trainable_variables)
         obs_spec = raw_observation_spec(observation_space)
         self.obs_dtype = obs_spec.dtype.as_numpy_dtype
@@ -89,8 +93,9 @@ class DQNModel:
             weights=tf.TensorSpec([None], tf.float32),
         )
         self.train_step = CompiledFunction(self._train_step, [batch_spec])
-        self.greedy_actions = CompiledFunction(self._greedy_actions, [obs_spec])
-        self.q_values = CompiledFunction(self._q_values, [obs_spec])
+        with float32_compute(q_network):  # acting on one frame: float32 is faster than casting weights to bf16
+            self.greedy_actions = CompiledFunction(self._greedy_actions, [obs_spec])
+            self.q_values = CompiledFunction(self._q_values, [obs_spec])
         self.update_target()
 
     def obs_tensor(self, obs: Any) -> tf.Tensor:
@@ -130,9 +135,10 @@ class DQNModel:
         with tf.GradientTape() as tape:
             loss, td_errors, chosen_q = self.loss(batch)
         gradients = tape.gradient(loss, variables)
-        grad_norm = tf.linalg.global_norm(gradients)
-        if self.grad_norm_clipping is not None:
-            gradients = clip_gradients_per_variable(gradients, self.grad_norm_clipping)
+        if self.grad_norm_clipping is None:
+            grad_norm = tf.linalg.global_norm(gradients)
+        else:
+            gradients, grad_norm = clip_gradients_per_variable(gradients, self.grad_norm_clipping)
         skipped = apply_if_finite(self.optimizer, gradients, variables, loss, grad_norm)
         return {"loss": loss, "td_errors": td_errors, "mean_q": tf.reduce_mean(chosen_q), "grad_norm": grad_norm,
                 "skipped": skipped}

@@ -13,6 +13,20 @@ from baselines_tf2.common.policies import observation_encoding
 from baselines_tf2.common.tf_util import dtype_policy
 
 
+class HeadStream(keras.Model):
+    """Layers applied in order. Not a keras.Sequential, whose input dtype is fixed when it is built: this one
+    computes in whatever precision its layers are set to when traced (bf16 training, float32 acting)."""
+
+    def __init__(self, layers: Sequence[keras.layers.Layer], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stream_layers = list(layers)
+
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+        for layer in self.stream_layers:
+            inputs = layer(inputs)
+        return inputs
+
+
 class QNetwork(keras.Model):
     """torso -> hidden ReLU layers -> Q-values [B, n_actions]; dueling: V + A - mean(A) (Wang et al. 2016)."""
 
@@ -33,7 +47,7 @@ class QNetwork(keras.Model):
         self.value_stream = self._stream(hiddens, layer_norm, 1, "state") if dueling else None
 
     @staticmethod
-    def _stream(hiddens: Sequence[int], layer_norm: bool, outputs: int, name: str) -> keras.Sequential:
+    def _stream(hiddens: Sequence[int], layer_norm: bool, outputs: int, name: str) -> HeadStream:
         layers: list[keras.layers.Layer] = []
         for index, units in enumerate(hiddens):
             layers.append(keras.layers.Dense(units, name=f"{name}_fc{index}"))
@@ -41,7 +55,7 @@ class QNetwork(keras.Model):
                 layers.append(keras.layers.LayerNormalization(name=f"{name}_ln{index}"))
             layers.append(keras.layers.ReLU(name=f"{name}_relu{index}"))
         layers.append(keras.layers.Dense(outputs, name=f"{name}_out", dtype="float32"))
-        return keras.Sequential(layers, name=f"{name}_value")
+        return HeadStream(layers, name=f"{name}_value")
 
     def call(self, obs: tf.Tensor) -> tf.Tensor:
         latent = keras.ops.reshape(self.torso(obs), (keras.ops.shape(obs)[0], -1))

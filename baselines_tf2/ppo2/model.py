@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import keras
 import tensorflow as tf
 
 from baselines_tf2.common.learner import Minibatch, OnPolicyLearner
+from baselines_tf2.common.optimizers import FusedAdam
 from baselines_tf2.common.policies import PolicyWithValue
 
 
@@ -56,7 +56,7 @@ class PPO2Model(OnPolicyLearner):
     alg = "ppo2"
 
     def __init__(self, policy: PolicyWithValue, *, ent_coef: float, vf_coef: float, max_grad_norm: float | None) -> None:
-        optimizer = keras.optimizers.Adam(learning_rate=3e-4, epsilon=1e-5)
+        optimizer = FusedAdam(learning_rate=3e-4, epsilon=1e-5)
         super().__init__(policy, optimizer, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)
 
     def loss(self, batch: Minibatch, hyper: tf.Tensor) -> tuple[tf.Tensor, LossTerms]:
