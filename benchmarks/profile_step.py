@@ -62,7 +62,7 @@ def ppo_step(precision: str) -> Callable[[], object]:
         states=tf.zeros([0, 0], tf.float32),
     )
     cliprange = tf.constant(PPO_SETTINGS["cliprange"], tf.float32)
-    return lambda: model.train_step(batch, cliprange)["loss/policy_loss"].numpy()
+    return lambda: model.train_step(batch, cliprange)["loss"].numpy()
 
 
 STEPS = {"dqn": dqn_step, "ppo": ppo_step}
