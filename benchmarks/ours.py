@@ -155,19 +155,19 @@ def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def measure_learner(args: argparse.Namespace) -> dict[str, Any]:
-    """PPO2Model.train_step on one prebuilt minibatch of 256 Breakout frames: samples/s."""
+def ppo_update_on_fixed_minibatch(precision: str, seed: int) -> Callable[[], dict[str, Any]]:
+    """A call of PPO2Model.train_step on one prebuilt minibatch of 256 random Breakout frames."""
     import tensorflow as tf
 
     from baselines_tf2.common.learner import Minibatch
     from baselines_tf2.common.tf_util import set_global_seeds
     from baselines_tf2.ppo2.model import PPO2Model
 
-    set_global_seeds(args.seed)
-    model = PPO2Model(make_policy(args.precision), ent_coef=PPO_SETTINGS["ent_coef"], vf_coef=PPO_SETTINGS["vf_coef"],
+    set_global_seeds(seed)
+    model = PPO2Model(make_policy(precision), ent_coef=PPO_SETTINGS["ent_coef"], vf_coef=PPO_SETTINGS["vf_coef"],
                       max_grad_norm=PPO_SETTINGS["max_grad_norm"])
     model.set_learning_rate(PPO_SETTINGS["lr"])
-    data = synthetic_minibatch(LEARNER_MINIBATCH, args.seed)
+    data = synthetic_minibatch(LEARNER_MINIBATCH, seed)
     batch = Minibatch(
         obs=tf.constant(data["obs"]), returns=tf.constant(data["returns"]),
         masks=tf.zeros([LEARNER_MINIBATCH], tf.float32), actions=tf.constant(data["actions"]),
@@ -175,9 +175,15 @@ def measure_learner(args: argparse.Namespace) -> dict[str, Any]:
         states=tf.zeros([0, 0], tf.float32),
     )
     cliprange = tf.constant(PPO_SETTINGS["cliprange"], tf.float32)
+    return lambda: model.train_step(batch, cliprange)
+
+
+def measure_learner(args: argparse.Namespace) -> dict[str, Any]:
+    """PPO2Model.train_step on one prebuilt minibatch of 256 Breakout frames: samples/s."""
+    train_step = ppo_update_on_fixed_minibatch(args.precision, args.seed)
 
     def train_once() -> dict[str, float]:
-        return {name: float(value) for name, value in model.train_step(batch, cliprange).items()}
+        return {name: float(value) for name, value in train_step().items()}
 
     steps, seconds = calls_per_second(train_once, args.seconds, warmup=args.warmup)
     return {

@@ -19,8 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from bench_common import LEARNER_MINIBATCH, PPO_SETTINGS, synthetic_minibatch
-from ours import SB3_Q_NETWORK, make_policy
+from ours import SB3_Q_NETWORK, ppo_update_on_fixed_minibatch
 
 DQN_BATCH = 32
 
@@ -47,22 +46,8 @@ def dqn_step(precision: str) -> Callable[[], object]:
 
 def ppo_step(precision: str) -> Callable[[], object]:
     """PPO2's compiled minibatch update on one fixed minibatch of random Breakout frames."""
-    import tensorflow as tf
-
-    from baselines_tf2.common.learner import Minibatch
-    from baselines_tf2.ppo2.model import PPO2Model
-
-    model = PPO2Model(make_policy(precision), ent_coef=PPO_SETTINGS["ent_coef"], vf_coef=PPO_SETTINGS["vf_coef"],
-                      max_grad_norm=PPO_SETTINGS["max_grad_norm"])
-    data = synthetic_minibatch(LEARNER_MINIBATCH, 0)
-    batch = Minibatch(
-        obs=tf.constant(data["obs"]), returns=tf.constant(data["returns"]),
-        masks=tf.zeros([LEARNER_MINIBATCH], tf.float32), actions=tf.constant(data["actions"]),
-        values=tf.constant(data["values"]), neglogpacs=tf.constant(data["neglogpacs"]),
-        states=tf.zeros([0, 0], tf.float32),
-    )
-    cliprange = tf.constant(PPO_SETTINGS["cliprange"], tf.float32)
-    return lambda: model.train_step(batch, cliprange)["loss"].numpy()
+    train_step = ppo_update_on_fixed_minibatch(precision, seed=0)
+    return lambda: train_step()["loss"].numpy()
 
 
 STEPS = {"dqn": dqn_step, "ppo": ppo_step}
