@@ -22,7 +22,7 @@ import sys
 from typing import Any, Sequence
 
 from baselines_tf2.common.atomic_io import atomic_write_text
-from baselines_tf2.common.checkpoint import CheckpointError, read_metadata
+from baselines_tf2.training.checkpoint import CheckpointError, read_metadata
 from baselines_tf2.logger import format_table
 
 PROG = "python -m baselines_tf2.evaluate"
@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {problem}", file=sys.stderr)
         return 2
 
-    from baselines_tf2.common.evaluation import evaluate_checkpoint
+    from baselines_tf2.tools.evaluation import evaluate_checkpoint
 
     text_out = sys.stderr if args.json == "-" else sys.stdout  # keep stdout pure JSON with --json -
     try:

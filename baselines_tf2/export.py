@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from baselines_tf2.common import export_formats
+from baselines_tf2.tools import export_formats
 
 DEFAULT_SAMPLES = 64
 DEFAULT_RTOL = 1e-4  # float32 kernels of TF, TFLite (XNNPACK) and ONNX Runtime differ in summation order only
@@ -32,9 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m baselines_tf2.export",
         description="Export a checkpoint's policy for plain TensorFlow, Keras, TFLite or ONNX Runtime. The model "
         "takes a batch of raw observations (as the env gives them, e.g. uint8 [batch, 84, 84, 4] for Atari) and "
-        "returns 'actions' (the most likely action; deepq: argmax Q) and 'values' (ppo2/a2c: V(s); deepq: Q-values).",
+        "returns 'actions' (the most likely action; Q-learners: argmax Q) and 'values' (actor-critics: V(s); "
+        "Q-learners: Q-values).",
     )
-    parser.add_argument("checkpoint", help="a checkpoint written by baselines_tf2 (ppo2, a2c or deepq)")
+    parser.add_argument("checkpoint", help="a checkpoint written by baselines_tf2 (any algorithm)")
     parser.add_argument("--format", required=True, choices=export_formats.FORMATS, help="artefact format")
     parser.add_argument("--out", help="destination (default: the checkpoint's path plus .savedmodel, .keras, "
                         ".tflite or .onnx)")
@@ -59,21 +60,9 @@ def destination(checkpoint: str, fmt: str, out: str | None) -> str:
 
 def load_for_export(path: str, *, float32: bool) -> tuple[Any, dict[str, Any]]:
     """(acting policy, metadata) of a checkpoint; with `float32`, rebuilt to compute in float32 (same weights)."""
-    from baselines_tf2.common.saving import build_policy_from_metadata, load_policy
+    from baselines_tf2.training.agent import load_policy
 
-    policy, metadata, groups = load_policy(path)
-    if not float32 or metadata.get("precision", "float32") == "float32":
-        return policy, metadata
-    metadata = {**metadata, "precision": "float32"}
-    if metadata["alg"] == "deepq":
-        from baselines_tf2.deepq.act import build_act
-
-        policy = build_act(policy.observation_space, policy.action_space, policy.network, policy.network_kwargs,
-                           lr=1e-3, double_q=True, precision="float32")  # lr and double_q: unused for acting
-        policy.load_weights_only(path)
-    else:
-        policy = build_policy_from_metadata(metadata)
-        policy.set_weights(groups["policy"])
+    policy, metadata, _groups = load_policy(path, precision="float32" if float32 else None)
     return policy, metadata
 
 
@@ -148,10 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = _checked_destination(parser, args)
 
-    from baselines_tf2.common.checkpoint import CheckpointError
-    from baselines_tf2.common.inference_model import (
-        UnsupportedPolicyError, inference_model, reference_outputs, sample_observations,
-    )
+    from baselines_tf2.tools.inference_model import UnsupportedPolicyError, inference_model, sample_observations
+    from baselines_tf2.training.checkpoint import CheckpointError
 
     try:
         policy, metadata = load_for_export(args.checkpoint, float32=args.float32)
@@ -162,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CheckpointError, UnsupportedPolicyError) as err:
         parser.error(str(err))
     obs = sample_observations(policy.observation_space, args.samples, args.seed)
-    expected = reference_outputs(policy, metadata["alg"], obs)
+    expected = policy.reference_outputs(obs)
 
     with tempfile.TemporaryDirectory(prefix=f".{os.path.basename(out)}.partial-", dir=os.path.dirname(out)) as workdir:
         staged = os.path.join(workdir, os.path.basename(out))
@@ -180,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         publish(staged, out, workdir)
 
-    value_kind = "Q-values" if metadata["alg"] == "deepq" else "V(s)"
+    value_kind = policy.value_kind
     actions_match = "equal" if np.issubdtype(expected["actions"].dtype, np.integer) else "within tolerance"
     print(f"wrote {out} ({args.format}, computing in {metadata.get('precision', 'float32')})\n"
           f"  input   {_describe(export_formats.INPUT_NAME, obs)}\n"

@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import datetime
 import importlib
 import inspect
 import os
 import signal
 import sys
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import gymnasium
 
 from baselines_tf2 import logger
-from baselines_tf2.common.checkpoint import CheckpointError, read_metadata
+from baselines_tf2.algorithms import ALGORITHMS, AlgorithmEntry
+from baselines_tf2.training.checkpoint import CheckpointError, read_metadata
 from baselines_tf2.common.cmd_util import common_arg_parser, get_env_type, make_vec_env
 from baselines_tf2.common.mpi_util import DistributedEnvError, abort_on_failure, world
-from baselines_tf2.common.nonfinite import NonFiniteUpdateError
-from baselines_tf2.common.stop_signals import TrainingInterrupted
+from baselines_tf2.training.nonfinite import NonFiniteUpdateError
+from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
+from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
+from baselines_tf2.training.run import RunOptions
+from baselines_tf2.training.stop_signals import TrainingInterrupted
 from baselines_tf2.common.vec_env import VecEnv, VecEnvError, VecFrameStack, VecNormalize, VecVideoRecorder
 
 ATARI_NUM_ENV = 8  # the published Atari PPO2/A2C results use 8 envs; elsewhere the default is one per core
@@ -34,30 +38,9 @@ CHECKPOINT_EVERY_STEPS = 100_000  # default spacing of periodic checkpoints in C
 EVAL_SEED_OFFSET = 100_000  # evaluation envs play other games than the training envs
 
 
-@dataclass(frozen=True)
-class Algorithm:
-    """Where an algorithm lives: its learn() module, config class, per-env-type defaults, head/policy kwargs."""
-
-    module: str
-    config: str
-    defaults: str | None
-    model_keys: tuple[str, ...]  # network_kwargs the policy or Q-head takes besides the torso's own
-    vectorized: bool  # trains on many envs (PPO2, A2C) or steps one (DQN)
-    discrete_actions_only: bool = False  # DQN picks among Discrete actions only
-    bf16_validated: bool = False  # --precision=auto may pick bfloat16: equal-step learning curves matched float32
-    data_parallel: bool = False  # runs on several MPI ranks, averaging their gradients
-
-
-ALGORITHMS = {
-    "ppo2": Algorithm("baselines_tf2.ppo2.ppo2", "PPO2Config", "baselines_tf2.ppo2.defaults", ("value_network",), True,
-                      bf16_validated=True, data_parallel=True),
-    "a2c": Algorithm("baselines_tf2.a2c.a2c", "A2CConfig", None, ("value_network",), True, data_parallel=True),
-    "deepq": Algorithm("baselines_tf2.deepq.deepq", "DQNConfig", "baselines_tf2.deepq.defaults",
-                       ("hiddens", "dueling", "layer_norm"), False, discrete_actions_only=True),
-}
-
 DEFAULT_NETWORKS = {"atari": "cnn"}  # everything else: mlp
-RUN_FLAGS = ("keep_checkpoints", "max_nonfinite_updates", "deterministic", "save_replay")  # passed on to learn()
+RUN_OPTIONS = frozenset(field.name for field in dataclasses.fields(RunOptions))  # what every learn() takes
+RUN_FLAGS = ("keep_checkpoints", "max_nonfinite_updates", "deterministic", "save_replay")  # CLI flags for learn()
 
 
 class UsageError(ValueError):
@@ -83,15 +66,9 @@ def parse_unknown_args(tokens: Sequence[str]) -> dict[str, Any]:
     return parsed
 
 
-def accepted_learn_keys(learn: Any) -> set[str]:
-    """The keyword arguments `learn` names (not its **network_kwargs)."""
-    parameters = inspect.signature(learn).parameters.values()
-    return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-
-
 def network_keys(network: str) -> set[str]:
     """Keyword arguments the network builder takes."""
-    from baselines_tf2.common.models import get_network_builder
+    from baselines_tf2.nn.models import get_network_builder
 
     builder = get_network_builder(network)
     parameters = inspect.signature(inspect.unwrap(builder)).parameters.values()
@@ -104,7 +81,7 @@ def default_run_dir(alg: str, env_id: str) -> str:
     return os.path.join("runs", f"{alg}-{env_id.replace('/', '_')}-{stamp}")
 
 
-def num_envs(args: argparse.Namespace, env_type: str, algorithm: Algorithm) -> int:
+def num_envs(args: argparse.Namespace, env_type: str, algorithm: AlgorithmEntry) -> int:
     """How many envs the run steps: one for DQN, else --num_env or 8 for Atari or one per core."""
     if not algorithm.vectorized:
         return 1
@@ -114,7 +91,7 @@ def num_envs(args: argparse.Namespace, env_type: str, algorithm: Algorithm) -> i
 def build_env(
     args: argparse.Namespace,
     env_type: str,
-    algorithm: Algorithm,
+    algorithm: AlgorithmEntry,
     seed: int | None,
     monitor_dir: str | None = None,
     render_mode: str | None = None,
@@ -175,8 +152,11 @@ def read_checkpoint_metadata(parser: argparse.ArgumentParser, load_path: Any, al
 def resolve_hyperparameters(
     parser: argparse.ArgumentParser, args: argparse.Namespace, extra: dict[str, Any], env_type: str
 ) -> tuple[Any, Any, str, dict[str, Any]]:
-    """(learn function, config, network name, keyword arguments) after defaults and checks; usage errors exit 2."""
-    from baselines_tf2.common.models import get_network_builder, registered_networks
+    """(learn function, config, network name, keyword arguments) after defaults and checks; usage errors exit 2.
+
+    The options an algorithm takes are its config's fields (the one source of its hyperparameters), `load_path`,
+    and the network's and head's keyword arguments."""
+    from baselines_tf2.nn.models import get_network_builder, registered_networks
 
     algorithm = ALGORITHMS[args.alg]
     module = importlib.import_module(algorithm.module)
@@ -190,24 +170,22 @@ def resolve_hyperparameters(
     kwargs.pop("network", None)
     if network not in registered_networks():
         parser.error(f"unknown network {network!r}; valid: {', '.join(registered_networks())}")
-    reserved = {"env", "network", "total_timesteps", "seed", "eval_env", "progress_bar", "callback", "precision",
-                *RUN_FLAGS}
-    learn_keys = accepted_learn_keys(module.learn) - reserved
-    valid = learn_keys | network_keys(network) | set(algorithm.model_keys)
+    config_class = getattr(module, algorithm.config)
+    config_fields = {field.name for field in dataclasses.fields(config_class)}
+    valid = (config_fields - {"precision", "save_replay"}) | {"load_path"} | network_keys(network) | set(algorithm.model_keys)
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         parser.error(f"unknown option(s) for --alg={args.alg} with --network={network}: "
                      f"{', '.join('--' + key for key in unknown)}; valid: {', '.join(sorted(valid))}")
+    if args.save_replay and "save_replay" not in config_fields:
+        parser.error(f"--save_replay saves a replay buffer; --alg={args.alg} has none")
     for flag in RUN_FLAGS:
-        if flag in accepted_learn_keys(module.learn):
+        if flag in RUN_OPTIONS or flag in config_fields:
             kwargs[flag] = getattr(args, flag)
-    if "precision" in accepted_learn_keys(module.learn):
-        from baselines_tf2.common.tf_util import resolve_precision
+    from baselines_tf2.nn.tf_util import resolve_precision
 
-        auto = args.precision == "auto"
-        kwargs["precision"] = "float32" if auto and not algorithm.bf16_validated else resolve_precision(args.precision)
-    config_class = getattr(module, algorithm.config)
-    config_fields = {field for field in config_class.__dataclass_fields__}
+    auto = args.precision == "auto"
+    kwargs["precision"] = "float32" if auto and not algorithm.bf16_validated else resolve_precision(args.precision)
     try:
         config = config_class(**{key: value for key, value in kwargs.items() if key in config_fields})
     except (TypeError, ValueError) as err:
@@ -223,7 +201,7 @@ def check_checkpoint_fits(
     parser: argparse.ArgumentParser, metadata: dict[str, Any], env: VecEnv, path: str, env_id: str
 ) -> None:
     """Exit 2 (closing `env`) if the --load_path checkpoint was trained on other observation or action spaces."""
-    from baselines_tf2.common.saving import check_spaces_match
+    from baselines_tf2.training.checkpoint import check_spaces_match
 
     try:
         check_spaces_match(metadata, env.observation_space, env.action_space, path)
@@ -232,11 +210,29 @@ def check_checkpoint_fits(
         parser.error(f"--load_path does not fit --env={env_id}: {err}")
 
 
+def add_training_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of the training core and precision, which every algorithm takes (`save_replay`: replay learners)."""
+    parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto",
+                        help="network arithmetic: mixed_bfloat16 computes in bfloat16 with float32 weights; "
+                             "auto (default) picks it, on CPUs with native bfloat16 (AMX, AVX-512 BF16), for the "
+                             "algorithms whose bfloat16 learning curves were checked (ppo2), float32 otherwise")
+    parser.add_argument("--keep_checkpoints", type=int, default=DEFAULT_KEEP,
+                        help="newest checkpoints kept in <log_path>/checkpoints (0 keeps all)")
+    parser.add_argument("--max_nonfinite_updates", type=int, default=DEFAULT_MAX_NONFINITE_UPDATES,
+                        help="stop after this many consecutive updates skipped for a non-finite loss or gradient")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="deterministic TensorFlow ops (with --seed, a run repeats exactly; slower)")
+    parser.add_argument("--save_replay", action="store_true",
+                        help="replay learners (deepq): put the replay buffer in checkpoints, so a resumed run trains "
+                             "on at once (an Atari buffer of 1M steps takes ~7 GB)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, train, save, optionally play; returns the exit status."""
     parser = common_arg_parser()
     parser.prog = "python -m baselines_tf2.run"
     parser.add_argument("--play_episodes", type=int, default=3, help="episodes --play plays")
+    add_training_flags(parser)
     args, unknown = parser.parse_known_args(argv)
     try:
         extra = parse_unknown_args(unknown)
@@ -256,8 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--keep_checkpoints must be >= 0 (0 keeps all), got {args.keep_checkpoints}")
     if args.max_nonfinite_updates < 1:
         parser.error(f"--max_nonfinite_updates must be >= 1, got {args.max_nonfinite_updates}")
-    if args.save_replay and args.alg != "deepq":
-        parser.error(f"--save_replay saves deepq's replay buffer; --alg={args.alg} has none")
+    if args.gamestate is not None:
+        parser.error("--gamestate loads a gym-retro game state; baselines_tf2 does not build retro envs yet, so it "
+                     "would be ignored")
     if args.deterministic and args.seed is None:
         parser.error("--deterministic needs --seed (a deterministic run repeats the run of one seed)")
     if not args.env_timeout > 0:
@@ -269,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(err))
     learn, config, network, kwargs = resolve_hyperparameters(parser, args, extra, env_type)
     algorithm = ALGORITHMS[args.alg]
-    if hasattr(config, "check_batch"):
+    if callable(getattr(config, "check_batch", None)):  # on-policy configs: minibatches must split the batch
         try:
             config.check_batch(num_envs(args, env_type, algorithm), recurrent=False)  # learn() checks lstm splits
         except ValueError as err:
@@ -300,9 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if kwargs.get("eval_freq"):
         eval_seed = None if args.seed is None else args.seed + EVAL_SEED_OFFSET
         kwargs["eval_env"] = build_env(args, env_type, algorithm, eval_seed, os.path.join(run_dir, "eval"))
-    if "save_interval" in inspect.signature(learn).parameters and "save_interval" not in kwargs:
-        nsteps = kwargs.get("nsteps", inspect.signature(learn).parameters["nsteps"].default)
-        kwargs["save_interval"] = max(1, CHECKPOINT_EVERY_STEPS // (ranks.size * env.num_envs * int(nsteps)))
+    if "save_interval" in {field.name for field in dataclasses.fields(config)} and "save_interval" not in kwargs:
+        kwargs["save_interval"] = max(1, CHECKPOINT_EVERY_STEPS // (ranks.size * env.num_envs * config.nsteps))
     if total_timesteps > 0:
         precision = f", {kwargs['precision']}" if "precision" in kwargs else ""
         envs = f"{env.num_envs} envs" + (f" on each of {ranks.size} MPI ranks" if ranks.size > 1 else "")
@@ -336,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model.save(save_path)
         logger.log(f"saved the final model to {save_path}")
     if args.play:
-        from baselines_tf2.common.play import play_model
+        from baselines_tf2.tools.play import play_model
 
         play_model(model, episodes=args.play_episodes, seed=args.seed)
     return 0

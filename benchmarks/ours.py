@@ -62,7 +62,7 @@ def make_policy(precision: str) -> Any:
     """The Nature-CNN actor-critic for Breakout-shaped observations, built standalone."""
     import gymnasium
 
-    from baselines_tf2.common.policies import PolicyWithValue
+    from baselines_tf2.nn.policies import PolicyWithValue
 
     observation_space = gymnasium.spaces.Box(0, 255, OBS_SHAPE_NHWC, np.uint8)
     return PolicyWithValue(observation_space, gymnasium.spaces.Discrete(N_ACTIONS), "cnn", precision=precision)
@@ -72,7 +72,7 @@ def measure_ppo_breakout(args: argparse.Namespace) -> dict[str, Any]:
     """ppo2.learn on 8 Breakout envs (ShmemVecEnv + VecFrameStack 4); steady steps/s from the second update on."""
     from baselines_tf2 import logger
     from baselines_tf2.common.cmd_util import make_atari_env
-    from baselines_tf2.common.runner import Runner
+    from baselines_tf2.on_policy.runner import Runner
     from baselines_tf2.common.vec_env import VecFrameStack
     from baselines_tf2.ppo2 import ppo2
     from baselines_tf2.ppo2.model import PPO2Model
@@ -159,8 +159,8 @@ def ppo_update_on_fixed_minibatch(precision: str, seed: int) -> Callable[[], dic
     """A call of PPO2Model.train_step on one prebuilt minibatch of 256 random Breakout frames."""
     import tensorflow as tf
 
-    from baselines_tf2.common.learner import Minibatch
-    from baselines_tf2.common.tf_util import set_global_seeds
+    from baselines_tf2.on_policy.learner import Minibatch
+    from baselines_tf2.nn.tf_util import set_global_seeds
     from baselines_tf2.ppo2.model import PPO2Model
 
     set_global_seeds(seed)
@@ -174,8 +174,8 @@ def ppo_update_on_fixed_minibatch(precision: str, seed: int) -> Callable[[], dic
         values=tf.constant(data["values"]), neglogpacs=tf.constant(data["neglogpacs"]),
         states=tf.zeros([0, 0], tf.float32),
     )
-    cliprange = tf.constant(PPO_SETTINGS["cliprange"], tf.float32)
-    return lambda: model.train_step(batch, cliprange)
+    model.set_cliprange(PPO_SETTINGS["cliprange"])
+    return lambda: model.train_step(batch)
 
 
 def measure_learner(args: argparse.Namespace) -> dict[str, Any]:
@@ -195,7 +195,7 @@ def measure_learner(args: argparse.Namespace) -> dict[str, Any]:
 
 def measure_act(args: argparse.Namespace) -> dict[str, Any]:
     """PolicyWithValue.step on 8 observations (NumPy in, NumPy out): latency per call."""
-    from baselines_tf2.common.tf_util import set_global_seeds
+    from baselines_tf2.nn.tf_util import set_global_seeds
 
     set_global_seeds(args.seed)
     policy = make_policy(args.precision)

@@ -2,7 +2,7 @@
 
 The agent sees 4 stacked 64x64 binarized frames (bird, pipes and ground white on black) and picks one of 2
 actions (idle, flap). Reward: +1 for a pipe passed, -1 on death, +0.1 for every other frame alive. The network,
-registered with baselines_tf2.common.models.register as `flappy_cs231n` (so checkpoints name it), is two
+registered with baselines_tf2.nn.models.register as `flappy_cs231n` (so checkpoints name it), is two
 3x3 convs of 32 filters, each with batch norm, ReLU and 2x2 max-pooling, then a 512-unit dense layer with batch
 norm and ReLU, then a linear layer giving the 2 Q-values (deepq head with `hiddens=[]`, `dueling=False`).
 Needs `pip install flappy-bird-gymnasium`.
@@ -27,7 +27,7 @@ import numpy as np
 from _common import example_parser, require, save_curves
 
 from baselines_tf2.common.atari_wrappers import FrameStack, WarpFrame
-from baselines_tf2.common.models import NetworkFn, register
+from baselines_tf2.nn.models import NetworkFn, register
 
 NETWORK = "flappy_cs231n"
 FRAME_SIZE = 64

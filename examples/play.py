@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from baselines_tf2.common.checkpoint import CheckpointError
+from baselines_tf2.training.checkpoint import CheckpointError
 
 
 def main() -> int:
@@ -23,7 +23,7 @@ def main() -> int:
     if args.episodes < 1:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
 
-    from baselines_tf2.common.play import play_checkpoint
+    from baselines_tf2.tools.play import play_checkpoint
 
     try:
         scores = play_checkpoint(args.checkpoint, episodes=args.episodes, seed=args.seed, video_path=args.video,

@@ -24,10 +24,10 @@ from cli_helpers import RUN as CLI_RUN
 
 from baselines_tf2 import logger
 from baselines_tf2.bench import Monitor
-from baselines_tf2.common.checkpoint import CheckpointError, read_metadata
+from baselines_tf2.training.checkpoint import CheckpointError, read_metadata
 from baselines_tf2.common.envs import BoxIdentityEnv, DiscreteIdentityEnv
-from baselines_tf2.common.policies import PolicyWithValue
-from baselines_tf2.common.saving import load_policy
+from baselines_tf2.nn.policies import PolicyWithValue
+from baselines_tf2.training.agent import load_policy
 from baselines_tf2.common.vec_env import DummyVecEnv
 from baselines_tf2.deepq import deepq
 from baselines_tf2.deepq.act import ActWrapper, load_act

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from baselines_tf2.common.distributions import (
+from baselines_tf2.nn.distributions import (
     BernoulliPd,
     CategoricalPd,
     DiagGaussianPd,

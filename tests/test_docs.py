@@ -40,9 +40,9 @@ EXPECTED_OBJECTS = {
                     "baselines_tf2.common.vec_env.vec_monitor.VecMonitor",
                     "baselines_tf2.common.vec_env.vec_normalize.VecNormalize",
                     "baselines_tf2.common.vec_env.vec_video_recorder.VecVideoRecorder"],
-    "api/models": ["baselines_tf2.common.models.register", "baselines_tf2.common.models.cnn"],
+    "api/models": ["baselines_tf2.nn.models.register", "baselines_tf2.nn.models.cnn"],
     "api/atari_wrappers": ["baselines_tf2.common.atari_wrappers.wrap_deepmind"],
-    "api/checkpoint": ["baselines_tf2.common.checkpoint.CheckpointError", "baselines_tf2.common.saving.load_policy"],
+    "api/checkpoint": ["baselines_tf2.training.checkpoint.CheckpointError", "baselines_tf2.training.agent.load_policy"],
     "api/logger": ["baselines_tf2.logger.configure", "baselines_tf2.logger.dumpkvs"],
     "api/run": ["baselines_tf2.run.main"],
 }

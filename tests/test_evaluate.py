@@ -16,7 +16,10 @@ from cli_helpers import Finished, run_concurrently
 
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import make_vec_env
-from baselines_tf2.common.evaluation import DEEPQ_EPSILON, acting_epsilon, epsilon_greedy, set_noop_starts
+from baselines_tf2.algorithms import ALGORITHMS
+from baselines_tf2.tools.evaluation import acting_epsilon, epsilon_greedy, set_noop_starts
+
+DEEPQ_EPSILON = ALGORITHMS["deepq"].eval_epsilon
 from baselines_tf2.common.vec_env import VecFrameStack
 
 EVALUATE = [sys.executable, "-m", "baselines_tf2.evaluate"]
@@ -183,9 +186,10 @@ def test_epsilon_greedy_replaces_greedy_actions_at_rate_epsilon() -> None:
 
 
 def test_default_action_choice_per_algorithm() -> None:
-    assert acting_epsilon("deepq", None, False) == DEEPQ_EPSILON
-    assert acting_epsilon("ppo2", None, False) is None  # sampled
-    assert acting_epsilon("a2c", None, True) == 0.0
-    assert acting_epsilon("ppo2", 0.05, False) == 0.05
+    assert DEEPQ_EPSILON == 0.001 and ALGORITHMS["ppo2"].eval_epsilon is None and ALGORITHMS["a2c"].eval_epsilon is None
+    assert acting_epsilon(DEEPQ_EPSILON, None, False) == DEEPQ_EPSILON
+    assert acting_epsilon(None, None, False) is None  # sampled
+    assert acting_epsilon(None, None, True) == 0.0
+    assert acting_epsilon(None, 0.05, False) == 0.05
     with pytest.raises(ValueError, match="epsilon must lie in"):
-        acting_epsilon("deepq", -0.1, False)
+        acting_epsilon(DEEPQ_EPSILON, -0.1, False)

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from baselines_tf2 import logger
-from baselines_tf2.common.checkpoint import load_checkpoint, read_metadata
+from baselines_tf2.training.checkpoint import load_checkpoint, read_metadata
 from baselines_tf2.common.cmd_util import make_vec_env
-from baselines_tf2.common.stop_signals import TrainingInterrupted
+from baselines_tf2.training.stop_signals import TrainingInterrupted
 from baselines_tf2.common.vec_env import VecNormalize
 from baselines_tf2.deepq import deepq
 from baselines_tf2.ppo2 import ppo2

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import REPO, Finished, run_concurrently, run_one
 
-from baselines_tf2.common.checkpoint import read_metadata
+from baselines_tf2.training.checkpoint import read_metadata
 
 EXAMPLES = REPO / "examples"
 TIMEOUT_S = 240  # one smoke run takes well under a minute alone; several share the cores here

@@ -16,9 +16,9 @@ import pytest
 
 from baselines_tf2 import export
 from baselines_tf2.a2c.model import A2CModel
-from baselines_tf2.common import export_formats
-from baselines_tf2.common.policies import PolicyWithValue
-from baselines_tf2.common.saving import load_policy
+from baselines_tf2.tools import export_formats
+from baselines_tf2.nn.policies import PolicyWithValue
+from baselines_tf2.training.agent import load_policy
 from baselines_tf2.deepq.act import build_act
 from baselines_tf2.ppo2.model import PPO2Model
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from baselines_tf2.common.math_util import discount_with_dones
-from baselines_tf2.common.runner import Runner, gae_advantages
+from baselines_tf2.on_policy.runner import Runner, gae_advantages
 from baselines_tf2.common.vec_env import DummyVecEnv
 
 

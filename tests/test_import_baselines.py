@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from baselines_tf2 import import_baselines
-from baselines_tf2.common.safe_unpickle import CorruptPickleError, UnsafePickleError, load_joblib_arrays
-from baselines_tf2.common.saving import load_policy
+from baselines_tf2.tools.safe_unpickle import CorruptPickleError, UnsafePickleError, load_joblib_arrays
+from baselines_tf2.training.agent import load_policy
 
 QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 

@@ -22,9 +22,9 @@ ENV_SIDE = (
 TF_FREE = (  # tools and env-side helpers that must start without TensorFlow too
     "baselines_tf2.common.resumable_env",
     "baselines_tf2.common.video",
-    "baselines_tf2.common.checkpoint_dir",
-    "baselines_tf2.common.stop_signals",
-    "baselines_tf2.common.nonfinite",
+    "baselines_tf2.training.checkpoint_dir",
+    "baselines_tf2.training.stop_signals",
+    "baselines_tf2.training.nonfinite",
     "baselines_tf2.common.plot_util",
     "baselines_tf2.results_plotter",
     "baselines_tf2.common.mpi_util",

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from baselines_tf2.common import models
-from baselines_tf2.common.models import get_network_builder, is_recurrent, register, registered_networks
+from baselines_tf2.nn import models
+from baselines_tf2.nn.models import get_network_builder, is_recurrent, register, registered_networks
 
 IMAGE = ((84, 84, 4), "uint8")
 VECTOR = ((4,), "float32")

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from baselines_tf2.common.checkpoint import load_checkpoint, read_metadata
+from baselines_tf2.training.checkpoint import load_checkpoint, read_metadata
 
 MPIEXEC = Path(sys.executable).with_name("mpiexec")  # the mpich wheel installs it next to the interpreter
 requires_mpi = pytest.mark.skipif(
@@ -191,11 +191,11 @@ def gradient_case(folder: Path) -> None:
     import tensorflow as tf
 
     from baselines_tf2.a2c.model import A2CModel
-    from baselines_tf2.common.learner import Minibatch, OnPolicyLearner
+    from baselines_tf2.on_policy.learner import Minibatch, OnPolicyLearner
     from baselines_tf2.common.mpi_util import world
-    from baselines_tf2.common.policies import PolicyWithValue
-    from baselines_tf2.common.runner import Rollout
-    from baselines_tf2.common.tf_util import set_global_seeds
+    from baselines_tf2.nn.policies import PolicyWithValue
+    from baselines_tf2.on_policy.runner import Rollout
+    from baselines_tf2.nn.tf_util import set_global_seeds
     from baselines_tf2.ppo2.model import PPO2Model
 
     ranks = world()
@@ -228,9 +228,8 @@ def gradient_case(folder: Path) -> None:
 
     def averaged_and_union(learner: OnPolicyLearner, rollouts: list[Rollout]) -> tuple[np.ndarray, np.ndarray]:
         union = Rollout(*(np.concatenate(fields) for fields in zip(*(r[:-2] for r in rollouts))), None, [])
-        clip = tf.constant(0.2)
-        local = learner.local_gradient(minibatch(rollouts[ranks.rank]), clip)["gradient"].numpy()
-        return ranks.sum(local) / np.float32(ranks.size), learner.local_gradient(minibatch(union), clip)["gradient"].numpy()
+        local = learner.local_gradient(minibatch(rollouts[ranks.rank]))["gradient"].numpy()
+        return ranks.sum(local) / np.float32(ranks.size), learner.local_gradient(minibatch(union))["gradient"].numpy()
 
     a2c_averaged, a2c_union = averaged_and_union(a2c, [rollout_of(200 + rank, 64) for rank in range(ranks.size)])
     shared_advantages = np.random.default_rng(99).normal(size=64)
@@ -244,7 +243,7 @@ def gradient_case(folder: Path) -> None:
         if update == 3 and ranks.rank == 1:
             rollout.returns[5] = np.nan
         weights[update] = flat([array for _, array in policy.get_weights()])
-        stats = model.update(rollout, lr=1e-3, hyper=0.2, noptepochs=1 if update == 3 else 2,
+        stats = model.update(rollout, lr=1e-3, noptepochs=1 if update == 3 else 2,
                              nminibatches=1 if update == 3 else 2, rng=shuffling)
         skipped.append(stats["nonfinite_skipped"])
     np.savez(folder / f"rank{ranks.rank}.npz", own_initial=own_initial, start=start, a2c_averaged=a2c_averaged,
@@ -283,7 +282,7 @@ def cartpole_case(folder: Path, seed: str = "0") -> None:
     from baselines_tf2.bench import Monitor
     from baselines_tf2.common.cmd_util import make_vec_env
     from baselines_tf2.common.mpi_util import world
-    from baselines_tf2.common.play import play_policy
+    from baselines_tf2.tools.play import play_policy
     from baselines_tf2.common.schedules import FractionLinear
     from baselines_tf2.common.vec_env import DummyVecEnv
     from baselines_tf2.ppo2 import ppo2
@@ -409,31 +408,33 @@ def raise_case(folder: Path) -> None:
     (64, 7, 64, 7),  # same batch: the same update
 ])
 def test_resume_with_another_batch_continues_at_the_same_step_count(
-    saved_nbatch: int, saved_update: int, nbatch: int, update: int
+    saved_nbatch: int, saved_update: int, nbatch: int, update: int, tmp_path: Path
 ) -> None:
     import gymnasium
 
-    from baselines_tf2.common.on_policy import LoopSettings, TrainingRun
-    from baselines_tf2.common.policies import PolicyWithValue
-    from baselines_tf2.common.schedules import ConstantSchedule
     from baselines_tf2.common.vec_env import DummyVecEnv
+    from baselines_tf2.nn.policies import PolicyWithValue
+    from baselines_tf2.on_policy.loop import LogKeys, OnPolicyIteration
     from baselines_tf2.ppo2.model import PPO2Model
+    from baselines_tf2.ppo2.ppo2 import PPO2Config
+    from baselines_tf2.training.run import RunOptions, TrainingRun
 
     env = DummyVecEnv([lambda: gymnasium.make("CartPole-v1")])
     policy = PolicyWithValue(env.observation_space, env.action_space, "mlp", {"num_hidden": 8})
     model = PPO2Model(policy, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5)
-    settings = LoopSettings(total_timesteps=1280, nsteps=nbatch, noptepochs=1, nminibatches=1,
-                            lr=ConstantSchedule(1e-3), hyper=ConstantSchedule(0.2), log_interval=1, save_interval=0,
-                            loss_prefix="", misc_prefix="")
     rng_state = np.random.default_rng(5).bit_generator.state
     model.timesteps = 100 + saved_update * saved_nbatch  # 100 steps trained before the saved run began
-    run = TrainingRun(model, env, settings, nbatch)
-    run.restore({"training": {"total_timesteps": 1280, "nbatch": saved_nbatch, "update": saved_update,
-                              "rng": rng_state}}, "checkpoint")
-    assert run.update == update
+    checkpoint = str(tmp_path / "checkpoint")
+    model.save(checkpoint, {"training": {"total_timesteps": 1280, "nbatch": saved_nbatch, "update": saved_update,
+                                         "rng": rng_state}})
+    iteration = OnPolicyIteration(model, PPO2Config(nsteps=nbatch, nminibatches=1), env=env, eval_env=None,
+                                  log_keys=LogKeys(), before_update=None)
+    run = TrainingRun(model, env, RunOptions(total_timesteps=1280), nbatch)
+    run.resume(iteration, checkpoint)
+    assert run.iteration == update
     assert run.rng.bit_generator.state == rng_state
-    run.update = run.nupdates  # the rest of the run: the step count is what was trained, not the schedule's
-    assert run.timesteps_before + run.update * nbatch == model.timesteps + (run.nupdates - update) * nbatch
+    run.iteration = run.total_iterations  # the rest of the run: the step count is what was trained, not the schedule's
+    assert run.timesteps_before + run.timesteps == model.timesteps + (run.total_iterations - update) * nbatch
     env.close()
 
 

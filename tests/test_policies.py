@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from baselines_tf2.common.envs import BoxIdentityEnv, DiscreteIdentityEnv
-from baselines_tf2.common.policies import PolicyWithValue
-from baselines_tf2.common.runner import Rollout, Runner
+from baselines_tf2.nn.policies import PolicyWithValue
+from baselines_tf2.on_policy.runner import Rollout, Runner
 from baselines_tf2.common.vec_env import DummyVecEnv
 from baselines_tf2.ppo2 import ppo2
 from baselines_tf2.ppo2.model import PPO2Model
@@ -43,7 +43,8 @@ def anneal_updates(model: PPO2Model, rollout: Rollout, nminibatches: int) -> Non
     """Three updates with a learning rate and clip range annealed as learn() anneals them."""
     rng = np.random.default_rng(0)
     for frac in (1.0, 0.6, 0.2):
-        model.update(rollout, lr=3e-4 * frac, hyper=0.2 * frac, noptepochs=2, nminibatches=nminibatches, rng=rng)
+        model.set_cliprange(0.2 * frac)
+        model.update(rollout, lr=3e-4 * frac, noptepochs=2, nminibatches=nminibatches, rng=rng)
 
 
 @pytest.mark.parametrize(

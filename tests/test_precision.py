@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from baselines_tf2.common.learner import Minibatch
-from baselines_tf2.common.optimizers import FusedAdam
-from baselines_tf2.common.policies import PolicyWithValue
-from baselines_tf2.common.tf_util import cpu_has_native_bf16, resolve_precision
+from baselines_tf2.on_policy.learner import Minibatch
+from baselines_tf2.nn.optimizers import FusedAdam
+from baselines_tf2.nn.policies import PolicyWithValue
+from baselines_tf2.nn.tf_util import cpu_has_native_bf16, resolve_precision
 from baselines_tf2.deepq.act import build_act
 from baselines_tf2.deepq.deepq import DQNConfig
 from baselines_tf2.deepq.deepq_learner import DQNModel, TransitionBatch
@@ -66,11 +66,14 @@ def test_bf16_policy_and_losses_match_float32_within_tolerance() -> None:
 def test_bf16_train_step_traces_once_and_tracks_float32_losses() -> None:
     reference, fast = twin_policies()
     models = [PPO2Model(policy, ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5) for policy in (reference, fast)]
-    first = [model.train_step(batch(), tf.constant(0.1)) for model in models]  # from identical weights
+    for model in models:
+        model.set_cliprange(0.1)
+    first = [model.train_step(batch()) for model in models]  # from identical weights
     for field in ("value_loss", "policy_entropy"):
         assert float(first[1][field]) == pytest.approx(float(first[0][field]), rel=0.02, abs=2e-3), field
     for clip in (0.08, 0.05):
-        models[1].train_step(batch(), tf.constant(clip))
+        models[1].set_cliprange(clip)
+        models[1].train_step(batch())
     assert models[1].train_step.experimental_get_tracing_count() == 1
 
 

@@ -33,8 +33,8 @@ from fault_envs import HangingEnv, NaNRewardCartPole
 from baselines_tf2 import logger
 from baselines_tf2.a2c import a2c
 from baselines_tf2.bench import Monitor
-from baselines_tf2.common.checkpoint import load_checkpoint, read_metadata
-from baselines_tf2.common.nonfinite import NonFiniteUpdateError
+from baselines_tf2.training.checkpoint import load_checkpoint, read_metadata
+from baselines_tf2.training.nonfinite import NonFiniteUpdateError
 from baselines_tf2.common.vec_env import (
     DummyVecEnv,
     ShmemVecEnv,

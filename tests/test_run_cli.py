@@ -14,8 +14,8 @@ import gymnasium
 import pytest
 from cli_helpers import PLAY, RUN, Finished, run_concurrently
 
-from baselines_tf2.common.checkpoint import read_metadata
-from baselines_tf2.common.tf_util import resolve_precision
+from baselines_tf2.training.checkpoint import read_metadata
+from baselines_tf2.nn.tf_util import resolve_precision
 from baselines_tf2.run import unwritable_reason
 
 TIMEOUT_S = 120
@@ -101,7 +101,7 @@ USAGE_ERRORS = {
 @pytest.fixture(scope="module")
 def usage_error_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The files the path cases point at: a scratch folder, a regular file, a checkpoint and a corrupt copy."""
-    from baselines_tf2.common.policies import PolicyWithValue
+    from baselines_tf2.nn.policies import PolicyWithValue
     from baselines_tf2.ppo2.model import PPO2Model
 
     root = tmp_path_factory.mktemp("cli_error_paths")

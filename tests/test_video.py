@@ -10,7 +10,7 @@ import pytest
 
 from baselines_tf2.common import video
 from baselines_tf2.common.cmd_util import make_vec_env
-from baselines_tf2.common.play import play_episodes
+from baselines_tf2.tools.play import play_episodes
 from baselines_tf2.common.vec_env import VecFrameStack, VecVideoRecorder
 from cli_helpers import PLAY, RUN, run_one
 

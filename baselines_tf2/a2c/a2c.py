@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from baselines_tf2.a2c.model import A2CModel
-from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP
 from baselines_tf2.common.mpi_util import world
-from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
-from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
-from baselines_tf2.common.schedules import ConstantSchedule
-from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.common.validation import require_choice, require_int, require_number
 from baselines_tf2.common.vec_env import VecEnv
+from baselines_tf2.nn.tf_util import PRECISIONS, set_global_seeds
+from baselines_tf2.on_policy.loop import build_policy, learn_on_policy
+from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
+from baselines_tf2.training.config import config_from_arguments, run_options_from_arguments
+from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 
 
 def _middle_drop(progress: float) -> float:
@@ -68,12 +68,19 @@ class A2CConfig:
     alpha: float = 0.99
     gamma: float = 0.99
     log_interval: int = 100
+    save_interval: int = 0  # updates between checkpoints under <log dir>/checkpoints; 0 = none
     precision: str = "float32"  # or "mixed_bfloat16": bf16 compute, float32 weights
+
+    # baselines' A2C as the on-policy iteration sees it: n-step returns (GAE with lambda = 1), one pass, one batch
+    lam: ClassVar[float] = 1.0
+    noptepochs: ClassVar[int] = 1
+    nminibatches: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
         require_choice("precision", self.precision, PRECISIONS)
         for name in ("nsteps", "log_interval"):
             require_int(name, getattr(self, name), minimum=1)
+        require_int("save_interval", self.save_interval, minimum=0)
         require_choice("lrschedule", self.lrschedule, sorted(LR_SCHEDULES))
         for name in ("lr", "epsilon"):
             require_number(name, getattr(self, name), above=0)
@@ -83,6 +90,10 @@ class A2CConfig:
             require_number("max_grad_norm", self.max_grad_norm, above=0)
         require_number("gamma", self.gamma, at_least=0, at_most=1)
         require_number("alpha", self.alpha, at_least=0, below=1)  # RMSprop's decay: 1 would never update the average
+
+    def lr_schedule(self) -> Callable[[float], float]:
+        """`lr` times baselines' named `lrschedule`, as a function of the fraction of training remaining."""
+        return LrSchedule(self.lr, self.lrschedule)
 
 
 def learn(
@@ -115,22 +126,10 @@ def learn(
     Returns are n-step discounted returns bootstrapped from V (GAE with lambda = 1); `lrschedule` is one of
     baselines' names. `load_path`, `save_interval`, `callback` and MPI runs work as in ppo2.learn.
     """
-    config = A2CConfig(
-        nsteps=nsteps, vf_coef=vf_coef, ent_coef=ent_coef, max_grad_norm=max_grad_norm, lr=lr,
-        lrschedule=lrschedule, epsilon=epsilon, alpha=alpha, gamma=gamma, log_interval=log_interval,
-        precision=precision,
-    )
+    config = config_from_arguments(A2CConfig, locals())
     rank_seed = set_global_seeds(seed, rank=world().rank, deterministic_ops=deterministic)
     policy = build_policy(env, network, network_kwargs, precision, rank_seed)
     model = A2CModel(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm, alpha=alpha, epsilon=epsilon)
-    settings = LoopSettings(
-        total_timesteps=total_timesteps, nsteps=nsteps, noptepochs=1, nminibatches=1,
-        lr=LrSchedule(lr, lrschedule), hyper=ConstantSchedule(0.0), log_interval=log_interval,
-        save_interval=save_interval, loss_prefix="", misc_prefix="", progress_bar=progress_bar, seed=rank_seed,
-        keep_checkpoints=keep_checkpoints, max_nonfinite_updates=max_nonfinite_updates, deterministic=deterministic,
-    )
-    learn_on_policy(
-        model, env=env, eval_env=None, settings=settings, gamma=gamma, lam=1.0,
-        hyperparameters=dataclasses.asdict(config), load_path=load_path, callback=callback,
-    )
+    learn_on_policy(model, config, run_options_from_arguments(locals(), seed=rank_seed), env=env,
+                    load_path=load_path, callback=callback)
     return model

@@ -7,8 +7,8 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from baselines_tf2.common.learner import Minibatch, OnPolicyLearner
-from baselines_tf2.common.policies import PolicyWithValue
+from baselines_tf2.on_policy.learner import Minibatch, OnPolicyLearner
+from baselines_tf2.nn.policies import PolicyWithValue
 
 
 class TF1RMSprop(keras.optimizers.RMSprop):
@@ -60,8 +60,8 @@ class A2CModel(OnPolicyLearner):
         optimizer = TF1RMSprop(learning_rate=7e-4, rho=alpha, epsilon=epsilon)
         super().__init__(policy, optimizer, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)
 
-    def loss(self, batch: Minibatch, hyper: tf.Tensor) -> tuple[tf.Tensor, LossTerms]:
-        """pg_loss - ent_coef * entropy + vf_coef * vf_loss; A2C has no annealed loss scalar (`hyper` unused)."""
+    def loss(self, batch: Minibatch) -> tuple[tf.Tensor, LossTerms]:
+        """pg_loss - ent_coef * entropy + vf_coef * vf_loss."""
         neglogpac, entropy, vpred = self.policy.evaluate(batch.obs, batch.actions, batch.masks, batch.states)
         terms = a2c_losses(neglogpac, entropy, vpred, batch)
         total = terms.policy_loss - self.ent_coef * terms.policy_entropy + self.vf_coef * terms.value_loss

@@ -12,8 +12,6 @@ import gymnasium
 from baselines_tf2 import logger
 from baselines_tf2.bench import Monitor
 from baselines_tf2.common.atari_wrappers import make_atari, wrap_deepmind
-from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP
-from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 from baselines_tf2.common.resumable_env import ResumableEnv
 from baselines_tf2.common.vec_env import (
     DummyVecEnv,
@@ -255,7 +253,8 @@ DEFAULT_ENV_TIMEOUT_S = 600.0  # generous: loading a ROM or a slow reset never c
 
 
 def common_arg_parser() -> argparse.ArgumentParser:
-    """baselines' `run` flags; anything else is parsed as an extra `--name=value` hyperparameter."""
+    """baselines' `run` flags and the env options; anything else is parsed as an extra `--name=value`
+    hyperparameter (`baselines_tf2.run` adds the training flags: precision, checkpoints, determinism)."""
     parser = arg_parser()
     parser.add_argument("--env", help="environment id", type=str, default="BreakoutNoFrameskip-v4")
     parser.add_argument("--env_type", help="env type when it cannot be told from the id", type=str, default=None)
@@ -271,21 +270,8 @@ def common_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save_video_length", help="length of recorded videos, in steps", default=200, type=int)
     parser.add_argument("--log_path", help="directory for logs, monitor files and checkpoints", default=None, type=str)
     parser.add_argument("--play", default=False, action="store_true")
-    parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto",
-                        help="network arithmetic: mixed_bfloat16 computes in bfloat16 with float32 weights; "
-                             "auto (default) picks it for ppo2 on CPUs with native bfloat16 (AMX, AVX-512 BF16), "
-                             "float32 otherwise")
-    parser.add_argument("--keep_checkpoints", type=int, default=DEFAULT_KEEP,
-                        help="newest checkpoints kept in <log_path>/checkpoints (0 keeps all)")
-    parser.add_argument("--max_nonfinite_updates", type=int, default=DEFAULT_MAX_NONFINITE_UPDATES,
-                        help="stop after this many consecutive updates skipped for a non-finite loss or gradient")
-    parser.add_argument("--deterministic", action="store_true",
-                        help="deterministic TensorFlow ops (with --seed, a run repeats exactly; slower)")
     parser.add_argument("--env_timeout", type=float, default=DEFAULT_ENV_TIMEOUT_S,
                         help="seconds an env worker may take to answer before the run stops with an error")
-    parser.add_argument("--save_replay", action="store_true",
-                        help="deepq: put the replay buffer in checkpoints, so a resumed run trains on at once "
-                             "(an Atari buffer of 1M steps takes ~7 GB)")
     parser.add_argument("--restart_crashed_envs", action="store_true",
                         help="restart an env worker that crashed or hung and go on (counted as env_restarts in the "
                              "logs) instead of stopping the run")

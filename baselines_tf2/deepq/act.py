@@ -5,20 +5,22 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import gymnasium
+import keras
 import numpy as np
 import tensorflow as tf
 
-from baselines_tf2.common.checkpoint import (
+from baselines_tf2.training.checkpoint import (
     CheckpointError,
     json_normalized,
     load_checkpoint,
     read_metadata,
+    check_spaces_match,
+    library_versions,
     save_checkpoint,
     space_from_json,
     space_to_json,
 )
-from baselines_tf2.common.saving import check_spaces_match, library_versions
-from baselines_tf2.common.tf_util import assign_variables
+from baselines_tf2.nn.tf_util import argmax_int64, assign_variables, renamed_model
 from baselines_tf2.deepq.deepq_learner import DQNModel
 from baselines_tf2.deepq.models import build_q_network
 
@@ -47,17 +49,35 @@ def build_act(
 def load_act(path: str) -> ActWrapper:
     """The act saved at `path`, rebuilt from its metadata (network, head kwargs, spaces); CheckpointError if bad."""
     metadata = read_metadata(path)
-    try:
-        observation_space = space_from_json(metadata["observation_space"])
-        action_space = space_from_json(metadata["action_space"])
-        act = build_act(observation_space, action_space, metadata["network"], metadata.get("network_kwargs", {}),
-                        lr=float(metadata.get("hyperparameters", {}).get("lr", 5e-4)), double_q=True,
-                        precision=metadata.get("precision", "float32"))
-    except (KeyError, TypeError, ValueError) as err:
-        raise CheckpointError(f"cannot rebuild the deepq model of {path!r}: {err}") from None
+    act = _act_for(metadata, path)
     act.load(path)
     act.run_metadata = {key: metadata[key] for key in ("env", "hyperparameters", "seed") if key in metadata}
     return act
+
+
+def act_from_checkpoint(
+    metadata: Mapping[str, Any], groups: Mapping[str, list[np.ndarray]], path: str, *, nenvs: int = 1
+) -> ActWrapper:
+    """The act of a deepq checkpoint with its Q-network weights, computing in `metadata['precision']` (registered in
+    `baselines_tf2.algorithms`; `nenvs` does not matter to a Q-network)."""
+    act = _act_for(metadata, path)
+    _assign(act.model.q_network.weights, list(groups.get("policy", [])), path, "Q-network")
+    act.epsilon = float(metadata.get("epsilon", 0.0))
+    act.timesteps = int(metadata.get("timesteps", 0))
+    act.run_metadata = {key: metadata[key] for key in ("env", "hyperparameters", "seed") if key in metadata}
+    return act
+
+
+def _act_for(metadata: Mapping[str, Any], path: str) -> ActWrapper:
+    """A fresh act with the network, head and spaces a checkpoint describes (weights not loaded)."""
+    try:
+        observation_space = space_from_json(metadata["observation_space"])
+        action_space = space_from_json(metadata["action_space"])
+        return build_act(observation_space, action_space, metadata["network"], metadata.get("network_kwargs", {}),
+                         lr=float(metadata.get("hyperparameters", {}).get("lr", 5e-4)), double_q=True,
+                         precision=metadata.get("precision", "float32"))
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"cannot rebuild the deepq model of {path!r}: {err}") from None
 
 
 class ActWrapper:
@@ -103,6 +123,25 @@ class ActWrapper:
         """Greedy actions."""
         return self(obs, stochastic=False), None
 
+    value_kind = "Q-values"  # what `greedy_outputs`' values are
+
+    def greedy_outputs(self, encoded: Any) -> tuple[Any, Any]:
+        """(argmax Q, Q-values) as Keras tensors of an encoded observation batch, as QNetwork.call computes them
+        (V + A - mean(A) when dueling), from plain layers (for export)."""
+        q_network = self.model.q_network
+        latent = keras.layers.Flatten(name="flatten_latent")(renamed_model(q_network.torso, "q_torso")(encoded))
+        advantages = _stream_output(q_network.action_stream, latent)
+        if q_network.value_stream is None:
+            q_values = advantages
+        else:
+            state_values = _stream_output(q_network.value_stream, latent)
+            q_values = state_values + advantages - keras.ops.mean(advantages, axis=1, keepdims=True)
+        return argmax_int64(q_values), q_values
+
+    def reference_outputs(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        """What `greedy_outputs` must give for `obs`, through the compiled acting functions."""
+        return {"actions": self(obs, stochastic=False), "values": self.model.q_values(self.model.obs_tensor(obs)).numpy()}
+
     def metadata(self) -> dict[str, Any]:
         """What rebuilds this act: network, its kwargs and the head's, spaces, plus run metadata."""
         return {
@@ -118,11 +157,12 @@ class ActWrapper:
             "versions": library_versions(),
         }
 
-    def save(self, path: str, extra_groups: dict[str, list[tuple[str, np.ndarray]]] | None = None) -> None:
-        """Write Q-network weights, target weights, optimizer state, metadata and `extra_groups` atomically
+    def save(self, path: str, extra_metadata: dict[str, Any] | None = None,
+             extra_groups: dict[str, list[tuple[str, np.ndarray]]] | None = None) -> None:
+        """Write Q-network weights, target weights, optimizer state, metadata and the extras atomically
         (never a pickle)."""
         named = lambda variables: [(v.path, np.asarray(v.numpy())) for v in variables]  # noqa: E731
-        save_checkpoint(path, self.metadata(), {
+        save_checkpoint(path, {**self.metadata(), **(extra_metadata or {})}, {
             "policy": named(self.model.q_network.weights),
             "target": named(self.model.target_network.weights),
             "optimizer": named(self.model.optimizer.variables),
@@ -157,3 +197,10 @@ def _assign(variables: list[tf.Variable], arrays: list[np.ndarray], path: str, w
         assign_variables(variables, arrays, what)
     except ValueError as err:
         raise CheckpointError(f"{path!r} does not fit this model: {err}") from None
+
+
+def _stream_output(stream: keras.Model, latent: Any) -> Any:
+    """A Q-network head stream's layers applied to `latent` one by one, so the exported graph holds plain layers."""
+    for layer in stream.stream_layers:
+        latent = layer(latent)
+    return latent

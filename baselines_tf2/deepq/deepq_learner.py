@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from baselines_tf2.common.optimizers import FusedAdam
-from baselines_tf2.common.policies import encode_observation, raw_observation_spec
-from baselines_tf2.common.tf_util import CompiledFunction, apply_if_finite, float32_compute
+from baselines_tf2.nn.optimizers import FusedAdam
+from baselines_tf2.nn.policies import encode_observation, raw_observation_spec
+from baselines_tf2.nn.tf_util import CompiledFunction, apply_if_finite, float32_compute
 from baselines_tf2.deepq.models import QNetwork
 
 GRAD_NORM_CLIPPING = 10.0  # baselines clips each variable's gradient to this norm
@@ -108,13 +108,15 @@ class DQNModel:
     def _greedy_actions(self, obs: tf.Tensor) -> tf.Tensor:
         return tf.argmax(self._q_values(obs), axis=1)
 
-    def act(self, obs: Any, epsilon: float) -> np.ndarray:
+    def act(self, obs: Any, epsilon: float, rng: np.random.Generator | None = None) -> np.ndarray:
         """Greedy actions for a batch of raw observations, each replaced by a uniform random one with probability
-        `epsilon`. The network runs only if some observation acts greedily: early in training almost every step
-        explores, and skipping the forward pass there is most of the speed of the exploration phase."""
+        `epsilon`, drawn from `rng` (training passes the run's; default this model's own). The network runs only if
+        some observation acts greedily: early in training almost every step explores, and skipping the forward pass
+        there is most of the speed of the exploration phase."""
+        rng = rng or self.rng
         batch = len(obs)
-        explore = self.rng.random(batch) < epsilon
-        actions = self.rng.integers(self.n_actions, size=batch)
+        explore = rng.random(batch) < epsilon
+        actions = rng.integers(self.n_actions, size=batch)
         if explore.all():
             return actions
         return np.where(explore, actions, self.greedy_actions(self.obs_tensor(obs)).numpy())

@@ -8,9 +8,9 @@ import gymnasium
 import keras
 import tensorflow as tf
 
-from baselines_tf2.common.models import get_network_builder, is_recurrent
-from baselines_tf2.common.policies import observation_encoding
-from baselines_tf2.common.tf_util import dtype_policy
+from baselines_tf2.nn.models import get_network_builder, is_recurrent
+from baselines_tf2.nn.policies import observation_encoding
+from baselines_tf2.nn.tf_util import dtype_policy
 
 
 class HeadStream(keras.Model):

@@ -6,9 +6,9 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from baselines_tf2.common.learner import Minibatch, OnPolicyLearner
-from baselines_tf2.common.optimizers import FusedAdam
-from baselines_tf2.common.policies import PolicyWithValue
+from baselines_tf2.on_policy.learner import Minibatch, OnPolicyLearner
+from baselines_tf2.nn.optimizers import FusedAdam
+from baselines_tf2.nn.policies import PolicyWithValue
 
 
 class LossTerms(NamedTuple):
@@ -51,17 +51,26 @@ def ppo_losses(
 
 
 class PPO2Model(OnPolicyLearner):
-    """The policy, Adam with epsilon 1e-5 (baselines; Keras' default is 1e-7) and the compiled PPO update."""
+    """The policy, Adam with epsilon 1e-5 (baselines; Keras' default is 1e-7) and the compiled PPO update.
+
+    The clip range is a variable the compiled step reads, assigned before each update (`set_cliprange`, which
+    ppo2.learn calls with `cliprange(frac)`), so annealing it never retraces the step.
+    """
 
     alg = "ppo2"
 
     def __init__(self, policy: PolicyWithValue, *, ent_coef: float, vf_coef: float, max_grad_norm: float | None) -> None:
         optimizer = FusedAdam(learning_rate=3e-4, epsilon=1e-5)
+        self.cliprange = tf.Variable(0.2, trainable=False, dtype=tf.float32, name="cliprange")
         super().__init__(policy, optimizer, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)
 
-    def loss(self, batch: Minibatch, hyper: tf.Tensor) -> tuple[tf.Tensor, LossTerms]:
-        """pg_loss - ent_coef * entropy + vf_coef * vf_loss; `hyper` is the clip range."""
+    def set_cliprange(self, cliprange: float) -> None:
+        """Assign the clip range the next steps use (same graph, no retrace)."""
+        self.cliprange.assign(float(cliprange))
+
+    def loss(self, batch: Minibatch) -> tuple[tf.Tensor, LossTerms]:
+        """pg_loss - ent_coef * entropy + vf_coef * vf_loss, with the clip range last assigned."""
         neglogpac, entropy, vpred = self.policy.evaluate(batch.obs, batch.actions, batch.masks, batch.states)
-        terms = ppo_losses(neglogpac, entropy, vpred, batch, hyper)
+        terms = ppo_losses(neglogpac, entropy, vpred, batch, self.cliprange)
         total = terms.policy_loss - self.ent_coef * terms.policy_entropy + self.vf_coef * terms.value_loss
         return total, terms

@@ -5,15 +5,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from baselines_tf2.common.checkpoint_dir import DEFAULT_KEEP
 from baselines_tf2.common.mpi_util import world
-from baselines_tf2.common.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
-from baselines_tf2.common.on_policy import LoopSettings, build_policy, learn_on_policy
 from baselines_tf2.common.schedules import FractionSchedule, as_fraction_schedule
-from baselines_tf2.common.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.common.validation import require_choice, require_int, require_number
 from baselines_tf2.common.vec_env import VecEnv
+from baselines_tf2.nn.tf_util import PRECISIONS, set_global_seeds
+from baselines_tf2.on_policy.loop import LogKeys, build_policy, learn_on_policy
 from baselines_tf2.ppo2.model import PPO2Model
+from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
+from baselines_tf2.training.config import config_from_arguments, run_options_from_arguments
+from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +51,10 @@ class PPO2Config:
             as_fraction_schedule(value, name)
             if not callable(value):
                 require_number(name, value, above=0)
+
+    def lr_schedule(self) -> Callable[[float], float]:
+        """The learning rate as a function of the fraction of training remaining."""
+        return as_fraction_schedule(self.lr, "lr")
 
     def check_batch(self, nenvs: int, recurrent: bool) -> None:
         """Reject splits that would leave a remainder (or, for recurrent policies, cut an env's sequence)."""
@@ -110,24 +115,15 @@ def learn(
     its generators with `seed + 1000 * rank`; gradients are averaged over ranks and `total_timesteps` counts
     every rank's steps (docs/distributed.md).
     """
-    config = PPO2Config(
-        nsteps=nsteps, ent_coef=ent_coef, lr=lr, vf_coef=vf_coef, max_grad_norm=max_grad_norm, gamma=gamma,
-        lam=lam, log_interval=log_interval, nminibatches=nminibatches, noptepochs=noptepochs,
-        cliprange=cliprange, save_interval=save_interval, precision=precision,
-    )
+    config = config_from_arguments(PPO2Config, locals())
     rank_seed = set_global_seeds(seed, rank=world().rank, deterministic_ops=deterministic)
     policy = build_policy(env, network, network_kwargs, precision, rank_seed)
     config.check_batch(env.num_envs, policy.recurrent)
     model = PPO2Model(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)
-    settings = LoopSettings(
-        total_timesteps=total_timesteps, nsteps=nsteps, noptepochs=noptepochs, nminibatches=nminibatches,
-        lr=as_fraction_schedule(lr, "lr"), hyper=as_fraction_schedule(cliprange, "cliprange"),
-        log_interval=log_interval, save_interval=save_interval, loss_prefix="loss/", misc_prefix="misc/",
-        progress_bar=progress_bar, seed=rank_seed,
-        keep_checkpoints=keep_checkpoints, max_nonfinite_updates=max_nonfinite_updates, deterministic=deterministic,
-    )
+    clip_schedule = as_fraction_schedule(cliprange, "cliprange")
     learn_on_policy(
-        model, env=env, eval_env=eval_env, settings=settings, gamma=gamma, lam=lam,
-        hyperparameters=dataclasses.asdict(config), load_path=load_path, callback=callback,
+        model, config, run_options_from_arguments(locals(), seed=rank_seed), env=env, eval_env=eval_env,
+        load_path=load_path, callback=callback, log_keys=LogKeys(loss_prefix="loss/", misc_prefix="misc/"),
+        before_update=lambda frac: model.set_cliprange(clip_schedule(frac)),
     )
     return model

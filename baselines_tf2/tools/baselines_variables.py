@@ -21,7 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from baselines_tf2.common.distributions import DiagGaussianHead
+from baselines_tf2.nn.distributions import DiagGaussianHead
 
 SCOPES = {"ppo2": "ppo2_model", "a2c": "a2c_model"}
 OPTIMIZER_SLOT = re.compile(r"(^|/)(Adam|RMSProp|Momentum)(_\d+)?:\d+$")

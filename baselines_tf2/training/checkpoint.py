@@ -10,6 +10,7 @@ Groups are e.g. `policy` (the network's weights in model order) and `optimizer` 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import zipfile
@@ -224,9 +225,38 @@ def space_from_json(description: Mapping[str, Any]) -> gymnasium.Space:
     raise CheckpointError(f"checkpoint describes an unknown space type {kind!r}")
 
 
-def spaces_match(saved: Mapping[str, Any], space: gymnasium.Space) -> bool:
-    """Whether `space` is the one a checkpoint recorded."""
-    try:
-        return space_to_json(space) == dict(saved)
-    except CheckpointError:
-        return False
+VERSIONED_PACKAGES = ("baselines_tf2", "tensorflow", "keras", "gymnasium", "ale-py", "numpy")
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the packages a checkpoint depends on (recorded in its metadata)."""
+    versions: dict[str, str | None] = {}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def check_spaces_match(
+    metadata: Mapping[str, Any], observation_space: gymnasium.Space, action_space: gymnasium.Space, path: str
+) -> None:
+    """Raise CheckpointError saying which space differs between a checkpoint and the env it is used with."""
+    for name, space in (("observation_space", observation_space), ("action_space", action_space)):
+        saved = metadata.get(name)
+        if saved != space_to_json(space):
+            raise CheckpointError(
+                f"{path!r} was trained with {name.replace('_', ' ')} {_describe_space(saved)}, "
+                f"but this env has {_describe_space(space_to_json(space))}"
+            )
+
+
+def _describe_space(space_json: Any) -> str:
+    if not isinstance(space_json, dict):
+        return repr(space_json)
+    if space_json.get("type") == "Discrete":
+        return f"Discrete({space_json['n']})"
+    if space_json.get("type") == "Box":
+        return f"Box(shape={tuple(space_json['shape'])}, dtype={space_json['dtype']})"
+    return repr(space_json)

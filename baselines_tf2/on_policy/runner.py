@@ -9,7 +9,7 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from baselines_tf2.common.stop_signals import StopRequest
+from baselines_tf2.training.stop_signals import StopRequest
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 

@@ -1,6 +1,7 @@
 """The update step the on-policy learners share: minibatches of a rollout through one compiled gradient step.
 
-PPO2 and A2C differ only in their loss, the optimizer, and how many epochs and minibatches they take.
+PPO2 and A2C differ only in their loss, the optimizer, and how many epochs and minibatches they take; a loss that
+needs an annealed scalar (PPO2's clip range) keeps it in a variable of its own, assigned before each update.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from baselines_tf2.common.checkpoint import CheckpointError, load_checkpoint
+from baselines_tf2.training.checkpoint import CheckpointError, load_checkpoint
 from baselines_tf2.common.mpi_util import world
-from baselines_tf2.common.nonfinite import NonFiniteGuard
-from baselines_tf2.common.policies import PolicyWithValue, action_dtype
-from baselines_tf2.common.runner import Rollout
-from baselines_tf2.common.saving import check_spaces_match, save_policy
-from baselines_tf2.common.tf_util import CompiledFunction, apply_if_finite, assign_variables
+from baselines_tf2.training.nonfinite import NonFiniteGuard
+from baselines_tf2.nn.policies import PolicyWithValue, action_dtype
+from baselines_tf2.on_policy.runner import Rollout
+from baselines_tf2.on_policy.saving import policy_metadata, save_policy
+from baselines_tf2.training.checkpoint import check_spaces_match
+from baselines_tf2.nn.tf_util import CompiledFunction, apply_if_finite, assign_variables
 
 
 class Minibatch(NamedTuple):
@@ -53,10 +55,10 @@ def minibatch_signature(policy: PolicyWithValue) -> Minibatch:
 
 
 class OnPolicyLearner(ABC):
-    """A policy, its optimizer and a compiled `train_step(minibatch, hyper)`; subclasses define the loss.
+    """A policy, its optimizer and a compiled `train_step(minibatch)`; subclasses define the loss.
 
-    `hyper` is the one annealed scalar a loss may need (PPO2's clip range) and is a tensor, so annealing it,
-    like assigning the optimizer's learning rate, never retraces the step.
+    Annealed values are variables assigned between updates (the optimizer's learning rate, PPO2's clip range), so
+    annealing them never retraces the step.
 
     Under MPI (`mpi_util.world()` has several ranks) every rank starts from rank 0's weights and each minibatch
     step applies the gradient averaged over the ranks' minibatches, so the ranks stay identical.
@@ -80,22 +82,19 @@ class OnPolicyLearner(ABC):
         self.max_grad_norm = max_grad_norm
         self.timesteps = 0  # env steps trained so far, over every learn() call that resumed this model
         self.run_metadata: dict[str, Any] = {}  # env description, hyperparameters, seed: written into checkpoints
-        self.nonfinite = NonFiniteGuard()  # skipped gradient steps; learn() sets its limit
         self.gradient_steps = 0  # minibatch steps taken (or skipped) by this model object
         self.world = world()
         self.optimizer.build(policy.trainable_variables)
-        self.train_step = CompiledFunction(
-            self._train_step, [minibatch_signature(policy), tf.TensorSpec([], tf.float32)]
-        )
+        self.train_step = CompiledFunction(self._train_step, [minibatch_signature(policy)])
         self.synchronize()
 
     @abstractmethod
-    def loss(self, batch: Minibatch, hyper: tf.Tensor) -> tuple[tf.Tensor, NamedTuple]:
+    def loss(self, batch: Minibatch) -> tuple[tf.Tensor, NamedTuple]:
         """(total loss to minimise, the named terms to report)."""
 
-    def _gradients(self, batch: Minibatch, hyper: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor, NamedTuple]:
+    def _gradients(self, batch: Minibatch) -> tuple[list[tf.Tensor], tf.Tensor, NamedTuple]:
         with tf.GradientTape() as tape:
-            total, terms = self.loss(batch, hyper)
+            total, terms = self.loss(batch)
         return tape.gradient(total, self.policy.trainable_variables), total, terms
 
     def _apply(self, gradients: list[tf.Tensor], total: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -106,21 +105,21 @@ class OnPolicyLearner(ABC):
         skipped = apply_if_finite(self.optimizer, gradients, self.policy.trainable_variables, total, grad_norm)
         return {"loss": total, "grad_norm": grad_norm, "skipped": skipped}
 
-    def _train_step(self, batch: Minibatch, hyper: tf.Tensor) -> dict[str, tf.Tensor]:
-        gradients, total, terms = self._gradients(batch, hyper)
+    def _train_step(self, batch: Minibatch) -> dict[str, tf.Tensor]:
+        gradients, total, terms = self._gradients(batch)
         return {**terms._asdict(), **self._apply(gradients, total)}
 
     @cached_property
     def local_gradient(self) -> CompiledFunction:
-        """`(minibatch, hyper)` -> the loss terms and `gradient`: every trainable variable's gradient, flattened
+        """A minibatch -> the loss terms and `gradient`: every trainable variable's gradient, flattened
         and concatenated, then the loss (one float32 buffer, so ranks average both in one Allreduce)."""
 
-        def local_gradient(batch: Minibatch, hyper: tf.Tensor) -> dict[str, tf.Tensor]:
-            gradients, total, terms = self._gradients(batch, hyper)
+        def local_gradient(batch: Minibatch) -> dict[str, tf.Tensor]:
+            gradients, total, terms = self._gradients(batch)
             pieces = [tf.reshape(tf.cast(gradient, tf.float32), [-1]) for gradient in gradients]
             return {**terms._asdict(), "gradient": tf.concat([*pieces, tf.reshape(tf.cast(total, tf.float32), [1])], 0)}
 
-        return CompiledFunction(local_gradient, [minibatch_signature(self.policy), tf.TensorSpec([], tf.float32)])
+        return CompiledFunction(local_gradient, [minibatch_signature(self.policy)])
 
     @cached_property
     def apply_gradient(self) -> CompiledFunction:
@@ -135,10 +134,10 @@ class OnPolicyLearner(ABC):
 
         return CompiledFunction(apply_gradient, [tf.TensorSpec([sum(sizes) + 1], tf.float32)])
 
-    def averaged_step(self, batch: Minibatch, hyper: tf.Tensor) -> dict[str, tf.Tensor]:
+    def averaged_step(self, batch: Minibatch) -> dict[str, tf.Tensor]:
         """train_step over all ranks: each rank's gradient and loss, averaged in one Allreduce, applied on every rank
         (so a non-finite average is skipped on all of them); the loss terms are this rank's."""
-        result = self.local_gradient(batch, hyper)
+        result = self.local_gradient(batch)
         averaged = self.world.sum(result.pop("gradient").numpy()) / np.float32(self.world.size)
         return {**result, **self.apply_gradient(tf.convert_to_tensor(averaged))}
 
@@ -158,17 +157,18 @@ class OnPolicyLearner(ABC):
         rollout: Rollout,
         *,
         lr: float,
-        hyper: float,
         noptepochs: int,
         nminibatches: int,
         rng: np.random.Generator,
+        nonfinite: NonFiniteGuard | None = None,
     ) -> dict[str, float]:
         """`noptepochs` passes over the rollout in `nminibatches` shuffled minibatches; the mean of each loss term
-        over the steps applied, and `nonfinite_skipped`: how many steps were skipped for a non-finite value.
+        over the steps applied, and `nonfinite_skipped`: how many steps were skipped for a non-finite value
+        (`nonfinite`, the run's guard, stops training after too many in a row).
 
         Under MPI every rank calls this with its own rollout of the same size, and each step averages gradients."""
         self.set_learning_rate(lr)
-        hyper_tensor = tf.constant(hyper, tf.float32)
+        nonfinite = nonfinite or NonFiniteGuard()
         step = self.train_step if self.world.size == 1 else self.averaged_step
         signature = self.train_step.function.input_signature[0]
         obs_dtype = signature.obs.dtype.as_numpy_dtype
@@ -186,10 +186,10 @@ class OnPolicyLearner(ABC):
                     neglogpacs=tf.convert_to_tensor(rollout.neglogpacs[steps]),
                     states=tf.convert_to_tensor(self._states_of(rollout, envs)),
                 )
-                values = {name: float(value) for name, value in step(batch, hyper_tensor).items()}
+                values = {name: float(value) for name, value in step(batch).items()}
                 self.gradient_steps += 1
                 was_skipped = bool(values.pop("skipped"))
-                self.nonfinite.record(was_skipped, self.gradient_steps,
+                nonfinite.record(was_skipped, self.gradient_steps,
                                       {"loss": values["loss"], "gradient norm": values["grad_norm"]})
                 if was_skipped:
                     skipped += 1
@@ -231,15 +231,28 @@ class OnPolicyLearner(ABC):
         """Restore `optimizer_state()`; a count or shape mismatch raises ValueError."""
         assign_variables(self.optimizer.variables, arrays, "optimizer")
 
-    def save(self, path: str, extra_groups: dict[str, list[tuple[str, np.ndarray]]] | None = None) -> None:
-        """Write a checkpoint (policy weights, optimizer and sampler state, metadata, `extra_groups`) atomically."""
+    def metadata(self) -> dict[str, Any]:
+        """What rebuilds this model (algorithm, network, spaces, precision) plus the run metadata and step count."""
+        return {"alg": self.alg, **policy_metadata(self.policy), **self.run_metadata, "timesteps": self.timesteps}
+
+    def save(self, path: str, extra_metadata: dict[str, Any] | None = None,
+             extra_groups: dict[str, list[tuple[str, np.ndarray]]] | None = None) -> None:
+        """Write a checkpoint (policy weights, optimizer and sampler state, metadata, the extras) atomically."""
         save_policy(
             path, self.policy, alg=self.alg,
-            extra_metadata={**self.run_metadata, "timesteps": self.timesteps},
+            extra_metadata={**self.run_metadata, "timesteps": self.timesteps, **(extra_metadata or {})},
             extra_groups={"optimizer": self.optimizer_state(),
                           "sampler": [("state", np.asarray(self.policy.sampler.state.numpy()))],
                           **(extra_groups or {})},
         )
+
+    def load_weights_only(self, path: str) -> None:
+        """Restore only the policy's weights from a checkpoint of the same policy."""
+        try:
+            self.policy.set_weights(load_checkpoint(path)[1]["policy"])
+        except (KeyError, ValueError) as err:
+            raise CheckpointError(f"{path!r} does not fit this model: {err}") from None
+        self.synchronize()
 
     def load(self, path: str) -> dict[str, Any]:
         """Restore weights, optimizer and sampler state and the step count from a checkpoint of the same policy;

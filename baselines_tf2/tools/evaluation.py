@@ -12,19 +12,18 @@ from typing import Any, Sequence
 import gymnasium
 import numpy as np
 
+from baselines_tf2.algorithms import ALGORITHMS
 from baselines_tf2.common.atari_wrappers import NOOP_ACTION, NoopResetEnv
-from baselines_tf2.common.play import ActionPicker, checkpoint_with_env, play_episodes, policy_actions
-from baselines_tf2.common.tf_util import set_global_seeds
+from baselines_tf2.tools.play import ActionPicker, checkpoint_with_env, play_episodes, policy_actions
+from baselines_tf2.nn.tf_util import set_global_seeds
 from baselines_tf2.common.vec_env import VecEnv
 
-DEEPQ_EPSILON = 0.001  # deepq.learn's eval_epsilon and the Rainbow-era protocol (Nature DQN used 0.05)
-
-
-def acting_epsilon(alg: str, epsilon: float | None, deterministic: bool) -> float | None:
+def acting_epsilon(default_epsilon: float | None, epsilon: float | None, deterministic: bool) -> float | None:
     """The epsilon to act with (0 = greedy), or None to sample from the policy as it was trained.
 
-    Without `epsilon` or `deterministic`: DEEPQ_EPSILON for deepq (whose training actions are exploration, not a
-    policy worth sampling), sampling for ppo2/a2c (their stochastic policy is the trained policy).
+    Without `epsilon` or `deterministic`: the algorithm's `default_epsilon` (from `baselines_tf2.algorithms`:
+    deepq's training actions are exploration, not a policy worth sampling, so it plays epsilon-greedy; the
+    actor-critics' stochastic policy is the trained policy, so None samples it).
     """
     if deterministic:
         return 0.0
@@ -32,7 +31,7 @@ def acting_epsilon(alg: str, epsilon: float | None, deterministic: bool) -> floa
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError(f"epsilon must lie in [0, 1], got {epsilon}")
         return float(epsilon)
-    return DEEPQ_EPSILON if alg == "deepq" else None
+    return default_epsilon
 
 
 def epsilon_greedy(
@@ -119,7 +118,7 @@ def evaluate_checkpoint(
         env_id = (metadata.get("env", {}).get("recipe") or {}).get("env_id")
         if noop_starts is not None:
             set_noop_starts(env, noop_starts, env_id)
-        effective_epsilon = acting_epsilon(metadata.get("alg"), epsilon, deterministic)
+        effective_epsilon = acting_epsilon(ALGORITHMS[metadata["alg"]].eval_epsilon, epsilon, deterministic)
         if effective_epsilon is None:
             pick = policy_actions(policy, env.num_envs)
         else:

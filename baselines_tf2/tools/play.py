@@ -10,22 +10,12 @@ import numpy as np
 
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import rebuild_vec_env
-from baselines_tf2.common.policies import PolicyWithValue
-from baselines_tf2.common.saving import check_spaces_match, load_policy
+from baselines_tf2.nn.policies import PolicyWithValue
+from baselines_tf2.training.agent import load_policy
+from baselines_tf2.training.checkpoint import check_spaces_match
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.video import write_video
-
-STEPS_WITHOUT_EPISODE_LIMIT = 1_000_000  # batched steps with no finished episode before play gives up
-
-
-def check_episode_progress(steps_since_episode: int) -> None:
-    """Raise if an env has run for very long without reporting a finished episode (no Monitor below it)."""
-    if steps_since_episode >= STEPS_WITHOUT_EPISODE_LIMIT:
-        raise RuntimeError(
-            f"no episode finished in {steps_since_episode} steps: the env must report info['episode'] "
-            "(wrap it in baselines_tf2.bench.Monitor or use a VecMonitor)"
-        )
-
+from baselines_tf2.training.evaluation import check_episode_progress
 
 ActionPicker = Callable[[Any, np.ndarray], np.ndarray]  # (observations, done flags of the last step) -> actions
 

@@ -6,7 +6,7 @@ import os
 from typing import Callable
 
 from baselines_tf2.common.atomic_io import atomic_write_text
-from baselines_tf2.common.checkpoint import LATEST_POINTER
+from baselines_tf2.training.checkpoint import LATEST_POINTER
 
 DEFAULT_KEEP = 5
 

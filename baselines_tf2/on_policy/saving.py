@@ -1,34 +1,19 @@
-"""Policies to and from checkpoint files: the metadata that rebuilds a policy, and the checks on loading."""
+"""Actor-critic policies to and from checkpoint files: the metadata that rebuilds a policy, and its loader."""
 
 from __future__ import annotations
 
-import importlib.metadata
 from typing import Any, Mapping
 
-import gymnasium
 import numpy as np
 
-from baselines_tf2.common.checkpoint import (
+from baselines_tf2.nn.policies import PolicyWithValue
+from baselines_tf2.training.checkpoint import (
     CheckpointError,
-    load_checkpoint,
+    library_versions,
     save_checkpoint,
     space_from_json,
     space_to_json,
 )
-from baselines_tf2.common.policies import PolicyWithValue
-
-VERSIONED_PACKAGES = ("baselines_tf2", "tensorflow", "keras", "gymnasium", "ale-py", "numpy")
-
-
-def library_versions() -> dict[str, str | None]:
-    """Installed versions of the packages a checkpoint depends on."""
-    versions: dict[str, str | None] = {}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
 
 
 def policy_metadata(policy: PolicyWithValue) -> dict[str, Any]:
@@ -79,47 +64,13 @@ def build_policy_from_metadata(metadata: Mapping[str, Any], nenvs: int = 1) -> P
         raise CheckpointError(f"cannot rebuild the checkpoint's policy: {err}") from None
 
 
-def load_policy(
-    path: str, *, expected_alg: str | None = None, nenvs: int = 1
-) -> tuple[Any, dict[str, Any], dict[str, list[np.ndarray]]]:
-    """(acting policy with the saved weights, metadata, all array groups); any problem is a CheckpointError.
-
-    The policy is a PolicyWithValue for ppo2/a2c checkpoints and deepq's ActWrapper for deepq ones; both offer
-    `step` and `act_deterministic`.
-    """
-    metadata, groups = load_checkpoint(path)
-    if expected_alg is not None and metadata.get("alg") != expected_alg:
-        raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint, not {expected_alg!r}")
-    if metadata.get("alg") == "deepq":
-        from baselines_tf2.deepq.act import load_act
-
-        return load_act(path), metadata, groups
+def policy_from_checkpoint(
+    metadata: Mapping[str, Any], groups: Mapping[str, list[np.ndarray]], path: str, *, nenvs: int = 1
+) -> PolicyWithValue:
+    """The acting policy of a ppo2/a2c checkpoint (registered in `baselines_tf2.algorithms`)."""
     policy = build_policy_from_metadata(metadata, nenvs=nenvs)
     try:
         policy.set_weights(groups.get("policy", []))
     except ValueError as err:
         raise CheckpointError(f"{path!r} does not fit network {metadata['network']!r}: {err}") from None
-    return policy, metadata, groups
-
-
-def check_spaces_match(
-    metadata: Mapping[str, Any], observation_space: gymnasium.Space, action_space: gymnasium.Space, path: str
-) -> None:
-    """Raise CheckpointError saying which space differs between a checkpoint and the env it is used with."""
-    for name, space in (("observation_space", observation_space), ("action_space", action_space)):
-        saved = metadata.get(name)
-        if saved != space_to_json(space):
-            raise CheckpointError(
-                f"{path!r} was trained with {name.replace('_', ' ')} {_describe(saved)}, "
-                f"but this env has {_describe(space_to_json(space))}"
-            )
-
-
-def _describe(space_json: Any) -> str:
-    if not isinstance(space_json, dict):
-        return repr(space_json)
-    if space_json.get("type") == "Discrete":
-        return f"Discrete({space_json['n']})"
-    if space_json.get("type") == "Box":
-        return f"Box(shape={tuple(space_json['shape'])}, dtype={space_json['dtype']})"
-    return repr(space_json)
+    return policy

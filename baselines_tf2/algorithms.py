@@ -1,0 +1,47 @@
+"""The algorithm table: where each algorithm lives and what shared code needs to know of it.
+
+This is the one place that names the algorithms. The CLI (`run.py`) and the tools (play, evaluate, export) look
+an algorithm up here by the name in `--alg` or in a checkpoint's metadata; adding an algorithm is one entry.
+Entries hold import paths as strings, so reading the table imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AlgorithmEntry:
+    """Where an algorithm lives (module paths) and how the CLI and the tools treat it."""
+
+    module: str  # holds learn() and the config class
+    config: str  # the typed config: the one source of the algorithm's hyperparameters
+    policy_loader: str  # "module:function" rebuilding the acting policy from (metadata, groups, path, nenvs=)
+    defaults: str | None = None  # baselines' defaults.py: one function per env type returning learn() overrides
+    model_keys: tuple[str, ...] = ()  # network_kwargs the policy or Q-head takes besides the torso's own
+    vectorized: bool = True  # trains on many envs (PPO2, A2C) or steps one (DQN)
+    discrete_actions_only: bool = False  # DQN picks among Discrete actions only
+    bf16_validated: bool = False  # --precision=auto may pick bfloat16: equal-step learning curves matched float32
+    data_parallel: bool = False  # runs on several MPI ranks, averaging their gradients
+    eval_epsilon: float | None = None  # evaluate's default: epsilon-greedy with this epsilon, or None to sample
+    value_kind: str = "V(s)"  # what an exported model's 'values' output holds
+
+
+ALGORITHMS: dict[str, AlgorithmEntry] = {
+    "ppo2": AlgorithmEntry(
+        "baselines_tf2.ppo2.ppo2", "PPO2Config", "baselines_tf2.on_policy.saving:policy_from_checkpoint",
+        defaults="baselines_tf2.ppo2.defaults", model_keys=("value_network",), bf16_validated=True,
+        data_parallel=True,
+    ),
+    "a2c": AlgorithmEntry(
+        "baselines_tf2.a2c.a2c", "A2CConfig", "baselines_tf2.on_policy.saving:policy_from_checkpoint",
+        model_keys=("value_network",), data_parallel=True,
+    ),
+    "deepq": AlgorithmEntry(
+        "baselines_tf2.deepq.deepq", "DQNConfig", "baselines_tf2.deepq.act:act_from_checkpoint",
+        defaults="baselines_tf2.deepq.defaults", model_keys=("hiddens", "dueling", "layer_norm"), vectorized=False,
+        discrete_actions_only=True,
+        eval_epsilon=0.001,  # deepq.learn's eval_epsilon and the Rainbow-era protocol (Nature DQN used 0.05)
+        value_kind="Q-values",
+    ),
+}

@@ -1,0 +1,143 @@
+"""The one place that configures TensorFlow for this library: seeds, threads, precision."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+PRECISIONS = ("float32", "mixed_bfloat16")
+AUTO_PRECISION = "auto"  # the CLI's default: bfloat16 where the CPU computes it natively, else float32
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of native bfloat16 arithmetic
+
+
+def cpu_has_native_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU does bfloat16 arithmetic in hardware (AMX or AVX-512 BF16); False where unknown.
+
+    Without it TensorFlow emulates bfloat16 and mixed_bfloat16 runs slower than float32."""
+    try:
+        with open(cpuinfo_path, encoding="utf-8") as cpuinfo:
+            flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def resolve_precision(precision: str) -> str:
+    """'auto' -> 'mixed_bfloat16' on CPUs with native bfloat16, else 'float32'; other valid names unchanged.
+
+    Chosen by measurement (docs/benchmarks.md): on an AMX CPU bfloat16 trains the Atari CNN ~2x faster with
+    equal-step learning curves matching float32."""
+    if precision == AUTO_PRECISION:
+        return "mixed_bfloat16" if cpu_has_native_bf16() else "float32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; valid: {', '.join((AUTO_PRECISION, *PRECISIONS))}")
+    return precision
+
+
+def set_global_seeds(seed: int | None, *, rank: int = 0, deterministic_ops: bool = False) -> int | None:
+    """Seed Python, NumPy and TensorFlow with `seed + 1000 * rank` (baselines' MPI convention); return it."""
+    if seed is None:
+        return None
+    effective = seed + 1000 * rank
+    keras.utils.set_random_seed(effective)
+    if deterministic_ops:
+        tf.config.experimental.enable_op_determinism()
+    return effective
+
+
+@contextlib.contextmanager
+def dtype_policy(precision: str) -> Iterator[None]:
+    """Build the layers created inside this block with Keras' `precision` policy ('float32' or 'mixed_bfloat16').
+
+    With mixed_bfloat16, layers compute in bfloat16 (AMX/AVX-512 BF16 on this CPU) and keep float32 variables.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+@contextlib.contextmanager
+def float32_compute(model: keras.Layer) -> Iterator[None]:
+    """Inside this block `model` and its sublayers compute in float32 (their variables are float32 already).
+
+    Functions traced inside keep float32 compute after the block: for batch-1 inference under mixed_bfloat16,
+    where casting every weight to bfloat16 on each call costs more than bfloat16 arithmetic saves.
+    """
+    layers = list(model._flatten_layers())
+    policies = [layer.dtype_policy for layer in layers]
+    for layer in layers:
+        layer.dtype_policy = "float32"
+    try:
+        yield
+    finally:
+        for layer, policy in zip(layers, policies):
+            layer.dtype_policy = policy
+
+
+def assign_variables(variables: Sequence[tf.Variable], arrays: Sequence[np.ndarray], what: str) -> None:
+    """Assign `arrays` to `variables` in order, or change nothing and raise ValueError naming the first mismatch."""
+    if len(arrays) != len(variables):
+        raise ValueError(f"{what}: got {len(arrays)} arrays for {len(variables)} variables")
+    for variable, array in zip(variables, arrays):
+        if tuple(variable.shape) != tuple(np.shape(array)):
+            raise ValueError(
+                f"{what}: variable {variable.path!r} has shape {tuple(variable.shape)}, the saved one {tuple(np.shape(array))}"
+            )
+    for variable, array in zip(variables, arrays):
+        variable.assign(array)
+
+
+class CompiledFunction:
+    """`fn` as a tf.function with a fixed input signature, traced once now and called through its concrete
+    function: no retracing is possible, and each call skips tf.function's argument matching (~3x less overhead
+    per call, which matters when acting once per env step)."""
+
+    def __init__(self, fn: Callable[..., Any], input_signature: Sequence[Any]) -> None:
+        self.function = tf.function(fn, input_signature=input_signature)
+        self.concrete = self.function.get_concrete_function()
+
+    def __call__(self, *args: Any) -> Any:
+        return self.concrete(*args)
+
+    def experimental_get_tracing_count(self) -> int:
+        """How many graphs were built (1 by construction; tests check it)."""
+        return self.function.experimental_get_tracing_count()
+
+
+def apply_if_finite(
+    optimizer: keras.optimizers.Optimizer, gradients: Sequence[tf.Tensor], variables: Sequence[tf.Variable],
+    loss: tf.Tensor, grad_norm: tf.Tensor,
+) -> tf.Tensor:
+    """Apply `gradients` only when `loss` and `grad_norm` are finite; 1.0 if the update was skipped, else 0.0.
+
+    A skipped update leaves the weights and the optimizer's moments and step count as they were, so one bad
+    minibatch (a NaN reward, an overflow) cannot poison the model."""
+    finite = tf.logical_and(tf.reduce_all(tf.math.is_finite(loss)), tf.math.is_finite(grad_norm))
+
+    def apply() -> tf.Tensor:
+        optimizer.apply(gradients, variables)
+        return tf.constant(0.0)
+
+    return tf.cond(finite, apply, lambda: tf.constant(1.0))
+
+
+def renamed_model(model: keras.Model, name: str) -> keras.Model:
+    """The same layers under a new model name (two torsos both named 'mlp' cannot sit in one exported model)."""
+    return keras.Model(model.inputs[0], model.outputs[0], name=name)
+
+
+def argmax_int64(scores: Any) -> Any:
+    """Index of the largest score along the last axis of a [B, n] Keras tensor, int64 (first on ties, as tf.argmax).
+
+    top_k rather than ops.argmax: Keras' argmax adds a bitwise -0.0 fix-up that TFLite has no kernel for.
+    """
+    return keras.ops.cast(keras.ops.top_k(scores, k=1)[1][:, 0], "int64")

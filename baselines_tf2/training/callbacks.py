@@ -1,0 +1,52 @@
+"""baselines' two callback conventions, kept as baselines has them and decided here, in one place.
+
+- ppo2, a2c (and the other on-policy learners): `callback(locals())` after each update; returning False stops.
+- deepq: `callback(locals(), globals())` before each env step; returning True stops.
+
+The locals dict is built only when a callback is given, never on every step for nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from baselines_tf2.common.mpi_util import World
+
+
+@dataclass(frozen=True)
+class StopCallback:
+    """A user's callback, called by the TrainingRun before or after each iteration with the algorithm's locals."""
+
+    function: Callable[..., Any]
+    local_vars: Callable[[], dict[str, Any]]  # builds the dict the callback sees, when it is called
+    stop_when: bool  # True: a truthy return stops (deepq); False: returning exactly False stops (ppo2, a2c)
+    before_iteration: bool
+    global_vars: dict[str, Any] | None  # deepq's callbacks also get the learner module's globals()
+
+    def says_stop(self, world: World) -> bool:
+        """Call the callback; True if it asked to stop on any MPI rank (so every rank stops together)."""
+        arguments = (self.local_vars(),) if self.global_vars is None else (self.local_vars(), self.global_vars)
+        result = self.function(*arguments)
+        wants_stop = bool(result) if self.stop_when else result is False
+        return any(world.gather(wants_stop))
+
+
+def after_update_callback(
+    function: Callable[[dict[str, Any]], Any] | None, local_vars: Callable[[], dict[str, Any]]
+) -> StopCallback | None:
+    """baselines' ppo2/a2c convention: `function(locals())` after each update, False stops."""
+    if function is None:
+        return None
+    return StopCallback(function, local_vars, stop_when=False, before_iteration=False, global_vars=None)
+
+
+def before_step_callback(
+    function: Callable[[dict[str, Any], dict[str, Any]], Any] | None,
+    local_vars: Callable[[], dict[str, Any]],
+    global_vars: dict[str, Any],
+) -> StopCallback | None:
+    """baselines' deepq convention: `function(locals(), globals())` before each step, a truthy return stops."""
+    if function is None:
+        return None
+    return StopCallback(function, local_vars, stop_when=True, before_iteration=True, global_vars=global_vars)
