@@ -22,8 +22,8 @@ import sys
 from typing import Any, Sequence
 
 from baselines_tf2.common.atomic_io import atomic_write_text
-from baselines_tf2.training.checkpoint import CheckpointError, read_metadata
 from baselines_tf2.logger import format_table
+from baselines_tf2.training.checkpoint import CheckpointError, read_metadata
 
 PROG = "python -m baselines_tf2.evaluate"
 DEFAULT_EPISODES = 30  # the number of games the Nature DQN evaluation plays

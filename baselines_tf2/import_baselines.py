@@ -59,8 +59,8 @@ def read_variables(path: str) -> dict[str, np.ndarray]:
 
 def network_kwargs(network: str, variables: dict[str, np.ndarray]) -> dict[str, Any]:
     """The network's keyword arguments the file implies, leaving out those equal to our builder's defaults."""
-    from baselines_tf2.tools.baselines_variables import mlp_kwargs
     from baselines_tf2.nn.models import get_network_builder
+    from baselines_tf2.tools.baselines_variables import mlp_kwargs
 
     if network != "mlp":
         return {}
@@ -108,12 +108,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UnsafePickleError, CorruptPickleError) as err:
         parser.error(str(err))
 
-    from baselines_tf2.tools.baselines_variables import (
-        VariableMismatchError, assign_from_baselines, is_optimizer_state, policy_variables, uses_value_copy,
-    )
     from baselines_tf2.common.cmd_util import describe_vec_env
     from baselines_tf2.nn.policies import PolicyWithValue
     from baselines_tf2.on_policy.saving import save_policy
+    from baselines_tf2.tools.baselines_variables import (
+        VariableMismatchError,
+        assign_from_baselines,
+        is_optimizer_state,
+        policy_variables,
+        uses_value_copy,
+    )
 
     env = build_env(args.env, env_type)
     try:

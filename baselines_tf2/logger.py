@@ -87,7 +87,11 @@ class HumanOutputFormat:
 
     def __init__(self, target: str | os.PathLike[str] | IO[str] | None) -> None:
         self._owns_file = isinstance(target, (str, os.PathLike))
-        self._stream: IO[str] | None = open(target, "a", encoding="utf-8") if self._owns_file else target
+        self._stream: IO[str] | None
+        if isinstance(target, (str, os.PathLike)):
+            self._stream = open(target, "a", encoding="utf-8")
+        else:
+            self._stream = target
 
     @property
     def stream(self) -> IO[str]:

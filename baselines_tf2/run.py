@@ -23,15 +23,14 @@ import gymnasium
 
 from baselines_tf2 import logger
 from baselines_tf2.algorithms import ALGORITHMS, AlgorithmEntry
-from baselines_tf2.training.checkpoint import CheckpointError, read_metadata
 from baselines_tf2.common.cmd_util import common_arg_parser, get_env_type, make_vec_env
 from baselines_tf2.common.mpi_util import DistributedEnvError, abort_on_failure, world
-from baselines_tf2.training.nonfinite import NonFiniteUpdateError
+from baselines_tf2.common.vec_env import VecEnv, VecEnvError, VecFrameStack, VecNormalize, VecVideoRecorder
+from baselines_tf2.training.checkpoint import CheckpointError, read_metadata
 from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
-from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
+from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES, NonFiniteUpdateError
 from baselines_tf2.training.run import RunOptions
 from baselines_tf2.training.stop_signals import TrainingInterrupted
-from baselines_tf2.common.vec_env import VecEnv, VecEnvError, VecFrameStack, VecNormalize, VecVideoRecorder
 
 ATARI_NUM_ENV = 8  # the published Atari PPO2/A2C results use 8 envs; elsewhere the default is one per core
 CHECKPOINT_EVERY_STEPS = 100_000  # default spacing of periodic checkpoints in CLI runs
@@ -56,9 +55,10 @@ def parse_unknown_args(tokens: Sequence[str]) -> dict[str, Any]:
             raise UsageError(f"unexpected argument {token!r}; extra options look like --name=value")
         key, has_value, raw = token[2:].partition("=")
         if not has_value:
-            raw = next(iterator, None)
-            if raw is None or raw.startswith("--"):
+            following = next(iterator, None)
+            if following is None or following.startswith("--"):
                 raise UsageError(f"--{key} needs a value (write --{key}=VALUE)")
+            raw = following
         try:
             parsed[key] = ast.literal_eval(raw)
         except (ValueError, SyntaxError):
@@ -172,7 +172,8 @@ def resolve_hyperparameters(
         parser.error(f"unknown network {network!r}; valid: {', '.join(registered_networks())}")
     config_class = getattr(module, algorithm.config)
     config_fields = {field.name for field in dataclasses.fields(config_class)}
-    valid = (config_fields - {"precision", "save_replay"}) | {"load_path"} | network_keys(network) | set(algorithm.model_keys)
+    flags = {"precision", "save_replay"}  # config fields set by their own command-line flags
+    valid = (config_fields - flags) | {"load_path"} | network_keys(network) | set(algorithm.model_keys)
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         parser.error(f"unknown option(s) for --alg={args.alg} with --network={network}: "
@@ -293,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--alg={args.alg} needs a Discrete action space, but {args.env} has {env.action_space}; "
                      "use --alg=ppo2 or --alg=a2c for continuous actions")
     if checkpoint is not None:
-        check_checkpoint_fits(parser, checkpoint, env, load_path, args.env)
+        check_checkpoint_fits(parser, checkpoint, env, str(load_path), args.env)
     if kwargs.get("eval_freq"):
         eval_seed = None if args.seed is None else args.seed + EVAL_SEED_OFFSET
         kwargs["eval_env"] = build_env(args, env_type, algorithm, eval_seed, os.path.join(run_dir, "eval"))

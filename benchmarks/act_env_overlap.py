@@ -17,7 +17,6 @@ import time
 from typing import Any, Callable
 
 import numpy as np
-
 from bench_common import ENV_ID, FRAME_STACK, NUM_ENV
 from ours import make_policy
 

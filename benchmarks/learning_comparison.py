@@ -72,7 +72,9 @@ def train(config: Config, seed: int, timesteps: int, run_dir: Path, peer_python:
         completed = subprocess.run(command, cwd=REPO_DIR, stdout=log, stderr=subprocess.STDOUT, text=True)
     wall_s = time.perf_counter() - start
     if completed.returncode != 0:
-        raise SystemExit(f"{config.name} seed {seed} failed with status {completed.returncode}; see {run_dir}/train.log")
+        raise SystemExit(
+            f"{config.name} seed {seed} failed with status {completed.returncode}; see {run_dir}/train.log"
+        )
     result = {"config": config.name, "seed": seed, "timesteps": timesteps, "wall_s": wall_s, "command": command}
     if config.side == "peer":
         result.update(last_json_object((run_dir / "train.log").read_text(encoding="utf-8")) or {})
@@ -134,7 +136,9 @@ def report(summaries: list[dict[str, Any]], timesteps: int, bins: int) -> str:
         f"Mean score of the last {LAST_EPISODES} games after {timesteps:,} steps of PPO on {ENV_ID} "
         "(8 envs, 128 steps, 4 epochs x 4 minibatches, lr 2.5e-4 and clip 0.1 annealed to 0); curve columns: mean "
         "score of the games that ended in the bin (k steps).", "",
-        "| config | seed | wall s | steps/s | games | last-100 mean | " + " | ".join(f"≤{edge}k" for edge in edges) + " |",
+        "| config | seed | wall s | steps/s | games | last-100 mean | "
+        + " | ".join(f"≤{edge}k" for edge in edges)
+        + " |",
         "|---|---|---|---|---|---|" + "---|" * bins,
     ]
     for row in summaries:

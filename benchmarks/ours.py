@@ -17,7 +17,6 @@ import time
 from typing import Any, Callable
 
 import numpy as np
-
 from bench_common import (
     ACT_BATCH,
     DQN_SETTINGS,
@@ -28,12 +27,12 @@ from bench_common import (
     NUM_ENV,
     OBS_SHAPE_NHWC,
     PPO_SETTINGS,
+    PhaseTimer,
     calls_per_second,
     dqn_clock_start,
     emit,
     latency_ms,
     measurement_parser,
-    PhaseTimer,
     ppo_result,
     random_actions,
     synthetic_minibatch,
@@ -72,8 +71,8 @@ def measure_ppo_breakout(args: argparse.Namespace) -> dict[str, Any]:
     """ppo2.learn on 8 Breakout envs (ShmemVecEnv + VecFrameStack 4); steady steps/s from the second update on."""
     from baselines_tf2 import logger
     from baselines_tf2.common.cmd_util import make_atari_env
-    from baselines_tf2.on_policy.runner import Runner
     from baselines_tf2.common.vec_env import VecFrameStack
+    from baselines_tf2.on_policy.runner import Runner
     from baselines_tf2.ppo2 import ppo2
     from baselines_tf2.ppo2.model import PPO2Model
 
@@ -159,8 +158,8 @@ def ppo_update_on_fixed_minibatch(precision: str, seed: int) -> Callable[[], dic
     """A call of PPO2Model.train_step on one prebuilt minibatch of 256 random Breakout frames."""
     import tensorflow as tf
 
-    from baselines_tf2.on_policy.learner import Minibatch
     from baselines_tf2.nn.tf_util import set_global_seeds
+    from baselines_tf2.on_policy.learner import Minibatch
     from baselines_tf2.ppo2.model import PPO2Model
 
     set_global_seeds(seed)

@@ -18,7 +18,6 @@ import time
 from typing import Any, Callable
 
 import numpy as np
-
 from bench_common import (
     ACT_BATCH,
     DQN_SETTINGS,
@@ -29,12 +28,12 @@ from bench_common import (
     NUM_ENV,
     OBS_SHAPE_NCHW,
     PPO_SETTINGS,
+    PhaseTimer,
     calls_per_second,
     dqn_clock_start,
     emit,
     latency_ms,
     measurement_parser,
-    PhaseTimer,
     ppo_result,
     random_actions,
     synthetic_minibatch,

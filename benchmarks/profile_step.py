@@ -18,7 +18,6 @@ import tempfile
 from typing import Callable
 
 import numpy as np
-
 from ours import SB3_Q_NETWORK, ppo_update_on_fixed_minibatch
 
 DQN_BATCH = 32

@@ -134,15 +134,23 @@ def main() -> None:
 
     buffer = PrioritizedReplayBuffer(CAPACITY, alpha=0.6, seed=0)
     fill_rate = synthetic_fill(buffer, args.fill)
-    uniform: Callable[[], object] = lambda: ReplayBuffer.sample(buffer, BATCH_SIZE)
-    prioritized: Callable[[], object] = lambda: buffer.sample(BATCH_SIZE, beta=0.4)
     rng = np.random.default_rng(1)
+
+    def uniform() -> object:
+        return ReplayBuffer.sample(buffer, BATCH_SIZE)
+
+    def prioritized() -> object:
+        return buffer.sample(BATCH_SIZE, beta=0.4)
 
     def prioritized_with_update() -> None:
         idxes = buffer.sample(BATCH_SIZE, beta=0.4)[-1]
         buffer.update_priorities(idxes, rng.random(BATCH_SIZE) + 1e-3)
 
-    samplers = {"uniform": uniform, "prioritized": prioritized, "prioritized + update_priorities": prioritized_with_update}
+    samplers: dict[str, Callable[[], object]] = {
+        "uniform": uniform,
+        "prioritized": prioritized,
+        "prioritized + update_priorities": prioritized_with_update,
+    }
     results: dict[str, list[float]] = {name: [] for name in samplers}
     for sample in samplers.values():
         batches_per_second(sample, 20)  # warm-up

@@ -31,10 +31,10 @@ def measure(intra: int, inter: int, precision: str, seconds: float) -> dict[str,
     import gymnasium
     import numpy as np
 
-    from baselines_tf2.on_policy.learner import Minibatch
-    from baselines_tf2.nn.policies import PolicyWithValue
     from baselines_tf2.deepq.act import build_act
     from baselines_tf2.deepq.deepq_learner import TransitionBatch
+    from baselines_tf2.nn.policies import PolicyWithValue
+    from baselines_tf2.on_policy.learner import Minibatch
     from baselines_tf2.ppo2.model import PPO2Model
 
     rng = np.random.default_rng(0)

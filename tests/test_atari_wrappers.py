@@ -146,7 +146,8 @@ def test_wrap_deepmind_applies_wrappers_in_baselines_order() -> None:
         env = env.env
     ours = [cls for cls in chain if cls.__module__.endswith("atari_wrappers")]
     assert ours == [
-        FrameStack, ClipRewardEnv, ScaledFloatFrame, WarpFrame, FireResetEnv, EpisodicLifeEnv, MaxAndSkipEnv, NoopResetEnv,
+        FrameStack, ClipRewardEnv, ScaledFloatFrame, WarpFrame,
+        FireResetEnv, EpisodicLifeEnv, MaxAndSkipEnv, NoopResetEnv,
     ]
 
 

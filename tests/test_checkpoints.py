@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 
 from baselines_tf2.a2c.model import A2CModel
-from baselines_tf2.training.checkpoint import CheckpointError
+from baselines_tf2.common.vec_env import DummyVecEnv
 from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.on_policy.saving import build_policy_from_metadata
-from baselines_tf2.training.agent import load_policy
-from baselines_tf2.common.vec_env import DummyVecEnv
 from baselines_tf2.ppo2 import ppo2
 from baselines_tf2.ppo2.model import PPO2Model
+from baselines_tf2.training.agent import load_policy
+from baselines_tf2.training.checkpoint import CheckpointError
 
 CARTPOLE_OBS = gymnasium.make("CartPole-v1").observation_space
 CARTPOLE_ACTIONS = gymnasium.spaces.Discrete(2)

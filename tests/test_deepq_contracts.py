@@ -24,14 +24,14 @@ from cli_helpers import RUN as CLI_RUN
 
 from baselines_tf2 import logger
 from baselines_tf2.bench import Monitor
-from baselines_tf2.training.checkpoint import CheckpointError, read_metadata
 from baselines_tf2.common.envs import BoxIdentityEnv, DiscreteIdentityEnv
-from baselines_tf2.nn.policies import PolicyWithValue
-from baselines_tf2.training.agent import load_policy
 from baselines_tf2.common.vec_env import DummyVecEnv
 from baselines_tf2.deepq import deepq
 from baselines_tf2.deepq.act import ActWrapper, load_act
+from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.ppo2.model import PPO2Model
+from baselines_tf2.training.agent import load_policy
+from baselines_tf2.training.checkpoint import CheckpointError, read_metadata
 
 RUN = CLI_RUN + ["--alg=deepq"]
 TIMEOUT_S = 180
@@ -114,7 +114,7 @@ def damaged_copies(path: Path, folder: Path) -> dict[str, Path]:
 
 
 def test_corrupt_checkpoints_raise_checkpoint_error(trained: tuple[ActWrapper, Path], tmp_path: Path) -> None:
-    for what, bad in damaged_copies(trained[1], tmp_path).items():
+    for bad in damaged_copies(trained[1], tmp_path).values():
         with pytest.raises(CheckpointError):
             load_act(str(bad))
         with pytest.raises(CheckpointError):

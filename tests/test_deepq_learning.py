@@ -7,9 +7,9 @@ import numpy as np
 from baselines_tf2 import logger
 from baselines_tf2.bench import Monitor
 from baselines_tf2.common.envs import DiscreteIdentityEnv
-from baselines_tf2.tools.play import play_policy
 from baselines_tf2.common.vec_env import DummyVecEnv
 from baselines_tf2.deepq import deepq
+from baselines_tf2.tools.play import play_policy
 
 
 def identity_env() -> Monitor:

@@ -44,6 +44,8 @@ EXPECTED_OBJECTS = {
     "api/atari_wrappers": ["baselines_tf2.common.atari_wrappers.wrap_deepmind"],
     "api/checkpoint": ["baselines_tf2.training.checkpoint.CheckpointError", "baselines_tf2.training.agent.load_policy"],
     "api/logger": ["baselines_tf2.logger.configure", "baselines_tf2.logger.dumpkvs"],
+    "api/training": ["baselines_tf2.training.run.TrainingRun", "baselines_tf2.training.run.Algorithm",
+                     "baselines_tf2.algorithms.AlgorithmEntry"],
     "api/run": ["baselines_tf2.run.main"],
 }
 

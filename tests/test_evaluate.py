@@ -15,13 +15,12 @@ import pytest
 from cli_helpers import Finished, run_concurrently
 
 from baselines_tf2 import logger
-from baselines_tf2.common.cmd_util import make_vec_env
 from baselines_tf2.algorithms import ALGORITHMS
+from baselines_tf2.common.cmd_util import make_vec_env
+from baselines_tf2.common.vec_env import VecFrameStack
 from baselines_tf2.tools.evaluation import acting_epsilon, epsilon_greedy, set_noop_starts
 
 DEEPQ_EPSILON = ALGORITHMS["deepq"].eval_epsilon
-from baselines_tf2.common.vec_env import VecFrameStack
-
 EVALUATE = [sys.executable, "-m", "baselines_tf2.evaluate"]
 TIMEOUT_S = 120
 CARTPOLE_MAX_RETURN = 500

@@ -1,4 +1,5 @@
-"""Export: each format reloads without baselines_tf2 and gives the policy's greedy actions and values; bad input fails."""
+"""Export: each format reloads without baselines_tf2 and gives the policy's greedy actions and values;
+bad input fails."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ import pytest
 
 from baselines_tf2 import export
 from baselines_tf2.a2c.model import A2CModel
-from baselines_tf2.tools import export_formats
-from baselines_tf2.nn.policies import PolicyWithValue
-from baselines_tf2.training.agent import load_policy
 from baselines_tf2.deepq.act import build_act
+from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.ppo2.model import PPO2Model
+from baselines_tf2.tools import export_formats
+from baselines_tf2.training.agent import load_policy
 
 CARTPOLE = gymnasium.make("CartPole-v1")
 PENDULUM = gymnasium.make("Pendulum-v1")
@@ -71,7 +72,9 @@ np.savez(sys.argv[2], **results)
 """
 
 
-def ppo2_model(observation_space: gymnasium.Space, action_space: gymnasium.Space, network: str, **kwargs: Any) -> PPO2Model:
+def ppo2_model(
+    observation_space: gymnasium.Space, action_space: gymnasium.Space, network: str, **kwargs: Any
+) -> PPO2Model:
     policy = PolicyWithValue(observation_space, action_space, network, kwargs)
     return PPO2Model(policy, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5)
 
@@ -85,7 +88,8 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ppo2_model(CARTPOLE.observation_space, CARTPOLE.action_space, "mlp", num_hidden=32).save(str(paths["ppo2_mlp"]))
     ppo2_model(ATARI_OBS, ATARI_ACTIONS, "cnn").save(str(paths["ppo2_cnn"]))
     box_policy = PolicyWithValue(PENDULUM.observation_space, PENDULUM.action_space, "mlp", value_network="copy")
-    A2CModel(box_policy, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5, alpha=0.99, epsilon=1e-5).save(str(paths["a2c_box"]))
+    a2c_box = A2CModel(box_policy, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5, alpha=0.99, epsilon=1e-5)
+    a2c_box.save(str(paths["a2c_box"]))
     build_act(CARTPOLE.observation_space, CARTPOLE.action_space, "mlp", {"num_hidden": 32},
               lr=1e-3, double_q=True).save(str(paths["deepq_mlp"]))
     ppo2_model(CARTPOLE.observation_space, CARTPOLE.action_space, "lstm", nlstm=8).save(str(paths["ppo2_lstm"]))

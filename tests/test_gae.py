@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from baselines_tf2.common.math_util import discount_with_dones
-from baselines_tf2.on_policy.runner import Runner, gae_advantages
 from baselines_tf2.common.vec_env import DummyVecEnv
+from baselines_tf2.on_policy.runner import Runner, gae_advantages
 
 
 def test_gae_matches_hand_computation_with_termination_and_bootstrap() -> None:

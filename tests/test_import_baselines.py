@@ -25,7 +25,9 @@ QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
 def tf1_variables(scope: str, layers: dict[str, tuple[int, ...]], seed: int = 0) -> dict[str, np.ndarray]:
     """{TF1 name: random float32 array}, plus Adam/RMSProp slots and beta powers as GLOBAL_VARIABLES holds them."""
     rng = np.random.default_rng(seed)
-    variables = {f"{scope}/{name}:0": (0.2 * rng.normal(size=shape)).astype(np.float32) for name, shape in layers.items()}
+    variables = {
+        f"{scope}/{name}:0": (0.2 * rng.normal(size=shape)).astype(np.float32) for name, shape in layers.items()
+    }
     slots = {name.replace(":0", "/Adam:0"): np.zeros_like(value) for name, value in variables.items()}
     slots |= {name.replace(":0", "/Adam_1:0"): np.zeros_like(value) for name, value in variables.items()}
     return {**variables, **slots, "beta1_power:0": np.float32(0.9), "beta2_power:0": np.float32(0.999)}
@@ -48,7 +50,8 @@ PENDULUM_MLP_COPY = {  # value_network='copy' and a Gaussian policy: 3 observati
 
 
 def import_model(variables: dict[str, np.ndarray], tmp_path: Path, *args: str, compress: Any = 0) -> Path:
-    """Write `variables` as baselines' save_variables does (joblib.dump of the dict), import it, return the checkpoint."""
+    """Write `variables` as baselines' save_variables does (joblib.dump of the dict), import it,
+    return the checkpoint."""
     source, out = tmp_path / "baselines_model", tmp_path / "imported"
     joblib.dump(variables, source, compress=compress)
     assert import_baselines.main([str(source), *args, "--out", str(out)]) == 0

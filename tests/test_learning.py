@@ -16,10 +16,10 @@ from baselines_tf2 import deepq, logger
 from baselines_tf2.a2c import a2c
 from baselines_tf2.bench import Monitor
 from baselines_tf2.common.envs import BoxIdentityEnv, DiscreteIdentityEnv, ImageMemoryEnv
-from baselines_tf2.tools.play import play_policy
 from baselines_tf2.common.schedules import FractionLinear
 from baselines_tf2.common.vec_env import DummyVecEnv
 from baselines_tf2.ppo2 import ppo2
+from baselines_tf2.tools.play import play_policy
 
 
 @pytest.fixture(autouse=True)

@@ -69,7 +69,7 @@ def test_monitor_csv_has_json_header_columns_and_one_row_per_episode(tmp_path: P
     env.close()
     assert header["env_id"] == "CartPole-v1" and before <= header["t_start"] <= time.time()
     assert columns == ["r", "l", "t"]
-    assert [(float(r), int(l)) for r, l, _ in rows] == [(total, length) for total, length, _ in counted]
+    assert [(float(r), int(length)) for r, length, _ in rows] == [(total, length) for total, length, _ in counted]
     assert [float(t) for _, _, t in rows] == [info["episode"]["t"] for _, _, info in counted]
 
 

@@ -191,11 +191,11 @@ def gradient_case(folder: Path) -> None:
     import tensorflow as tf
 
     from baselines_tf2.a2c.model import A2CModel
-    from baselines_tf2.on_policy.learner import Minibatch, OnPolicyLearner
     from baselines_tf2.common.mpi_util import world
     from baselines_tf2.nn.policies import PolicyWithValue
-    from baselines_tf2.on_policy.runner import Rollout
     from baselines_tf2.nn.tf_util import set_global_seeds
+    from baselines_tf2.on_policy.learner import Minibatch, OnPolicyLearner
+    from baselines_tf2.on_policy.runner import Rollout
     from baselines_tf2.ppo2.model import PPO2Model
 
     ranks = world()
@@ -282,10 +282,10 @@ def cartpole_case(folder: Path, seed: str = "0") -> None:
     from baselines_tf2.bench import Monitor
     from baselines_tf2.common.cmd_util import make_vec_env
     from baselines_tf2.common.mpi_util import world
-    from baselines_tf2.tools.play import play_policy
     from baselines_tf2.common.schedules import FractionLinear
     from baselines_tf2.common.vec_env import DummyVecEnv
     from baselines_tf2.ppo2 import ppo2
+    from baselines_tf2.tools.play import play_policy
 
     ranks = world()
     env = make_vec_env("CartPole-v1", "classic_control", 8 // ranks.size, seed=int(seed), vec_env_kind="dummy")

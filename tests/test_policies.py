@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from baselines_tf2.common.envs import BoxIdentityEnv, DiscreteIdentityEnv
+from baselines_tf2.common.vec_env import DummyVecEnv
 from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.on_policy.runner import Rollout, Runner
-from baselines_tf2.common.vec_env import DummyVecEnv
 from baselines_tf2.ppo2 import ppo2
 from baselines_tf2.ppo2.model import PPO2Model
 

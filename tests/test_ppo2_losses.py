@@ -12,8 +12,8 @@ import tensorflow as tf
 
 from baselines_tf2.a2c.a2c import A2CConfig
 from baselines_tf2.a2c.model import A2CModel, TF1RMSprop, a2c_losses
-from baselines_tf2.on_policy.learner import Minibatch
 from baselines_tf2.nn.policies import PolicyWithValue
+from baselines_tf2.on_policy.learner import Minibatch
 from baselines_tf2.ppo2.model import PPO2Model, normalized_advantages, ppo_losses
 from baselines_tf2.ppo2.ppo2 import PPO2Config
 

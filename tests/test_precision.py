@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import gymnasium
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from baselines_tf2.on_policy.learner import Minibatch
-from baselines_tf2.nn.optimizers import FusedAdam
-from baselines_tf2.nn.policies import PolicyWithValue
-from baselines_tf2.nn.tf_util import cpu_has_native_bf16, resolve_precision
 from baselines_tf2.deepq.act import build_act
 from baselines_tf2.deepq.deepq import DQNConfig
 from baselines_tf2.deepq.deepq_learner import DQNModel, TransitionBatch
+from baselines_tf2.nn.optimizers import FusedAdam
+from baselines_tf2.nn.policies import PolicyWithValue
+from baselines_tf2.nn.tf_util import cpu_has_native_bf16, resolve_precision
+from baselines_tf2.on_policy.learner import Minibatch
 from baselines_tf2.ppo2.model import PPO2Model, ppo_losses
 from baselines_tf2.ppo2.ppo2 import PPO2Config
 
@@ -162,6 +164,11 @@ def test_bf16_policy_heads_compute_in_float32(action_space: gymnasium.Space) -> 
     assert policy.net.torso.layers[-1].compute_dtype == "bfloat16"
 
 
+def compiled_apply(optimizer: keras.optimizers.Optimizer, variables: list[keras.Variable]) -> Callable[[Any], Any]:
+    """A tf.function applying a list of gradients to `variables` with `optimizer` (both bound here, once)."""
+    return tf.function(lambda grads: optimizer.apply(grads, variables))
+
+
 def test_fused_adam_matches_keras_adam() -> None:
     """FusedAdam's kernel takes the same steps as Keras Adam, and keeps the same slot variables."""
     rng = np.random.default_rng(0)
@@ -173,7 +180,7 @@ def test_fused_adam_matches_keras_adam() -> None:
         variables = [keras.Variable(array) for array in initial]
         optimizer = optimizer_class(learning_rate=1e-3, epsilon=1e-5)
         optimizer.build(variables)
-        step = tf.function(lambda grads: optimizer.apply(grads, variables))
+        step = compiled_apply(optimizer, variables)
         for grads in gradients:
             step(grads)
         trained.append(([variable.numpy() for variable in variables], [v.numpy() for v in optimizer.variables]))

@@ -33,8 +33,6 @@ from fault_envs import HangingEnv, NaNRewardCartPole
 from baselines_tf2 import logger
 from baselines_tf2.a2c import a2c
 from baselines_tf2.bench import Monitor
-from baselines_tf2.training.checkpoint import load_checkpoint, read_metadata
-from baselines_tf2.training.nonfinite import NonFiniteUpdateError
 from baselines_tf2.common.vec_env import (
     DummyVecEnv,
     ShmemVecEnv,
@@ -44,6 +42,8 @@ from baselines_tf2.common.vec_env import (
 )
 from baselines_tf2.deepq import deepq
 from baselines_tf2.ppo2 import ppo2
+from baselines_tf2.training.checkpoint import load_checkpoint, read_metadata
+from baselines_tf2.training.nonfinite import NonFiniteUpdateError
 
 TESTS = Path(__file__).resolve().parent
 CLI_TIMEOUT_S = 180  # start-up (TensorFlow's import) plus training, several runs at once on 2 busy cores

@@ -74,7 +74,10 @@ def check_all_valid_transitions(buffer: ReplayBuffer, transitions: list[Transiti
 
 
 def fill_and_check(
-    buffer: ReplayBuffer, transitions: list[Transition], convert: Callable[[Any], Any] = lambda obs: obs, every: int = 97
+    buffer: ReplayBuffer,
+    transitions: list[Transition],
+    convert: Callable[[Any], Any] = lambda obs: obs,
+    every: int = 97,
 ) -> None:
     """Add all transitions (action = add count), checking every sampleable slot along the way and at the end."""
     for count, transition in enumerate(transitions):
@@ -161,7 +164,10 @@ def test_arrays_that_stop_shifting_are_converted_to_whole_observations() -> None
     transitions = shifted_stacks(rng, 60)
     for count in range(60, 200):  # from here on obs_tp1 is unrelated to obs_t
         transitions.append(
-            Transition(rng.integers(0, 256, (6, 5, 4), dtype=np.uint8), count, 0.0, rng.integers(0, 256, (6, 5, 4), dtype=np.uint8), False)
+            Transition(
+                rng.integers(0, 256, (6, 5, 4), dtype=np.uint8), count, 0.0,
+                rng.integers(0, 256, (6, 5, 4), dtype=np.uint8), False,
+            )
         )
     buffer = ReplayBuffer(50, seed=0)
     fill_and_check(buffer, transitions, every=13)
@@ -171,7 +177,10 @@ def test_arrays_that_stop_shifting_are_converted_to_whole_observations() -> None
 def test_arrays_that_never_shift_are_stored_whole() -> None:
     rng = np.random.default_rng(2)
     transitions = [
-        Transition(rng.integers(0, 256, (6, 5, 4), dtype=np.uint8), count, 1.0, rng.integers(0, 256, (6, 5, 4), dtype=np.uint8), count % 5 == 4)
+        Transition(
+            rng.integers(0, 256, (6, 5, 4), dtype=np.uint8), count, 1.0,
+            rng.integers(0, 256, (6, 5, 4), dtype=np.uint8), count % 5 == 4,
+        )
         for count in range(120)
     ]
     buffer = ReplayBuffer(40, seed=0)
@@ -274,7 +283,9 @@ def test_prioritized_frequencies_follow_priority_to_the_alpha() -> None:
 @pytest.mark.parametrize("filled", [3, 5, 12])
 def test_every_stored_slot_is_sampled_including_the_newest(filled: int) -> None:
     buffer = scalar_buffer(size=5, filled=filled, alpha=0.6, seed=filled)
-    _, counts, _, _, _, _, idxes = (np.concatenate(parts) for parts in zip(*(buffer.sample(10, beta=0.4) for _ in range(300))))
+    _, counts, _, _, _, _, idxes = (
+        np.concatenate(parts) for parts in zip(*(buffer.sample(10, beta=0.4) for _ in range(300)))
+    )
     stored = min(filled, 5)
     assert sorted(set(counts.tolist())) == list(range(filled - stored, filled))
     assert set(idxes.tolist()) == set(buffer.valid_indices().tolist())

@@ -14,9 +14,9 @@ import gymnasium
 import pytest
 from cli_helpers import PLAY, RUN, Finished, run_concurrently
 
-from baselines_tf2.training.checkpoint import read_metadata
 from baselines_tf2.nn.tf_util import resolve_precision
 from baselines_tf2.run import unwritable_reason
+from baselines_tf2.training.checkpoint import read_metadata
 
 TIMEOUT_S = 120
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import imageio.v3 as imageio
 import numpy as np
 import pytest
+from cli_helpers import PLAY, RUN, run_one
 
 from baselines_tf2.common import video
 from baselines_tf2.common.cmd_util import make_vec_env
-from baselines_tf2.tools.play import play_episodes
 from baselines_tf2.common.vec_env import VecFrameStack, VecVideoRecorder
-from cli_helpers import PLAY, RUN, run_one
+from baselines_tf2.tools.play import play_episodes
 
 ATARI_FRAME = (210, 160, 3)  # what ALE renders; the network sees 84x84x4
 
@@ -59,7 +59,8 @@ def test_recorder_writes_the_recording_in_progress_on_close(tmp_path: Path) -> N
 
 def test_without_an_mp4_encoder_videos_are_gifs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(video, "mp4_encoder_available", lambda: False)
-    written = video.write_video(str(tmp_path / "clip.mp4"), [np.full(ATARI_FRAME, value, np.uint8) for value in range(7)])
+    frames = [np.full(ATARI_FRAME, value, np.uint8) for value in range(7)]
+    written = video.write_video(str(tmp_path / "clip.mp4"), frames)
     assert written == str(tmp_path / "clip.gif")
     assert frames_of(written).shape[0] == 7
     assert sorted(path.name for path in tmp_path.iterdir()) == ["clip.gif"]  # no temporary file left

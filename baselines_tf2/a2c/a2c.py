@@ -129,7 +129,9 @@ def learn(
     config = config_from_arguments(A2CConfig, locals())
     rank_seed = set_global_seeds(seed, rank=world().rank, deterministic_ops=deterministic)
     policy = build_policy(env, network, network_kwargs, precision, rank_seed)
-    model = A2CModel(policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm, alpha=alpha, epsilon=epsilon)
+    model = A2CModel(
+        policy, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm, alpha=alpha, epsilon=epsilon
+    )
     learn_on_policy(model, config, run_options_from_arguments(locals(), seed=rank_seed), env=env,
                     load_path=load_path, callback=callback)
     return model

@@ -7,8 +7,8 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from baselines_tf2.on_policy.learner import Minibatch, OnPolicyLearner
 from baselines_tf2.nn.policies import PolicyWithValue
+from baselines_tf2.on_policy.learner import Minibatch, OnPolicyLearner
 
 
 class TF1RMSprop(keras.optimizers.RMSprop):

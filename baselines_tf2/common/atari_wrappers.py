@@ -36,7 +36,10 @@ __all__ = [
 ATARI_ENTRY_POINT = "ale_py.env:AtariEnv"
 NOOP_ACTION = 0
 FIRE_ACTION = 1
-ID_FORMS_HINT = "Atari ids look like '<Game>NoFrameskip-v4' (e.g. 'BreakoutNoFrameskip-v4') or 'ALE/<Game>-v5' (e.g. 'ALE/Breakout-v5')"
+ID_FORMS_HINT = (
+    "Atari ids look like '<Game>NoFrameskip-v4' (e.g. 'BreakoutNoFrameskip-v4') "
+    "or 'ALE/<Game>-v5' (e.g. 'ALE/Breakout-v5')"
+)
 
 
 def _require_positive_int(name: str, value: int) -> None:
@@ -49,7 +52,9 @@ def _action_meanings(env: gymnasium.Env, wrapper_name: str) -> list[str]:
     """The ALE action names of `env` (e.g. ['NOOP', 'FIRE', ...]); only ALE games provide them."""
     get_meanings = getattr(env.unwrapped, "get_action_meanings", None)
     if get_meanings is None:
-        raise ValueError(f"{wrapper_name} needs an ALE Atari env (one with get_action_meanings()), got {env.unwrapped!r}")
+        raise ValueError(
+            f"{wrapper_name} needs an ALE Atari env (one with get_action_meanings()), got {env.unwrapped!r}"
+        )
     return list(get_meanings())
 
 
@@ -95,7 +100,9 @@ def _close_atari_ids(env_id: str) -> list[str]:
     """Accepted Atari ids that look like `env_id` (case-insensitive), by whole id and by game name."""
     specs = _atari_specs()
     by_lower = {candidate.lower(): candidate for candidate, spec in specs.items() if _takes_raw_frames(spec)}
-    id_matches = [by_lower[match] for match in difflib.get_close_matches(env_id.lower(), list(by_lower), n=5, cutoff=0.6)]
+    id_matches = [
+        by_lower[match] for match in difflib.get_close_matches(env_id.lower(), list(by_lower), n=5, cutoff=0.6)
+    ]
     games = {spec.name.lower(): spec.kwargs["game"] for spec in specs.values() if spec.namespace == "ALE"}
     typed_game = re.sub(r"(noframeskip|deterministic)$", "", re.sub(r"^ale/|-v\d+$", "", env_id.lower()))
     game_matches = difflib.get_close_matches(typed_game, list(games), n=2, cutoff=0.75)
@@ -123,7 +130,9 @@ class NoopResetEnv(gymnasium.Wrapper):
         _require_positive_int("noop_max", noop_max)
         meanings = _action_meanings(env, "NoopResetEnv")
         if meanings[NOOP_ACTION] != "NOOP":
-            raise ValueError(f"NoopResetEnv needs action {NOOP_ACTION} to be 'NOOP', but this game's actions are {meanings}")
+            raise ValueError(
+                f"NoopResetEnv needs action {NOOP_ACTION} to be 'NOOP', but this game's actions are {meanings}"
+            )
         self.noop_max = int(noop_max)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
@@ -266,7 +275,9 @@ class WarpFrame(gymnasium.ObservationWrapper):
         elif isinstance(env.observation_space, spaces.Dict) and dict_space_key in env.observation_space.spaces:
             frame_space = env.observation_space.spaces[dict_space_key]
         else:
-            raise ValueError(f"dict_space_key={dict_space_key!r} is not a key of the observation space {env.observation_space}")
+            raise ValueError(
+                f"dict_space_key={dict_space_key!r} is not a key of the observation space {env.observation_space}"
+            )
         if not isinstance(frame_space, spaces.Box) or frame_space.dtype != np.uint8:
             raise ValueError(f"WarpFrame needs uint8 image frames (Box), got {frame_space}")
         shape = frame_space.shape
@@ -281,6 +292,7 @@ class WarpFrame(gymnasium.ObservationWrapper):
         if dict_space_key is None:
             self.observation_space = warped_space
         else:
+            assert isinstance(env.observation_space, spaces.Dict)  # checked above
             self.observation_space = spaces.Dict({**env.observation_space.spaces, dict_space_key: warped_space})
 
     def observation(self, observation: Any) -> Any:
@@ -376,7 +388,9 @@ class FrameStack(gymnasium.Wrapper):
             dtype=space.dtype,
         )
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[LazyFrames, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[LazyFrames, dict[str, Any]]:
         """Reset and fill the stack with k references to the first frame."""
         obs, info = self.env.reset(seed=seed, options=options)
         first = self._frozen(obs)
@@ -421,7 +435,9 @@ def _atari_spec(env_id: str) -> gymnasium.envs.registration.EnvSpec:
     except gymnasium.error.Error:
         suggestions = _close_atari_ids(env_id)
         did_you_mean = f" Did you mean: {', '.join(map(repr, suggestions))}?" if suggestions else ""
-        raise ValueError(f"{env_id!r} is not a registered Atari environment id.{did_you_mean} {ID_FORMS_HINT}.") from None
+        raise ValueError(
+            f"{env_id!r} is not a registered Atari environment id.{did_you_mean} {ID_FORMS_HINT}."
+        ) from None
     if spec.entry_point != ATARI_ENTRY_POINT:
         raise ValueError(
             f"{env_id!r} is registered but is not an Atari (ale-py) game (entry point {spec.entry_point!r}); "

@@ -7,7 +7,7 @@ import tempfile
 from typing import BinaryIO, Callable
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
     """Have `write(file)` fill a temporary file in the same folder, fsync it, rename it over `path`, then fsync
     the folder so the rename itself survives a power cut. On any error `path` is left as it was."""
     folder = os.path.dirname(os.path.abspath(path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, SupportsFloat, cast
 
 import gymnasium
 
@@ -62,8 +62,9 @@ class RewardScaler(gymnasium.RewardWrapper):
         super().__init__(env)
         self.scale = scale
 
-    def reward(self, reward: float) -> float:
-        return reward * self.scale
+    def reward(self, reward: SupportsFloat) -> float:
+        # gymnasium types rewards as SupportsFloat; envs give Python or NumPy numbers, scaled here as they come
+        return cast(float, reward) * self.scale
 
 
 def make_env(
@@ -78,7 +79,8 @@ def make_env(
     flatten_dict_observations: bool = True,
     render_mode: str | None = None,
 ) -> gymnasium.Env:
-    """One env as baselines builds it: made, monitored (writing `<logger_dir>/<rank>.<subrank>.monitor.csv`), wrapped."""
+    """One env as baselines builds it: made, monitored (writing `<logger_dir>/<rank>.<subrank>.monitor.csv`),
+    wrapped."""
     env_kwargs = dict(env_kwargs or {})
     if render_mode is not None:
         env_kwargs["render_mode"] = render_mode

@@ -6,7 +6,8 @@ import numpy as np
 
 
 def explained_variance(predicted: np.ndarray, target: np.ndarray) -> float:
-    """1 - Var[target - predicted] / Var[target]: 1 is perfect, <= 0 no better than a constant; NaN if target is constant."""
+    """1 - Var[target - predicted] / Var[target]: 1 is perfect, <= 0 no better than a constant;
+    NaN if target is constant."""
     target_var = np.var(target)
     if target_var == 0:
         return float("nan")

@@ -30,7 +30,12 @@ class SegmentTree:
     """
 
     def __init__(self, capacity: int, operation: np.ufunc, neutral_element: float) -> None:
-        if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 1 or capacity & (capacity - 1):
+        if (
+            isinstance(capacity, bool)
+            or not isinstance(capacity, (int, np.integer))
+            or capacity < 1
+            or capacity & (capacity - 1)
+        ):
             raise ValueError(f"capacity must be a positive power of two (1, 2, 4, ...), got {capacity!r}")
         self._capacity = int(capacity)
         self._depth = self._capacity.bit_length() - 1

@@ -9,20 +9,20 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from baselines_tf2.deepq.deepq_learner import DQNModel
+from baselines_tf2.deepq.models import build_q_network
+from baselines_tf2.nn.tf_util import argmax_int64, assign_variables, renamed_model
 from baselines_tf2.training.checkpoint import (
     CheckpointError,
+    check_spaces_match,
     json_normalized,
+    library_versions,
     load_checkpoint,
     read_metadata,
-    check_spaces_match,
-    library_versions,
     save_checkpoint,
     space_from_json,
     space_to_json,
 )
-from baselines_tf2.nn.tf_util import argmax_int64, assign_variables, renamed_model
-from baselines_tf2.deepq.deepq_learner import DQNModel
-from baselines_tf2.deepq.models import build_q_network
 
 HEAD_KWARGS = {"hiddens": [256], "dueling": True, "layer_norm": False}  # baselines' build_q_func defaults
 
@@ -140,7 +140,10 @@ class ActWrapper:
 
     def reference_outputs(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         """What `greedy_outputs` must give for `obs`, through the compiled acting functions."""
-        return {"actions": self(obs, stochastic=False), "values": self.model.q_values(self.model.obs_tensor(obs)).numpy()}
+        return {
+            "actions": self(obs, stochastic=False),
+            "values": self.model.q_values(self.model.obs_tensor(obs)).numpy(),
+        }
 
     def metadata(self) -> dict[str, Any]:
         """What rebuilds this act: network, its kwargs and the head's, spaces, plus run metadata."""

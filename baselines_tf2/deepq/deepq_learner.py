@@ -9,10 +9,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from baselines_tf2.deepq.models import QNetwork
 from baselines_tf2.nn.optimizers import FusedAdam
 from baselines_tf2.nn.policies import encode_observation, raw_observation_spec
 from baselines_tf2.nn.tf_util import CompiledFunction, apply_if_finite, float32_compute
-from baselines_tf2.deepq.models import QNetwork
 
 GRAD_NORM_CLIPPING = 10.0  # baselines clips each variable's gradient to this norm
 
@@ -40,7 +40,8 @@ def td_targets(
     next_q_target: tf.Tensor,
     next_q_online: tf.Tensor | None,
 ) -> tf.Tensor:
-    """r + discount * Q_target(s', a*), a* = argmax of the online net (double Q, van Hasselt et al. 2016) or of the target."""
+    """r + discount * Q_target(s', a*), a* = argmax of the online net (double Q, van Hasselt et al. 2016)
+    or of the target."""
     if next_q_online is None:
         best_next = tf.reduce_max(next_q_target, axis=1)
     else:
@@ -53,7 +54,9 @@ def clip_gradients_per_variable(gradients: list[tf.Tensor], max_norm: float) -> 
     """(each variable's gradient rescaled to norm <= max_norm (baselines' deepq clipping), the global norm before
     clipping); each gradient's norm is computed once for both."""
     norms = [tf.norm(gradient) for gradient in gradients]
-    clipped = [gradient * tf.minimum(1.0, max_norm / tf.maximum(norm, 1e-30)) for gradient, norm in zip(gradients, norms)]
+    clipped = [
+        gradient * tf.minimum(1.0, max_norm / tf.maximum(norm, 1e-30)) for gradient, norm in zip(gradients, norms)
+    ]
     return clipped, tf.sqrt(tf.add_n([tf.square(norm) for norm in norms]))
 
 

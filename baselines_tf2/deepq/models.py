@@ -81,7 +81,9 @@ def build_q_network(
     `precision='mixed_bfloat16'` computes the torso and hidden layers in bfloat16 (float32 weights, float32
     Q-values), as the policies' option of the same name."""
     if not isinstance(action_space, gymnasium.spaces.Discrete):
-        raise TypeError(f"DQN needs a Discrete action space, got {action_space}; use ppo2 or a2c for continuous actions")
+        raise TypeError(
+            f"DQN needs a Discrete action space, got {action_space}; use ppo2 or a2c for continuous actions"
+        )
     obs_shape, obs_dtype = observation_encoding(observation_space)
     with dtype_policy(precision):
         torso = get_network_builder(network)(**network_kwargs)(obs_shape, obs_dtype)

@@ -49,8 +49,9 @@ class ReplayBuffer:
     adds them); each out-of-order obs_t costs up to k extra frames.
 
     `len(buffer)` counts the sampleable transitions: at most `size`, fewer if the frame ring has evicted the
-    oldest stacks (only when episodes average under ~24 steps, ~48 with VecFrameStack's zero-padded starts). `seed` seeds sampling; None draws the seed from
-    NumPy's global RNG, so seeding globally before construction makes sampling reproducible.
+    oldest stacks (only when episodes average under ~24 steps, ~48 with VecFrameStack's zero-padded starts).
+    `seed` seeds sampling; None draws the seed from NumPy's global RNG, so seeding globally before construction
+    makes sampling reproducible.
     """
 
     def __init__(self, size: int, seed: int | None = None) -> None:
@@ -103,7 +104,9 @@ class ReplayBuffer:
         if info.get("kind") != self.kind or info.get("size") != self._maxsize:
             raise ValueError(f"the saved replay buffer is a {info.get('kind')} one of size {info.get('size')}; "
                              f"this run's is a {self.kind} one of size {self._maxsize} (buffer_size)")
-        storage_arrays = {name[len("storage/"):]: array for name, array in arrays.items() if name.startswith("storage/")}
+        storage_arrays = {
+            name[len("storage/"):]: array for name, array in arrays.items() if name.startswith("storage/")
+        }
         storages = {store.kind: store for store in (TransitionObservations, FrameStackObservations)}
         storage = info.get("storage")
         self._observations = None if storage is None else storages[storage].from_state(
@@ -155,6 +158,7 @@ class ReplayBuffer:
             last = np.where(step, following, last)
             discounts = np.where(step, discounts * gamma * ~self._dones[following], discounts).astype(np.float32)
             alive = step & ~self._dones[following]
+        assert self._observations is not None and self._actions is not None  # made by the first add
         obs_t, obs_tpn = self._observations.fetch(slots, last)
         return obs_t, self._actions[slots], returns, obs_tpn, discounts
 
@@ -175,6 +179,7 @@ class ReplayBuffer:
 
     def _gather(self, slots: np.ndarray) -> Batch:
         """The batch at `slots`, unchecked (callers pass sampleable slots)."""
+        assert self._observations is not None and self._actions is not None  # made by the first add
         obs_t, obs_tp1 = self._observations.fetch(slots, slots)
         return obs_t, self._actions[slots], self._rewards[slots], obs_tp1, self._dones[slots].astype(np.float32)
 
@@ -194,6 +199,7 @@ class ReplayBuffer:
         if self._observations is None:
             first_action = np.asarray(action)
             self._actions = np.zeros((self._maxsize, *first_action.shape), first_action.dtype)
+        assert self._actions is not None  # made above by the first add, or restored by load_state
         action = np.asarray(action)
         if action.shape != self._actions.shape[1:] or not np.can_cast(action.dtype, self._actions.dtype, "same_kind"):
             raise ValueError(
@@ -202,9 +208,12 @@ class ReplayBuffer:
             )
         if self._observations is None:
             frame_store = FrameStackObservations.for_first(self._maxsize, obs_t, obs_tp1)
-            self._observations = TransitionObservations.for_first(self._maxsize, obs_t) if frame_store is None else frame_store
+            self._observations = (
+                TransitionObservations.for_first(self._maxsize, obs_t) if frame_store is None else frame_store
+            )
         slot = self._num_added % self._maxsize
         if not self._observations.store(slot, obs_t, obs_tp1):
+            assert isinstance(self._observations, FrameStackObservations)  # the only store that refuses transitions
             self._observations = TransitionObservations.copied_from(self._observations, self.valid_indices())
             self._observations.store(slot, obs_t, obs_tp1)
         self._actions[slot] = action
@@ -270,7 +279,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self._it_sum[slot] = priority
         self._it_min[slot] = priority
 
-    def sample(self, batch_size: int, beta: float) -> tuple[np.ndarray, ...]:
+    # baselines' API: beta is required and two more arrays come back, so this is not a drop-in ReplayBuffer.sample
+    def sample(self, batch_size: int, beta: float) -> tuple[np.ndarray, ...]:  # type: ignore[override]
         """`batch_size` transitions drawn in proportion to priority^alpha, one per equal slice of the total.
 
         Returns (obses_t, actions, rewards, obses_tp1, dones, weights, idxes): weights (float32) are the

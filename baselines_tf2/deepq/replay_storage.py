@@ -11,6 +11,7 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["TransitionObservations", "FrameStackObservations", "SPARE_FRAMES_DIVISOR"]
 
@@ -26,9 +27,14 @@ def _checked_array(obs: Any, name: str, shape: tuple[int, ...], dtype: np.dtype)
     """`obs` as an array, which must have the stored shape and a dtype that casts to the stored one within its kind."""
     array = np.asarray(obs)
     if array.shape != shape:
-        raise ValueError(f"{name} has shape {array.shape}, but this buffer stores observations of shape {shape} (set by the first add)")
+        raise ValueError(
+            f"{name} has shape {array.shape}, but this buffer stores observations of shape {shape} "
+            "(set by the first add)"
+        )
     if not np.can_cast(array.dtype, dtype, casting="same_kind"):
-        raise TypeError(f"{name} has dtype {array.dtype}, which does not fit the stored dtype {dtype} (set by the first add)")
+        raise TypeError(
+            f"{name} has dtype {array.dtype}, which does not fit the stored dtype {dtype} (set by the first add)"
+        )
     return array
 
 
@@ -43,9 +49,10 @@ def _same_frame(frame: np.ndarray, other: np.ndarray) -> bool:
 
 
 class TransitionObservations:
-    """obs_t and obs_tp1 of every slot, whole and as given: baselines' layout, for observations that aren't frame stacks."""
+    """obs_t and obs_tp1 of every slot, whole and as given: baselines' layout, for observations that aren't frame
+    stacks."""
 
-    def __init__(self, capacity: int, obs_shape: tuple[int, ...], dtype: np.dtype) -> None:
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], dtype: DTypeLike) -> None:
         self.obs_shape = tuple(obs_shape)
         self.dtype = np.dtype(dtype)
         self._obs_t = np.zeros((capacity, *self.obs_shape), self.dtype)
@@ -114,7 +121,7 @@ class FrameStackObservations:
     comes back exactly as it was added. A slot stays intact while its oldest frame is still in the ring.
     """
 
-    def __init__(self, capacity: int, frame_shape: tuple[int, ...], frames_per_stack: int, dtype: np.dtype) -> None:
+    def __init__(self, capacity: int, frame_shape: tuple[int, ...], frames_per_stack: int, dtype: DTypeLike) -> None:
         self.capacity = capacity
         self.frame_shape = tuple(frame_shape)
         self.frames_per_stack = frames_per_stack
@@ -147,7 +154,9 @@ class FrameStackObservations:
             return None
         channels = first.shape[-1]
         for frame_channels in range(1, channels // 2 + 1):
-            if channels % frame_channels == 0 and np.array_equal(following[..., :-frame_channels], first[..., frame_channels:]):
+            if channels % frame_channels == 0 and np.array_equal(
+                following[..., :-frame_channels], first[..., frame_channels:]
+            ):
                 return cls(capacity, (*first.shape[:-1], frame_channels), channels // frame_channels, np.uint8)
         return None
 
@@ -157,7 +166,8 @@ class FrameStackObservations:
         return self._frames.nbytes + self._positions.nbytes
 
     def store(self, slot: int, obs_t: Any, obs_tp1: Any) -> bool:
-        """Record the transition's stacks in `slot`; False (storing nothing) if obs_tp1 is not obs_t shifted by one frame."""
+        """Record the transition's stacks in `slot`; False (storing nothing) if obs_tp1 is not obs_t shifted by one
+        frame."""
         frames_t = self._split(obs_t, "obs_t")
         frames_tp1 = self._split(obs_tp1, "obs_tp1")
         if not all(_same_frame(later, earlier) for later, earlier in zip(frames_tp1[:-1], frames_t[1:])):
@@ -201,7 +211,9 @@ class FrameStackObservations:
         ):
             for frame in frames:
                 if not np.can_cast(frame.dtype, self.dtype, casting="same_kind"):
-                    raise TypeError(f"{name} has frames of dtype {frame.dtype}, which do not fit the stored dtype {self.dtype}")
+                    raise TypeError(
+                        f"{name} has frames of dtype {frame.dtype}, which do not fit the stored dtype {self.dtype}"
+                    )
             return tuple(frames)
         stacked = _checked_array(obs, name, self.obs_shape, self.dtype)
         width = self.frame_shape[-1]

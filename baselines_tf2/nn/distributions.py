@@ -227,6 +227,7 @@ def make_pd_head(action_space: gymnasium.Space, init_scale: float = 0.01, name: 
     elif isinstance(action_space, gymnasium.spaces.MultiDiscrete):
         n_logits = int(np.sum(action_space.nvec))
     else:  # MultiBinary: one logit per binary variable
+        assert isinstance(action_space, gymnasium.spaces.MultiBinary)  # the last space _check_supported lets through
         n_logits = int(action_space.shape[0])
     return keras.layers.Dense(n_logits, kernel_initializer=keras.initializers.Orthogonal(gain=init_scale), name=name,
                               dtype="float32")

@@ -148,7 +148,9 @@ def _conv_torso(
     observations, x = _observation_input(obs_shape, obs_dtype)
     x = _conv_stack(x, convs, padding, _orthogonal(TORSO_GAIN))
     x = keras.layers.Flatten()(x)
-    latent = keras.layers.Dense(dense_units, activation="relu", kernel_initializer=_orthogonal(TORSO_GAIN), name="fc1")(x)
+    latent = keras.layers.Dense(
+        dense_units, activation="relu", kernel_initializer=_orthogonal(TORSO_GAIN), name="fc1"
+    )(x)
     return keras.Model(observations, latent, name=name)
 
 
@@ -204,9 +206,10 @@ def cnn_small(padding: str = "valid") -> NetworkFn:
 @register("conv_only")
 def conv_only(convs: Sequence[tuple[int, int, int]] = NATURE_CNN_CONVS, padding: str = "same") -> NetworkFn:
     """ReLU conv stack flattened at the end (the DQN torso); Glorot-uniform kernels as baselines' conv_only."""
-    convs = tuple(tuple(int(v) for v in conv) for conv in convs)
-    if not convs or any(len(conv) != 3 or min(conv) < 1 for conv in convs):
-        raise ValueError(f"convs must be a non-empty sequence of positive (filters, kernel, stride), got {convs}")
+    as_ints = tuple(tuple(int(v) for v in conv) for conv in convs)
+    if not as_ints or any(len(conv) != 3 or min(conv) < 1 for conv in as_ints):
+        raise ValueError(f"convs must be a non-empty sequence of positive (filters, kernel, stride), got {as_ints}")
+    convs = tuple((filters, kernel, stride) for filters, kernel, stride in as_ints)  # each has 3 items (checked)
 
     def network_fn(obs_shape: tuple[int, ...], obs_dtype: str) -> keras.Model:
         _require_image("conv_only", obs_shape)

@@ -14,9 +14,9 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.nn.distributions import DiagGaussianHead, make_pd, make_pd_head
-from baselines_tf2.training.checkpoint import json_normalized
 from baselines_tf2.nn.models import get_network_builder, is_recurrent
 from baselines_tf2.nn.tf_util import CompiledFunction, argmax_int64, assign_variables, dtype_policy, renamed_model
+from baselines_tf2.training.checkpoint import json_normalized
 
 VALUE_GAIN = 1.0  # baselines' init_scale of the value head
 POLICY_GAIN = 0.01  # and of the policy head

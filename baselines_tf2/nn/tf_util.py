@@ -90,7 +90,8 @@ def assign_variables(variables: Sequence[tf.Variable], arrays: Sequence[np.ndarr
     for variable, array in zip(variables, arrays):
         if tuple(variable.shape) != tuple(np.shape(array)):
             raise ValueError(
-                f"{what}: variable {variable.path!r} has shape {tuple(variable.shape)}, the saved one {tuple(np.shape(array))}"
+                f"{what}: variable {variable.path!r} has shape {tuple(variable.shape)}, "
+                f"the saved one {tuple(np.shape(array))}"
             )
     for variable, array in zip(variables, arrays):
         variable.assign(array)

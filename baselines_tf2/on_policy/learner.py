@@ -15,14 +15,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from baselines_tf2.training.checkpoint import CheckpointError, load_checkpoint
 from baselines_tf2.common.mpi_util import world
-from baselines_tf2.training.nonfinite import NonFiniteGuard
 from baselines_tf2.nn.policies import PolicyWithValue, action_dtype
+from baselines_tf2.nn.tf_util import CompiledFunction, apply_if_finite, assign_variables
 from baselines_tf2.on_policy.runner import Rollout
 from baselines_tf2.on_policy.saving import policy_metadata, save_policy
-from baselines_tf2.training.checkpoint import check_spaces_match
-from baselines_tf2.nn.tf_util import CompiledFunction, apply_if_finite, assign_variables
+from baselines_tf2.training.checkpoint import CheckpointError, check_spaces_match, load_checkpoint
+from baselines_tf2.training.nonfinite import NonFiniteGuard
 
 
 class Minibatch(NamedTuple):
@@ -42,7 +41,7 @@ def minibatch_signature(policy: PolicyWithValue) -> Minibatch:
     scalar_batch = tf.TensorSpec([None], tf.float32)
     obs_spec = policy.raw_obs_spec()
     action_space = policy.action_space
-    action_shape = [] if isinstance(action_space, gymnasium.spaces.Discrete) else list(action_space.shape)
+    action_shape = [] if isinstance(action_space, gymnasium.spaces.Discrete) else list(action_space.shape or ())
     return Minibatch(
         obs=obs_spec,
         returns=scalar_batch,
@@ -209,6 +208,7 @@ class OnPolicyLearner(ABC):
         if not self.policy.recurrent:
             order = rng.permutation(nbatch)
             return [(chunk, np.zeros(0, np.int64)) for chunk in np.array_split(order, nminibatches)]
+        assert rollout.states is not None  # a recurrent policy's rollout carries each env's start state
         nenvs = len(rollout.states)
         nsteps = nbatch // nenvs
         env_order = rng.permutation(nenvs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, ClassVar, Protocol
 
 import numpy as np
 
@@ -32,13 +32,22 @@ class OnPolicyConfig(Protocol):
     """The config fields the shared iteration reads (PPO2Config has them all; A2CConfig fixes lam, noptepochs and
     nminibatches to baselines' A2C: n-step returns, one pass, one minibatch)."""
 
-    nsteps: int
-    gamma: float
-    lam: float
-    noptepochs: int
-    nminibatches: int
-    log_interval: int
-    save_interval: int
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # a dataclass: its fields go into checkpoints' metadata
+
+    @property
+    def nsteps(self) -> int: ...
+    @property
+    def gamma(self) -> float: ...
+    @property
+    def lam(self) -> float: ...
+    @property
+    def noptepochs(self) -> int: ...
+    @property
+    def nminibatches(self) -> int: ...
+    @property
+    def log_interval(self) -> int: ...
+    @property
+    def save_interval(self) -> int: ...
 
     def lr_schedule(self) -> Callable[[float], float]:
         """The learning rate as a function of the fraction of training remaining."""
@@ -171,8 +180,10 @@ class OnPolicyIteration(Algorithm):
 
     def callback_locals(self, run: TrainingRun) -> dict[str, Any]:
         """What baselines' ppo2/a2c callbacks find in `locals()`."""
-        return {"update": run.iteration, "nupdates": run.total_iterations, "model": self.model, "runner": self.runner,
-                "stats": self.last_stats, "run": run, "self": self}
+        return {"update": run.iteration, "nupdates": run.total_iterations, "nbatch": self.steps_per_iteration,
+                "model": self.model, "learner": self.model, "runner": self.runner, "stats": self.last_stats,
+                "episode_returns": self.episode_returns, "episode_lengths": self.episode_lengths,
+                "eval_returns": self.eval_returns, "run": run, "self": self}
 
     def _collect(self, stop: StopRequest | None, world: World) -> tuple[Rollout, list[float]] | None:
         """(rollout, evaluation episodes' returns) on every rank, or None on every rank if a signal cut a rank's
@@ -183,9 +194,8 @@ class OnPolicyIteration(Algorithm):
         try:
             rollout = self.runner.run(stop)
             if rollout is not None:
-                evaluation = ([episode["r"] for episode in self.eval_runner.run().episodes]
-                              if self.eval_runner is not None else [])
-                collected = (rollout, evaluation)
+                evaluation = self.eval_runner.run() if self.eval_runner is not None else None  # never cut short
+                collected = (rollout, [episode["r"] for episode in evaluation.episodes] if evaluation else [])
         except VecEnvError as error:
             if world.size == 1:
                 raise

@@ -9,15 +9,16 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from baselines_tf2.training.stop_signals import StopRequest
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
+from baselines_tf2.training.stop_signals import StopRequest
 
 
 class ActingModel(Protocol):
     """What the runner needs of a model: baselines' `step` and `value` (NumPy in, NumPy out)."""
 
-    initial_state: np.ndarray | None
+    @property
+    def initial_state(self) -> np.ndarray | None: ...
 
     def step(self, obs: np.ndarray, S: np.ndarray | None = None, M: np.ndarray | None = None) -> tuple[Any, ...]: ...
 

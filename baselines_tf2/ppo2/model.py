@@ -6,9 +6,9 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from baselines_tf2.on_policy.learner import Minibatch, OnPolicyLearner
 from baselines_tf2.nn.optimizers import FusedAdam
 from baselines_tf2.nn.policies import PolicyWithValue
+from baselines_tf2.on_policy.learner import Minibatch, OnPolicyLearner
 
 
 class LossTerms(NamedTuple):
@@ -59,7 +59,9 @@ class PPO2Model(OnPolicyLearner):
 
     alg = "ppo2"
 
-    def __init__(self, policy: PolicyWithValue, *, ent_coef: float, vf_coef: float, max_grad_norm: float | None) -> None:
+    def __init__(
+        self, policy: PolicyWithValue, *, ent_coef: float, vf_coef: float, max_grad_norm: float | None
+    ) -> None:
         optimizer = FusedAdam(learning_rate=3e-4, epsilon=1e-5)
         self.cliprange = tf.Variable(0.2, trainable=False, dtype=tf.float32, name="cliprange")
         super().__init__(policy, optimizer, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)

@@ -7,16 +7,17 @@ to finish on several envs would over-represent short ones.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import gymnasium
 import numpy as np
 
 from baselines_tf2.algorithms import ALGORITHMS
 from baselines_tf2.common.atari_wrappers import NOOP_ACTION, NoopResetEnv
-from baselines_tf2.tools.play import ActionPicker, checkpoint_with_env, play_episodes, policy_actions
+from baselines_tf2.common.vec_env import DummyVecEnv, VecEnv
 from baselines_tf2.nn.tf_util import set_global_seeds
-from baselines_tf2.common.vec_env import VecEnv
+from baselines_tf2.tools.play import ActionPicker, checkpoint_with_env, play_episodes, policy_actions
+
 
 def acting_epsilon(default_epsilon: float | None, epsilon: float | None, deterministic: bool) -> float | None:
     """The epsilon to act with (0 = greedy), or None to sample from the policy as it was trained.
@@ -57,14 +58,19 @@ def epsilon_greedy(
 def noop_wrappers(env: VecEnv) -> list[NoopResetEnv | None]:
     """Each env's NoopResetEnv (make_atari puts one in every Atari env) or None, for an in-process (Dummy) VecEnv."""
     found: list[NoopResetEnv | None] = []
-    for inner in env.unwrapped.envs:
+    for inner in _in_process_envs(env):
         while isinstance(inner, gymnasium.Wrapper) and not isinstance(inner, NoopResetEnv):
             inner = inner.env
         found.append(inner if isinstance(inner, NoopResetEnv) else None)
     return found
 
 
-def set_noop_starts(env: VecEnv, noop_max: int, env_id: str) -> None:
+def _in_process_envs(env: VecEnv) -> list[gymnasium.Env]:
+    """The envs of an in-process (Dummy) VecEnv (an AttributeError for one whose envs live in workers)."""
+    return cast(DummyVecEnv, env.unwrapped).envs
+
+
+def set_noop_starts(env: VecEnv, noop_max: int, env_id: str | None) -> None:
     """Make every game on `env` start with 1..`noop_max` random no-op frames, by setting make_atari's NoopResetEnv.
 
     The existing wrapper is changed rather than a second one added, so no game gets two rounds of no-ops. It sits
@@ -73,7 +79,7 @@ def set_noop_starts(env: VecEnv, noop_max: int, env_id: str) -> None:
     if noop_max < 1:
         raise ValueError(f"noop_starts must be >= 1, got {noop_max}")
     wrappers = noop_wrappers(env)
-    for inner, wrapper in zip(env.unwrapped.envs, wrappers):
+    for inner, wrapper in zip(_in_process_envs(env), wrappers):
         get_meanings = getattr(inner.unwrapped, "get_action_meanings", None)
         if get_meanings is None or list(get_meanings())[NOOP_ACTION] != "NOOP":
             actions = "no action meanings" if get_meanings is None else f"actions {list(get_meanings())}"

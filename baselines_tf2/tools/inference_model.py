@@ -20,8 +20,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from baselines_tf2.tools.export_formats import INPUT_NAME
 from baselines_tf2.nn.policies import raw_observation_spec
+from baselines_tf2.tools.export_formats import INPUT_NAME
 
 
 class UnsupportedPolicyError(ValueError):

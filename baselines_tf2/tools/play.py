@@ -10,11 +10,11 @@ import numpy as np
 
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import rebuild_vec_env
+from baselines_tf2.common.vec_env import VecEnv
+from baselines_tf2.common.video import write_video
 from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.training.agent import load_policy
 from baselines_tf2.training.checkpoint import check_spaces_match
-from baselines_tf2.common.vec_env import VecEnv
-from baselines_tf2.common.video import write_video
 from baselines_tf2.training.evaluation import check_episode_progress
 
 ActionPicker = Callable[[Any, np.ndarray], np.ndarray]  # (observations, done flags of the last step) -> actions

@@ -20,7 +20,7 @@ import os
 import pickle
 import struct
 import zlib
-from typing import Any, BinaryIO
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def load_joblib_arrays(path: str | os.PathLike[str]) -> Any:
             raise CorruptPickleError(f"{name!r} is lz4-compressed, which this reader does not support; "
                                      "re-save it uncompressed (joblib.dump(..., compress=0)) where you trust it")
         if compression == "zlib":
-            stream: BinaryIO = io.BytesIO(_inflate(raw.read(), name))
+            stream: io.BufferedIOBase = io.BytesIO(_inflate(raw.read(), name))
         elif compression == "gzip":
             stream = gzip.GzipFile(fileobj=raw, mode="rb")
         elif compression == "bz2":
@@ -132,7 +132,7 @@ def _make_scalar(dtype: Any, data: Any) -> np.ndarray:
 class _ArrayWrapper:
     """Stand-in for joblib's NumpyArrayWrapper: BUILD gives it the array's description, then its bytes follow."""
 
-    def read(self, state: Any, file: BinaryIO) -> np.ndarray:
+    def read(self, state: Any, file: io.BufferedIOBase) -> np.ndarray:
         """The array whose description is `state`, read from the bytes after the wrapper's pickle."""
         if not isinstance(state, dict) or not set(state) <= WRAPPER_STATE_KEYS:
             raise CorruptPickleError(f"array wrapper state {state!r:.200} is not joblib's")
@@ -149,7 +149,7 @@ class _ArrayWrapper:
         return np.ascontiguousarray(array, dtype=dtype.newbyteorder("="))
 
 
-def _read_exact(file: BinaryIO, size: int) -> bytes:
+def _read_exact(file: io.BufferedIOBase, size: int) -> bytes:
     chunks, remaining = [], size
     while remaining:
         chunk = file.read(min(remaining, READ_CHUNK))
@@ -173,9 +173,11 @@ ALLOWED_GLOBALS = {
 class _RestrictedUnpickler(pickle._Unpickler):  # the Python unpickler: its opcode table can be changed (as joblib does)
     """Resolves only ALLOWED_GLOBALS and reads joblib's raw array bytes after each wrapper."""
 
-    dispatch = dict(pickle._Unpickler.dispatch)
+    # opcode -> handler, called with the unpickler (so our handlers take a _RestrictedUnpickler, not any Unpickler)
+    dispatch: ClassVar[dict[int, Callable[[Any], None]]] = dict(pickle._Unpickler.dispatch)
+    stack: list[Any]  # the unpickler's value stack: pickle._Unpickler.load sets it, typeshed does not declare it
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: io.BufferedIOBase) -> None:
         super().__init__(file)
         self.raw_file = file
 

@@ -14,7 +14,7 @@ import importlib.metadata
 import json
 import os
 import zipfile
-from typing import Any, BinaryIO, Mapping, Sequence
+from typing import IO, Any, BinaryIO, Mapping, Sequence
 
 import gymnasium
 import numpy as np
@@ -38,7 +38,7 @@ class CheckpointError(ValueError):
 class _HashingWriter:
     """A write-only file that passes bytes on and hashes them, so arrays stream to disk without a copy in memory."""
 
-    def __init__(self, target: BinaryIO) -> None:
+    def __init__(self, target: IO[bytes]) -> None:
         self.target = target
         self.digest = hashlib.sha256()
 
@@ -47,7 +47,9 @@ class _HashingWriter:
         return self.target.write(data)
 
 
-def save_checkpoint(path: str | os.PathLike[str], metadata: Mapping[str, Any], groups: Mapping[str, NamedArrays]) -> None:
+def save_checkpoint(
+    path: str | os.PathLike[str], metadata: Mapping[str, Any], groups: Mapping[str, NamedArrays]
+) -> None:
     """Write a checkpoint atomically: readers see the old file or the complete new one, never a partial one.
 
     Arrays stream into the file one at a time (a replay buffer of gigabytes is never copied in memory);
@@ -100,7 +102,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         metadata = _metadata_of(archive, path)
         groups: dict[str, list[np.ndarray]] = {}
         for group, entries in metadata["arrays"].items():
-            groups[group] = [_read_array(archive, path, group, position, entry) for position, entry in enumerate(entries)]
+            groups[group] = [_read_array(archive, path, group, position, entry)
+                             for position, entry in enumerate(entries)]
     return metadata, groups
 
 
@@ -143,7 +146,8 @@ def _metadata_of(archive: zipfile.ZipFile, path: str | os.PathLike[str]) -> dict
     except (zipfile.BadZipFile, ValueError, OSError) as err:
         raise CheckpointError(f"{os.fspath(path)!r}: metadata is corrupt ({err})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"{os.fspath(path)!r} is not a baselines_tf2 checkpoint (format {metadata.get('format')!r})")
+        raise CheckpointError(
+            f"{os.fspath(path)!r} is not a baselines_tf2 checkpoint (format {metadata.get('format')!r})")
     if metadata.get("version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{os.fspath(path)!r} has checkpoint format version {metadata.get('version')!r}; "
@@ -196,7 +200,8 @@ def space_to_json(space: gymnasium.Space) -> dict[str, Any]:
         return {"type": "MultiDiscrete", "nvec": np.asarray(space.nvec).tolist()}
     if isinstance(space, gymnasium.spaces.MultiBinary):
         return {"type": "MultiBinary", "n": np.asarray(space.n).tolist()}
-    raise CheckpointError(f"cannot describe space {space} in a checkpoint; supported: Box, Discrete, MultiDiscrete, MultiBinary")
+    raise CheckpointError(
+        f"cannot describe space {space} in a checkpoint; supported: Box, Discrete, MultiDiscrete, MultiBinary")
 
 
 def _compact_bound(bound: np.ndarray) -> Any:

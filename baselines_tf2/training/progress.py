@@ -13,7 +13,8 @@ class TrainingProgress:
 
     def __init__(self, total_timesteps: int, *, enabled: bool, description: str = "training") -> None:
         self._bar = (
-            tqdm(total=total_timesteps, desc=description, unit="step", unit_scale=True, dynamic_ncols=True, smoothing=0.1)
+            tqdm(total=total_timesteps, desc=description, unit="step", unit_scale=True, dynamic_ncols=True,
+                 smoothing=0.1)
             if enabled
             else None
         )

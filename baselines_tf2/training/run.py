@@ -101,11 +101,11 @@ class TrainingRun:
     """
 
     def __init__(self, agent: Agent, env: VecEnv, options: RunOptions, steps_per_iteration: int,
-                 world_: World | None = None) -> None:
+                 ranks: World | None = None) -> None:
         self.agent = agent
         self.env = env
         self.options = options
-        self.world = world_ or world()
+        self.world = ranks or world()  # the MPI ranks training together (one without mpiexec)
         self.steps_per_iteration = steps_per_iteration
         self.total_iterations = options.total_timesteps // steps_per_iteration
         self.iteration = 0  # iterations done in this run (including those before a resume)

@@ -46,6 +46,8 @@ class _IdentityEnv(gymnasium.Env):
 class DiscreteIdentityEnv(_IdentityEnv):
     """Observation k in Discrete(dim); reward 1 for action k, else 0."""
 
+    observation_space: gymnasium.spaces.Discrete
+
     def __init__(self, dim: int = 4, episode_length: int = 100) -> None:
         super().__init__(episode_length)
         self.observation_space = gymnasium.spaces.Discrete(dim)

@@ -4,7 +4,6 @@ from baselines_tf2.common.vec_env.compat import OldGymApiWarning, ensure_gymnasi
 from baselines_tf2.common.vec_env.dummy_vec_env import DummyVecEnv
 from baselines_tf2.common.vec_env.shmem_vec_env import ShmemVecEnv
 from baselines_tf2.common.vec_env.subproc_vec_env import SubprocVecEnv
-from baselines_tf2.common.vec_env.worker import CloudpickleWrapper
 from baselines_tf2.common.vec_env.vec_env import (
     AlreadySteppingError,
     ClosedEnvError,
@@ -19,6 +18,7 @@ from baselines_tf2.common.vec_env.vec_frame_stack import VecFrameStack
 from baselines_tf2.common.vec_env.vec_monitor import VecMonitor
 from baselines_tf2.common.vec_env.vec_normalize import VecNormalize
 from baselines_tf2.common.vec_env.vec_video_recorder import VecVideoRecorder
+from baselines_tf2.common.vec_env.worker import CloudpickleWrapper
 
 __all__ = [
     "AlreadySteppingError",

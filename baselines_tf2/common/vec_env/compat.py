@@ -103,7 +103,7 @@ class GymApiAdapter(gymnasium.Env):
         """Step the env; an old 4-tuple's `done` is split using info['TimeLimit.truncated']."""
         result = tuple(self.env.step(action))
         if len(result) == 5:
-            return result  # type: ignore[return-value]
+            return result
         if len(result) != 4:
             raise TypeError(
                 f"{self._env_name()}.step() returned {len(result)} values; expected 5 (gymnasium) or 4 (old gym)"

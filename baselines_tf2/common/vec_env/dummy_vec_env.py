@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import gymnasium
 import numpy as np
 
 from baselines_tf2.common.vec_env.compat import ensure_gymnasium_api
-from baselines_tf2.common.vec_env.util import ObsBatch, ObsBuffers
 from baselines_tf2.common.vec_env.env_step import reset_env, step_env
+from baselines_tf2.common.vec_env.util import ObsBatch, ObsBuffers
 from baselines_tf2.common.vec_env.vec_env import (
     AlreadySteppingError,
     ClosedEnvError,
@@ -28,7 +28,7 @@ class DummyVecEnv(VecEnv):
         first = self.envs[0]
         super().__init__(len(self.envs), first.observation_space, first.action_space)
         self._obs = ObsBuffers(self.observation_space, self.num_envs)
-        self._actions: Sequence[Any] | None = None
+        self._actions: np.ndarray | Sequence[Any] | None = None
 
     def reset(self) -> ObsBatch:
         self._check_open()
@@ -62,13 +62,16 @@ class DummyVecEnv(VecEnv):
             env.close()
 
     def get_images(self) -> list[np.ndarray]:
-        return [env.render() for env in self.envs]
+        # rgb_array envs (what get_images requires) render one array; gymnasium types render() for every mode
+        return [cast(np.ndarray, env.render()) for env in self.envs]
 
     def env_method(
         self, method_name: str, *method_args: Any, indices: Sequence[int] | None = None, **method_kwargs: Any
     ) -> list[Any]:
         """Call `method_name` (found through the env's wrappers) on the envs at `indices` (default all)."""
-        return [self.envs[i].get_wrapper_attr(method_name)(*method_args, **method_kwargs) for i in self._indices(indices)]
+        return [
+            self.envs[i].get_wrapper_attr(method_name)(*method_args, **method_kwargs) for i in self._indices(indices)
+        ]
 
     def get_attr(self, attr_name: str, indices: Sequence[int] | None = None) -> list[Any]:
         """Attribute `attr_name` (found through the env's wrappers) of the envs at `indices` (default all)."""

@@ -6,7 +6,7 @@ observation, so it is restored from it rather than stored twice.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, Sequence, cast
 
 import numpy as np
 
@@ -18,6 +18,14 @@ from baselines_tf2.common.vec_env.vec_video_recorder import VecVideoRecorder
 
 REPLAY_STATE_METHOD = "replay_state"  # ResumableEnv's methods, called through env_method
 RESTORE_REPLAY_METHOD = "restore_replay"
+
+
+class _EnvMethods(Protocol):
+    """A VecEnv that calls methods of its envs (DummyVecEnv, SubprocVecEnv, ShmemVecEnv)."""
+
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: Sequence[int] | None = None, **method_kwargs: Any
+    ) -> list[Any]: ...
 
 
 class NotResumableError(ValueError):
@@ -37,7 +45,7 @@ def capture_vec_env_state(venv: VecEnv) -> dict[str, Any]:
     wrappers, base = _wrapper_chain(venv)
     levels = [_wrapper_state(wrapper) for wrapper in wrappers]
     try:
-        envs = base.env_method(REPLAY_STATE_METHOD)
+        envs = cast(_EnvMethods, base).env_method(REPLAY_STATE_METHOD)  # AttributeError if it has none
     except AttributeError:
         raise NotResumableError(
             "the envs were not made resumable (baselines_tf2.common.resumable_env.ResumableEnv outermost, e.g. "
@@ -70,7 +78,7 @@ def restore_vec_env_state(venv: VecEnv, state: dict[str, Any], observation: np.n
     if len(state["envs"]) != base.num_envs:
         raise NotResumableError(f"the saved env state has {len(state['envs'])} envs, this VecEnv {base.num_envs}")
     for index, env_state in enumerate(state["envs"]):
-        base.env_method(RESTORE_REPLAY_METHOD, env_state, indices=[index])
+        cast(_EnvMethods, base).env_method(RESTORE_REPLAY_METHOD, env_state, indices=[index])
     top_level_observation: np.ndarray | None = observation
     for wrapper, level in zip(wrappers, levels):
         if isinstance(wrapper, VecFrameStack):

@@ -12,8 +12,9 @@ ObsBatch = Union[np.ndarray, dict[str, np.ndarray]]
 
 def obs_space_info(space: gymnasium.Space) -> dict[str | None, tuple[tuple[int, ...], np.dtype]]:
     """Shape and dtype per observation key; the key is None for a plain (non-Dict) space."""
+    subspaces: dict[str | None, gymnasium.Space]
     if isinstance(space, gymnasium.spaces.Dict):
-        subspaces = dict(space.spaces)
+        subspaces = {key: sub for key, sub in space.spaces.items()}
     else:
         subspaces = {None: space}
     info: dict[str | None, tuple[tuple[int, ...], np.dtype]] = {}
@@ -47,5 +48,5 @@ class ObsBuffers:
         """A copy of the batch, safe to keep after the next step."""
         if None in self.buffers:
             return self.buffers[None].copy()
-        return {key: buffer.copy() for key, buffer in self.buffers.items()}
+        return {key: buffer.copy() for key, buffer in self.buffers.items() if key is not None}  # Dict keys are str
 

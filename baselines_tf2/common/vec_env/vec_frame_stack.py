@@ -21,6 +21,8 @@ class VecFrameStack(VecEnvWrapper):
     becomes the stack that ends with the terminal frame, so bootstrapping sees the same shape as the policy.
     """
 
+    observation_space: gymnasium.spaces.Box  # the stacked space
+
     def __init__(self, venv: VecEnv, nstack: int, channels_order: str = "last") -> None:
         if isinstance(nstack, bool) or not isinstance(nstack, (int, np.integer)) or nstack < 1:
             raise ValueError(f"nstack must be an integer >= 1, got {nstack!r}")
@@ -59,7 +61,7 @@ class VecFrameStack(VecEnvWrapper):
         self._newest(self.stackedobs)[...] = obs
         return self.stackedobs.copy(), rewards, dones, stacked_infos
 
-    def _with_stacked_terminal(self, index: int, info: dict[str, Any]) -> dict[str, Any]:
+    def _with_stacked_terminal(self, index: int | np.integer, info: dict[str, Any]) -> dict[str, Any]:
         """A copy of `info` whose terminal observation is env `index`'s shifted stack plus the terminal frame."""
         if TERMINAL_OBSERVATION not in info:
             return info

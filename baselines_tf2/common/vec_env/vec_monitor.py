@@ -68,7 +68,7 @@ class VecMonitor(VecEnvWrapper):
             monitored_infos[index] = {**infos[index], EPISODE_KEY: self._finish_episode(index, infos[index])}
         return obs, rewards, dones, monitored_infos
 
-    def _finish_episode(self, index: int, info: dict[str, Any]) -> dict[str, Any]:
+    def _finish_episode(self, index: int | np.integer, info: dict[str, Any]) -> dict[str, Any]:
         """Record env `index`'s finished episode (buffers, CSV), restart its counters, and return the record."""
         if EPISODE_KEY in info and not self._warned_inner_monitor:
             warnings.warn(

@@ -13,9 +13,10 @@ from baselines_tf2.common.video import VIDEO_FPS, write_video
 
 class VecVideoRecorder(VecEnvWrapper):
     """Starts a recording whenever `record_video_trigger(step)` is true (step counts `step` calls from 0) and
-    keeps it for `video_length` frames (the frame after that step and the next ones), then writes `<directory>/video-<first step>-<last step>.mp4` (GIF when no
-    MP4 encoder is installed). Frames are `venv.render()`: the envs' own images, tiled, not the network's input;
-    the envs must be made with render_mode='rgb_array'. `videos` lists the files written (baselines' signature).
+    keeps it for `video_length` frames (the frame after that step and the next ones), then writes
+    `<directory>/video-<first step>-<last step>.mp4` (GIF when no MP4 encoder is installed). Frames are
+    `venv.render()`: the envs' own images, tiled, not the network's input; the envs must be made with
+    render_mode='rgb_array'. `videos` lists the files written (baselines' signature).
     """
 
     def __init__(
@@ -68,7 +69,9 @@ class VecVideoRecorder(VecEnvWrapper):
     def _record(self) -> None:
         frame = self.venv.render()
         if frame is None or np.ndim(frame) != 3:
-            raise ValueError("VecVideoRecorder needs envs that render RGB frames: make them with render_mode='rgb_array'")
+            raise ValueError(
+                "VecVideoRecorder needs envs that render RGB frames: make them with render_mode='rgb_array'"
+            )
         self._frames.append(frame)
 
     def _write(self) -> None:

@@ -8,18 +8,22 @@ import signal
 import time
 import weakref
 from multiprocessing.connection import Connection, wait
-from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from baselines_tf2.common.vec_env.vec_env import VecEnvTimeoutError, VecEnvWorkerError
 from baselines_tf2.common.vec_env.worker import CloudpickleWrapper, EnvFactory, run_worker
 
+if TYPE_CHECKING:  # ForkServerContext does not exist on Windows
+    from multiprocessing.context import ForkServerContext, SpawnContext
+
+    _MPContext = ForkServerContext | SpawnContext  # the contexts of VALID_CONTEXTS
+
 VALID_CONTEXTS = ("forkserver", "spawn")
 _CLOSE_GRACE_S = 1.0  # time workers get to close their envs before they are terminated, then killed
-_EXIT_WAIT_S = 1.0
+_EXIT_WAIT_S = 1.0  # time a failing worker gets to finish exiting, so its exit code can be reported
 _MAX_WAIT_S = 3600.0  # longest single wait handed to the OS (select() refuses huge timeouts)
-_STARTUP_COMMANDS = {"get_spaces", "share_obs"}  # answered once the envs are built: not timed, start-up can be slow  # time a failing worker gets to finish exiting, so its exit code can be reported
+_STARTUP_COMMANDS = {"get_spaces", "share_obs"}  # answered once the envs are built: not timed, start-up can be slow
 
 
 class WorkerPool:
@@ -79,8 +83,9 @@ class WorkerPool:
         With a `faults` dict, a failed or silent worker does not raise: its error goes into `faults` (for the
         caller to `restart` it) and the other workers' results are still collected."""
         results: dict[int, Any] = {}
-        timed = self.timeout is not None and not set(self._awaiting.values()) <= _STARTUP_COMMANDS
-        deadline = time.monotonic() + self.timeout if timed else None
+        deadline: float | None = None
+        if self.timeout is not None and not set(self._awaiting.values()) <= _STARTUP_COMMANDS:
+            deadline = time.monotonic() + self.timeout
         while self._awaiting:
             owners: dict[Any, int] = {}
             for worker_index in self._awaiting:
@@ -120,6 +125,7 @@ class WorkerPool:
         if self.connections[worker_index].poll():
             return False
         pid = self.processes[worker_index].pid
+        assert pid is not None  # the worker was started
         try:
             os.kill(pid, 0)
         except OSError:
@@ -146,7 +152,7 @@ class WorkerPool:
         """Stop every worker (terminating or killing stragglers); safe to call more than once."""
         self._stop()
 
-    def _start_worker(self, mp_context: BaseContext, worker_index: int, env_fns: list[EnvFactory]) -> None:
+    def _start_worker(self, mp_context: _MPContext, worker_index: int, env_fns: list[EnvFactory]) -> None:
         indices = self.env_indices[worker_index]
         try:
             payload = CloudpickleWrapper(env_fns)
@@ -258,7 +264,7 @@ def _stop_workers(connections: list[Connection], processes: list[BaseProcess]) -
             process.join(_CLOSE_GRACE_S)
 
 
-def _get_context(name: str) -> BaseContext:
+def _get_context(name: str) -> _MPContext:
     """The multiprocessing context `name`; forkserver preloads the worker module, so workers start in ~0.1 s.
 
     The preload list is set only for a forkserver not yet running, and it replaces the default ['__main__'].
@@ -270,7 +276,8 @@ def _get_context(name: str) -> BaseContext:
         )
     if name not in VALID_CONTEXTS:
         raise ValueError(f"unknown multiprocessing context {name!r}; use one of {VALID_CONTEXTS}")
-    context = multiprocessing.get_context(name)
     if name == "forkserver":
+        context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["__main__", run_worker.__module__])
-    return context
+        return context
+    return multiprocessing.get_context("spawn")
