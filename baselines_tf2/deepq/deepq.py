@@ -171,7 +171,7 @@ def learn(
     act.run_metadata = {"env": describe_vec_env(venv), "hyperparameters": dataclasses.asdict(config), "seed": seed}
     if total_timesteps <= 0:
         return act
-    run = TrainingRun(act, venv, run_options_from_arguments(locals()), steps_per_iteration=1)
+    run = TrainingRun(act, venv, run_options_from_arguments(locals()), DQNIteration.steps_per_iteration)
     with tempfile.TemporaryDirectory() as scratch:
         best_path = os.path.join(checkpoint_path or logger.get_dir() or scratch, "best")
         run.best_model.path = best_path
@@ -197,6 +197,7 @@ class DQNIteration(Algorithm):
                  evaluation: PeriodicEvaluation | None) -> None:
         self.act = act
         self.model = act.model
+        self.run = run
         self.venv = venv
         self.config = config
         self.evaluation = evaluation
@@ -219,7 +220,6 @@ class DQNIteration(Algorithm):
         self.recent_returns = self.episode_rewards
         self.reward_history: list[float] = [0.0]  # baselines' episode_rewards: per-done sums, the last one running
         self.episodes = 0
-        self.steps_done = run.iteration
         self.start_t = 0  # the step this process started from (> 0 when resuming), for fps
         self.start_time = time.perf_counter()
         self.refill_until = 0  # resumed without its replay buffer: no training before this step
@@ -229,7 +229,6 @@ class DQNIteration(Algorithm):
         t = int(state["t"])
         if "replay" in groups:
             self.replay.load_state(metadata["replay"], dict(zip(metadata["replay_arrays"], groups["replay"])))
-        self.steps_done = t
         self.refill_until = 0 if "replay" in groups else t + self.config.learning_starts
         self.episodes = int(state.get("episodes", 0))
         if "replay" in groups:
@@ -261,7 +260,6 @@ class DQNIteration(Algorithm):
             self.model.update_target()
         if dones[0] and "episode" in infos[0] and self.episodes % config.print_freq == 0:
             self._log(t, epsilon)
-        self.steps_done = t + 1
         if evaluate:
             assert self.evaluation is not None
             self.evaluation.evaluate(self.act, t + 1)
@@ -269,17 +267,17 @@ class DQNIteration(Algorithm):
 
     def end(self) -> None:
         self.steps.close()
-        self.act.epsilon = self.exploration.value(max(0, self.steps_done - 1))  # the last epsilon training used
+        self._record_epsilon()
 
     def checkpoint_due(self, iteration: int) -> bool:
         t = iteration - 1  # the step just played
         return t > self.config.learning_starts and t % self.config.checkpoint_freq == 0
 
     def training_state(self) -> dict[str, Any]:
-        return {"t": self.steps_done, "episodes": self.episodes}
+        return {"t": self.run.iteration, "episodes": self.episodes}
 
     def checkpoint_data(self) -> tuple[dict[str, Any], ArrayGroups]:
-        self.act.epsilon = self.exploration.value(max(0, self.steps_done - 1))
+        self._record_epsilon()
         if not self.config.save_replay:
             return {}, {}
         info, arrays = self.replay.state()
@@ -300,6 +298,11 @@ class DQNIteration(Algorithm):
         """What baselines' deepq callbacks find in `locals()`."""
         return {"t": run.iteration, "episode_rewards": self.reward_history, "obs": self.obs, "act": self.act,
                 "env": self.venv, "replay_buffer": self.replay, "exploration": self.exploration, "self": self}
+
+    def _record_epsilon(self) -> None:
+        """Give the act the epsilon of the last step played, so stochastic acting after training (or after loading
+        a checkpoint) explores as training last did."""
+        self.act.epsilon = self.exploration.value(max(0, self.run.iteration - 1))
 
     def _remember(self, obs: Any, action: Any, reward: float, new_obs: Any, done: bool, info: dict[str, Any]) -> None:
         """Store the transition; a time-limit cut is stored as not done, so the target bootstraps through it."""

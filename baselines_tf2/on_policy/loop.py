@@ -122,7 +122,6 @@ class OnPolicyIteration(Algorithm):
         self.episode_lengths: deque[float] = deque(maxlen=100)
         self.eval_returns: deque[float] = deque(maxlen=100)
         self.recent_returns = self.episode_returns
-        self.skipped_total = 0
         self.runner: Runner | None = None
         self.eval_runner: Runner | None = None
         self.first_start = time.perf_counter()
@@ -154,7 +153,7 @@ class OnPolicyIteration(Algorithm):
             self.before_update(frac)
         stats = self.model.update(rollout, lr=self.lr(frac), noptepochs=self.config.noptepochs,
                                   nminibatches=self.config.nminibatches, rng=run.rng, nonfinite=run.nonfinite)
-        self.skipped_total += int(stats.pop("nonfinite_skipped"))
+        stats.pop("nonfinite_skipped")  # the run's guard counts them
         self.last_stats = stats
         update = run.iteration + 1
         if update % self.config.log_interval == 0 or update == 1:
@@ -229,7 +228,7 @@ class OnPolicyIteration(Algorithm):
             episodes_sum, count = totals[2 * index], totals[2 * index + 1]
             logger.logkv(name, episodes_sum / count if count else float("nan"))
         logger.logkv(f"{misc}time_elapsed", elapsed)
-        logger.logkv(f"{misc}nonfinite_updates_skipped", self.skipped_total)
+        logger.logkv(f"{misc}nonfinite_updates_skipped", run.nonfinite.total_skipped)
         logger.logkv(f"{misc}env_restarts", int(totals[-1]))
         for index, name in enumerate(stats):
             logger.logkv(f"{loss}{name}", totals[len(local) + index] / world.size)

@@ -112,7 +112,6 @@ class TrainingRun:
         self.rng = np.random.default_rng(options.seed)  # the algorithm's randomness, saved and restored here
         self.nonfinite = NonFiniteGuard(options.max_nonfinite_updates)
         self.timesteps_before = agent.timesteps  # steps the agent had trained before this run started
-        self.resumed = False
         self._pending_normalizer: tuple[dict[str, Any] | None, str] = (None, "")
         self._pending_env_state: tuple[dict[str, Any], list[np.ndarray]] | None = None
         log_dir = logger.get_dir()
@@ -151,7 +150,6 @@ class TrainingRun:
         self.iteration = iteration
         self.timesteps_before = self.agent.timesteps - self.timesteps
         self.best_model.score = state.get("best_mean_reward")
-        self.resumed = True
         self._pending_normalizer = (metadata.get("vec_normalize"), path)
         same_batch = saved_batch == self.steps_per_iteration
         if self.options.deterministic and "env_state" in metadata and same_batch:
@@ -196,20 +194,18 @@ class TrainingRun:
         progress = TrainingProgress(remaining, enabled=self.options.progress_bar and self.world.rank == 0)
         with StopRequest() as stop, contextlib.closing(progress):
             try:
-                algorithm.begin(self)
-                self._restore_env_state(algorithm)
-                self._loop(algorithm, callback, stop, progress)
-                algorithm.end()
+                try:
+                    algorithm.begin(self)
+                    self._restore_env_state(algorithm)
+                    self._loop(algorithm, callback, stop, progress)
+                finally:
+                    algorithm.end()  # work in flight lands before any checkpoint below
             except VecEnvError:  # the VecEnv is closed now: save without its state
-                algorithm.end()
                 if stop.signum is not None:  # the workers went down with the same signal: a stop, not a fault
                     raise TrainingInterrupted(stop.signum, self.save(algorithm, with_env_state=False)) from None
                 saved = self.save(algorithm, with_env_state=False)
                 if saved:
                     logger.log(f"an env failed; the state after update {self.iteration} is in {saved}")
-                raise
-            except BaseException:
-                algorithm.end()
                 raise
         signum = max(self.world.gather(stop.signum or 0))  # ranks the signal did not reach stop with the others
         if signum:
