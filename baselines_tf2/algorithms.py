@@ -21,6 +21,8 @@ class AlgorithmEntry:
     model_keys: tuple[str, ...] = ()  # network_kwargs the policy or Q-head takes besides the torso's own
     vectorized: bool = True  # trains on many envs (PPO2, A2C) or steps one (DQN)
     discrete_actions_only: bool = False  # DQN picks among Discrete actions only
+    continuous_actions_only: bool = False  # DDPG, TD3 and SAC act in Box spaces only
+    default_num_env: int | None = None  # envs outside Atari when --num_env is not given (None: the env type's rule)
     bf16_validated: bool = False  # --precision=auto may pick bfloat16: equal-step learning curves matched float32
     data_parallel: bool = False  # runs on several MPI ranks, averaging their gradients
     eval_epsilon: float | None = None  # evaluate's default: epsilon-greedy with this epsilon, or None to sample
@@ -43,5 +45,17 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         discrete_actions_only=True,
         eval_epsilon=0.001,  # deepq.learn's eval_epsilon and the Rainbow-era protocol (Nature DQN used 0.05)
         value_kind="Q-values",
+    ),
+    "ddpg": AlgorithmEntry(
+        "baselines_tf2.ddpg.ddpg", "DDPGConfig", "baselines_tf2.ddpg.ddpg:policy_from_checkpoint",
+        value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1,
+    ),
+    "td3": AlgorithmEntry(
+        "baselines_tf2.td3.td3", "TD3Config", "baselines_tf2.td3.td3:policy_from_checkpoint",
+        defaults="baselines_tf2.td3.defaults", value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1,
+    ),
+    "sac": AlgorithmEntry(
+        "baselines_tf2.sac.sac", "SACConfig", "baselines_tf2.sac.sac:policy_from_checkpoint",
+        defaults="baselines_tf2.sac.defaults", value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1,
     ),
 }

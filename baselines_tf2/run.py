@@ -82,10 +82,18 @@ def default_run_dir(alg: str, env_id: str) -> str:
 
 
 def num_envs(args: argparse.Namespace, env_type: str, algorithm: AlgorithmEntry) -> int:
-    """How many envs the run steps: one for DQN, else --num_env or 8 for Atari or one per core."""
+    """How many envs the run steps: one for DQN, else --num_env, or 8 for Atari, or the algorithm's default (one for
+    the replay learners, as baselines' run.py outside Atari), one for MuJoCo, one per core else."""
     if not algorithm.vectorized:
         return 1
-    return args.num_env or (ATARI_NUM_ENV if env_type == "atari" else os.cpu_count() or 1)
+    if args.num_env:
+        return int(args.num_env)
+    if algorithm.default_num_env is not None and env_type != "atari":
+        return algorithm.default_num_env
+    if env_type == "atari":
+        return ATARI_NUM_ENV
+    # baselines' published Mujoco1M table ran one env (2048-step batches): more envs mean fewer, larger updates
+    return 1 if env_type == "mujoco" else os.cpu_count() or 1
 
 
 def build_env(
@@ -293,6 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         env.close()
         parser.error(f"--alg={args.alg} needs a Discrete action space, but {args.env} has {env.action_space}; "
                      "use --alg=ppo2 or --alg=a2c for continuous actions")
+    if algorithm.continuous_actions_only and not isinstance(env.action_space, gymnasium.spaces.Box):
+        env.close()
+        parser.error(f"--alg={args.alg} needs a continuous (Box) action space, but {args.env} has "
+                     f"{env.action_space}; use --alg=deepq, ppo2 or a2c for discrete actions")
     if checkpoint is not None:
         check_checkpoint_fits(parser, checkpoint, env, str(load_path), args.env)
     if kwargs.get("eval_freq"):

@@ -11,7 +11,7 @@ medians and the speed ratio ours/peer against the peer's fastest configuration (
 Measurements: ppo_breakout (PPO end to end, 8 envs), dqn_breakout (DQN while learning), learner (PPO minibatch
 step, 256 frames), act (one acting call on 8 frames), env (8 Breakout envs, random actions). The peer venv is
 built on first use: `python -m venv PATH`, then pip installs torch==2.13.0 (the CPU build shipped on these
-machines) and stable-baselines3, gymnasium, ale-py, opencv-python-headless with that torch pinned.
+machines) and stable-baselines3, gymnasium[mujoco], ale-py, opencv-python-headless with that torch pinned.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ REPO_DIR = BENCH_DIR.parent
 OURS_SCRIPT = BENCH_DIR / "ours.py"
 PEER_SCRIPT = BENCH_DIR / "peer_sb3.py"
 PEER_TORCH = "torch==2.13.0"  # the CPU build these machines ship; pip must never pick another torch
-PEER_PACKAGES = ("stable-baselines3", "gymnasium", "ale-py", "opencv-python-headless")
+# gymnasium[mujoco] brings the MuJoCo wheel (runs offline) for continuous_control.py's HalfCheetah runs.
+PEER_PACKAGES = ("stable-baselines3", "gymnasium[mujoco]", "ale-py", "opencv-python-headless")
 PEER_IMPORT_CHECK = "import ale_py, cv2, gymnasium, stable_baselines3, torch"
 MEASUREMENTS = ("ppo_breakout", "dqn_breakout", "learner", "act", "env")
 BF16_MEASUREMENTS = ("ppo_breakout", "dqn_breakout", "learner", "act")  # where ours takes precision=mixed_bfloat16

@@ -7,13 +7,19 @@ Runs with the peer virtualenv's python (stable-baselines3, torch CPU, gymnasium,
     PEER_VENV/bin/python benchmarks/peer_sb3.py act --api forward --calls 300
     PEER_VENV/bin/python benchmarks/peer_sb3.py env --steps 1000
     PEER_VENV/bin/python benchmarks/peer_sb3.py ppo_learning --timesteps 300000 --monitor_dir DIR
+    PEER_VENV/bin/python benchmarks/peer_sb3.py sac_mujoco --env HalfCheetah-v5 --timesteps 15000 --hiddens 256,256 \
+        --activation relu --lr 3e-4 --batch_size 256 ...   (every setting explicit: see continuous_control.py)
 
-Settings come from `bench_common.py`, the same ones `ours.py` uses; SB3 defaults fill the rest.
+Settings come from `bench_common.py`, the same ones `ours.py` uses; SB3 defaults fill the rest. The continuous-control
+subcommands (sac_mujoco, td3_mujoco, ddpg_mujoco) instead take every hyperparameter on the command line, from
+`CONTINUOUS_SETTINGS` in `continuous_control.py`, which hands the same numbers to our CLI; a missing one is an error.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import time
 from typing import Any, Callable
 
@@ -264,6 +270,113 @@ def measure_env(args: argparse.Namespace) -> dict[str, Any]:
             "batched_steps": args.steps, "seconds": seconds}
 
 
+# The continuous-control hyperparameter flags (all default None): which SB3 class reads which, beyond the common ones.
+CONTINUOUS_COMMON = ("hiddens", "activation", "lr", "batch_size", "buffer_size", "tau", "gamma", "train_freq",
+                     "gradient_steps", "learning_starts")
+CONTINUOUS_ONLY = {
+    "sac": ("ent_coef", "target_entropy"),
+    "td3": ("policy_delay", "target_policy_noise", "target_noise_clip", "action_noise_sigma"),
+    "ddpg": ("action_noise_sigma",),
+}
+
+
+def sb3_continuous_kwargs(algorithm: str, args: argparse.Namespace, action_dim: int) -> dict[str, Any]:
+    """SB3 constructor keywords for SAC / TD3 / DDPG from the explicit flags; SystemExit if one is missing.
+
+    Actor and critic(s) both get `--hiddens` with `--activation`; SB3's defaults fill nothing that matters here
+    (SAC and TD3 keep 2 critics, DDPG 1; SAC's learned entropy coefficient starts at 1.0)."""
+    import torch
+    from stable_baselines3.common.noise import NormalActionNoise
+
+    names = CONTINUOUS_COMMON + CONTINUOUS_ONLY[algorithm]
+    missing = [name for name in names if getattr(args, name) is None]
+    if missing:
+        raise SystemExit(f"{args.measurement} needs every setting explicit; missing: "
+                         + ", ".join("--" + name for name in missing))
+    hiddens = [int(width) for width in args.hiddens.split(",")]
+    activations = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "elu": torch.nn.ELU}
+    if args.activation not in activations:
+        raise SystemExit(f"--activation must be one of {', '.join(activations)}, got {args.activation!r}")
+    kwargs: dict[str, Any] = dict(
+        policy_kwargs=dict(net_arch=dict(pi=hiddens, qf=hiddens), activation_fn=activations[args.activation]),
+        learning_rate=args.lr, batch_size=args.batch_size, buffer_size=args.buffer_size, tau=args.tau,
+        gamma=args.gamma, train_freq=args.train_freq, gradient_steps=args.gradient_steps,
+        learning_starts=args.learning_starts,
+    )
+    if algorithm == "sac":
+        target_entropy = args.target_entropy if args.target_entropy == "auto" else float(args.target_entropy)
+        kwargs.update(ent_coef=args.ent_coef, target_entropy=target_entropy)
+    else:
+        kwargs["action_noise"] = NormalActionNoise(np.zeros(action_dim), args.action_noise_sigma * np.ones(action_dim))
+    if algorithm == "td3":
+        kwargs.update(policy_delay=args.policy_delay, target_policy_noise=args.target_policy_noise,
+                      target_noise_clip=args.target_noise_clip)
+    return kwargs
+
+
+def measure_continuous(algorithm: str, args: argparse.Namespace) -> dict[str, Any]:
+    """SB3's SAC, TD3 or DDPG ('MlpPolicy', torch CPU) trained on `--env` (one env, wrapped in SB3's Monitor).
+
+    Steady-state steps/s counts only steps after `learning_starts + measure_after` (before learning starts there
+    are no updates): from the Monitor's episode end times, exactly as `continuous_control.py` measures our side
+    from our monitor file (`value`), and from a step callback's clock as a check (`steady_sps_clock`). For DDPG,
+    the speed row uses SAC/TD3-sized networks ([256, 256] relu, batch 256, one update per step on both sides): the
+    comparison is about the compiled update, not baselines' DDPG recipe."""
+    import gymnasium
+    import stable_baselines3
+    from continuous_control import steady_rate
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.monitor import Monitor
+
+    model_class = {"sac": stable_baselines3.SAC, "td3": stable_baselines3.TD3,
+                   "ddpg": stable_baselines3.DDPG}[algorithm]
+    clock_from = int(args.learning_starts or 0) + args.measure_after
+    if args.timesteps <= clock_from:
+        raise SystemExit(f"--timesteps must exceed learning_starts + measure_after = {clock_from}, "
+                         f"got {args.timesteps}")
+    marks: dict[str, float] = {}
+
+    class StepClock(BaseCallback):
+        """Timestamps at the first step and after the steps at learning_starts and at the clock's start."""
+
+        def _on_training_start(self) -> None:
+            marks["first_step"] = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps == args.learning_starts:
+                marks["learning_starts"] = time.perf_counter()
+            if self.num_timesteps == clock_from:
+                marks["clock_from"] = time.perf_counter()
+            return True
+
+    start = time.perf_counter()
+    if args.monitor_dir:
+        os.makedirs(args.monitor_dir, exist_ok=True)
+    env = Monitor(gymnasium.make(args.env), os.path.join(args.monitor_dir, "0") if args.monitor_dir else None)
+    try:
+        kwargs = sb3_continuous_kwargs(algorithm, args, int(np.prod(env.action_space.shape)))
+        model = model_class("MlpPolicy", env, seed=args.seed, device="cpu", verbose=0, **kwargs)
+        model.learn(total_timesteps=args.timesteps, callback=StepClock())
+        end = time.perf_counter()
+        lengths, times, returns = env.get_episode_lengths(), env.get_episode_times(), env.get_episode_rewards()
+    finally:
+        env.close()
+    steady = steady_rate(lengths, times, clock_from)
+    clock_sps = (args.timesteps - clock_from) / (end - marks["clock_from"]) if "clock_from" in marks else None
+    last = returns[-10:]
+    return {
+        "config": f"{model_class.__name__}, MlpPolicy", "env": args.env,
+        "value": steady["steps_per_s"] if steady else clock_sps, "unit": "steps/s",
+        "steady_from": "monitor" if steady else "clock", "steady_sps_clock": clock_sps,
+        "measured_from_step": steady["from_step"] if steady else clock_from,
+        "measured_steps": steady["steps"] if steady else args.timesteps - clock_from,
+        "sps_before_learning": (args.learning_starts / (marks["learning_starts"] - marks["first_step"])
+                                if "learning_starts" in marks and args.learning_starts else None),
+        "wall_s": end - start, "timesteps": int(model.num_timesteps), "episodes": len(returns),
+        "last10_mean_return": float(np.mean(last)) if last else None, **torch_versions(),
+    }
+
+
 MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "ppo_breakout": measure_ppo_breakout,
     "dqn_breakout": measure_dqn_breakout,
@@ -271,6 +384,7 @@ MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "act": measure_act,
     "env": measure_env,
     "ppo_learning": measure_ppo_learning,
+    **{f"{algorithm}_mujoco": functools.partial(measure_continuous, algorithm) for algorithm in CONTINUOUS_ONLY},
 }
 
 
@@ -278,8 +392,21 @@ def main() -> None:
     parser = measurement_parser(__doc__, MEASUREMENTS)
     parser.add_argument("--vec", choices=("dummy", "subproc"), default="subproc", help="ppo_breakout / env VecEnv")
     parser.add_argument("--api", choices=("forward", "predict"), default="forward", help="act: which call")
-    parser.add_argument("--monitor_dir", default=None, help="ppo_learning: where the monitor files go")
+    parser.add_argument("--monitor_dir", default=None,
+                        help="ppo_learning, *_mujoco: where the monitor files go (*_mujoco: optional)")
     parser.add_argument("--torch_threads", type=int, default=None, help="torch.set_num_threads; default: torch's")
+    group = parser.add_argument_group("continuous control (sac_mujoco, td3_mujoco, ddpg_mujoco): every setting "
+                                      "explicit, no defaults (continuous_control.py passes CONTINUOUS_SETTINGS)")
+    group.add_argument("--env", default="HalfCheetah-v5", help="gymnasium id")
+    group.add_argument("--hiddens", default=None, help="hidden widths of actor and critics, e.g. 256,256")
+    group.add_argument("--activation", default=None, help="relu, tanh or elu")
+    for name, kind in (("lr", float), ("batch_size", int), ("buffer_size", int), ("tau", float), ("gamma", float),
+                       ("train_freq", int), ("gradient_steps", int), ("learning_starts", int),
+                       ("policy_delay", int), ("target_policy_noise", float), ("target_noise_clip", float),
+                       ("action_noise_sigma", float)):
+        group.add_argument(f"--{name}", type=kind, default=None)
+    group.add_argument("--ent_coef", default=None, help="SAC: 'auto' (learned, from 1.0), 'auto_0.1' or a number")
+    group.add_argument("--target_entropy", default=None, help="SAC: 'auto' (-dim(A)) or a number")
     args = parser.parse_args()
     if args.torch_threads is not None:
         import torch

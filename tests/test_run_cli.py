@@ -74,6 +74,17 @@ USAGE_ERRORS = {
     "deepq_continuous_actions": (
         ["--alg=deepq", "--env=Pendulum-v1"], [r"--alg=deepq needs a Discrete action space", r"Pendulum-v1 has Box\("]
     ),
+    **{f"{alg}_discrete_actions": (
+        [f"--alg={alg}", "--env=CartPole-v1"],
+        [rf"--alg={alg} needs a continuous \(Box\) action space", r"CartPole-v1 has Discrete\(2\)"],
+    ) for alg in ("ddpg", "td3", "sac")},
+    "ddpg_malformed_noise_type": (
+        ["--alg=ddpg", "--env=Pendulum-v1", "--noise_type=gaussian_0.2"],
+        [r"bad hyperparameter: unknown noise_type 'gaussian_0.2'", r"valid: none, normal_<sigma>, ou_<sigma>"],
+    ),
+    "sac_bad_ent_coef": (
+        ["--alg=sac", "--env=Pendulum-v1", "--ent_coef=-1"], [r"ent_coef must be 'auto', 'auto_<initial value>'"]
+    ),
     # output paths that cannot be written
     "log_path_is_a_file": (["--env=CartPole-v1", "--log_path={file}"], [r"--log_path=.*is a file, not a directory"]),
     "log_path_under_a_file": (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import os
 from typing import Any, Callable, Mapping, SupportsFloat, cast
 
@@ -22,6 +23,7 @@ from baselines_tf2.common.vec_env import (
     VecFrameStack,
     VecNormalize,
 )
+from baselines_tf2.common.wrappers import ClipActionsWrapper
 
 VEC_ENV_KINDS = ("dummy", "subproc", "shmem")
 
@@ -33,12 +35,32 @@ def _register_ale() -> None:
     gymnasium.register_envs(ale_py)
 
 
+def import_env_module(env_id: str) -> str:
+    """For a baselines-style 'module:EnvId' id, import the module (which registers the env); return 'EnvId'.
+
+    Ids without ':' come back unchanged. Raises a one-line ValueError naming the module if it cannot be imported.
+    """
+    module, colon, bare_id = env_id.partition(":")
+    if not colon:
+        return env_id
+    try:
+        importlib.import_module(module)
+    except Exception as err:  # the module is the user's code: a failure at import can be any exception
+        reason = " ".join(str(err).split())  # one line, whatever the exception's text
+        raise ValueError(
+            f"cannot import module {module!r} of environment id {env_id!r}: {type(err).__name__}: {reason}"
+        ) from None
+    return bare_id
+
+
 def get_env_type(env_id: str) -> str:
     """The env's family as baselines names it ('atari', 'classic_control', 'box2d', 'mujoco', ...).
 
-    Raises ValueError naming close matches when the id is not registered.
+    A 'module:EnvId' id imports the module first, then classifies EnvId. Raises ValueError naming close matches
+    when the id is not registered, or naming the module when it cannot be imported.
     """
     _register_ale()
+    env_id = import_env_module(env_id)
     try:
         spec = gymnasium.spec(env_id)
     except gymnasium.error.Error:
@@ -80,10 +102,11 @@ def make_env(
     render_mode: str | None = None,
 ) -> gymnasium.Env:
     """One env as baselines builds it: made, monitored (writing `<logger_dir>/<rank>.<subrank>.monitor.csv`),
-    wrapped."""
+    wrapped. Continuous (Box) actions are clipped to the action space; a 'module:EnvId' id imports the module."""
     env_kwargs = dict(env_kwargs or {})
     if render_mode is not None:
         env_kwargs["render_mode"] = render_mode
+    env_id = import_env_module(env_id)  # here too: env worker processes build their envs from the id alone
     if env_type == "atari":
         env = make_atari(env_id, **env_kwargs)
     else:
@@ -91,6 +114,11 @@ def make_env(
         env = gymnasium.make(env_id, **env_kwargs)
         if flatten_dict_observations and isinstance(env.observation_space, gymnasium.spaces.Dict):
             env = gymnasium.wrappers.FlattenObservation(env)
+        if isinstance(env.action_space, gymnasium.spaces.Box):
+            # Policies sample unbounded Gaussians: clip next to the env (inside the Monitor, which ignores
+            # actions), so no wrapper added above can hand it an action out of bounds (MuJoCo would charge its
+            # control cost on the raw value).
+            env = ClipActionsWrapper(env)
     monitor_path = os.path.join(logger_dir, f"{mpi_rank}.{subrank}") if logger_dir else None
     # Appending: a restarted env worker or a resumed run in the same folder keeps the episodes logged before.
     env = Monitor(env, monitor_path, allow_early_resets=True, override_existing=False)

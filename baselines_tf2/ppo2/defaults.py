@@ -32,7 +32,7 @@ def mujoco() -> dict[str, Any]:
         noptepochs=10,
         log_interval=1,
         ent_coef=0.0,
-        lr=3e-4,
+        lr=FractionLinear(3e-4),
         cliprange=0.2,
         value_network="copy",
     )

@@ -16,6 +16,7 @@ from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.training.agent import load_policy
 from baselines_tf2.training.checkpoint import check_spaces_match
 from baselines_tf2.training.evaluation import check_episode_progress
+from baselines_tf2.training.run import find_vec_normalize
 
 ActionPicker = Callable[[Any, np.ndarray], np.ndarray]  # (observations, done flags of the last step) -> actions
 
@@ -107,6 +108,11 @@ def checkpoint_with_env(
     policy, metadata, _groups = load_policy(path)
     env = rebuild_vec_env(metadata.get("env", {}), num_env=1, seed=seed, render_mode=render_mode)
     try:
+        normalizer = find_vec_normalize(env)
+        if normalizer is not None and isinstance(metadata.get("vec_normalize"), dict):
+            # a training checkpoint's statistics at its step (files written before the env description was
+            # refreshed at each save hold the starting statistics there)
+            normalizer.load_state_dict(metadata["vec_normalize"], source=path)
         check_spaces_match(metadata, env.observation_space, env.action_space, path)
         yield policy, metadata, env
     finally:

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from baselines_tf2 import logger
+from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.mpi_util import World, world
 from baselines_tf2.common.vec_env import VecEnv, VecNormalize
 from baselines_tf2.common.vec_env.resume_state import capture_vec_env_state, restore_vec_env_state
@@ -163,6 +164,7 @@ class TrainingRun:
     def save(self, algorithm: Algorithm, with_env_state: bool = True) -> str | None:
         """Checkpoint the state after the last completed iteration; its path (None on ranks > 0 or without a log
         dir). The envs' exact state is saved only in deterministic single-process runs with live envs."""
+        self._describe_env()
         if self.checkpoints is None:
             return None
         self.agent.timesteps = self.timesteps_before + self.timesteps
@@ -213,6 +215,7 @@ class TrainingRun:
         if self.iteration == self.total_iterations and not algorithm.checkpoint_due(self.iteration):
             self.save(algorithm)
         self.agent.timesteps = self.timesteps_before + self.timesteps
+        self._describe_env()
         self.best_model.restore_into(self.agent)
 
     def _loop(self, algorithm: Algorithm, callback: StopCallback | None, stop: StopRequest,
@@ -231,6 +234,12 @@ class TrainingRun:
                 self.save(algorithm)
             if callback is not None and not callback.before_iteration and callback.says_stop(self.world):
                 break
+
+    def _describe_env(self) -> None:
+        """Refresh the env description the agent saves: its VecNormalize statistics move while training, and a
+        model saved after `learn()` must play with the statistics it was trained to (not those at the start)."""
+        if "env" in self.agent.run_metadata:
+            self.agent.run_metadata["env"] = describe_vec_env(self.env)
 
     def _restore_env_state(self, algorithm: Algorithm) -> None:
         """After `algorithm.begin` reset the envs: VecNormalize statistics, then (exact resume) the envs' state."""

@@ -1,0 +1,265 @@
+"""The agent DDPG, TD3 and SAC share: spaces and action scaling, the observation normalizer, compiled acting,
+checkpoints as data (save, load, rebuild for play/evaluate/export), and the acting policy play uses.
+
+A subclass builds its networks and optimizers (`build`), names its variables for checkpoints (`variable_groups`),
+and defines exploration (`explore`) and one compiled update (`train_step`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, Mapping
+
+import gymnasium
+import keras
+import numpy as np
+import tensorflow as tf
+
+from baselines_tf2.nn.tf_util import CompiledFunction, assign_variables
+from baselines_tf2.off_policy.networks import OBSERVATION_CLIP, ObservationNormalizer
+from baselines_tf2.training.checkpoint import (
+    CheckpointError,
+    check_spaces_match,
+    json_normalized,
+    library_versions,
+    load_checkpoint,
+    save_checkpoint,
+    space_from_json,
+    space_to_json,
+)
+
+ACTING_GROUPS = ("policy", "obs_rms")  # what play, evaluate and export need from a checkpoint
+
+
+def check_spaces(observation_space: gymnasium.Space, action_space: gymnasium.Space, alg: str) -> None:
+    """ValueError unless the observations are a flat-able Box and the actions a bounded Box."""
+    if not isinstance(action_space, gymnasium.spaces.Box):
+        raise ValueError(f"{alg} needs a continuous (Box) action space, got {action_space}; use deepq, ppo2 or a2c "
+                         "for discrete actions")
+    if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
+        raise ValueError(f"{alg} scales its tanh actions to the action space's bounds, which must be finite; got "
+                         f"{action_space}")
+    if not isinstance(observation_space, gymnasium.spaces.Box):
+        raise ValueError(f"{alg} needs Box observations, got {observation_space} (flatten Dict observations with "
+                         "gymnasium.wrappers.FlattenObservation)")
+
+
+class OffPolicyAgent(ABC):
+    """Actor, critics, targets and optimizers of one continuous-control learner, with `save`/`load` as data.
+
+    Actions inside the agent (replay, networks) are in [-1, 1]; `step`, `act_deterministic` and `__call__` return
+    them scaled to the env's [low, high].
+    """
+
+    alg: str  # the algorithm's name in checkpoints and on the command line
+    recurrent = False
+    state_size = 0
+    initial_state = None
+    value_kind = "Q(s, a)"  # what an exported model's 'values' output holds: the critic at the greedy action
+    actor: keras.Model  # the acting network, made by `build`
+
+    def __init__(self, observation_space: gymnasium.Space, action_space: gymnasium.Space, network: str,
+                 network_kwargs: Mapping[str, Any], config: Any) -> None:
+        check_spaces(observation_space, action_space, self.alg)
+        assert isinstance(observation_space, gymnasium.spaces.Box) and isinstance(action_space, gymnasium.spaces.Box)
+        self.observation_space: gymnasium.spaces.Box = observation_space
+        self.action_space: gymnasium.spaces.Box = action_space
+        self.network = network
+        self.network_kwargs = dict(network_kwargs)
+        self.config = config
+        self.precision = "float32"
+        self.obs_size = int(np.prod(observation_space.shape))
+        self.nb_actions = int(np.prod(action_space.shape))
+        self.low = np.asarray(action_space.low, np.float32).reshape(-1)
+        self.high = np.asarray(action_space.high, np.float32).reshape(-1)
+        self.normalizer = ObservationNormalizer(self.obs_size, config.normalize_observations)
+        self.timesteps = 0
+        self.run_metadata: dict[str, Any] = {}
+        self.build()
+        obs_spec = tf.TensorSpec([None, self.obs_size], tf.float32)
+        self.deterministic_actions = CompiledFunction(self._deterministic_actions, [obs_spec])
+
+    @abstractmethod
+    def build(self) -> None:
+        """Create the actor, critics, targets and optimizers (`self.actor` is the acting network)."""
+
+    @abstractmethod
+    def variable_groups(self) -> dict[str, list[tf.Variable]]:
+        """Every variable a checkpoint holds, by group; 'policy' is the actor, which alone acts."""
+
+    @abstractmethod
+    def explore(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Exploratory actions in [-1, 1] for a batch of observations."""
+
+    @abstractmethod
+    def train_step(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        """One compiled update on a replay batch; its statistics (tensors), including 'skipped' (1.0 if the update
+        was dropped for a non-finite loss or gradient)."""
+
+    def after_episode(self, env_index: int, num_envs: int) -> None:
+        """An episode of env `env_index` ended (DDPG restarts its noise here)."""
+
+    def before_rollout(self, num_envs: int) -> None:
+        """A collection of `nb_rollout_steps` starts (DDPG re-perturbs the actor here with several envs)."""
+
+    def maybe_adapt(self, train_step: int, memory: Any) -> dict[str, float]:
+        """Called before gradient step `train_step` of each iteration (DDPG adapts its parameter noise)."""
+        return {}
+
+    def noise_state(self) -> dict[str, Any]:
+        """The exploration noise's state, for checkpoints."""
+        return {}
+
+    def set_noise_state(self, state: Mapping[str, Any]) -> None:
+        """Take back `noise_state`."""
+
+    @abstractmethod
+    def _deterministic_actions(self, obs: tf.Tensor) -> tf.Tensor:
+        """The actor's most likely actions in [-1, 1] for raw (unnormalized) observations."""
+
+    # ---- acting ---------------------------------------------------------------------------------------
+
+    def obs_tensor(self, obs: Any) -> tf.Tensor:
+        """A batch of raw observations as the float32 [B, obs_size] tensor the compiled functions take."""
+        return tf.convert_to_tensor(np.asarray(obs, np.float32).reshape(-1, self.obs_size))
+
+    def scale_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Actions in [-1, 1] -> the env's [low, high] (baselines multiplies by `high`, the same when symmetric)."""
+        scaled = self.low + (np.asarray(actions, np.float32) + 1.0) * 0.5 * (self.high - self.low)
+        return scaled.reshape((-1, *self.action_space.shape))
+
+    def __call__(self, obs: Any) -> np.ndarray:
+        """The deterministic actions of a batch of observations, in the env's units."""
+        return self.scale_actions(self.deterministic_actions(self.obs_tensor(obs)).numpy())
+
+    @property
+    def policy(self) -> OffPolicyAgent:
+        """The acting interface play uses (this object)."""
+        return self
+
+    def step(self, obs: Any, S: Any = None, M: Any = None) -> tuple[np.ndarray, None, None, None]:
+        """baselines' model.step shape: actions without exploration noise (SAC samples), no values or states."""
+        return self(obs), None, None, None
+
+    def act_deterministic(self, obs: Any, S: Any = None, M: Any = None) -> tuple[np.ndarray, None]:
+        """The actor's deterministic (for SAC: mean) actions."""
+        return self(obs), None
+
+    def greedy_outputs(self, encoded: Any) -> tuple[Any, Any]:
+        """(deterministic actions in env units, Q of them) as Keras tensors of an observation batch, for export."""
+        flat = keras.layers.Flatten(name="flat_observations")(encoded)
+        if self.normalizer.enabled:
+            mean, std = (keras.ops.convert_to_tensor(value.numpy()) for value in self.normalizer.mean_std())
+            flat = keras.ops.clip((flat - mean) / (std + 1e-8), -OBSERVATION_CLIP, OBSERVATION_CLIP)
+        unit_actions = self.export_actions(flat)
+        low = keras.ops.convert_to_tensor(self.low)
+        high = keras.ops.convert_to_tensor(self.high)
+        actions = low + (unit_actions + 1.0) * 0.5 * (high - low)
+        return actions, self.export_critic()([flat, unit_actions])
+
+    def export_actions(self, normalized: Any) -> Any:
+        """The deterministic actions in [-1, 1] as a Keras tensor of normalized observations."""
+        return self.actor(normalized)
+
+    def export_critic(self) -> keras.Model:
+        """The Q-network exported beside the actions (TD3 and SAC: the first of the two)."""
+        return self.critic  # type: ignore[attr-defined]  # DDPG's one critic; TD3 and SAC override
+
+    def reference_outputs(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        """What `greedy_outputs` must give for `obs`, through the compiled acting function."""
+        normalized = self.normalizer(self.obs_tensor(obs))
+        unit_actions = self.deterministic_actions(self.obs_tensor(obs))
+        return {"actions": self(obs), "values": self.export_critic()([normalized, unit_actions]).numpy()}
+
+    # ---- checkpoints ----------------------------------------------------------------------------------
+
+    def metadata(self) -> dict[str, Any]:
+        """What rebuilds this agent: network, its kwargs, spaces, hyperparameters, plus run metadata."""
+        return {
+            "alg": self.alg,
+            "network": self.network,
+            "network_kwargs": self.network_kwargs,
+            "precision": self.precision,
+            "observation_space": space_to_json(self.observation_space),
+            "action_space": space_to_json(self.action_space),
+            "timesteps": self.timesteps,
+            "hyperparameters": dataclasses.asdict(self.config),
+            **self.run_metadata,
+            "noise": self.noise_state(),
+            "versions": library_versions(),
+        }
+
+    def save(self, path: str, extra_metadata: dict[str, Any] | None = None,
+             extra_groups: dict[str, list[tuple[str, np.ndarray]]] | None = None) -> None:
+        """Write every network, target and optimizer variable, the observation statistics, metadata and the extras
+        atomically (never a pickle)."""
+        groups = {name: [(getattr(variable, "path", variable.name), np.asarray(variable.numpy()))
+                         for variable in variables]
+                  for name, variables in self.variable_groups().items()}
+        groups["obs_rms"] = self.normalizer.state()
+        save_checkpoint(path, {**self.metadata(), **(extra_metadata or {})}, {**groups, **(extra_groups or {})})
+
+    def load(self, path: str) -> dict[str, Any]:
+        """Restore everything `save` wrote, after checking it is this algorithm's checkpoint for these spaces and
+        network; CheckpointError (nothing changed) otherwise."""
+        metadata, groups = load_checkpoint(path)
+        self.check_fits(metadata, path)
+        variable_groups = self.variable_groups()
+        missing = sorted(set(variable_groups) - set(groups))
+        if missing:
+            raise CheckpointError(f"{path!r} lacks the {', '.join(missing)} weights of a {self.alg} agent")
+        for name, variables in variable_groups.items():
+            _assign(variables, groups[name], path, name)
+        self.set_acting_state(metadata, groups, path)
+        self.set_noise_state(metadata.get("noise") or {})
+        return metadata
+
+    def load_weights_only(self, path: str) -> None:
+        """Restore only what acts (actor and observation statistics)."""
+        metadata, groups = load_checkpoint(path)
+        _assign(self.variable_groups()["policy"], groups.get("policy", []), path, "policy")
+        self.set_acting_state(metadata, groups, path)
+
+    def set_acting_state(self, metadata: Mapping[str, Any], groups: Mapping[str, list[np.ndarray]], path: str) -> None:
+        """Observation statistics and step count from a checkpoint (the actor's weights are assigned apart)."""
+        try:
+            self.normalizer.set_state(groups.get("obs_rms", []))
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{path!r}: bad observation statistics ({err})") from None
+        self.timesteps = int(metadata.get("timesteps", 0))
+
+    def check_fits(self, metadata: Mapping[str, Any], path: str) -> None:
+        """CheckpointError unless `metadata` is this algorithm's, for these spaces, network and normalization."""
+        if metadata.get("alg") != self.alg:
+            raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint, not a {self.alg} one")
+        check_spaces_match(metadata, self.observation_space, self.action_space, path)
+        for key, ours in (("network", self.network), ("network_kwargs", json_normalized(self.network_kwargs))):
+            if metadata.get(key) != ours:
+                raise CheckpointError(f"{path!r} holds {key} {metadata.get(key)!r}, but this model has {ours!r}")
+
+
+def agent_from_checkpoint(agent_class: type[OffPolicyAgent], config_class: type, metadata: Mapping[str, Any],
+                          groups: Mapping[str, list[np.ndarray]], path: str) -> OffPolicyAgent:
+    """An agent of `agent_class` rebuilt from a checkpoint's metadata, with its acting weights and statistics."""
+    try:
+        observation_space = space_from_json(metadata["observation_space"])
+        action_space = space_from_json(metadata["action_space"])
+        saved = metadata.get("hyperparameters") or {}
+        names = {field.name for field in dataclasses.fields(config_class)}
+        config = config_class(**{key: value for key, value in saved.items() if key in names})
+        agent = agent_class(observation_space, action_space, metadata["network"], metadata.get("network_kwargs", {}),
+                            config)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"cannot rebuild the {agent_class.alg} agent of {path!r}: {err}") from None
+    _assign(agent.variable_groups()["policy"], list(groups.get("policy", [])), path, "policy")
+    agent.set_acting_state(metadata, groups, path)
+    agent.run_metadata = {key: metadata[key] for key in ("env", "hyperparameters", "seed") if key in metadata}
+    return agent
+
+
+def _assign(variables: list[tf.Variable], arrays: list[np.ndarray], path: str, what: str) -> None:
+    try:
+        assign_variables(variables, arrays, what)
+    except ValueError as err:
+        raise CheckpointError(f"{path!r} does not fit this model: {err}") from None

@@ -1,0 +1,48 @@
+"""The hyperparameters TD3 and SAC share (one dataclass each extends), with their checks. No TensorFlow here."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from baselines_tf2.common.validation import require_int, require_number
+from baselines_tf2.off_policy.loop import Schedule
+
+TD3_SAC_NETWORK = {"num_layers": 2, "num_hidden": 256, "activation": "relu"}  # both papers' MuJoCo networks
+
+
+@dataclasses.dataclass(frozen=True)
+class OffPolicyConfig:
+    """Replay, update cadence, targets, evaluation and checkpoints of a step-and-update learner (TD3, SAC)."""
+
+    buffer_size: int = 1_000_000
+    learning_starts: int = 1000  # env steps of uniform random actions before the first update
+    batch_size: int = 256
+    tau: float = 0.005  # Polyak coefficient of the target networks
+    gamma: float = 0.99
+    train_freq: int = 1  # env steps (per env) between update rounds
+    gradient_steps: int = 1  # updates per round
+    normalize_observations: bool = False  # running mean/std of observations, clipped to +-5 (DDPG's)
+    log_interval: int = 1000  # env steps between log lines
+    eval_freq: int = 0  # env steps between evaluations on eval_env; 0 = never
+    eval_episodes: int = 10
+    checkpoint_freq: int = 50_000  # env steps between checkpoints in <log dir>/checkpoints
+    save_replay: bool = False  # checkpoints also hold the replay memory, so a resumed run trains on at once
+    precision: str = "float32"  # small MLPs: float32 only
+
+    def __post_init__(self) -> None:
+        for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "log_interval", "eval_episodes"):
+            require_int(name, getattr(self, name), minimum=1)
+        for name in ("learning_starts", "eval_freq", "checkpoint_freq"):
+            require_int(name, getattr(self, name), minimum=0)
+        require_number("tau", self.tau, above=0, at_most=1)
+        require_number("gamma", self.gamma, at_least=0, at_most=1)
+        if self.precision != "float32":
+            raise ValueError(f"TD3 and SAC compute in float32 (their small networks gain nothing from bfloat16), "
+                             f"got precision={self.precision!r}")
+
+    def schedule(self, num_envs: int) -> Schedule:
+        """The iteration: `train_freq` steps on each env, then `gradient_steps` updates, random actions first."""
+        return Schedule(rollout_steps=self.train_freq, train_steps=self.gradient_steps, batch_size=self.batch_size,
+                        learning_starts=self.learning_starts, random_steps=self.learning_starts,
+                        log_every=max(1, self.log_interval // (self.train_freq * num_envs)),
+                        checkpoint_every=self.checkpoint_freq)

@@ -1,0 +1,1 @@
+"""SAC (Haarnoja et al. 2018): `sac.learn` in baselines' style (not in baselines)."""

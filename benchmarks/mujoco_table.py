@@ -1,0 +1,219 @@
+"""The MuJoCo table: algorithm x env x seed trained through the CLI, resumable, rendered into docs/benchmarks.md.
+
+    python benchmarks/mujoco_table.py --algs ppo2 --envs HalfCheetah-v5 Hopper-v5 Walker2d-v5 --seeds 0 1 2 \\
+                                      --timesteps 1000000 [--out benchmarks/.mujoco_runs] [--report_only]
+
+Each run is `python -m baselines_tf2.run --alg=A --env=E --seed=S --num_timesteps=N` with the algorithm's
+`mujoco()` defaults (PPO2: baselines' settings, one env, VecNormalize), float32, into `OUT/A/E/seedS/`. Runs go
+one at a time, seed-major (every env's seed 0 before any seed 1), so a table with one seed per cell exists early.
+An interrupted run resumes from its run folder (`--load_path` on the folder: exact step count, optimizer and
+VecNormalize statistics); a finished run has `result.json` and is never trained again.
+
+Two scores per run, both stated in the table: the mean return of the last 10 training episodes (monitor files,
+raw rewards; what baselines' published Mujoco1M figures are) and the mean of 10 evaluation episodes of the final
+model, acting deterministically with frozen VecNormalize statistics (`python -m baselines_tf2.evaluate`).
+The report (markdown table and a plot of mean +- standard error over seeds) replaces the section between the
+markers in docs/benchmarks.md; the estimate of the remaining work is printed before each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from learning_comparison import curve, episodes
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+DOCS_FILE = REPO_DIR / "docs" / "benchmarks.md"
+PLOT_FILE = REPO_DIR / "docs" / "img" / "mujoco_table.png"
+START_MARK, END_MARK = "<!-- mujoco-table:start -->", "<!-- mujoco-table:end -->"
+RESULT_FILE = "result.json"
+LAST_EPISODES = 10
+EVAL_EPISODES = 10
+
+# baselines' published Mujoco1M means (6 seeds, v2 envs, README of baselines/benchmarks): the bar for 1M steps
+PUBLISHED_1M = {
+    ("ppo2", "HalfCheetah"): 1669, ("ppo2", "Hopper"): 2316, ("ppo2", "Walker2d"): 3425,
+    ("trpo_mpi", "HalfCheetah"): 1290, ("trpo_mpi", "Hopper"): 1913, ("trpo_mpi", "Walker2d"): 2343,
+}
+
+
+def run_dir_for(out: Path, alg: str, env_id: str, seed: int) -> Path:
+    """Where one run lives."""
+    return out / alg / env_id / f"seed{seed}"
+
+
+def train_command(alg: str, env_id: str, seed: int, timesteps: int, run_dir: Path) -> list[str]:
+    """The CLI command of one run; resumes from the run folder when it holds checkpoints."""
+    command = [sys.executable, "-m", "baselines_tf2.run", f"--alg={alg}", f"--env={env_id}", f"--seed={seed}",
+               f"--num_timesteps={timesteps}", f"--log_path={run_dir}", "--precision=float32"]
+    if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
+        command.append(f"--load_path={run_dir}")
+    return command
+
+
+def train(alg: str, env_id: str, seed: int, timesteps: int, run_dir: Path) -> None:
+    """Train (or resume) one run to the end, evaluate its final model and write result.json."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    command = train_command(alg, env_id, seed, timesteps, run_dir)
+    print(f"[mujoco_table] {' '.join(command)}", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    with open(run_dir / "train.log", "a", encoding="utf-8") as log:
+        status = subprocess.run(command, cwd=REPO_DIR, stdout=log, stderr=subprocess.STDOUT).returncode
+    wall_s = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"{alg} {env_id} seed {seed} stopped with status {status}; see {run_dir}/train.log "
+                         "(run this script again to resume)")
+    previous_wall = float((run_dir / "wall_s").read_text()) if (run_dir / "wall_s").exists() else 0.0
+    eval_json = run_dir / "eval.json"
+    subprocess.run([sys.executable, "-m", "baselines_tf2.evaluate", str(run_dir / "checkpoints"), "--episodes",
+                    str(EVAL_EPISODES), "--deterministic", "--seed", str(1000 + seed), "--json", str(eval_json)],
+                   cwd=REPO_DIR, check=True, stdout=subprocess.DEVNULL)
+    result = {"alg": alg, "env": env_id, "seed": seed, "timesteps": timesteps, "wall_s": previous_wall + wall_s,
+              "command": command, "evaluation": json.loads(eval_json.read_text(encoding="utf-8"))["summary"]}
+    tmp = run_dir / (RESULT_FILE + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, run_dir / RESULT_FILE)
+
+
+def summarize(run_dir: Path, timesteps: int, bins: int) -> dict[str, Any]:
+    """One finished run's scores, wall time and curve."""
+    result = json.loads((run_dir / RESULT_FILE).read_text(encoding="utf-8"))
+    games = episodes(run_dir, 1)
+    last = [score for _, score in games[-LAST_EPISODES:]]
+    return {**result, "train_last10": statistics.fmean(last) if last else None,
+            "eval_mean": result["evaluation"]["mean"], "curve": curve(games, timesteps, bins)}
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error (0 for a single value)."""
+    mean = statistics.fmean(values)
+    return mean, (statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0)
+
+
+def fmt_mean_se(values: list[float]) -> str:
+    """'mean ± s.e.' or '-'."""
+    if not values:
+        return "-"
+    mean, se = mean_se(values)
+    return f"{mean:,.0f} ± {se:,.0f}"
+
+
+def report(summaries: list[dict[str, Any]], timesteps: int, command: str) -> str:
+    """The markdown section: one row per (algorithm, env) with both scores and the published bar."""
+    lines = [
+        f"`{command}`", "",
+        f"{timesteps:,} steps per run, float32, one run at a time on the 2-core VM. *train*: mean return of the last "
+        f"{LAST_EPISODES} training episodes (raw rewards, as baselines' published figures); *eval*: "
+        f"{EVAL_EPISODES} deterministic episodes of the final model with frozen VecNormalize statistics. Mean ± "
+        "standard error over seeds. baselines' published Mujoco1M means ran the v2 envs with 6 seeds.", "",
+        "| algorithm | env | seeds | train (last 10) | eval (10 episodes) | baselines' published, 1M | wall min/run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for alg, env_id in dict.fromkeys((row["alg"], row["env"]) for row in summaries):
+        rows = [row for row in summaries if row["alg"] == alg and row["env"] == env_id]
+        published = PUBLISHED_1M.get((alg, env_id.split("-")[0]))
+        bar = f"{published:,}" if published is not None and timesteps == 1_000_000 else "-"
+        train_scores = [row["train_last10"] for row in rows if row["train_last10"] is not None]
+        wall = statistics.fmean(row["wall_s"] for row in rows) / 60
+        lines.append(f"| {alg} | {env_id} | {len(rows)} | {fmt_mean_se(train_scores)} | "
+                     f"{fmt_mean_se([row['eval_mean'] for row in rows])} | {bar} | {wall:.0f} |")
+    lines += ["", f"![MuJoCo learning curves](img/{PLOT_FILE.name})"]
+    return "\n".join(lines)
+
+
+def plot(summaries: list[dict[str, Any]], timesteps: int, bins: int) -> None:
+    """One panel per env: each algorithm's binned training-episode return, mean +- s.e. over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    env_ids = list(dict.fromkeys(row["env"] for row in summaries))
+    figure, axes = plt.subplots(1, len(env_ids), figsize=(4.5 * len(env_ids), 3.5), squeeze=False)
+    steps = [timesteps * (index + 0.5) / bins for index in range(bins)]
+    for axis, env_id in zip(axes[0], env_ids):
+        for alg in dict.fromkeys(row["alg"] for row in summaries if row["env"] == env_id):
+            curves = [row["curve"] for row in summaries if row["env"] == env_id and row["alg"] == alg]
+            xs, means, ses = [], [], []
+            for index, x in enumerate(steps):
+                values = [c[index] for c in curves if c[index] is not None]
+                if values:
+                    mean, se = mean_se(values)
+                    xs.append(x), means.append(mean), ses.append(se)
+            axis.plot(xs, means, label=f"{alg} ({len(curves)} seeds)")
+            axis.fill_between(xs, [m - s for m, s in zip(means, ses)], [m + s for m, s in zip(means, ses)], alpha=0.3)
+            published = PUBLISHED_1M.get((alg, env_id.split("-")[0]))
+            if published is not None and timesteps == 1_000_000:
+                axis.axhline(published, linestyle="--", linewidth=1, color="gray")
+        axis.set_title(env_id)
+        axis.set_xlabel("steps")
+        axis.set_ylabel("training episode return")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    PLOT_FILE.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(PLOT_FILE, dpi=100)
+
+
+def write_docs(section: str) -> None:
+    """Replace the marked MuJoCo section of docs/benchmarks.md (appended the first time)."""
+    text = DOCS_FILE.read_text(encoding="utf-8")
+    block = f"{START_MARK}\n{section}\n{END_MARK}"
+    if START_MARK in text and END_MARK in text:
+        before, rest = text.split(START_MARK, 1)
+        text = before + block + rest.split(END_MARK, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n## MuJoCo table\n\n" + block + "\n"
+    DOCS_FILE.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algs", nargs="+", default=["ppo2"])
+    parser.add_argument("--envs", nargs="+", default=["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--timesteps", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / ".mujoco_runs", help="one folder per run")
+    parser.add_argument("--bins", type=int, default=20, help="points on each curve")
+    parser.add_argument("--report_only", action="store_true", help="render finished runs; train nothing")
+    parser.add_argument("--no_docs", action="store_true", help="print the report; leave docs/ alone")
+    args = parser.parse_args()
+    if args.timesteps < 1:
+        parser.error(f"--timesteps must be positive, got {args.timesteps}")
+    out = args.out.resolve()
+    plan = [(alg, env_id, seed) for seed in args.seeds for alg in args.algs for env_id in args.envs]
+    if not args.report_only:
+        for alg, env_id, seed in plan:
+            run_dir = run_dir_for(out, alg, env_id, seed)
+            if (run_dir / RESULT_FILE).exists():
+                continue
+            done = [json.loads((run_dir_for(out, *key) / RESULT_FILE).read_text())["wall_s"]
+                    for key in plan if (run_dir_for(out, *key) / RESULT_FILE).exists()]
+            left = len(plan) - len(done)
+            if done:
+                print(f"[mujoco_table] {left} runs left, about {left * statistics.fmean(done) / 3600:.1f} h "
+                      "at the finished runs' mean wall time", file=sys.stderr, flush=True)
+            train(alg, env_id, seed, args.timesteps, run_dir)
+    summaries = [summarize(run_dir_for(out, *key), args.timesteps, args.bins) for key in plan
+                 if (run_dir_for(out, *key) / RESULT_FILE).exists()]
+    if not summaries:
+        raise SystemExit("no finished runs to report")
+    command = (f"python benchmarks/mujoco_table.py --algs {' '.join(args.algs)} --envs {' '.join(args.envs)} "
+               f"--seeds {' '.join(map(str, args.seeds))} --timesteps {args.timesteps}")
+    section = report(summaries, args.timesteps, command)
+    print(section)
+    if not args.no_docs:
+        plot(summaries, args.timesteps, args.bins)
+        write_docs(section)
+
+
+if __name__ == "__main__":
+    main()
