@@ -15,7 +15,7 @@ from baselines_tf2.algorithms import ALGORITHMS
 from baselines_tf2.training.run import RunOptions
 
 PACKAGE_DIR = Path(baselines_tf2.__file__).parent
-SHARED_PACKAGES = ("common", "training", "tools", "nn", "on_policy")  # code every algorithm uses
+SHARED_PACKAGES = ("common", "training", "tools", "nn", "on_policy", "off_policy")  # code every algorithm uses
 ALGORITHM_PACKAGES = {entry.module.split(".")[1] for entry in ALGORITHMS.values()}  # ppo2, a2c, deepq
 LEARN_ONLY = {"network", "env", "seed", "load_path", "callback", "eval_env", "network_kwargs", "param_noise"}
 

@@ -37,6 +37,12 @@ TF_FREE = (  # tools and env-side helpers that must start without TensorFlow too
     "baselines_tf2.common.plot_util",
     "baselines_tf2.results_plotter",
     "baselines_tf2.common.mpi_util",
+    "baselines_tf2.common.wrappers",
+    "baselines_tf2.off_policy.replay",
+    "baselines_tf2.off_policy.loop",
+    "baselines_tf2.off_policy.config",
+    "baselines_tf2.ddpg.noise",
+    "baselines_tf2.ddpg.memory",
 )
 
 

@@ -13,19 +13,10 @@ import tensorflow as tf
 from baselines_tf2.ddpg.noise import ActionNoise, AdaptiveParamNoiseSpec, parse_noise_type
 from baselines_tf2.nn.optimizers import FusedAdam
 from baselines_tf2.nn.tf_util import CompiledFunction, apply_if_finite
-from baselines_tf2.off_policy.agent import OffPolicyAgent
+from baselines_tf2.off_policy.agent import OffPolicyAgent, batch_signature
 from baselines_tf2.off_policy.networks import build_actor, build_critic, copy_weights, l2_penalty, soft_update
 
 MIN_RETURN_VARIANCE = 1e-2  # the return statistics' variance floor, as the observation statistics'
-
-
-def batch_signature(obs_size: int, nb_actions: int) -> dict[str, tf.TensorSpec]:
-    """The replay batch the compiled updates take (Memory.sample's dict)."""
-    return {"obs0": tf.TensorSpec([None, obs_size], tf.float32),
-            "actions": tf.TensorSpec([None, nb_actions], tf.float32),
-            "rewards": tf.TensorSpec([None, 1], tf.float32),
-            "obs1": tf.TensorSpec([None, obs_size], tf.float32),
-            "terminals1": tf.TensorSpec([None, 1], tf.float32)}
 
 
 def clipped_gradients(gradients: list[tf.Tensor], clip_norm: float | None) -> tuple[list[tf.Tensor], tf.Tensor]:

@@ -45,6 +45,15 @@ def check_spaces(observation_space: gymnasium.Space, action_space: gymnasium.Spa
                          "gymnasium.wrappers.FlattenObservation)")
 
 
+def batch_signature(obs_size: int, nb_actions: int) -> dict[str, tf.TensorSpec]:
+    """The replay batch the compiled updates take (Memory.sample's dict)."""
+    return {"obs0": tf.TensorSpec([None, obs_size], tf.float32),
+            "actions": tf.TensorSpec([None, nb_actions], tf.float32),
+            "rewards": tf.TensorSpec([None, 1], tf.float32),
+            "obs1": tf.TensorSpec([None, obs_size], tf.float32),
+            "terminals1": tf.TensorSpec([None, 1], tf.float32)}
+
+
 class OffPolicyAgent(ABC):
     """Actor, critics, targets and optimizers of one continuous-control learner, with `save`/`load` as data.
 

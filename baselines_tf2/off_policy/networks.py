@@ -24,8 +24,9 @@ LOG_STD_BOUNDS = (-20.0, 2.0)  # SAC's clip of the Gaussian actor's log std (Haa
 
 
 def _final_layer(units: int, name: str) -> keras.layers.Dense:
+    """An output layer, float32 whatever the precision (actions and Q-values keep full precision)."""
     init = keras.initializers.RandomUniform(-FINAL_LAYER_INIT, FINAL_LAYER_INIT)
-    return keras.layers.Dense(units, kernel_initializer=init, bias_initializer=init, name=name)
+    return keras.layers.Dense(units, kernel_initializer=init, bias_initializer=init, name=name, dtype="float32")
 
 
 def _torso(network: str, network_kwargs: Mapping[str, Any], input_size: int, name: str) -> keras.Model:
@@ -42,7 +43,7 @@ def build_actor(obs_size: int, nb_actions: int, network: str, network_kwargs: Ma
     """Deterministic actor: normalized observation -> torso -> dense -> tanh, actions in [-1, 1] (DDPG, TD3)."""
     observations = keras.Input((obs_size,), name="observations")
     latent = _torso(network, network_kwargs, obs_size, f"{name}_torso")(observations)
-    actions = keras.layers.Activation("tanh", name="tanh")(_final_layer(nb_actions, "output")(latent))
+    actions = keras.layers.Activation("tanh", name="tanh", dtype="float32")(_final_layer(nb_actions, "output")(latent))
     return keras.Model(observations, actions, name=name)
 
 
@@ -63,7 +64,7 @@ def build_critic(obs_size: int, nb_actions: int, network: str, network_kwargs: M
     actions = keras.Input((nb_actions,), name="actions")
     joined = keras.layers.Concatenate(name="observation_action")([observations, actions])
     latent = _torso(network, network_kwargs, obs_size + nb_actions, f"{name}_torso")(joined)
-    q_values = keras.layers.Reshape((), name="q")(_final_layer(1, "output")(latent))
+    q_values = keras.layers.Reshape((), name="q", dtype="float32")(_final_layer(1, "output")(latent))
     return keras.Model([observations, actions], q_values, name=name)
 
 
