@@ -30,6 +30,8 @@ from typing import Any
 
 from learning_comparison import curve, episodes
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's baselines_tf2 (checkpoint reading)
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 DOCS_FILE = REPO_DIR / "docs" / "benchmarks.md"
@@ -60,25 +62,42 @@ def train_command(alg: str, env_id: str, seed: int, timesteps: int, run_dir: Pat
     return command
 
 
+def training_finished(run_dir: Path, timesteps: int) -> bool:
+    """Whether the run folder's newest checkpoint ends a run of `timesteps` steps (then only evaluation is left)."""
+    from baselines_tf2.training.checkpoint import CheckpointError, read_metadata, resolve_checkpoint_path
+
+    try:
+        state = read_metadata(resolve_checkpoint_path(run_dir / "checkpoints")).get("training") or {}
+    except (CheckpointError, OSError):
+        return False
+    return state.get("total_timesteps") == timesteps and state["update"] * state["nbatch"] + state["nbatch"] > timesteps
+
+
 def train(alg: str, env_id: str, seed: int, timesteps: int, run_dir: Path) -> None:
-    """Train (or resume) one run to the end, evaluate its final model and write result.json."""
+    """Train (or resume) one run to the end, evaluate its final checkpoint and write result.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    command = train_command(alg, env_id, seed, timesteps, run_dir)
-    print(f"[mujoco_table] {' '.join(command)}", file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    with open(run_dir / "train.log", "a", encoding="utf-8") as log:
-        status = subprocess.run(command, cwd=REPO_DIR, stdout=log, stderr=subprocess.STDOUT).returncode
-    wall_s = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"{alg} {env_id} seed {seed} stopped with status {status}; see {run_dir}/train.log "
-                         "(run this script again to resume)")
-    previous_wall = float((run_dir / "wall_s").read_text()) if (run_dir / "wall_s").exists() else 0.0
+    wall_file = run_dir / "wall_s"
+    if not training_finished(run_dir, timesteps):
+        command = train_command(alg, env_id, seed, timesteps, run_dir)
+        print(f"[mujoco_table] {' '.join(command)}", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        with open(run_dir / "train.log", "a", encoding="utf-8") as log:
+            status = subprocess.run(command, cwd=REPO_DIR, stdout=log, stderr=subprocess.STDOUT).returncode
+        wall_s = time.perf_counter() - start + (float(wall_file.read_text()) if wall_file.exists() else 0.0)
+        wall_file.write_text(f"{wall_s}\n")  # summed over resumed pieces
+        if status != 0:
+            raise SystemExit(f"{alg} {env_id} seed {seed} stopped with status {status}; see {run_dir}/train.log "
+                             "(run this script again to resume)")
+    # The final checkpoint, not <run>/model: it holds the VecNormalize statistics at the last step for any version
     eval_json = run_dir / "eval.json"
     subprocess.run([sys.executable, "-m", "baselines_tf2.evaluate", str(run_dir / "checkpoints"), "--episodes",
                     str(EVAL_EPISODES), "--deterministic", "--seed", str(1000 + seed), "--json", str(eval_json)],
                    cwd=REPO_DIR, check=True, stdout=subprocess.DEVNULL)
-    result = {"alg": alg, "env": env_id, "seed": seed, "timesteps": timesteps, "wall_s": previous_wall + wall_s,
-              "command": command, "evaluation": json.loads(eval_json.read_text(encoding="utf-8"))["summary"]}
+    result = {"alg": alg, "env": env_id, "seed": seed, "timesteps": timesteps,
+              "wall_s": float(wall_file.read_text()) if wall_file.exists() else None,
+              "command": [part for part in train_command(alg, env_id, seed, timesteps, run_dir)
+                          if not part.startswith("--load_path")],
+              "evaluation": json.loads(eval_json.read_text(encoding="utf-8"))["summary"]}
     tmp = run_dir / (RESULT_FILE + ".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, run_dir / RESULT_FILE)
