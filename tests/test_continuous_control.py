@@ -278,3 +278,23 @@ def test_learns_pendulum_to_a_mean_return_above_minus_200(alg: str, tmp_path: An
     finally:
         evaluation_env.close()
     assert np.mean(scores) >= -200, scores
+
+
+@pytest.mark.parametrize("alg", CONTINUOUS)
+def test_update_and_acting_trace_once_whatever_the_batch(alg: str) -> None:
+    """Each update is one compiled graph, traced when the agent is built and never again (batch sizes vary)."""
+    module = learn_module(alg)
+    agent_class, config_class = {"ddpg": ("DDPG", "DDPGConfig"), "td3": ("TD3", "TD3Config"),
+                                 "sac": ("SAC", "SACConfig")}[alg]
+    if alg == "ddpg":
+        from baselines_tf2.ddpg import ddpg_learner as agents
+    else:
+        agents = module
+    agent = getattr(agents, agent_class)(*space_pair(), "mlp", {"num_hidden": 8}, getattr(module, config_class)(),
+                                         seed=0)
+    for size in (32, 64, 32):
+        agent.train_step(replay_batch(size=size))
+        agent.explore(replay_batch(size=size)["obs0"], np.random.default_rng(0))
+        agent(replay_batch(size=size)["obs0"])
+    assert agent._train.experimental_get_tracing_count() == 1
+    assert agent.deterministic_actions.experimental_get_tracing_count() == 1

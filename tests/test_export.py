@@ -17,9 +17,12 @@ import pytest
 
 from baselines_tf2 import export
 from baselines_tf2.a2c.model import A2CModel
+from baselines_tf2.ddpg.ddpg import DDPGConfig
+from baselines_tf2.ddpg.ddpg_learner import DDPG
 from baselines_tf2.deepq.act import build_act
 from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.ppo2.model import PPO2Model
+from baselines_tf2.sac.sac import SAC, SACConfig
 from baselines_tf2.tools import export_formats
 from baselines_tf2.training.agent import load_policy
 
@@ -83,7 +86,7 @@ def ppo2_model(
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Untrained checkpoints of each kind the exporter handles (weights random, so outputs are not trivial)."""
     folder = tmp_path_factory.mktemp("checkpoints")
-    names = ("ppo2_mlp", "ppo2_cnn", "a2c_box", "deepq_mlp", "ppo2_lstm", "deepq_bf16")
+    names = ("ppo2_mlp", "ppo2_cnn", "a2c_box", "deepq_mlp", "ppo2_lstm", "deepq_bf16", "sac_box", "ddpg_box")
     paths = {name: folder / name for name in names}
     ppo2_model(CARTPOLE.observation_space, CARTPOLE.action_space, "mlp", num_hidden=32).save(str(paths["ppo2_mlp"]))
     ppo2_model(ATARI_OBS, ATARI_ACTIONS, "cnn").save(str(paths["ppo2_cnn"]))
@@ -95,6 +98,11 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ppo2_model(CARTPOLE.observation_space, CARTPOLE.action_space, "lstm", nlstm=8).save(str(paths["ppo2_lstm"]))
     build_act(CARTPOLE.observation_space, CARTPOLE.action_space, "mlp", {}, lr=1e-3, double_q=True,
               precision="mixed_bfloat16").save(str(paths["deepq_bf16"]))
+    SAC(PENDULUM.observation_space, PENDULUM.action_space, "mlp", {"num_hidden": 16}, SACConfig(),
+        seed=0).save(str(paths["sac_box"]))
+    ddpg = DDPG(PENDULUM.observation_space, PENDULUM.action_space, "mlp", {"num_hidden": 16}, DDPGConfig(), seed=0)
+    ddpg.normalizer.update(random_obs(PENDULUM.observation_space, seed=5, count=50))  # statistics away from 0 and 1
+    ddpg.save(str(paths["ddpg_box"]))
     return paths
 
 
@@ -104,6 +112,11 @@ def policy_outputs(checkpoint: Path, obs: np.ndarray) -> dict[str, np.ndarray]:
     if metadata["alg"] == "deepq":
         return {"actions": policy(obs, stochastic=False),
                 "values": policy.model.q_values(policy.model.obs_tensor(obs)).numpy()}
+    if metadata["alg"] in ("ddpg", "sac"):  # Q of the deterministic action, the critic fed as in training
+        unit_actions = policy.deterministic_actions(policy.obs_tensor(obs))
+        normalized = policy.normalizer(policy.obs_tensor(obs))
+        return {"actions": policy.act_deterministic(obs)[0],
+                "values": policy.export_critic()([normalized, unit_actions]).numpy()}
     return {"actions": policy.act_deterministic(obs)[0], "values": policy.value(obs)}
 
 
@@ -119,9 +132,11 @@ EXPORTS = [
     ("ppo2_cnn", "savedmodel"), ("ppo2_cnn", "keras"), ("ppo2_cnn", "tflite"),
     ("a2c_box", "keras"), ("a2c_box", "tflite"),
     ("deepq_mlp", "savedmodel"), ("deepq_mlp", "keras"), ("deepq_mlp", "tflite"),
+    ("sac_box", "savedmodel"), ("sac_box", "tflite"), ("ddpg_box", "keras"), ("ddpg_box", "tflite"),
 ] + ([("ppo2_cnn", "onnx"), ("deepq_mlp", "onnx")] if ONNX_INSTALLED else [])
 SPACES = {"ppo2_mlp": CARTPOLE.observation_space, "ppo2_cnn": ATARI_OBS, "a2c_box": PENDULUM.observation_space,
-          "deepq_mlp": CARTPOLE.observation_space}
+          "deepq_mlp": CARTPOLE.observation_space, "sac_box": PENDULUM.observation_space,
+          "ddpg_box": PENDULUM.observation_space}
 
 
 def test_every_format_reloads_without_baselines_tf2_and_matches_the_policy(

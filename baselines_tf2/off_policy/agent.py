@@ -29,8 +29,6 @@ from baselines_tf2.training.checkpoint import (
     space_to_json,
 )
 
-ACTING_GROUPS = ("policy", "obs_rms")  # what play, evaluate and export need from a checkpoint
-
 
 def check_spaces(observation_space: gymnasium.Space, action_space: gymnasium.Space, alg: str) -> None:
     """ValueError unless the observations are a flat-able Box and the actions a bounded Box."""
@@ -250,7 +248,7 @@ class OffPolicyAgent(ABC):
 
 def agent_from_checkpoint(agent_class: type[OffPolicyAgent], config_class: type, metadata: Mapping[str, Any],
                           groups: Mapping[str, list[np.ndarray]], path: str) -> OffPolicyAgent:
-    """An agent of `agent_class` rebuilt from a checkpoint's metadata, with its acting weights and statistics."""
+    """An agent of `agent_class` rebuilt from a checkpoint's metadata, with its weights and observation statistics."""
     try:
         observation_space = space_from_json(metadata["observation_space"])
         action_space = space_from_json(metadata["action_space"])
@@ -261,7 +259,11 @@ def agent_from_checkpoint(agent_class: type[OffPolicyAgent], config_class: type,
                             config)
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"cannot rebuild the {agent_class.alg} agent of {path!r}: {err}") from None
-    _assign(agent.variable_groups()["policy"], list(groups.get("policy", [])), path, "policy")
+    # the actor acts; the other groups (critics, targets, optimizers) are assigned when present, so an exported
+    # model's Q-values are the trained critic's
+    for name, variables in agent.variable_groups().items():
+        if name == "policy" or name in groups:
+            _assign(variables, list(groups.get(name, [])), path, name)
     agent.set_acting_state(metadata, groups, path)
     agent.run_metadata = {key: metadata[key] for key in ("env", "hyperparameters", "seed") if key in metadata}
     return agent
