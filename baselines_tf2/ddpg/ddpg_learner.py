@@ -56,8 +56,8 @@ class DDPG(OffPolicyAgent):
                                                        np.random.randint(2**31 - 1))
         self.action_noise: ActionNoise | None
         self.param_noise: AdaptiveParamNoiseSpec | None
-        self.action_noise, self.param_noise = parse_noise_type(config.noise_type, self.nb_actions,
-                                                               np.random.default_rng(self.seed))
+        self.noise_rng = np.random.default_rng(self.seed)  # action noise draws; saved with the noise's state
+        self.action_noise, self.param_noise = parse_noise_type(config.noise_type, self.nb_actions, self.noise_rng)
         obs_spec = tf.TensorSpec([None, self.obs_size], tf.float32)
         if self.param_noise is not None:
             self.perturbed_actor = build_actor(*sizes, name="perturbed_actor")
@@ -70,12 +70,15 @@ class DDPG(OffPolicyAgent):
         self._train = CompiledFunction(self._train_step, [batch_signature(self.obs_size, self.nb_actions)])
 
     def variable_groups(self) -> dict[str, list[tf.Variable]]:
-        return {
+        groups = {
             "policy": self.actor.weights, "critic": self.critic.weights,
             "target_actor": self.target_actor.weights, "target_critic": self.target_critic.weights,
             "optimizer_actor": self.actor_optimizer.variables, "optimizer_critic": self.critic_optimizer.variables,
             "ret_rms": [self.return_moments], "rng": [self.generator.state],
         }
+        if self.param_noise is not None:  # the perturbation exploring now, so a resumed run explores alike
+            groups["perturbed_actor"] = self.perturbed_actor.weights
+        return groups
 
     # ---- acting and exploration -----------------------------------------------------------------------
 
@@ -138,7 +141,7 @@ class DDPG(OffPolicyAgent):
         return {"train/param_noise_distance": distance, "train/param_noise_stddev": self.param_noise.current_stddev}
 
     def noise_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {}
+        state: dict[str, Any] = {"rng": self.noise_rng.bit_generator.state}
         if self.param_noise is not None:
             state["param_noise_stddev"] = self.param_noise.current_stddev
         if self.action_noise is not None:
@@ -146,9 +149,12 @@ class DDPG(OffPolicyAgent):
         return state
 
     def set_noise_state(self, state: Mapping[str, Any]) -> None:
+        """The noise's generator, adapted std and running value (the perturbed actor's weights load with the
+        other variables)."""
+        if "rng" in state:
+            self.noise_rng.bit_generator.state = state["rng"]
         if self.param_noise is not None and "param_noise_stddev" in state:
             self.param_noise.current_stddev = float(state["param_noise_stddev"])
-            self.perturb_actor(tf.constant(self.param_noise.current_stddev, tf.float32))
         if self.action_noise is not None and state.get("action_noise"):
             self.action_noise.set_state(list(state["action_noise"]))
 

@@ -90,9 +90,9 @@ class OffPolicyIteration(Algorithm):
     def iterate(self, run: TrainingRun, stop: StopRequest) -> bool:
         schedule = self.schedule
         self.agent.before_rollout(self.num_envs)
+        # A stop signal is honoured between iterations (by the core), never mid-rollout: a checkpoint must not hold
+        # transitions and env positions of an iteration it does not count.
         for step in range(schedule.rollout_steps):
-            if stop.requested:
-                return False
             self._env_step(played=run.timesteps + step * self.num_envs, rng=run.rng)
         if self.memory.nb_entries >= max(schedule.learning_starts, schedule.batch_size):
             for train_step in range(schedule.train_steps):
