@@ -159,31 +159,34 @@ class SAC(OffPolicyAgent):
         rewards, terminals = batch["rewards"][:, 0], batch["terminals1"][:, 0]
         alpha = tf.exp(self.log_alpha)  # this update's alpha: the value before its own step, as in the paper
         skipped = [tf.constant(0.0)]
-        alpha_loss = tf.constant(0.0)
-        if self.learn_alpha:  # J(alpha) = E[-alpha (log pi(a|s) + target entropy)], on log alpha
-            _, log_prob = self._policy(obs0)
-            with tf.GradientTape() as tape:
-                alpha_loss = -tf.reduce_mean(self.log_alpha * tf.stop_gradient(log_prob + self.target_entropy))
-            gradient = tape.gradient(alpha_loss, [self.log_alpha])
-            skipped.append(apply_if_finite(self.optimizers["alpha"], gradient, [self.log_alpha], alpha_loss,
-                                           tf.linalg.global_norm(gradient)))
-        # Soft Q target: the smaller target critic minus alpha log pi at the next state's sampled action.
-        next_actions, next_log_prob = self._policy(obs1)
-        next_q = tf.minimum(*[target([obs1, next_actions]) for target in self.target_critics]) - alpha * next_log_prob
-        target_q = tf.stop_gradient(rewards + (1.0 - terminals) * config.gamma * next_q)
-        variables = critic_variables(self.critics)
-        with tf.GradientTape() as tape:
-            critic_loss = 0.5 * tf.add_n([tf.reduce_mean(tf.square(critic([obs0, batch["actions"]]) - target_q))
-                                          for critic in self.critics])
-        gradients = tape.gradient(critic_loss, variables)
-        skipped.append(apply_if_finite(self.optimizers["critic"], gradients, variables, critic_loss,
-                                       tf.linalg.global_norm(gradients)))
-        # Policy: minimize E[alpha log pi(a|s) - min Q(s, a)] through the reparameterized sample.
-        with tf.GradientTape() as tape:
+        # One reparameterized sample at s serves the entropy coefficient's loss and the policy's loss; the actor's
+        # tape pauses while alpha and the critics update, and resumes for the (updated) critics' values of it.
+        with tf.GradientTape() as actor_tape:
             actions, log_prob = self._policy(obs0)
+            with actor_tape.stop_recording():
+                alpha_loss = tf.constant(0.0)
+                if self.learn_alpha:  # J(alpha) = E[-alpha (log pi(a|s) + target entropy)], on log alpha
+                    with tf.GradientTape() as tape:
+                        alpha_loss = -tf.reduce_mean(self.log_alpha * tf.stop_gradient(log_prob + self.target_entropy))
+                    gradient = tape.gradient(alpha_loss, [self.log_alpha])
+                    skipped.append(apply_if_finite(self.optimizers["alpha"], gradient, [self.log_alpha], alpha_loss,
+                                                   tf.linalg.global_norm(gradient)))
+                # Soft Q target: the smaller target critic minus alpha log pi at the next state's sampled action.
+                next_actions, next_log_prob = self._policy(obs1)
+                next_q = (tf.minimum(*[target([obs1, next_actions]) for target in self.target_critics])
+                          - alpha * next_log_prob)
+                target_q = tf.stop_gradient(rewards + (1.0 - terminals) * config.gamma * next_q)
+                variables = critic_variables(self.critics)
+                with tf.GradientTape() as tape:
+                    critic_loss = 0.5 * tf.add_n([tf.reduce_mean(tf.square(critic([obs0, batch["actions"]]) - target_q))
+                                                  for critic in self.critics])
+                gradients = tape.gradient(critic_loss, variables)
+                skipped.append(apply_if_finite(self.optimizers["critic"], gradients, variables, critic_loss,
+                                               tf.linalg.global_norm(gradients)))
+            # Policy: minimize E[alpha log pi(a|s) - min Q(s, a)] through the reparameterized sample.
             q_values = tf.minimum(*[critic([obs0, actions]) for critic in self.critics])
             actor_loss = tf.reduce_mean(alpha * log_prob - q_values)
-        gradients = tape.gradient(actor_loss, self.actor.trainable_variables)
+        gradients = actor_tape.gradient(actor_loss, self.actor.trainable_variables)
         skipped.append(apply_if_finite(self.optimizers["actor"], gradients, self.actor.trainable_variables,
                                        actor_loss, tf.linalg.global_norm(gradients)))
         self.updates.assign_add(1)
