@@ -32,7 +32,7 @@ class Model:
 
 
 class Actor(Model):
-    """obs [B, n] -> actions in [-1, 1] [B, nb_actions]: torso, dense, tanh."""
+    """`obs` (B, n) -> actions in [-1, 1], shape (B, nb_actions): torso, dense, tanh."""
 
     def __init__(self, nb_actions: int, name: str = "actor", network: str = "mlp", **network_kwargs: Any) -> None:
         super().__init__(name=name, network=network, **network_kwargs)
@@ -46,7 +46,7 @@ class Actor(Model):
 
 
 class Critic(Model):
-    """(obs [B, n], action [B, m]) -> Q [B, 1]: the two concatenated, torso, dense."""
+    """(`obs` (B, n), `action` (B, m)) -> Q of shape (B, 1): the two concatenated, torso, dense."""
 
     def __init__(self, name: str = "critic", network: str = "mlp", **network_kwargs: Any) -> None:
         super().__init__(name=name, network=network, **network_kwargs)
