@@ -144,6 +144,10 @@ ALGORITHMS = [
               cli_timesteps=1000, checkpoint_args=["--checkpoint_freq=100"], exact_args=["--save_replay"]),
 ]
 CASES = [pytest.param(case, id=case.name) for case in ALGORITHMS]
+# The CLI scenarios pay TensorFlow's start-up several times each; TD3 runs SAC's loop, agent and checkpoint code
+# (only its compiled update differs, covered in-process here and in test_continuous_control), so it skips them to
+# keep the suite inside its time budget.
+CLI_CASES = [pytest.param(case, id=case.name) for case in ALGORITHMS if case.name != "td3"]
 OTHER_PAIRS = [pytest.param(loader, other, id=f"{other.name}_into_{loader.name}")
                for loader in ALGORITHMS for other in ALGORITHMS if other.name != loader.name]
 
@@ -355,7 +359,7 @@ def explain(result: Finished | None) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", CLI_CASES)
 def test_sigterm_exits_143_and_leaves_a_loadable_checkpoint(
     cli: dict[tuple[str, str], Future], case: AgentCase, tmp_path: Path
 ) -> None:
@@ -373,7 +377,7 @@ def test_sigterm_exits_143_and_leaves_a_loadable_checkpoint(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", CLI_CASES)
 def test_resuming_a_sigterm_stopped_run_finishes_it(
     cli: dict[tuple[str, str], Future], case: AgentCase, tmp_path: Path
 ) -> None:
@@ -387,7 +391,7 @@ def test_resuming_a_sigterm_stopped_run_finishes_it(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", CLI_CASES)
 def test_deterministic_run_stopped_and_resumed_ends_with_the_uninterrupted_weights(
     cli: dict[tuple[str, str], Future], case: AgentCase
 ) -> None:
