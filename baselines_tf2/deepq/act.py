@@ -7,15 +7,14 @@ from typing import Any, Mapping
 import gymnasium
 import keras
 import numpy as np
-import tensorflow as tf
 
 from baselines_tf2.deepq.deepq_learner import DQNModel
 from baselines_tf2.deepq.models import build_q_network
-from baselines_tf2.nn.tf_util import argmax_int64, assign_variables, renamed_model
+from baselines_tf2.nn.tf_util import argmax_int64, assign_checkpoint_arrays, renamed_model
 from baselines_tf2.training.checkpoint import (
     CheckpointError,
+    check_network_matches,
     check_spaces_match,
-    json_normalized,
     library_versions,
     load_checkpoint,
     read_metadata,
@@ -61,7 +60,7 @@ def act_from_checkpoint(
     """The act of a deepq checkpoint with its Q-network weights, computing in `metadata['precision']` (registered in
     `baselines_tf2.algorithms`; `nenvs` does not matter to a Q-network)."""
     act = _act_for(metadata, path)
-    _assign(act.model.q_network.weights, list(groups.get("policy", [])), path, "Q-network")
+    assign_checkpoint_arrays(act.model.q_network.weights, list(groups.get("policy", [])), path, "Q-network")
     act.epsilon = float(metadata.get("epsilon", 0.0))
     act.timesteps = int(metadata.get("timesteps", 0))
     act.run_metadata = {key: metadata[key] for key in ("env", "hyperparameters", "seed") if key in metadata}
@@ -178,13 +177,12 @@ class ActWrapper:
         if metadata.get("alg") != self.alg:
             raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint, not a deepq one")
         check_spaces_match(metadata, self.observation_space, self.action_space, path)
-        for key, ours in (("network", self.network), ("network_kwargs", json_normalized(self.network_kwargs))):
-            if metadata.get(key) != ours:
-                raise CheckpointError(f"{path!r} holds {key} {metadata.get(key)!r}, but this model has {ours!r}")
-        _assign(self.model.q_network.weights, groups.get("policy", []), path, "Q-network")
-        _assign(self.model.target_network.weights, groups.get("target", groups.get("policy", [])), path, "target")
+        check_network_matches(metadata, self.network, self.network_kwargs, path)
+        assign_checkpoint_arrays(self.model.q_network.weights, groups.get("policy", []), path, "Q-network")
+        target_arrays = groups.get("target", groups.get("policy", []))
+        assign_checkpoint_arrays(self.model.target_network.weights, target_arrays, path, "target")
         if "optimizer" in groups:
-            _assign(self.model.optimizer.variables, groups["optimizer"], path, "optimizer")
+            assign_checkpoint_arrays(self.model.optimizer.variables, groups["optimizer"], path, "optimizer")
         self.epsilon = float(metadata.get("epsilon", 0.0))
         self.timesteps = int(metadata.get("timesteps", 0))
         return metadata
@@ -192,14 +190,8 @@ class ActWrapper:
     def load_weights_only(self, path: str) -> None:
         """Restore only the Q-network weights (the best model at the end of training)."""
         _metadata, groups = load_checkpoint(path)
-        _assign(self.model.q_network.weights, groups["policy"], path, "Q-network")
+        assign_checkpoint_arrays(self.model.q_network.weights, groups["policy"], path, "Q-network")
 
-
-def _assign(variables: list[tf.Variable], arrays: list[np.ndarray], path: str, what: str) -> None:
-    try:
-        assign_variables(variables, arrays, what)
-    except ValueError as err:
-        raise CheckpointError(f"{path!r} does not fit this model: {err}") from None
 
 
 def _stream_output(stream: keras.Model, latent: Any) -> Any:

@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from baselines_tf2.training.checkpoint import CheckpointError
+
 PRECISIONS = ("float32", "mixed_bfloat16")
 AUTO_PRECISION = "auto"  # the CLI's default: bfloat16 where the CPU computes it natively, else float32
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of native bfloat16 arithmetic
@@ -95,6 +97,15 @@ def assign_variables(variables: Sequence[tf.Variable], arrays: Sequence[np.ndarr
             )
     for variable, array in zip(variables, arrays):
         variable.assign(array)
+
+
+def assign_checkpoint_arrays(variables: Sequence[tf.Variable], arrays: Sequence[np.ndarray], path: str,
+                             what: str) -> None:
+    """`assign_variables`, with a mismatch reported as the CheckpointError of the file at `path`."""
+    try:
+        assign_variables(variables, arrays, what)
+    except ValueError as err:
+        raise CheckpointError(f"{path!r} does not fit this model: {err}") from None
 
 
 class CompiledFunction:

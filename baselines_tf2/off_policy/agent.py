@@ -16,12 +16,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from baselines_tf2.nn.tf_util import CompiledFunction, assign_variables
+from baselines_tf2.nn.tf_util import CompiledFunction, assign_checkpoint_arrays
 from baselines_tf2.off_policy.networks import OBSERVATION_CLIP, ObservationNormalizer
 from baselines_tf2.training.checkpoint import (
     CheckpointError,
+    check_network_matches,
     check_spaces_match,
-    json_normalized,
     library_versions,
     load_checkpoint,
     save_checkpoint,
@@ -217,7 +217,7 @@ class OffPolicyAgent(ABC):
         if missing:
             raise CheckpointError(f"{path!r} lacks the {', '.join(missing)} weights of a {self.alg} agent")
         for name, variables in variable_groups.items():
-            _assign(variables, groups[name], path, name)
+            assign_checkpoint_arrays(variables, groups[name], path, name)
         self.set_acting_state(metadata, groups, path)
         self.set_noise_state(metadata.get("noise") or {})
         return metadata
@@ -225,7 +225,7 @@ class OffPolicyAgent(ABC):
     def load_weights_only(self, path: str) -> None:
         """Restore only what acts (actor and observation statistics)."""
         metadata, groups = load_checkpoint(path)
-        _assign(self.variable_groups()["policy"], groups.get("policy", []), path, "policy")
+        assign_checkpoint_arrays(self.variable_groups()["policy"], groups.get("policy", []), path, "policy")
         self.set_acting_state(metadata, groups, path)
 
     def set_acting_state(self, metadata: Mapping[str, Any], groups: Mapping[str, list[np.ndarray]], path: str) -> None:
@@ -241,9 +241,7 @@ class OffPolicyAgent(ABC):
         if metadata.get("alg") != self.alg:
             raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint, not a {self.alg} one")
         check_spaces_match(metadata, self.observation_space, self.action_space, path)
-        for key, ours in (("network", self.network), ("network_kwargs", json_normalized(self.network_kwargs))):
-            if metadata.get(key) != ours:
-                raise CheckpointError(f"{path!r} holds {key} {metadata.get(key)!r}, but this model has {ours!r}")
+        check_network_matches(metadata, self.network, self.network_kwargs, path)
 
 
 def agent_from_checkpoint(agent_class: type[OffPolicyAgent], config_class: type, metadata: Mapping[str, Any],
@@ -263,14 +261,8 @@ def agent_from_checkpoint(agent_class: type[OffPolicyAgent], config_class: type,
     # model's Q-values are the trained critic's
     for name, variables in agent.variable_groups().items():
         if name == "policy" or name in groups:
-            _assign(variables, list(groups.get(name, [])), path, name)
+            assign_checkpoint_arrays(variables, list(groups.get(name, [])), path, name)
     agent.set_acting_state(metadata, groups, path)
     agent.run_metadata = {key: metadata[key] for key in ("env", "hyperparameters", "seed") if key in metadata}
     return agent
 
-
-def _assign(variables: list[tf.Variable], arrays: list[np.ndarray], path: str, what: str) -> None:
-    try:
-        assign_variables(variables, arrays, what)
-    except ValueError as err:
-        raise CheckpointError(f"{path!r} does not fit this model: {err}") from None

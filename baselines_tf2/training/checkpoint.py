@@ -257,6 +257,14 @@ def check_spaces_match(
             )
 
 
+def check_network_matches(metadata: Mapping[str, Any], network: str, network_kwargs: Mapping[str, Any],
+                          path: str) -> None:
+    """Raise CheckpointError if a checkpoint was saved by another network or with other network kwargs."""
+    for key, ours in (("network", network), ("network_kwargs", json_normalized(dict(network_kwargs)))):
+        if metadata.get(key) != ours:
+            raise CheckpointError(f"{path!r} holds {key} {metadata.get(key)!r}, but this model has {ours!r}")
+
+
 def _describe_space(space_json: Any) -> str:
     if not isinstance(space_json, dict):
         return repr(space_json)
