@@ -25,6 +25,9 @@ class AlgorithmEntry:
     default_num_env: int | None = None  # envs outside Atari when --num_env is not given (None: the env type's rule)
     bf16_validated: bool = False  # --precision=auto may pick bfloat16: equal-step learning curves matched float32
     data_parallel: bool = False  # runs on several MPI ranks, averaging their gradients
+    # baselines' run.py trained every algorithm on MuJoCo behind VecNormalize; TD3 and SAC (not baselines') take raw
+    # observations and rewards, as in their papers and stable-baselines3 (SAC's entropy scale is in reward units)
+    mujoco_vec_normalize: bool = True
     eval_epsilon: float | None = None  # evaluate's default: epsilon-greedy with this epsilon, or None to sample
     value_kind: str = "V(s)"  # what an exported model's 'values' output holds
 
@@ -53,9 +56,11 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
     "td3": AlgorithmEntry(
         "baselines_tf2.td3.td3", "TD3Config", "baselines_tf2.td3.td3:policy_from_checkpoint",
         defaults="baselines_tf2.td3.defaults", value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1,
+        mujoco_vec_normalize=False,
     ),
     "sac": AlgorithmEntry(
         "baselines_tf2.sac.sac", "SACConfig", "baselines_tf2.sac.sac:policy_from_checkpoint",
         defaults="baselines_tf2.sac.defaults", value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1,
+        mujoco_vec_normalize=False,
     ),
 }

@@ -104,7 +104,8 @@ def build_env(
     monitor_dir: str | None = None,
     render_mode: str | None = None,
 ) -> VecEnv:
-    """The training VecEnv as baselines' run.py builds it: Atari with DeepMind wrappers and 4 stacked frames."""
+    """The training VecEnv as baselines' run.py builds it: Atari with DeepMind wrappers and 4 stacked frames, MuJoCo
+    behind VecNormalize (unless the algorithm's entry says otherwise)."""
     count = num_envs(args, env_type, algorithm)
     options = {"reward_scale": args.reward_scale, "monitor_dir": monitor_dir, "env_timeout": args.env_timeout,
                "resumable": args.deterministic, "restart_crashed_envs": args.restart_crashed_envs,
@@ -115,7 +116,7 @@ def build_env(
     if env_type == "atari":
         return VecFrameStack(make_vec_env(args.env, env_type, count, seed, vec_env_kind="shmem", **options), 4)
     venv = make_vec_env(args.env, env_type, count, seed, **options)
-    return VecNormalize(venv) if env_type == "mujoco" else venv
+    return VecNormalize(venv) if env_type == "mujoco" and algorithm.mujoco_vec_normalize else venv
 
 
 def unwritable_reason(directory: str) -> str | None:
@@ -236,12 +237,18 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
                              "on at once (an Atari buffer of 1M steps takes ~7 GB)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse, train, save, optionally play; returns the exit status."""
+def run_arg_parser() -> argparse.ArgumentParser:
+    """The CLI's parser: baselines' common flags, then ours (precision, checkpoints, resume, play)."""
     parser = common_arg_parser()
     parser.prog = "python -m baselines_tf2.run"
     parser.add_argument("--play_episodes", type=int, default=3, help="episodes --play plays")
     add_training_flags(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, train, save, optionally play; returns the exit status."""
+    parser = run_arg_parser()
     args, unknown = parser.parse_known_args(argv)
     try:
         extra = parse_unknown_args(unknown)

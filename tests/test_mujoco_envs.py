@@ -18,9 +18,11 @@ import pytest
 from cli_helpers import RUN, Finished, run_one
 
 from baselines_tf2 import logger
+from baselines_tf2.algorithms import ALGORITHMS
 from baselines_tf2.common.cmd_util import get_env_type, make_env, make_vec_env, rebuild_vec_env
 from baselines_tf2.common.vec_env import VecNormalize
 from baselines_tf2.common.wrappers import ClipActionsWrapper, TimeLimit
+from baselines_tf2 import run as run_cli
 from baselines_tf2.ppo2 import ppo2
 from baselines_tf2.ppo2.defaults import mujoco
 from baselines_tf2.tools.play import play_policy
@@ -131,6 +133,19 @@ def test_time_limit_truncates_after_max_episode_steps_and_restarts_on_reset() ->
         TimeLimit(gymnasium.make("Pendulum-v1"), max_episode_steps=0)
     env.close()
     unlimited.close()
+
+
+@pytest.mark.parametrize("alg, normalized", [("ppo2", True), ("a2c", True), ("ddpg", True), ("td3", False),
+                                             ("sac", False)])
+def test_cli_mujoco_env_is_behind_vec_normalize_for_baselines_algorithms_only(alg: str, normalized: bool) -> None:
+    # baselines' run.py normalized MuJoCo for all its algorithms; TD3 and SAC train on raw observations and rewards
+    args, _unknown = run_cli.run_arg_parser().parse_known_args([f"--alg={alg}", "--env=InvertedPendulum-v5"])
+    venv = run_cli.build_env(args, "mujoco", ALGORITHMS[alg], seed=0)
+    try:
+        assert isinstance(venv, VecNormalize) is normalized
+        assert venv.num_envs == 1
+    finally:
+        venv.close()
 
 
 @pytest.fixture(scope="module")
