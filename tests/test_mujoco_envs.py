@@ -18,11 +18,11 @@ import pytest
 from cli_helpers import RUN, Finished, run_one
 
 from baselines_tf2 import logger
+from baselines_tf2 import run as run_cli
 from baselines_tf2.algorithms import ALGORITHMS
 from baselines_tf2.common.cmd_util import get_env_type, make_env, make_vec_env, rebuild_vec_env
 from baselines_tf2.common.vec_env import VecNormalize
 from baselines_tf2.common.wrappers import ClipActionsWrapper, TimeLimit
-from baselines_tf2 import run as run_cli
 from baselines_tf2.ppo2 import ppo2
 from baselines_tf2.ppo2.defaults import mujoco
 from baselines_tf2.tools.play import play_policy
