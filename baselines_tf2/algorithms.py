@@ -22,7 +22,8 @@ class AlgorithmEntry:
     vectorized: bool = True  # trains on many envs (PPO2, A2C) or steps one (DQN)
     discrete_actions_only: bool = False  # DQN picks among Discrete actions only
     continuous_actions_only: bool = False  # DDPG, TD3 and SAC act in Box spaces only
-    default_num_env: int | None = None  # envs outside Atari when --num_env is not given (None: the env type's rule)
+    feedforward_only: bool = False  # recurrent networks (lstm, ...) are refused: TRPO, DDPG, TD3 and SAC
+    default_num_env: int | None = None  # envs when --num_env is not given (None: the env type's rule)
     bf16_validated: bool = False  # --precision=auto may pick bfloat16: equal-step learning curves matched float32
     data_parallel: bool = False  # runs on several MPI ranks, averaging their gradients
     # baselines' run.py trained every algorithm on MuJoCo behind VecNormalize; TD3 and SAC (not baselines') take raw
@@ -42,6 +43,11 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         "baselines_tf2.a2c.a2c", "A2CConfig", "baselines_tf2.on_policy.saving:policy_from_checkpoint",
         model_keys=("value_network",), data_parallel=True,
     ),
+    "trpo_mpi": AlgorithmEntry(
+        "baselines_tf2.trpo_mpi.trpo_mpi", "TRPOConfig", "baselines_tf2.on_policy.saving:policy_from_checkpoint",
+        defaults="baselines_tf2.trpo_mpi.defaults", model_keys=("value_network",), data_parallel=True,
+        default_num_env=1, feedforward_only=True,
+    ),
     "deepq": AlgorithmEntry(
         "baselines_tf2.deepq.deepq", "DQNConfig", "baselines_tf2.deepq.act:act_from_checkpoint",
         defaults="baselines_tf2.deepq.defaults", model_keys=("hiddens", "dueling", "layer_norm"), vectorized=False,
@@ -51,16 +57,16 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
     ),
     "ddpg": AlgorithmEntry(
         "baselines_tf2.ddpg.ddpg", "DDPGConfig", "baselines_tf2.ddpg.ddpg:policy_from_checkpoint",
-        value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1,
+        value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1, feedforward_only=True,
     ),
     "td3": AlgorithmEntry(
         "baselines_tf2.td3.td3", "TD3Config", "baselines_tf2.td3.td3:policy_from_checkpoint",
         defaults="baselines_tf2.td3.defaults", value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1,
-        mujoco_vec_normalize=False,
+        feedforward_only=True, mujoco_vec_normalize=False,
     ),
     "sac": AlgorithmEntry(
         "baselines_tf2.sac.sac", "SACConfig", "baselines_tf2.sac.sac:policy_from_checkpoint",
         defaults="baselines_tf2.sac.defaults", value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1,
-        mujoco_vec_normalize=False,
+        feedforward_only=True, mujoco_vec_normalize=False,
     ),
 }

@@ -82,13 +82,13 @@ def default_run_dir(alg: str, env_id: str) -> str:
 
 
 def num_envs(args: argparse.Namespace, env_type: str, algorithm: AlgorithmEntry) -> int:
-    """How many envs the run steps: one for DQN, else --num_env, or 8 for Atari, or the algorithm's default (one for
-    the replay learners, as baselines' run.py outside Atari), one for MuJoCo, one per core else."""
+    """How many envs the run steps: one for DQN, else --num_env, or the algorithm's default (one for the replay
+    learners and TRPO, as baselines' run.py), or 8 for Atari, one for MuJoCo, one per core else."""
     if not algorithm.vectorized:
         return 1
     if args.num_env:
         return int(args.num_env)
-    if algorithm.default_num_env is not None and env_type != "atari":
+    if algorithm.default_num_env is not None:
         return algorithm.default_num_env
     if env_type == "atari":
         return ATARI_NUM_ENV
@@ -165,7 +165,7 @@ def resolve_hyperparameters(
 
     The options an algorithm takes are its config's fields (the one source of its hyperparameters), `load_path`,
     and the network's and head's keyword arguments."""
-    from baselines_tf2.nn.models import get_network_builder, registered_networks
+    from baselines_tf2.nn.models import get_network_builder, is_recurrent_network, registered_networks
 
     algorithm = ALGORITHMS[args.alg]
     module = importlib.import_module(algorithm.module)
@@ -179,6 +179,10 @@ def resolve_hyperparameters(
     kwargs.pop("network", None)
     if network not in registered_networks():
         parser.error(f"unknown network {network!r}; valid: {', '.join(registered_networks())}")
+    if algorithm.feedforward_only and is_recurrent_network(network):
+        feedforward = [name for name in registered_networks() if not is_recurrent_network(name)]
+        parser.error(f"--alg={args.alg} trains feed-forward networks only, not {network!r}; valid: "
+                     f"{', '.join(feedforward)} (ppo2 and a2c train recurrent ones)")
     config_class = getattr(module, algorithm.config)
     config_fields = {field.name for field in dataclasses.fields(config_class)}
     flags = {"precision", "save_replay"}  # config fields set by their own command-line flags

@@ -122,6 +122,10 @@ ALGORITHMS = [
               learn_kwargs={"total_timesteps": 200, "nsteps": 5},
               cli_args=["--num_env=2", "--nsteps=5"],
               cli_timesteps=300 * 10, checkpoint_args=["--save_interval=20"]),
+    AgentCase("trpo_mpi", "baselines_tf2.trpo_mpi.trpo_mpi", PENDULUM, 1, {"num_hidden": 16},
+              learn_kwargs={"total_timesteps": 256, "timesteps_per_batch": 64, "max_kl": 0.01},
+              cli_args=["--timesteps_per_batch=64"],
+              cli_timesteps=40 * 64, checkpoint_args=["--save_interval=5"]),
     AgentCase("deepq", "baselines_tf2.deepq", CARTPOLE, 1, {"num_hidden": 16, "hiddens": [16]},
               learn_kwargs={"total_timesteps": 300, "learning_starts": 100, "buffer_size": 1000},
               cli_args=["--learning_starts=200", "--buffer_size=2000", "--print_freq=1000"],
@@ -145,9 +149,9 @@ ALGORITHMS = [
 ]
 CASES = [pytest.param(case, id=case.name) for case in ALGORITHMS]
 # The CLI scenarios pay TensorFlow's start-up several times each; TD3 runs SAC's loop, agent and checkpoint code
-# (only its compiled update differs, covered in-process here and in test_continuous_control), so it skips them to
-# keep the suite inside its time budget.
-CLI_CASES = [pytest.param(case, id=case.name) for case in ALGORITHMS if case.name != "td3"]
+# and TRPO PPO2's (only their compiled updates differ, covered in-process here and in their own tests), so they
+# skip them to keep the suite inside its time budget.
+CLI_CASES = [pytest.param(case, id=case.name) for case in ALGORITHMS if case.name not in ("td3", "trpo_mpi")]
 OTHER_PAIRS = [pytest.param(loader, other, id=f"{other.name}_into_{loader.name}")
                for loader in ALGORITHMS for other in ALGORITHMS if other.name != loader.name]
 

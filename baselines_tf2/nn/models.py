@@ -28,16 +28,20 @@ SMALL_CNN_CONVS = ((8, 8, 4), (16, 4, 2))
 PADDINGS = ("valid", "same")
 
 _REGISTRY: dict[str, NetworkBuilder] = {}
+_RECURRENT: set[str] = set()  # names of the registered networks that carry a state
 
 
-def register(name: str) -> Callable[[NetworkBuilder], NetworkBuilder]:
-    """Decorator: make a builder available as `get_network_builder(name)`; its kwargs are checked on every call."""
+def register(name: str, recurrent: bool = False) -> Callable[[NetworkBuilder], NetworkBuilder]:
+    """Decorator: make a builder available as `get_network_builder(name)`; its kwargs are checked on every call.
+    `recurrent` marks networks that carry a state (so a learner that cannot train them can refuse the name)."""
 
     def decorator(builder: NetworkBuilder) -> NetworkBuilder:
         if name in _REGISTRY:
             raise ValueError(f"a network named {name!r} is already registered; choose another name")
         checked = _with_checked_kwargs(name, builder)
         _REGISTRY[name] = checked
+        if recurrent:
+            _RECURRENT.add(name)
         return checked
 
     return decorator
@@ -48,6 +52,11 @@ def get_network_builder(name: str) -> NetworkBuilder:
     if name not in _REGISTRY:
         raise ValueError(f"unknown network {name!r}; registered networks: {registered_networks()}")
     return _REGISTRY[name]
+
+
+def is_recurrent_network(name: str) -> bool:
+    """Whether the network registered as `name` carries a state (lstm, cnn_lstm, cnn_lnlstm)."""
+    return name in _RECURRENT
 
 
 def registered_networks() -> list[str]:
@@ -358,7 +367,7 @@ def _flatten_features(obs_shape: Sequence[int], obs_dtype: str) -> keras.Model:
     return keras.Model(observations, keras.layers.Flatten()(x), name="flatten")
 
 
-@register("lstm")
+@register("lstm", recurrent=True)
 def lstm(nlstm: int = 128, layer_norm: bool = False) -> NetworkFn:
     """LSTM over flattened observations (baselines' `lstm` network)."""
 
@@ -368,7 +377,7 @@ def lstm(nlstm: int = 128, layer_norm: bool = False) -> NetworkFn:
     return network_fn
 
 
-@register("cnn_lstm")
+@register("cnn_lstm", recurrent=True)
 def cnn_lstm(nlstm: int = 128, layer_norm: bool = False, padding: str = "valid") -> NetworkFn:
     """LSTM over Nature-CNN features (baselines' `cnn_lstm`)."""
 
@@ -379,7 +388,7 @@ def cnn_lstm(nlstm: int = 128, layer_norm: bool = False, padding: str = "valid")
     return network_fn
 
 
-@register("cnn_lnlstm")
+@register("cnn_lnlstm", recurrent=True)
 def cnn_lnlstm(nlstm: int = 128, padding: str = "valid") -> NetworkFn:
     """cnn_lstm with the layer-normalised LSTM cell (baselines' `cnn_lnlstm`)."""
     return cnn_lstm(nlstm=nlstm, layer_norm=True, padding=padding)

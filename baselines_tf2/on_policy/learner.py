@@ -83,9 +83,14 @@ class OnPolicyLearner(ABC):
         self.run_metadata: dict[str, Any] = {}  # env description, hyperparameters, seed: written into checkpoints
         self.gradient_steps = 0  # minibatch steps taken (or skipped) by this model object
         self.world = world()
-        self.optimizer.build(policy.trainable_variables)
+        self.variables = self.optimized_variables()
+        self.optimizer.build(self.variables)
         self.train_step = CompiledFunction(self._train_step, [minibatch_signature(policy)])
         self.synchronize()
+
+    def optimized_variables(self) -> list[tf.Variable]:
+        """What the optimizer trains on the loss: the whole policy (TRPO: only the value function)."""
+        return self.policy.trainable_variables
 
     @abstractmethod
     def loss(self, batch: Minibatch) -> tuple[tf.Tensor, NamedTuple]:
@@ -94,14 +99,14 @@ class OnPolicyLearner(ABC):
     def _gradients(self, batch: Minibatch) -> tuple[list[tf.Tensor], tf.Tensor, NamedTuple]:
         with tf.GradientTape() as tape:
             total, terms = self.loss(batch)
-        return tape.gradient(total, self.policy.trainable_variables), total, terms
+        return tape.gradient(total, self.variables), total, terms
 
     def _apply(self, gradients: list[tf.Tensor], total: tf.Tensor) -> dict[str, tf.Tensor]:
         if self.max_grad_norm is not None:
             gradients, grad_norm = tf.clip_by_global_norm(gradients, self.max_grad_norm)
         else:
             grad_norm = tf.linalg.global_norm(gradients)
-        skipped = apply_if_finite(self.optimizer, gradients, self.policy.trainable_variables, total, grad_norm)
+        skipped = apply_if_finite(self.optimizer, gradients, self.variables, total, grad_norm)
         return {"loss": total, "grad_norm": grad_norm, "skipped": skipped}
 
     def _train_step(self, batch: Minibatch) -> dict[str, tf.Tensor]:
@@ -110,7 +115,7 @@ class OnPolicyLearner(ABC):
 
     @cached_property
     def local_gradient(self) -> CompiledFunction:
-        """A minibatch -> the loss terms and `gradient`: every trainable variable's gradient, flattened
+        """A minibatch -> the loss terms and `gradient`: every optimized variable's gradient, flattened
         and concatenated, then the loss (one float32 buffer, so ranks average both in one Allreduce)."""
 
         def local_gradient(batch: Minibatch) -> dict[str, tf.Tensor]:
@@ -123,7 +128,7 @@ class OnPolicyLearner(ABC):
     @cached_property
     def apply_gradient(self) -> CompiledFunction:
         """A `local_gradient` buffer (averaged over ranks) -> clipped and applied unless non-finite, as train_step."""
-        variables = self.policy.trainable_variables
+        variables = self.variables
         sizes = [int(np.prod(variable.shape)) for variable in variables]
 
         def apply_gradient(buffer: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -23,7 +23,7 @@ from baselines_tf2.common.vec_env.vec_env import VecEnvError
 from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.on_policy.learner import OnPolicyLearner
 from baselines_tf2.on_policy.runner import Rollout, Runner
-from baselines_tf2.training.callbacks import after_update_callback
+from baselines_tf2.training.callbacks import after_update_callback, before_step_callback
 from baselines_tf2.training.run import Algorithm, RunOptions, TrainingRun
 from baselines_tf2.training.stop_signals import StopRequest
 
@@ -80,15 +80,18 @@ def learn_on_policy(
     env: VecEnv,
     eval_env: VecEnv | None = None,
     load_path: str | None = None,
-    callback: Callable[[dict[str, Any]], Any] | None = None,
+    callback: Callable[..., Any] | None = None,
     log_keys: LogKeys = LogKeys(),
     before_update: Callable[[float], None] | None = None,
+    callback_globals: dict[str, Any] | None = None,
 ) -> OnPolicyLearner:
     """Load `load_path` if given, then train on the core (nothing when total_timesteps is 0); return the model.
 
     A checkpoint of an unfinished run with the same total_timesteps resumes it (update count, schedules, shuffling
     RNG, VecNormalize statistics); any other starts a new schedule from its weights and optimizer.
     `before_update(frac)` sets what the loss anneals besides the learning rate (PPO2's clip range).
+    `callback` follows ppo2's convention (`callback(locals())` after each update, False stops), or with
+    `callback_globals` trpo_mpi's (`callback(locals(), globals())` before each iteration, a truthy return stops).
     """
     if load_path is not None:
         model.load(load_path)
@@ -101,7 +104,12 @@ def learn_on_policy(
     run = TrainingRun(model, env, options, algorithm.steps_per_iteration, model.world)
     if load_path is not None:
         run.resume(algorithm, load_path)
-    run.train(algorithm, after_update_callback(callback, lambda: algorithm.callback_locals(run)))
+
+    def local_vars() -> dict[str, Any]:
+        return algorithm.callback_locals(run)
+
+    run.train(algorithm, after_update_callback(callback, local_vars) if callback_globals is None
+              else before_step_callback(callback, local_vars, callback_globals))
     return model
 
 
@@ -122,6 +130,7 @@ class OnPolicyIteration(Algorithm):
         self.episode_lengths: deque[float] = deque(maxlen=100)
         self.eval_returns: deque[float] = deque(maxlen=100)
         self.recent_returns = self.episode_returns
+        self.episodes = 0  # episodes this rank finished in this learn() call
         self.runner: Runner | None = None
         self.eval_runner: Runner | None = None
         self.first_start = time.perf_counter()
@@ -146,6 +155,7 @@ class OnPolicyIteration(Algorithm):
             return False
         rollout, evaluation = collected
         self.eval_returns.extend(evaluation)
+        self.episodes += len(rollout.episodes)
         for episode in rollout.episodes:
             self.episode_returns.append(episode["r"])
             self.episode_lengths.append(episode["l"])
@@ -182,7 +192,8 @@ class OnPolicyIteration(Algorithm):
         return {"update": run.iteration, "nupdates": run.total_iterations, "nbatch": self.steps_per_iteration,
                 "model": self.model, "learner": self.model, "runner": self.runner, "stats": self.last_stats,
                 "episode_returns": self.episode_returns, "episode_lengths": self.episode_lengths,
-                "eval_returns": self.eval_returns, "run": run, "self": self}
+                "eval_returns": self.eval_returns, "episodes_so_far": self.episodes, "iters_so_far": run.iteration,
+                "run": run, "self": self}
 
     def _collect(self, stop: StopRequest | None, world: World) -> tuple[Rollout, list[float]] | None:
         """(rollout, evaluation episodes' returns) on every rank, or None on every rank if a signal cut a rank's

@@ -1,7 +1,8 @@
 """baselines' two callback conventions, kept as baselines has them and decided here, in one place.
 
 - ppo2, a2c (and the other on-policy learners): `callback(locals())` after each update; returning False stops.
-- deepq: `callback(locals(), globals())` before each env step; returning True stops.
+- deepq: `callback(locals(), globals())` before each env step; returning True stops. trpo_mpi calls it so before
+  each iteration (baselines' ignored the return; a truthy one stops here, as deepq's).
 
 The locals dict is built only when a callback is given, never on every step for nothing.
 """
