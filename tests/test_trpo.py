@@ -4,6 +4,7 @@ problems; then learning (identity env fast, CartPole slow) and the CLI's refusal
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Callable
 
 import gymnasium
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from cli_helpers import RUN
+from test_mpi import MPIEXEC, quiet_env, requires_mpi
 
 from baselines_tf2.bench import Monitor
 from baselines_tf2.common.cg import cg
@@ -20,6 +22,7 @@ from baselines_tf2.common.vec_env import DummyVecEnv, VecEnv
 from baselines_tf2.nn.distributions import make_pd
 from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.tools.play import play_policy
+from baselines_tf2.training.checkpoint import read_metadata
 from baselines_tf2.trpo_mpi import trpo_mpi
 from baselines_tf2.trpo_mpi.model import KL_TOLERANCE, TRPOModel
 
@@ -215,3 +218,18 @@ def test_cli_refuses_recurrent_networks_for_trpo_with_exit_2() -> None:
     assert result.returncode == 2
     assert f"trains feed-forward networks only, not {network!r}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@requires_mpi
+def test_two_mpi_ranks_train_hopper_with_only_rank_0_logging(tmp_path: Path) -> None:
+    # baselines' README command at a smaller budget: 4 updates of 2 ranks x 1024 steps, MuJoCo defaults
+    log_dir = tmp_path / "run"
+    result = subprocess.run([str(MPIEXEC), "-n", "2", *RUN, "--alg=trpo_mpi", "--env=Hopper-v5",
+                             "--num_timesteps=8192", "--seed=0", f"--log_path={log_dir}"],
+                            capture_output=True, text=True, timeout=600, env=quiet_env())
+    assert result.returncode == 0, result.stderr[-4000:]
+    rows = (log_dir / "progress.csv").read_text().splitlines()
+    assert len(rows) == 1 + 4  # a header and one row per update, written by rank 0 alone
+    assert result.stdout.count("| meankl") == 4  # rank 1 prints no log table
+    assert sorted(path.name for path in log_dir.glob("*.monitor.csv")) == ["0.0.monitor.csv", "1.0.monitor.csv"]
+    assert read_metadata(log_dir / "model")["timesteps"] == 8192
