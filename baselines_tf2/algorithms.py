@@ -58,6 +58,7 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
     "ddpg": AlgorithmEntry(
         "baselines_tf2.ddpg.ddpg", "DDPGConfig", "baselines_tf2.ddpg.ddpg:policy_from_checkpoint",
         value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1, feedforward_only=True,
+        data_parallel=True,
     ),
     "td3": AlgorithmEntry(
         "baselines_tf2.td3.td3", "TD3Config", "baselines_tf2.td3.td3:policy_from_checkpoint",

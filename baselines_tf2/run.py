@@ -2,7 +2,7 @@
 
 Extra hyperparameters come as `--name=value` (Python literals, never evaluated as code); the env type's defaults
 come from the algorithm's `defaults.py`. Usage errors print a message naming what is valid and exit with status 2.
-`mpiexec -n N python -m baselines_tf2.run --alg=ppo2 ...` trains PPO2 or A2C data-parallel on N ranks
+`mpiexec -n N python -m baselines_tf2.run --alg=ppo2 ...` trains PPO2, A2C or DDPG data-parallel on N ranks
 (docs/distributed.md).
 """
 

@@ -55,6 +55,20 @@ class World:
         self.comm.Allreduce(local, total)
         return total
 
+    def mean(self, buffer: np.ndarray) -> np.ndarray:
+        """Element-wise mean over ranks, in one Allreduce; same dtype and shape."""
+        return self.sum(buffer) / buffer.dtype.type(self.size)
+
+    def concatenate(self, rows: np.ndarray) -> np.ndarray:
+        """Every rank's `rows` stacked along the first axis in rank order, in one Allgather (each rank passes an
+        array of the same shape and dtype)."""
+        if self.size == 1:
+            return rows
+        local = np.require(rows, requirements="C")
+        gathered = np.empty((self.size * len(local), *local.shape[1:]), local.dtype)
+        self.comm.Allgather(local, gathered)
+        return gathered
+
     def gather(self, value: int) -> list[int]:
         """Every rank's `value`, in rank order."""
         if self.size == 1:

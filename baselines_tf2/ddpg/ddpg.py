@@ -3,7 +3,8 @@ resumed and played like every other algorithm).
 
 Each epoch cycle plays `nb_rollout_steps` steps on every env with the exploring actor, then makes
 `nb_train_steps` updates (one compiled step each: critic, actor and Polyak targets) on batches of `batch_size`;
-`nb_epoch_cycles` cycles make an epoch, the unit of baselines' log lines.
+`nb_epoch_cycles` cycles make an epoch, the unit of baselines' log lines. Under `mpiexec -n N` the ranks train
+data-parallel (see `ddpg_learner`), and a cycle counts the steps of all N ranks.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any, Callable
 
 import gymnasium
 
+from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.validation import require_int, require_number
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.ddpg.ddpg_learner import DDPG
 from baselines_tf2.ddpg.noise import parse_noise_type
+from baselines_tf2.nn.tf_util import rank_seed
 from baselines_tf2.off_policy.agent import agent_from_checkpoint
 from baselines_tf2.off_policy.learn import learn_off_policy
 from baselines_tf2.off_policy.loop import Schedule, as_vec_env
@@ -124,15 +127,21 @@ def learn(
 ) -> DDPG:
     """Train DDPG on `env` (Box actions) and return the agent (`agent.save(path)`, `agent(obs)` acts).
 
-    `total_timesteps` counts env steps over all envs (baselines counted per env); without it, `nb_epochs` epochs
-    (default 500) are played. `network_kwargs` go to the actor's and the critic's torso (baselines: mlp, 2 x 64
-    tanh). With `eval_env`, `nb_eval_steps` deterministic steps are played on it after each cycle. `load_path`
-    loads a saved agent, and resumes its run when the run is unfinished and has the same total steps (replay
-    memory included with `save_replay`). `callback(locals(), globals())` returning True stops (as deepq's).
+    `total_timesteps` counts env steps over all envs and MPI ranks (baselines counted per env and rank); without
+    it, `nb_epochs` epochs (default 500) are played. `network_kwargs` go to the actor's and the critic's torso
+    (baselines: mlp, 2 x 64 tanh). With `eval_env`, `nb_eval_steps` deterministic steps are played on it after each
+    cycle. `load_path` loads a saved agent, and resumes its run when the run is unfinished and has the same total
+    steps (replay memory included with `save_replay`). `callback(locals(), globals())` returning True stops (as
+    deepq's).
+
+    Under `mpiexec -n N` each rank passes its own `env` and seeds its generators with `seed + 1000 * rank`; the
+    ranks average their gradients and merge their observation statistics (docs/distributed.md).
     """
     config = config_from_arguments(DDPGConfig, locals())
     venv = as_vec_env(env)
-    steps_per_cycle = nb_rollout_steps * venv.num_envs
+    ranks = world()
+    seed_of_rank = rank_seed(seed, ranks.rank)
+    steps_per_cycle = nb_rollout_steps * venv.num_envs * ranks.size
     if total_timesteps is None:
         total_timesteps = (nb_epochs or DEFAULT_EPOCHS) * nb_epoch_cycles * steps_per_cycle
     elif nb_epochs is not None:
@@ -140,9 +149,10 @@ def learn(
     schedule = Schedule(rollout_steps=nb_rollout_steps, train_steps=nb_train_steps, batch_size=batch_size,
                         learning_starts=batch_size, random_steps=0, log_every=nb_epoch_cycles,
                         checkpoint_every=checkpoint_freq, reward_scale=reward_scale)
-    options = run_options_from_arguments(locals(), total_timesteps=max(0, math.ceil(total_timesteps)))
+    options = run_options_from_arguments(locals(), total_timesteps=max(0, math.ceil(total_timesteps)),
+                                         seed=seed_of_rank)
     agent = learn_off_policy(lambda obs_space, action_space: DDPG(obs_space, action_space, network, network_kwargs,
-                                                                  config, seed=seed),
+                                                                  config, seed=seed_of_rank),
                              venv, config, schedule, options, load_path=load_path, eval_env=eval_env,
                              eval_steps=nb_eval_steps, callback=callback)
     assert isinstance(agent, DDPG)

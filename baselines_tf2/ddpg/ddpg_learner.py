@@ -1,10 +1,16 @@
 """DDPG's networks and compiled update (Lillicrap et al. 2016, as baselines' ddpg_learner): a deterministic actor,
 one critic, Polyak-averaged targets, observation normalization, optional Pop-Art return normalization, and
-action or adaptive parameter noise (Plappert et al. 2018)."""
+action or adaptive parameter noise (Plappert et al. 2018).
+
+Under MPI (`mpi_util.world()` has several ranks) the ranks train data-parallel, as baselines' DDPG with MpiAdam:
+every rank starts from rank 0's variables, each update applies the critic and actor gradients averaged over the
+ranks' batches, the observation (and Pop-Art return) statistics merge every rank's data, and the parameter noise
+adapts to the distance averaged over ranks; each rank keeps its own replay memory and exploration noise.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import keras
 import numpy as np
@@ -12,11 +18,19 @@ import tensorflow as tf
 
 from baselines_tf2.ddpg.noise import ActionNoise, AdaptiveParamNoiseSpec, parse_noise_type
 from baselines_tf2.nn.optimizers import FusedAdam
-from baselines_tf2.nn.tf_util import CompiledFunction, apply_if_finite
+from baselines_tf2.nn.tf_util import (
+    CompiledFunction,
+    apply_if_finite,
+    assign_variables,
+    flat_concat,
+    flat_size,
+    split_flat,
+)
 from baselines_tf2.off_policy.agent import OffPolicyAgent, batch_signature
 from baselines_tf2.off_policy.networks import build_actor, build_critic, copy_weights, l2_penalty, soft_update
 
 MIN_RETURN_VARIANCE = 1e-2  # the return statistics' variance floor, as the observation statistics'
+RANK_OWN_GROUPS = ("rng", "perturbed_actor")  # under MPI each rank explores with its own noise
 
 
 def clipped_gradients(gradients: list[tf.Tensor], clip_norm: float | None) -> tuple[list[tf.Tensor], tf.Tensor]:
@@ -27,15 +41,29 @@ def clipped_gradients(gradients: list[tf.Tensor], clip_norm: float | None) -> tu
     return tf.clip_by_global_norm(gradients, clip_norm, use_norm=norm)[0], norm
 
 
+class Gradients(NamedTuple):
+    """One batch's critic and actor gradients (clipped), their losses and their norms (before clipping)."""
+
+    critic: list[tf.Tensor]
+    actor: list[tf.Tensor]
+    critic_loss: tf.Tensor
+    actor_loss: tf.Tensor
+    critic_norm: tf.Tensor
+    actor_norm: tf.Tensor
+
+
 class DDPG(OffPolicyAgent):
-    """baselines' DDPG agent, trainable in one compiled step and saved as data."""
+    """baselines' DDPG agent, trainable in one compiled step and saved as data; data-parallel under MPI (every
+    rank must build it, since the ranks exchange their initial variables)."""
 
     alg = "ddpg"
+    data_parallel = True
 
     def __init__(self, observation_space: Any, action_space: Any, network: str, network_kwargs: Mapping[str, Any],
                  config: Any, seed: int | None = None) -> None:
         self.seed = seed
         super().__init__(observation_space, action_space, network, network_kwargs, config)
+        self.synchronize()
 
     def build(self) -> None:
         config = self.config
@@ -66,8 +94,17 @@ class DDPG(OffPolicyAgent):
             stddev = tf.TensorSpec([], tf.float32)
             self.perturb_actor = CompiledFunction(self._perturb_actor, [stddev])
             self.adaptive_distance = CompiledFunction(self._adaptive_distance, [obs_spec, stddev])
-            self.perturb_actor(tf.constant(self.param_noise.current_stddev, tf.float32))
-        self._train = CompiledFunction(self._train_step, [batch_signature(self.obs_size, self.nb_actions)])
+            self._perturb_anew()
+        batch_spec = batch_signature(self.obs_size, self.nb_actions)
+        if self.world.size == 1:
+            self._train = CompiledFunction(self._train_step, [batch_spec])
+        else:  # the step cut in two around the Allreduce
+            self._local_gradients = CompiledFunction(self._local_gradient_step, [batch_spec])
+            buffer = tf.TensorSpec([flat_size(self._buffer_shapes())], tf.float32)
+            self._apply_averaged = CompiledFunction(self._apply_averaged_step, [buffer])
+            if config.normalize_returns and config.popart:
+                self._return_sums = CompiledFunction(self._return_sums_step, [batch_spec])
+                self._popart_merge = CompiledFunction(self._popart_merge_step, [tf.TensorSpec([3], tf.float64)])
 
     def variable_groups(self) -> dict[str, list[tf.Variable]]:
         groups = {
@@ -79,6 +116,29 @@ class DDPG(OffPolicyAgent):
         if self.param_noise is not None:  # the perturbation exploring now, so a resumed run explores alike
             groups["perturbed_actor"] = self.perturbed_actor.weights
         return groups
+
+    def synchronize(self) -> None:
+        """Give every rank rank 0's networks, targets, optimizer state and return statistics, then draw this rank's
+        perturbation of the common actor (nothing to do with one rank)."""
+        if self.world.size == 1:
+            return
+        shared = [variable for name, variables in self.variable_groups().items() if name not in RANK_OWN_GROUPS
+                  for variable in variables]
+        assign_variables(shared, self.world.broadcast([np.asarray(variable.numpy()) for variable in shared]),
+                         "rank 0's variables")
+        self._perturb_anew()
+
+    def load(self, path: str) -> dict[str, Any]:
+        """OffPolicyAgent.load; under MPI, ranks > 0 keep their own noise generators (the checkpoint holds rank 0's)
+        and draw their own perturbation of the loaded actor, so the ranks go on exploring apart."""
+        if self.world.rank == 0:
+            return super().load(path)
+        generator_state, noise_state = self.generator.state.numpy(), self.noise_rng.bit_generator.state
+        metadata = super().load(path)
+        self.generator.state.assign(generator_state)
+        self.noise_rng.bit_generator.state = noise_state
+        self._perturb_anew()
+        return metadata
 
     # ---- acting and exploration -----------------------------------------------------------------------
 
@@ -119,6 +179,10 @@ class DDPG(OffPolicyAgent):
         """baselines' agent.reset: restart the action noise and draw a new perturbation of the actor."""
         if self.action_noise is not None:
             self.action_noise.reset()
+        self._perturb_anew()
+
+    def _perturb_anew(self) -> None:
+        """Draw a new perturbation of the actor at the current noise std (with parameter noise)."""
         if self.param_noise is not None:
             self.perturb_actor(tf.constant(self.param_noise.current_stddev, tf.float32))
 
@@ -131,12 +195,14 @@ class DDPG(OffPolicyAgent):
             self.reset()
 
     def maybe_adapt(self, train_step: int, memory: Any) -> dict[str, float]:
-        """Every `param_noise_adaption_interval` gradient steps of an iteration, adapt the parameter noise."""
+        """Every `param_noise_adaption_interval` gradient steps of an iteration, adapt the parameter noise to the
+        distance averaged over MPI ranks (so every rank keeps the same noise std)."""
         if self.param_noise is None or train_step % self.config.param_noise_adaption_interval != 0:
             return {}
         batch = memory.sample(self.config.batch_size)
         stddev = tf.constant(self.param_noise.current_stddev, tf.float32)
-        distance = float(self.adaptive_distance(self.obs_tensor(batch["obs0"]), stddev))
+        local = self.adaptive_distance(self.obs_tensor(batch["obs0"]), stddev)
+        distance = float(self.world.mean(np.array([local], np.float64))[0])
         self.param_noise.adapt(distance)
         return {"train/param_noise_distance": distance, "train/param_noise_stddev": self.param_noise.current_stddev}
 
@@ -161,7 +227,12 @@ class DDPG(OffPolicyAgent):
     # ---- the update -------------------------------------------------------------------------------------
 
     def train_step(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        return self._train(batch)
+        """One update; under MPI with the gradients (and Pop-Art's return statistics) of every rank's batch."""
+        if self.world.size == 1:
+            return self._train(batch)
+        if self.config.normalize_returns and self.config.popart:
+            self._popart_merge(self.world.sum(self._return_sums(batch).numpy()))
+        return self._apply_averaged(self.world.mean(self._local_gradients(batch).numpy()))
 
     def _return_mean_std(self) -> tuple[tf.Tensor, tf.Tensor]:
         return self.return_moments[0], tf.sqrt(tf.maximum(self.return_moments[1], MIN_RETURN_VARIANCE))
@@ -169,10 +240,13 @@ class DDPG(OffPolicyAgent):
     def _popart(self, target_q: tf.Tensor) -> None:
         """Pop-Art (van Hasselt et al. 2016): add the targets to the return statistics, then rescale both critics'
         output layers so their denormalized outputs are unchanged."""
+        batch_mean, batch_var = tf.nn.moments(target_q, axes=[0])
+        self._popart_with_moments(batch_mean, batch_var, tf.cast(tf.shape(target_q)[0], tf.float32))
+
+    def _popart_with_moments(self, batch_mean: tf.Tensor, batch_var: tf.Tensor, batch_count: tf.Tensor) -> None:
+        """`_popart` given the targets' mean, variance and count."""
         old_mean, old_std = self._return_mean_std()
         mean, var, count = self.return_moments[0], self.return_moments[1], self.return_moments[2]
-        batch_mean, batch_var = tf.nn.moments(target_q, axes=[0])
-        batch_count = tf.cast(tf.shape(target_q)[0], tf.float32)
         total = count + batch_count
         delta = batch_mean - mean
         new_mean = mean + delta * batch_count / total
@@ -184,16 +258,19 @@ class DDPG(OffPolicyAgent):
             kernel.assign(kernel * old_std / std)
             bias.assign((bias * old_std + old_mean - mean) / std)
 
-    def _train_step(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        config = self.config
-        obs0, obs1 = self.normalizer(batch["obs0"]), self.normalizer(batch["obs1"])
+    def _target_q(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
+        """r + gamma (1 - terminal) Q'(s', mu'(s')), in return units."""
+        obs1 = self.normalizer(batch["obs1"])
         rewards, terminals = batch["rewards"][:, 0], batch["terminals1"][:, 0]
         mean, std = self._return_mean_std()
         next_q = self.target_critic([obs1, self.target_actor(obs1)]) * std + mean
-        target_q = tf.stop_gradient(rewards + (1.0 - terminals) * config.gamma * next_q)
-        if config.normalize_returns and config.popart:
-            self._popart(target_q)
-            mean, std = self._return_mean_std()
+        return tf.stop_gradient(rewards + (1.0 - terminals) * self.config.gamma * next_q)
+
+    def _gradients(self, batch: dict[str, tf.Tensor], target_q: tf.Tensor) -> Gradients:
+        """The critic's and the actor's gradients, both at the current weights."""
+        config = self.config
+        obs0 = self.normalizer(batch["obs0"])
+        mean, std = self._return_mean_std()
         normalized_target = (target_q - mean) / std
         with tf.GradientTape() as tape:
             critic_loss = tf.reduce_mean(tf.square(self.critic([obs0, batch["actions"]]) - normalized_target))
@@ -205,11 +282,64 @@ class DDPG(OffPolicyAgent):
             actor_loss = -tf.reduce_mean(self.critic([obs0, self.actor(obs0)]) * std + mean)
         actor_gradients, actor_norm = clipped_gradients(
             tape.gradient(actor_loss, self.actor.trainable_variables), config.clip_norm)
-        skipped_critic = apply_if_finite(self.critic_optimizer, critic_gradients, self.critic.trainable_variables,
-                                         critic_loss, critic_norm)
-        skipped_actor = apply_if_finite(self.actor_optimizer, actor_gradients, self.actor.trainable_variables,
-                                        actor_loss, actor_norm)
-        soft_update(self.target_actor.weights, self.actor.weights, config.tau)
-        soft_update(self.target_critic.weights, self.critic.weights, config.tau)
-        return {"loss_critic": critic_loss, "loss_actor": actor_loss, "reference_Q_mean": tf.reduce_mean(target_q),
-                "skipped": tf.maximum(skipped_critic, skipped_actor)}
+        return Gradients(critic_gradients, actor_gradients, critic_loss, actor_loss, critic_norm, actor_norm)
+
+    def _apply(self, gradients: Gradients) -> tf.Tensor:
+        """Apply both gradients (each only if finite), then move the targets; 1.0 if either update was skipped."""
+        skipped_critic = apply_if_finite(self.critic_optimizer, gradients.critic, self.critic.trainable_variables,
+                                         gradients.critic_loss, gradients.critic_norm)
+        skipped_actor = apply_if_finite(self.actor_optimizer, gradients.actor, self.actor.trainable_variables,
+                                        gradients.actor_loss, gradients.actor_norm)
+        soft_update(self.target_actor.weights, self.actor.weights, self.config.tau)
+        soft_update(self.target_critic.weights, self.critic.weights, self.config.tau)
+        return tf.maximum(skipped_critic, skipped_actor)
+
+    def _train_step(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        target_q = self._target_q(batch)
+        if self.config.normalize_returns and self.config.popart:
+            self._popart(target_q)
+        gradients = self._gradients(batch, target_q)
+        return {"loss_critic": gradients.critic_loss, "loss_actor": gradients.actor_loss,
+                "reference_Q_mean": tf.reduce_mean(target_q), "skipped": self._apply(gradients)}
+
+    # ---- the update under MPI: local gradients, one Allreduce, the same application on every rank ----------
+
+    def _buffer_shapes(self) -> list[Any]:
+        """What `_local_gradient_step` packs: the critic's then the actor's gradients, the two losses, the mean
+        target."""
+        variables = [*self.critic.trainable_variables, *self.actor.trainable_variables]
+        return [*(variable.shape for variable in variables), (), (), ()]
+
+    def _local_gradient_step(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
+        """This rank's gradients (each clipped, as baselines' flatgrad before MpiAdam averages), losses and mean
+        target, as one float32 buffer."""
+        target_q = self._target_q(batch)
+        gradients = self._gradients(batch, target_q)
+        return flat_concat([*gradients.critic, *gradients.actor, gradients.critic_loss, gradients.actor_loss,
+                            tf.reduce_mean(target_q)])
+
+    def _apply_averaged_step(self, buffer: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Apply a `_local_gradient_step` buffer averaged over ranks; every rank computes the same update, and skips
+        it together when a rank's loss or gradient was not finite."""
+        pieces = split_flat(buffer, self._buffer_shapes())
+        critic_count = len(self.critic.trainable_variables)
+        critic, actor = pieces[:critic_count], pieces[critic_count:-3]
+        critic_loss, actor_loss, mean_target = pieces[-3:]
+        skipped = self._apply(Gradients(critic, actor, critic_loss, actor_loss, tf.linalg.global_norm(critic),
+                                        tf.linalg.global_norm(actor)))
+        return {"loss_critic": critic_loss, "loss_actor": actor_loss, "reference_Q_mean": mean_target,
+                "skipped": skipped}
+
+    def _return_sums_step(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
+        """(count, sum, sum of squares) of this rank's targets, float64, to add up over ranks for Pop-Art."""
+        target_q = tf.cast(self._target_q(batch), tf.float64)
+        return tf.stack([tf.cast(tf.size(target_q), tf.float64), tf.reduce_sum(target_q),
+                         tf.reduce_sum(tf.square(target_q))])
+
+    def _popart_merge_step(self, sums: tf.Tensor) -> tf.Tensor:
+        """Pop-Art with the moments of every rank's targets (`_return_sums_step` summed over ranks)."""
+        count = sums[0]
+        mean = sums[1] / count
+        var = tf.maximum(sums[2] / count - tf.square(mean), 0.0)
+        self._popart_with_moments(tf.cast(mean, tf.float32), tf.cast(var, tf.float32), tf.cast(count, tf.float32))
+        return count

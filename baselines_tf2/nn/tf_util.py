@@ -40,11 +40,16 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
+def rank_seed(seed: int | None, rank: int) -> int | None:
+    """`seed + 1000 * rank`: baselines' seed for MPI rank `rank` (None stays None)."""
+    return None if seed is None else seed + 1000 * rank
+
+
 def set_global_seeds(seed: int | None, *, rank: int = 0, deterministic_ops: bool = False) -> int | None:
-    """Seed Python, NumPy and TensorFlow with `seed + 1000 * rank` (baselines' MPI convention); return it."""
-    if seed is None:
+    """Seed Python, NumPy and TensorFlow with `rank_seed(seed, rank)`; return it."""
+    effective = rank_seed(seed, rank)
+    if effective is None:
         return None
-    effective = seed + 1000 * rank
     keras.utils.set_random_seed(effective)
     if deterministic_ops:
         tf.config.experimental.enable_op_determinism()
@@ -106,6 +111,22 @@ def assign_checkpoint_arrays(variables: Sequence[tf.Variable], arrays: Sequence[
         assign_variables(variables, arrays, what)
     except ValueError as err:
         raise CheckpointError(f"{path!r} does not fit this model: {err}") from None
+
+
+def flat_concat(tensors: Sequence[tf.Tensor]) -> tf.Tensor:
+    """`tensors` flattened, cast to float32 and concatenated: one buffer, which MPI ranks average in one Allreduce."""
+    return tf.concat([tf.reshape(tf.cast(tensor, tf.float32), [-1]) for tensor in tensors], 0)
+
+
+def split_flat(buffer: tf.Tensor, shapes: Sequence[Sequence[int]]) -> list[tf.Tensor]:
+    """Undo `flat_concat`: `buffer` cut into tensors of `shapes` (whose sizes add up to its length)."""
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    return [tf.reshape(piece, shape) for piece, shape in zip(tf.split(buffer, sizes), shapes)]
+
+
+def flat_size(shapes: Sequence[Sequence[int]]) -> int:
+    """The length of the `flat_concat` buffer of tensors of `shapes`."""
+    return sum(int(np.prod(shape)) for shape in shapes)
 
 
 class CompiledFunction:

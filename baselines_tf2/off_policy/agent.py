@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from baselines_tf2.common.mpi_util import World, world
 from baselines_tf2.nn.tf_util import CompiledFunction, assign_checkpoint_arrays
 from baselines_tf2.off_policy.networks import OBSERVATION_CLIP, ObservationNormalizer
 from baselines_tf2.training.checkpoint import (
@@ -65,6 +66,7 @@ class OffPolicyAgent(ABC):
     initial_state = None
     value_kind = "Q(s, a)"  # what an exported model's 'values' output holds: the critic at the greedy action
     actor: keras.Model  # the acting network, made by `build`
+    data_parallel = False  # under MPI, the ranks train one agent (DDPG); otherwise each rank trains its own
 
     def __init__(self, observation_space: gymnasium.Space, action_space: gymnasium.Space, network: str,
                  network_kwargs: Mapping[str, Any], config: Any) -> None:
@@ -80,7 +82,8 @@ class OffPolicyAgent(ABC):
         self.nb_actions = int(np.prod(action_space.shape))
         self.low = np.asarray(action_space.low, np.float32).reshape(-1)
         self.high = np.asarray(action_space.high, np.float32).reshape(-1)
-        self.normalizer = ObservationNormalizer(self.obs_size, config.normalize_observations)
+        self.world = world() if self.data_parallel else World()  # the ranks training this agent together
+        self.normalizer = ObservationNormalizer(self.obs_size, config.normalize_observations, self.world)
         self.timesteps = 0
         self.run_metadata: dict[str, Any] = {}
         self.build()

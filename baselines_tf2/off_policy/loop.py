@@ -72,7 +72,7 @@ class OffPolicyIteration(Algorithm):
         self.evaluation = evaluation
         self.save_replay = save_replay
         self.num_envs = venv.num_envs
-        self.steps_per_iteration = schedule.rollout_steps * venv.num_envs
+        self.steps_per_iteration = run.steps_per_iteration
         self.episode_returns: deque[float] = deque(maxlen=RETURN_HISTORY)
         self.recent_returns = self.episode_returns
         self.episodes = 0
@@ -139,8 +139,11 @@ class OffPolicyIteration(Algorithm):
         self.obs = new_obs
 
     def _log(self, run: TrainingRun, steps_done: int) -> None:
-        """baselines' DDPG keys over the iterations since the last log line."""
+        """baselines' DDPG keys over the iterations since the last log line (under MPI rank 0 logs its own episodes
+        and actions; steps count every rank's)."""
         window, self.window = self.window, LogWindow()
+        if run.world.rank != 0:
+            return
         elapsed = time.perf_counter() - self.start_time
         actions = np.concatenate(window.actions) if window.actions else np.zeros(1)
         values: dict[str, float] = {
@@ -264,7 +267,7 @@ def train_off_policy(agent: Any, venv: VecEnv, schedule: Schedule, options: RunO
                      evaluation: PeriodicEvaluation | EvalSteps | None = None, callback: Any = None) -> None:
     """Run `agent` on `venv` through the training core: replay memory, the iteration, resume and checkpoints."""
     memory = Memory(buffer_size, (agent.nb_actions,), (agent.obs_size,), seed=options.seed)
-    run = TrainingRun(agent, venv, options, schedule.rollout_steps * venv.num_envs)
+    run = TrainingRun(agent, venv, options, schedule.rollout_steps * venv.num_envs * agent.world.size)
     algorithm = OffPolicyIteration(agent, venv, memory, schedule, run, evaluation, save_replay)
     if load_path is not None:
         run.resume(algorithm, load_path)

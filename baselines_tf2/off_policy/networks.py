@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from baselines_tf2.common.mpi_util import World
 from baselines_tf2.nn.models import get_network_builder
 from baselines_tf2.nn.tf_util import CompiledFunction
 
@@ -105,19 +106,24 @@ def l2_penalty(model: keras.Model, scale: float) -> tf.Tensor:
 class ObservationNormalizer:
     """Running mean and variance of the observations seen (float64, merged exactly as RunningMeanStd does), kept
     in TF variables the compiled graphs read: (obs - mean) / std clipped to +-5, as baselines' DDPG; the identity
-    when disabled. `update` is one compiled call (an eager assign per step would cost more than the update)."""
+    when disabled. `update` is one compiled call (an eager assign per step would cost more than the update).
 
-    def __init__(self, obs_size: int, enabled: bool) -> None:
+    With several MPI `ranks`, each `update` merges every rank's batch (one Allgather), so every rank holds the
+    statistics one process would have of all ranks' observations."""
+
+    def __init__(self, obs_size: int, enabled: bool, ranks: World | None = None) -> None:
         self.enabled = enabled
+        self.ranks = ranks or World()
         self.mean = tf.Variable(np.zeros(obs_size), dtype=tf.float64, trainable=False, name="obs_mean")
         self.var = tf.Variable(np.ones(obs_size), dtype=tf.float64, trainable=False, name="obs_var")
         self.count = tf.Variable(1e-4, dtype=tf.float64, trainable=False, name="obs_count")  # RunningMeanStd's
         self._update = CompiledFunction(self._merge, [tf.TensorSpec([None, obs_size], tf.float32)])
 
     def update(self, observations: np.ndarray) -> None:
-        """Add a batch of observations [n, obs_size] to the statistics."""
+        """Add a batch of observations [n, obs_size] to the statistics (under MPI every rank calls this, with a
+        batch of the same size, and every rank's batch is added)."""
         if self.enabled:
-            self._update(tf.convert_to_tensor(observations, tf.float32))
+            self._update(tf.convert_to_tensor(self.ranks.concatenate(observations), tf.float32))
 
     def _merge(self, observations: tf.Tensor) -> tf.Tensor:
         """Chan et al.'s pairwise merge of the batch's moments into the running ones."""

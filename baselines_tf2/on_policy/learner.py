@@ -17,7 +17,14 @@ import tensorflow as tf
 
 from baselines_tf2.common.mpi_util import world
 from baselines_tf2.nn.policies import PolicyWithValue, action_dtype
-from baselines_tf2.nn.tf_util import CompiledFunction, apply_if_finite, assign_variables
+from baselines_tf2.nn.tf_util import (
+    CompiledFunction,
+    apply_if_finite,
+    assign_variables,
+    flat_concat,
+    flat_size,
+    split_flat,
+)
 from baselines_tf2.on_policy.runner import Rollout
 from baselines_tf2.on_policy.saving import policy_metadata, save_policy
 from baselines_tf2.training.checkpoint import CheckpointError, check_spaces_match, load_checkpoint
@@ -120,29 +127,26 @@ class OnPolicyLearner(ABC):
 
         def local_gradient(batch: Minibatch) -> dict[str, tf.Tensor]:
             gradients, total, terms = self._gradients(batch)
-            pieces = [tf.reshape(tf.cast(gradient, tf.float32), [-1]) for gradient in gradients]
-            return {**terms._asdict(), "gradient": tf.concat([*pieces, tf.reshape(tf.cast(total, tf.float32), [1])], 0)}
+            return {**terms._asdict(), "gradient": flat_concat([*gradients, total])}
 
         return CompiledFunction(local_gradient, [minibatch_signature(self.policy)])
 
     @cached_property
     def apply_gradient(self) -> CompiledFunction:
         """A `local_gradient` buffer (averaged over ranks) -> clipped and applied unless non-finite, as train_step."""
-        variables = self.variables
-        sizes = [int(np.prod(variable.shape)) for variable in variables]
+        shapes = [*(variable.shape for variable in self.variables), ()]  # the gradients, then the loss
 
         def apply_gradient(buffer: tf.Tensor) -> dict[str, tf.Tensor]:
-            pieces = tf.split(buffer[:-1], sizes)
-            gradients = [tf.reshape(piece, variable.shape) for piece, variable in zip(pieces, variables)]
-            return self._apply(gradients, buffer[-1])
+            *gradients, total = split_flat(buffer, shapes)
+            return self._apply(gradients, total)
 
-        return CompiledFunction(apply_gradient, [tf.TensorSpec([sum(sizes) + 1], tf.float32)])
+        return CompiledFunction(apply_gradient, [tf.TensorSpec([flat_size(shapes)], tf.float32)])
 
     def averaged_step(self, batch: Minibatch) -> dict[str, tf.Tensor]:
         """train_step over all ranks: each rank's gradient and loss, averaged in one Allreduce, applied on every rank
         (so a non-finite average is skipped on all of them); the loss terms are this rank's."""
         result = self.local_gradient(batch)
-        averaged = self.world.sum(result.pop("gradient").numpy()) / np.float32(self.world.size)
+        averaged = self.world.mean(result.pop("gradient").numpy())
         return {**result, **self.apply_gradient(tf.convert_to_tensor(averaged))}
 
     def synchronize(self) -> None:
