@@ -31,6 +31,8 @@ class AlgorithmEntry:
     mujoco_vec_normalize: bool = True
     eval_epsilon: float | None = None  # evaluate's default: epsilon-greedy with this epsilon, or None to sample
     value_kind: str = "V(s)"  # what an exported model's 'values' output holds
+    in_run_cli: bool = True  # `--alg` takes it (ppo1 is not in baselines' run.py: its checkpoints play, it trains
+    # from Python or its run_mujoco / run_atari scripts)
 
 
 ALGORITHMS: dict[str, AlgorithmEntry] = {
@@ -47,6 +49,10 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         "baselines_tf2.trpo_mpi.trpo_mpi", "TRPOConfig", "baselines_tf2.on_policy.saving:policy_from_checkpoint",
         defaults="baselines_tf2.trpo_mpi.defaults", model_keys=("value_network",), data_parallel=True,
         default_num_env=1, feedforward_only=True,
+    ),
+    "ppo1": AlgorithmEntry(
+        "baselines_tf2.ppo1.pposgd_simple", "PPO1Config", "baselines_tf2.on_policy.saving:policy_from_checkpoint",
+        model_keys=("value_network",), data_parallel=True, in_run_cli=False,
     ),
     "deepq": AlgorithmEntry(
         "baselines_tf2.deepq.deepq", "DQNConfig", "baselines_tf2.deepq.act:act_from_checkpoint",

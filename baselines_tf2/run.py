@@ -258,8 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra = parse_unknown_args(unknown)
     except UsageError as err:
         parser.error(str(err))
-    if args.alg not in ALGORITHMS:
-        parser.error(f"unknown algorithm {args.alg!r}; valid: {', '.join(sorted(ALGORITHMS))}")
+    if args.alg not in ALGORITHMS or not ALGORITHMS[args.alg].in_run_cli:
+        valid = sorted(name for name, entry in ALGORITHMS.items() if entry.in_run_cli)
+        parser.error(f"unknown algorithm {args.alg!r}; valid: {', '.join(valid)}")
     if args.num_timesteps < 0:
         parser.error(f"--num_timesteps must be >= 0, got {args.num_timesteps}")
     if args.save_video_interval < 0:

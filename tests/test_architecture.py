@@ -17,7 +17,8 @@ from baselines_tf2.training.run import RunOptions
 PACKAGE_DIR = Path(baselines_tf2.__file__).parent
 SHARED_PACKAGES = ("common", "training", "tools", "nn", "on_policy", "off_policy")  # code every algorithm uses
 ALGORITHM_PACKAGES = {entry.module.split(".")[1] for entry in ALGORITHMS.values()}  # ppo2, a2c, deepq
-LEARN_ONLY = {"network", "env", "seed", "load_path", "callback", "eval_env", "network_kwargs", "param_noise"}
+LEARN_ONLY = {"network", "env", "seed", "load_path", "callback", "eval_env", "network_kwargs", "param_noise",
+              "policy_fn"}
 
 
 def module_name(path: Path) -> str:
@@ -110,7 +111,8 @@ def test_learn_defaults_are_the_config_defaults(alg: str) -> None:
     parameters = inspect.signature(module.learn).parameters
     for field in dataclasses.fields(config_class):
         assert field.name in parameters, f"{alg}.learn() lacks the config field {field.name!r}"
-        assert parameters[field.name].default == field.default, (
+        no_default = parameters[field.name].default is inspect.Parameter.empty and field.default is dataclasses.MISSING
+        assert no_default or parameters[field.name].default == field.default, (
             f"{alg}.learn({field.name}={parameters[field.name].default!r}) but {config_class.__name__}."
             f"{field.name} = {field.default!r}")
     run_options = {field.name: field.default for field in dataclasses.fields(RunOptions)}

@@ -242,8 +242,7 @@ def rebuild_vec_env(
         if wrapper["type"] == "VecFrameStack":
             venv = VecFrameStack(venv, wrapper["nstack"], channels_order=wrapper["channels_order"])
         elif wrapper["type"] == "VecNormalize":
-            venv = VecNormalize(venv, training=False)
-            venv.load_state_dict(wrapper["state"])
+            venv = VecNormalize.from_state_dict(wrapper["state"], venv, training=False)
     return venv
 
 
@@ -277,6 +276,26 @@ def make_atari_env(
 def arg_parser() -> argparse.ArgumentParser:
     """An empty parser that shows defaults in --help."""
     return argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def atari_arg_parser() -> argparse.ArgumentParser:
+    """baselines' parser of its run_atari.py scripts: --env, --seed, --num-timesteps."""
+    parser = arg_parser()
+    parser.add_argument("--env", help="environment id", default="BreakoutNoFrameskip-v4")
+    parser.add_argument("--seed", help="RNG seed", type=int, default=0)
+    parser.add_argument("--num-timesteps", type=int, default=int(10e6))
+    return parser
+
+
+def mujoco_arg_parser() -> argparse.ArgumentParser:
+    """baselines' parser of its run_mujoco.py scripts: --env (a v5 id here; baselines' default was Reacher-v2),
+    --seed, --num-timesteps, --play."""
+    parser = arg_parser()
+    parser.add_argument("--env", help="environment id", type=str, default="Reacher-v5")
+    parser.add_argument("--seed", help="RNG seed", type=int, default=0)
+    parser.add_argument("--num-timesteps", type=int, default=int(1e6))
+    parser.add_argument("--play", default=False, action="store_true")
+    return parser
 
 
 DEFAULT_ENV_TIMEOUT_S = 600.0  # generous: loading a ROM or a slow reset never comes near it; a hang does

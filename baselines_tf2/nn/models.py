@@ -25,6 +25,7 @@ LSTM_GAIN = 1.0  # baselines' `lstm`/`lnlstm` default init_scale
 LAYER_NORM_EPSILON = 1e-5  # baselines' `_ln` epsilon
 NATURE_CNN_CONVS = ((32, 8, 4), (64, 4, 2), (64, 3, 1))  # (filters, kernel, stride), Mnih et al. 2015
 SMALL_CNN_CONVS = ((8, 8, 4), (16, 4, 2))
+A3C_CNN_CONVS = ((16, 8, 4), (32, 4, 2))  # Mnih et al. 2016, baselines' ppo1 CnnPolicy(kind='small')
 PADDINGS = ("valid", "same")
 
 _REGISTRY: dict[str, NetworkBuilder] = {}
@@ -208,6 +209,16 @@ def cnn_small(padding: str = "valid") -> NetworkFn:
 
     def network_fn(obs_shape: tuple[int, ...], obs_dtype: str) -> keras.Model:
         return _conv_torso("cnn_small", obs_shape, obs_dtype, SMALL_CNN_CONVS, padding, 128, name="cnn_small")
+
+    return network_fn
+
+
+@register("cnn_a3c")
+def cnn_a3c(padding: str = "valid") -> NetworkFn:
+    """The A3C paper's torso: conv 16 8x8 s4, 32 4x4 s2, dense 256, all ReLU (baselines' ppo1 'small' CnnPolicy)."""
+
+    def network_fn(obs_shape: tuple[int, ...], obs_dtype: str) -> keras.Model:
+        return _conv_torso("cnn_a3c", obs_shape, obs_dtype, A3C_CNN_CONVS, padding, 256, name="cnn_a3c")
 
     return network_fn
 

@@ -41,13 +41,21 @@ def ppo_losses(
     value_loss = 0.5 * tf.reduce_mean(
         tf.maximum(tf.square(vpred - batch.returns), tf.square(vpred_clipped - batch.returns))
     )
-    ratio = tf.exp(batch.neglogpacs - neglogpac)
+    policy_loss, approxkl, clipfrac = clipped_surrogate(neglogpac, batch.neglogpacs, advantages, cliprange)
+    return LossTerms(policy_loss, value_loss, tf.reduce_mean(entropy), approxkl, clipfrac)
+
+
+def clipped_surrogate(neglogpac: tf.Tensor, old_neglogpac: tf.Tensor, advantages: tf.Tensor,
+                      cliprange: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """PPO's pessimistic surrogate, to minimise: mean(max(-A r, -A clip(r, 1 -+ cliprange))), r = pi / pi_old;
+    with the diagnostics approxkl and clipfrac (PPO2 and PPO1 share it)."""
+    ratio = tf.exp(old_neglogpac - neglogpac)
     policy_loss = tf.reduce_mean(
         tf.maximum(-advantages * ratio, -advantages * tf.clip_by_value(ratio, 1.0 - cliprange, 1.0 + cliprange))
     )
-    approxkl = 0.5 * tf.reduce_mean(tf.square(neglogpac - batch.neglogpacs))
+    approxkl = 0.5 * tf.reduce_mean(tf.square(neglogpac - old_neglogpac))
     clipfrac = tf.reduce_mean(tf.cast(tf.abs(ratio - 1.0) > cliprange, tf.float32))
-    return LossTerms(policy_loss, value_loss, tf.reduce_mean(entropy), approxkl, clipfrac)
+    return policy_loss, approxkl, clipfrac
 
 
 class PPO2Model(OnPolicyLearner):
@@ -60,9 +68,10 @@ class PPO2Model(OnPolicyLearner):
     alg = "ppo2"
 
     def __init__(
-        self, policy: PolicyWithValue, *, ent_coef: float, vf_coef: float, max_grad_norm: float | None
+        self, policy: PolicyWithValue, *, ent_coef: float, vf_coef: float, max_grad_norm: float | None,
+        adam_epsilon: float = 1e-5,
     ) -> None:
-        optimizer = FusedAdam(learning_rate=3e-4, epsilon=1e-5)
+        optimizer = FusedAdam(learning_rate=3e-4, epsilon=adam_epsilon)
         self.cliprange = tf.Variable(0.2, trainable=False, dtype=tf.float32, name="cliprange")
         super().__init__(policy, optimizer, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)
 

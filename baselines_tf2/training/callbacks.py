@@ -9,6 +9,7 @@ The locals dict is built only when a callback is given, never on every step for 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -51,3 +52,24 @@ def before_step_callback(
     if function is None:
         return None
     return StopCallback(function, local_vars, stop_when=True, before_iteration=True, global_vars=global_vars)
+
+
+UNBOUNDED_TIMESTEPS = 2**62  # the step budget of a run that only an episode count or a time limit ends
+
+
+def bounded_callback(function: Callable[..., Any] | None, *, max_episodes: int = 0,
+                     max_seconds: float = 0.0) -> Callable[[dict[str, Any], dict[str, Any]], Any] | None:
+    """trpo_mpi's and ppo1's `callback(locals(), globals())`, also stopping (a truthy return) once this process has
+    finished `max_episodes` episodes or run `max_seconds` seconds (each when > 0); None when there is nothing to do."""
+    if not max_episodes and not max_seconds:
+        return function
+    start = time.monotonic()
+
+    def stop_or_call(local_vars: dict[str, Any], global_vars: dict[str, Any]) -> Any:
+        if max_episodes and local_vars["episodes_so_far"] >= max_episodes:
+            return True
+        if max_seconds and time.monotonic() - start >= max_seconds:
+            return True
+        return function(local_vars, global_vars) if function is not None else None
+
+    return stop_or_call

@@ -11,12 +11,11 @@ from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.nn.models import is_recurrent_network
 from baselines_tf2.nn.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.on_policy.loop import LogKeys, build_policy, learn_on_policy
+from baselines_tf2.training.callbacks import UNBOUNDED_TIMESTEPS, bounded_callback
 from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
 from baselines_tf2.training.config import config_from_arguments, run_options_from_arguments
 from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 from baselines_tf2.trpo_mpi.model import TRPOModel
-
-UNBOUNDED_TIMESTEPS = 2**62  # the step budget of a run bounded by max_episodes alone
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,18 +123,8 @@ def learn(
         total_timesteps = max_iters * timesteps_per_batch * env.num_envs * world().size
     elif max_episodes:
         total_timesteps = UNBOUNDED_TIMESTEPS
-        callback = _stop_after_episodes(max_episodes, callback)
+        callback = bounded_callback(callback, max_episodes=max_episodes)
     learn_on_policy(model, config, run_options_from_arguments(locals(), seed=rank_seed), env=env,
                     load_path=load_path, callback=callback, callback_globals=globals(), log_keys=LogKeys())
     return model
 
-
-def _stop_after_episodes(max_episodes: int, callback: Callable[..., Any] | None) -> Callable[..., Any]:
-    """The user's callback, also stopping once this process has finished `max_episodes` episodes."""
-
-    def stop_or_call(local_vars: dict[str, Any], global_vars: dict[str, Any]) -> Any:
-        if local_vars["episodes_so_far"] >= max_episodes:
-            return True
-        return callback(local_vars, global_vars) if callback is not None else None
-
-    return stop_or_call

@@ -158,9 +158,20 @@ class VecNormalize(VecEnvWrapper):
     @classmethod
     def load(cls, path: str | os.PathLike[str], venv: VecEnv) -> VecNormalize:
         """A VecNormalize around `venv` with the settings and statistics saved at `path` (training stays on)."""
-        document = _read_stats_document(Path(path))
-        normalizer = cls(venv, **document["config"])
-        normalizer._apply_stats(document, path)
+        return cls._built_from(_read_stats_document(Path(path)), venv, path, training=True)
+
+    @classmethod
+    def from_state_dict(cls, document: Any, venv: VecEnv, source: str = "statistics",
+                        training: bool = True) -> VecNormalize:
+        """A VecNormalize around `venv` with the settings and statistics of a `state_dict()` document (a checkpoint's,
+        say); ValueError naming `source` if the document is malformed or does not fit `venv`."""
+        return cls._built_from(_checked_stats_document(document, source), venv, source, training=training)
+
+    @classmethod
+    def _built_from(cls, document: dict[str, Any], venv: VecEnv, source: str | os.PathLike[str],
+                    training: bool) -> VecNormalize:
+        normalizer = cls(venv, **document["config"], training=training)
+        normalizer._apply_stats(document, source)
         return normalizer
 
     def _apply_stats(self, document: dict[str, Any], path: str | os.PathLike[str]) -> None:

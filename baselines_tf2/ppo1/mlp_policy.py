@@ -1,0 +1,47 @@
+"""baselines' ppo1 MlpPolicy: separate tanh MLPs for the policy and the value, on observations normalized by a
+running mean and standard deviation clipped to +-5, and a Gaussian with a state-independent log std for Box actions.
+
+Here it is a `PolicyWithValue` ('mlp' torso, value_network='copy'); `pposgd_simple.learn` puts the observation filter
+in front of it as a VecNormalize (observations only, clipped to +-5), whose statistics checkpoints keep.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from baselines_tf2.nn.policies import PolicyWithValue
+
+OBSERVATION_CLIP = 5.0  # baselines' ob_rms filter: clip((obs - mean) / std, -5, 5)
+
+
+class BasePolicy(PolicyWithValue):
+    """What ppo1's policies add to PolicyWithValue: baselines' `act`, and whether learn() filters observations."""
+
+    normalize_observations = False
+
+    def act(self, stochastic: bool, ob: Any) -> tuple[Any, float]:
+        """baselines' `pi.act(stochastic, ob)` for one (filtered) observation: (action, value)."""
+        batch = np.asarray(ob)[None]
+        actions = self.step(batch)[0] if stochastic else self.act_deterministic(batch)[0]
+        return actions[0], float(self.value(batch)[0])
+
+
+class MlpPolicy(BasePolicy):
+    """`MlpPolicy(name, ob_space, ac_space, hid_size, num_hid_layers)`, as a ppo1 `policy_fn` returns it."""
+
+    normalize_observations = True  # learn() filters observations (baselines' ob_rms)
+
+    def __init__(self, name: str, ob_space: gymnasium.Space, ac_space: gymnasium.Space, hid_size: int,
+                 num_hid_layers: int, gaussian_fixed_var: bool = True, **_tf1_options: Any) -> None:
+        if not gaussian_fixed_var:
+            raise ValueError("gaussian_fixed_var=False (a log std output per state) is not supported; the Gaussian's "
+                             "log std is one trainable vector, as with baselines' default gaussian_fixed_var=True")
+        if not isinstance(ob_space, gymnasium.spaces.Box):
+            raise ValueError(f"MlpPolicy takes Box observations (as baselines'), got {ob_space}")
+        self.name = name
+        super().__init__(ob_space, ac_space, "mlp",
+                         {"num_layers": num_hid_layers, "num_hidden": hid_size, "activation": "tanh"},
+                         value_network="copy")

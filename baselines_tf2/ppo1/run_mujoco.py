@@ -1,0 +1,46 @@
+"""baselines' ppo1/run_mujoco.py: PPO1 with a 2 x 64 MlpPolicy on one MuJoCo env, baselines' settings.
+
+    python -m baselines_tf2.ppo1.run_mujoco --env=Hopper-v5 --num-timesteps=1000000 --seed=0
+
+Logs go where `logger.configure()` puts them (OPENAI_LOGDIR, or a fresh folder), the model to `<log dir>/model`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from baselines_tf2 import logger
+from baselines_tf2.common.cmd_util import make_vec_env, mujoco_arg_parser
+from baselines_tf2.ppo1 import mlp_policy, pposgd_simple
+
+
+def train(env_id: str, num_timesteps: int, seed: int | None) -> pposgd_simple.PPO1Model:
+    """Train and return the model (saved as <log dir>/model when a log dir is configured)."""
+
+    def policy_fn(name: str, ob_space: Any, ac_space: Any) -> Any:  # baselines' policy_fn shape
+        return mlp_policy.MlpPolicy(name=name, ob_space=ob_space, ac_space=ac_space, hid_size=64, num_hid_layers=2)
+
+    env = make_vec_env(env_id, "mujoco", 1, seed, force_dummy=True, monitor_dir=logger.get_dir())
+    try:
+        model = pposgd_simple.learn(env, policy_fn, max_timesteps=num_timesteps, timesteps_per_actorbatch=2048,
+                                    clip_param=0.2, entcoeff=0.0, optim_epochs=10, optim_stepsize=3e-4,
+                                    optim_batchsize=64, gamma=0.99, lam=0.95, schedule="linear", seed=seed,
+                                    progress_bar=True)
+    finally:
+        env.close()
+    log_dir = logger.get_dir()
+    if log_dir:
+        model.save(os.path.join(log_dir, "model"))
+    return model
+
+
+def main() -> None:
+    """Parse baselines' MuJoCo flags, configure the logger, train."""
+    args = mujoco_arg_parser().parse_args()
+    logger.configure()
+    train(args.env, num_timesteps=args.num_timesteps, seed=args.seed)
+
+
+if __name__ == "__main__":
+    main()
