@@ -22,7 +22,7 @@ from baselines_tf2.common.cg import cg
 from baselines_tf2.nn.distributions import make_pd
 from baselines_tf2.nn.optimizers import FusedAdam
 from baselines_tf2.nn.policies import PolicyWithValue, action_dtype
-from baselines_tf2.nn.tf_util import CompiledFunction
+from baselines_tf2.nn.tf_util import CompiledFunction, flat_concat, split_flat
 from baselines_tf2.on_policy.learner import Minibatch, OnPolicyLearner
 from baselines_tf2.on_policy.runner import Rollout
 from baselines_tf2.training.nonfinite import NonFiniteGuard
@@ -148,8 +148,8 @@ class TRPOModel(OnPolicyLearner):
 
     def _flat(self, gradients: list[tf.Tensor | None]) -> tf.Tensor:
         """The policy variables' gradients as one float32 vector (zeros where a variable had no gradient)."""
-        return tf.concat([tf.zeros([size]) if gradient is None else tf.reshape(tf.cast(gradient, tf.float32), [-1])
-                          for gradient, size in zip(gradients, self.sizes)], axis=0)
+        return flat_concat([tf.zeros([size]) if gradient is None else gradient
+                            for gradient, size in zip(gradients, self.sizes)])
 
     def _gain_and_gradient(self, obs: tf.Tensor, actions: tf.Tensor, advantages: tf.Tensor, old_neglogp: tf.Tensor,
                            old_params: Any) -> tf.Tensor:
@@ -171,8 +171,8 @@ class TRPOModel(OnPolicyLearner):
 
     def _assign_flat(self, theta: tf.Tensor) -> tf.Tensor:
         """Set the policy's weights from one flat vector."""
-        for variable, piece in zip(self.policy_variables, tf.split(theta, self.sizes)):
-            variable.assign(tf.cast(tf.reshape(piece, variable.shape), variable.dtype))
+        for variable, piece in zip(self.policy_variables, split_flat(theta, [v.shape for v in self.policy_variables])):
+            variable.assign(tf.cast(piece, variable.dtype))
         return tf.constant(True)
 
     # ---- the update ----------------------------------------------------------------------------------------
@@ -183,9 +183,7 @@ class TRPOModel(OnPolicyLearner):
 
     def _mean(self, values: np.ndarray) -> np.ndarray:
         """The mean over MPI ranks (the values themselves with one rank)."""
-        if self.world.size == 1:
-            return values
-        return self.world.sum(np.ascontiguousarray(values, np.float32)) / np.float32(self.world.size)
+        return self.world.mean(np.asarray(values, np.float32))
 
     def policy_step(self, obs: np.ndarray, actions: np.ndarray, advantages: np.ndarray,
                     old_neglogp: np.ndarray) -> LineSearchResult:
