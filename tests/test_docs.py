@@ -30,6 +30,8 @@ EXPECTED_OBJECTS = {
     "api/a2c": ["baselines_tf2.a2c.a2c.learn"],
     "api/ddpg": ["baselines_tf2.ddpg.ddpg.learn", "baselines_tf2.ddpg.noise.AdaptiveParamNoiseSpec",
                  "baselines_tf2.off_policy.replay.Memory", "baselines_tf2.off_policy.agent.OffPolicyAgent"],
+    "api/trpo_ppo1": ["baselines_tf2.trpo_mpi.trpo_mpi.learn", "baselines_tf2.ppo1.pposgd_simple.learn",
+                      "baselines_tf2.ppo1.mlp_policy.MlpPolicy", "baselines_tf2.common.cg.cg"],
     "api/td3_sac": ["baselines_tf2.td3.td3.learn", "baselines_tf2.sac.sac.learn", "baselines_tf2.sac.defaults.mujoco"],
     "api/deepq": ["baselines_tf2.deepq.deepq.learn", "baselines_tf2.deepq.act.ActWrapper",
                   "baselines_tf2.deepq.replay_buffer.ReplayBuffer",
