@@ -21,10 +21,13 @@ from baselines_tf2.ddpg.ddpg import DDPGConfig
 from baselines_tf2.ddpg.ddpg_learner import DDPG
 from baselines_tf2.deepq.act import build_act
 from baselines_tf2.nn.policies import PolicyWithValue
+from baselines_tf2.ppo1.mlp_policy import MlpPolicy
+from baselines_tf2.ppo1.pposgd_simple import PPO1Model
 from baselines_tf2.ppo2.model import PPO2Model
 from baselines_tf2.sac.sac import SAC, SACConfig
 from baselines_tf2.tools import export_formats
 from baselines_tf2.training.agent import load_policy
+from baselines_tf2.trpo_mpi.model import TRPOModel
 
 CARTPOLE = gymnasium.make("CartPole-v1")
 PENDULUM = gymnasium.make("Pendulum-v1")
@@ -86,7 +89,8 @@ def ppo2_model(
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Untrained checkpoints of each kind the exporter handles (weights random, so outputs are not trivial)."""
     folder = tmp_path_factory.mktemp("checkpoints")
-    names = ("ppo2_mlp", "ppo2_cnn", "a2c_box", "deepq_mlp", "ppo2_lstm", "deepq_bf16", "sac_box", "ddpg_box")
+    names = ("ppo2_mlp", "ppo2_cnn", "a2c_box", "deepq_mlp", "ppo2_lstm", "deepq_bf16", "sac_box", "ddpg_box",
+             "trpo_box", "ppo1_mlp")
     paths = {name: folder / name for name in names}
     ppo2_model(CARTPOLE.observation_space, CARTPOLE.action_space, "mlp", num_hidden=32).save(str(paths["ppo2_mlp"]))
     ppo2_model(ATARI_OBS, ATARI_ACTIONS, "cnn").save(str(paths["ppo2_cnn"]))
@@ -103,6 +107,10 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ddpg = DDPG(PENDULUM.observation_space, PENDULUM.action_space, "mlp", {"num_hidden": 16}, DDPGConfig(), seed=0)
     ddpg.normalizer.update(random_obs(PENDULUM.observation_space, seed=5, count=50))  # statistics away from 0 and 1
     ddpg.save(str(paths["ddpg_box"]))
+    trpo_policy = PolicyWithValue(PENDULUM.observation_space, PENDULUM.action_space, "mlp", value_network="copy")
+    TRPOModel(trpo_policy, max_kl=0.01, cg_iters=10, cg_damping=0.1, entcoeff=0.0).save(str(paths["trpo_box"]))
+    ppo1_policy = MlpPolicy("pi", CARTPOLE.observation_space, CARTPOLE.action_space, hid_size=16, num_hid_layers=2)
+    PPO1Model(ppo1_policy, entcoeff=0.0, adam_epsilon=1e-5, optim_batchsize=64).save(str(paths["ppo1_mlp"]))
     return paths
 
 
@@ -133,10 +141,12 @@ EXPORTS = [
     ("a2c_box", "keras"), ("a2c_box", "tflite"),
     ("deepq_mlp", "savedmodel"), ("deepq_mlp", "keras"), ("deepq_mlp", "tflite"),
     ("sac_box", "savedmodel"), ("sac_box", "tflite"), ("ddpg_box", "keras"), ("ddpg_box", "tflite"),
+    ("trpo_box", "keras"), ("ppo1_mlp", "tflite"),
 ] + ([("ppo2_cnn", "onnx"), ("deepq_mlp", "onnx")] if ONNX_INSTALLED else [])
 SPACES = {"ppo2_mlp": CARTPOLE.observation_space, "ppo2_cnn": ATARI_OBS, "a2c_box": PENDULUM.observation_space,
           "deepq_mlp": CARTPOLE.observation_space, "sac_box": PENDULUM.observation_space,
-          "ddpg_box": PENDULUM.observation_space}
+          "ddpg_box": PENDULUM.observation_space, "trpo_box": PENDULUM.observation_space,
+          "ppo1_mlp": CARTPOLE.observation_space}
 
 
 def test_every_format_reloads_without_baselines_tf2_and_matches_the_policy(
