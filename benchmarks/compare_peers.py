@@ -11,7 +11,8 @@ medians and the speed ratio ours/peer against the peer's fastest configuration (
 Measurements: ppo_breakout (PPO end to end, 8 envs), dqn_breakout (DQN while learning), learner (PPO minibatch
 step, 256 frames), act (one acting call on 8 frames), env (8 Breakout envs, random actions). The peer venv is
 built on first use: `python -m venv PATH`, then pip installs torch==2.13.0 (the CPU build shipped on these
-machines) and stable-baselines3, gymnasium[mujoco], ale-py, opencv-python-headless with that torch pinned.
+machines) and stable-baselines3, sb3-contrib, gymnasium[mujoco], ale-py, opencv-python-headless with that torch
+pinned; an existing venv that cannot import them gets the missing ones installed the same way.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ REPO_DIR = BENCH_DIR.parent
 OURS_SCRIPT = BENCH_DIR / "ours.py"
 PEER_SCRIPT = BENCH_DIR / "peer_sb3.py"
 PEER_TORCH = "torch==2.13.0"  # the CPU build these machines ship; pip must never pick another torch
-# gymnasium[mujoco] brings the MuJoCo wheel (runs offline) for continuous_control.py's HalfCheetah runs.
-PEER_PACKAGES = ("stable-baselines3", "gymnasium[mujoco]", "ale-py", "opencv-python-headless")
-PEER_IMPORT_CHECK = "import ale_py, cv2, gymnasium, stable_baselines3, torch"
+# gymnasium[mujoco] brings the MuJoCo wheel (runs offline) for continuous_control.py's HalfCheetah and Hopper runs;
+# sb3-contrib holds the peer's TRPO.
+PEER_PACKAGES = ("stable-baselines3", "sb3-contrib", "gymnasium[mujoco]", "ale-py", "opencv-python-headless")
+PEER_IMPORT_CHECK = "import ale_py, cv2, gymnasium, sb3_contrib, stable_baselines3, torch"
 MEASUREMENTS = ("ppo_breakout", "dqn_breakout", "learner", "act", "env")
 BF16_MEASUREMENTS = ("ppo_breakout", "dqn_breakout", "learner", "act")  # where ours takes precision=mixed_bfloat16
 # Per-measurement figures besides the headline value that the detail table shows (medians over runs).
@@ -166,18 +168,30 @@ def peer_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
+def run_or_exit(commands: list[list[str]], what: str) -> None:
+    """Run `commands` in order, echoing each; SystemExit naming the first that fails."""
+    for command in commands:
+        print("  $ " + shlex.join(command), file=sys.stderr, flush=True)
+        if subprocess.run(command).returncode != 0:
+            raise SystemExit(f"{what} failed at: {shlex.join(command)}")
+
+
 def ensure_peer_venv(venv: Path) -> Path:
-    """The peer venv's python, building the venv first if it does not exist; SystemExit if it cannot import SB3."""
+    """The peer venv's python, building the venv first if it does not exist, or installing PEER_PACKAGES (torch
+    pinned; pip leaves installed ones as they are) into one that cannot import them; SystemExit if it still cannot."""
     python = peer_python(venv)
+    pip = [str(venv / "bin" / "pip"), "install", "--disable-pip-version-check"]
     if not python.exists():
         print(f"building the peer virtualenv at {venv} (once; a few minutes)", file=sys.stderr, flush=True)
-        pip = [str(venv / "bin" / "pip"), "install", "--disable-pip-version-check"]
-        for command in ([sys.executable, "-m", "venv", str(venv)], [*pip, PEER_TORCH],
-                        [*pip, *PEER_PACKAGES, PEER_TORCH]):
-            print("  $ " + shlex.join(command), file=sys.stderr, flush=True)
-            if subprocess.run(command).returncode != 0:
-                raise SystemExit(f"building the peer venv failed at: {shlex.join(command)}")
+        run_or_exit([[sys.executable, "-m", "venv", str(venv)], [*pip, PEER_TORCH], [*pip, *PEER_PACKAGES, PEER_TORCH]],
+                    "building the peer venv")
     check = subprocess.run([str(python), "-c", PEER_IMPORT_CHECK], capture_output=True, text=True)
+    if check.returncode != 0:
+        missing = (check.stderr.strip().splitlines() or ["no error output"])[-1]
+        print(f"the peer virtualenv at {venv} cannot import its packages ({missing}); installing them",
+              file=sys.stderr, flush=True)
+        run_or_exit([[*pip, *PEER_PACKAGES, PEER_TORCH]], "upgrading the peer venv")
+        check = subprocess.run([str(python), "-c", PEER_IMPORT_CHECK], capture_output=True, text=True)
     if check.returncode != 0:
         last_line = (check.stderr.strip().splitlines() or ["no error output"])[-1]
         raise SystemExit(

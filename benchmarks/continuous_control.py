@@ -1,6 +1,9 @@
-"""Continuous control beside stable-baselines3: SAC, TD3 and DDPG on MuJoCo (HalfCheetah-v5), speed and learning.
+"""Continuous control beside stable-baselines3: SAC, TD3 and DDPG on MuJoCo (HalfCheetah-v5) and TRPO (Hopper-v5,
+beside sb3-contrib's), speed and learning.
 
     python benchmarks/continuous_control.py --mode speed --algs sac td3 ddpg --timesteps 15000 --repeats 3 \
+                                            --torch_threads 0 1
+    python benchmarks/continuous_control.py --mode speed --algs trpo --env Hopper-v5 --timesteps 51200 --repeats 3 \
                                             --torch_threads 0 1
     python benchmarks/continuous_control.py --mode learning --algs sac td3 --timesteps 100000 --seeds 0 1
     python benchmarks/continuous_control.py --mode speed --algs sac --sides peer --timesteps 3000 \\
@@ -10,16 +13,22 @@ Both sides train with the same hyperparameters, network sizes, batch and train f
 below is the one place they are written, and each value is passed explicitly on the command line to both. Ours runs
 through the CLI users run (`python -m baselines_tf2.run --alg=sac ... --precision=float32`; `our_flags` maps the
 settings to our flag names, the one place to adjust if they change); the peer is SB3's SAC / TD3 / DDPG with torch
-on the CPU (`peer_sb3.py sac_mujoco ...`, in the peer virtualenv, built on first use as `compare_peers.py` builds it).
+on the CPU (`peer_sb3.py sac_mujoco ...`, in the peer virtualenv, built on first use as `compare_peers.py` builds it),
+and for TRPO sb3-contrib's TRPO (`peer_sb3.py trpo_mujoco ...`; what cannot be made equal is in `peer_sb3.py`'s
+docstring). Each algorithm runs on its own env (`ALG_ENVS`: TRPO on Hopper-v5, the others on HalfCheetah-v5) unless
+`--env` names one for all.
 On a busy machine torch's default threading collapses (2 threads were ~60x slower than 1 under a load of 12 on 2
 cores): time the peer with `--torch_threads 0 1`, and the ratio is taken against its faster configuration.
 
 Speed (`--mode speed`): ours and the peer alternate run by run (the order flips on every other repeat); the figure
-is steady-state steps/s, counted only after `learning_starts + --measure_after` steps (no updates happen before
-learning starts, and the first episode of updates holds our tf.function tracing): the steps of the episodes that
-ended after that point divided by the time between, read from each side's monitor file (`t` column) in the same
-way. The table gives medians, the ratio ours/peer and whether it meets the target (>= 2x). The DDPG row uses SAC/TD3
--sized networks ([256, 256] relu, batch 256, one update per step on both sides), not baselines' DDPG recipe: it
+is steady-state steps/s, counted only after `first_update_step + --measure_after` steps (`first_update_step`:
+learning_starts for the replay learners, no updates happen before it; one batch, timesteps_per_batch x num_env, for
+TRPO; the first episode or batch of updates holds our tf.function tracing): the steps of the episodes that ended
+after that point divided by the time between, read from each side's monitor file (`t` column) in the same way. The
+window ends at the last episode's end, so TRPO's final update falls outside it: run 50 batches or more (its
+--timesteps must be a whole number of batches, as ours stops below and SB3 above a partial one). The
+table gives medians, the ratio ours/peer and whether it meets the target (>= 2x). The DDPG row uses SAC/TD3-sized
+networks ([256, 256] relu, batch 256, one update per step on both sides), not baselines' DDPG recipe: it
 measures the compiled update.
 
 Learning (`--mode learning`): each algorithm, seed and side trains to `--timesteps`, one run at a time, into
@@ -27,7 +36,7 @@ Learning (`--mode learning`): each algorithm, seed and side trains to `--timeste
 resumes; a run folder without it is started again). The report gives each run's mean return over its last 10
 training episodes and a binned curve, and per algorithm and side the mean +- standard error over seeds.
 
-What our CLI must provide: `--alg=sac|td3|ddpg`, the flags `our_flags` names, a monitor file
+What our CLI must provide: `--alg=sac|td3|ddpg|trpo_mpi`, the flags `our_flags` names, a monitor file
 `<log_path>/*monitor.csv` (header '#{json}', columns r,l,t with t seconds since the monitor started), and an exit
 status of 0. Without a monitor file the speed is read from `<log_path>/progress.csv` if it has a step and an elapsed
 time column (see `PROGRESS_STEP_COLUMNS`, `PROGRESS_TIME_COLUMNS`).
@@ -74,17 +83,29 @@ _SHARED: dict[str, Any] = dict(
     hiddens=(256, 256), activation="relu", lr=3e-4, batch_size=256, buffer_size=1_000_000, tau=0.005, gamma=0.99,
     train_freq=1, gradient_steps=1, learning_starts=10_000,
 )
+# TRPO: baselines' trpo_mpi mujoco() defaults (ours: baselines_tf2/trpo_mpi/defaults.py): a 2x32 tanh policy and a
+# separate 2x32 tanh value network, one env behind VecNormalize (observations and rewards), 1024-step batches, KL
+# bound 0.01, 10 conjugate-gradient steps with damping 0.1, a line search of at most 10 tries halving the step,
+# GAE(0.99, 0.98), then 5 Adam passes of the value function at 1e-3 over minibatches of 64 (Adam epsilon 1e-8,
+# MpiAdam's). No entropy bonus on either side.
 CONTINUOUS_SETTINGS: dict[str, dict[str, Any]] = {
     "sac": dict(_SHARED, ent_coef="auto", target_entropy="auto"),
     "td3": dict(_SHARED, policy_delay=2, target_policy_noise=0.2, target_noise_clip=0.5, action_noise_sigma=0.1),
     "ddpg": dict(_SHARED, action_noise_sigma=0.1),
+    "trpo": dict(hiddens=(32, 32), activation="tanh", num_env=1, timesteps_per_batch=1024, max_kl=0.01, cg_iters=10,
+                 cg_damping=0.1, line_search_shrink=0.5, line_search_steps=10, gamma=0.99, lam=0.98, vf_iters=5,
+                 vf_stepsize=1e-3, vf_batch_size=64, vf_adam_epsilon=1e-8),
 }
 ENV_ID = "HalfCheetah-v5"
+ALG_ENVS = {"trpo": "Hopper-v5"}  # each algorithm's env when --env is not given (ENV_ID for the others)
+OUR_ALGS = {"trpo": "trpo_mpi"}  # our CLI's --alg where its name differs from the key above
+PEER_CLASSES = {"sac": "stable_baselines3.SAC", "td3": "stable_baselines3.TD3", "ddpg": "stable_baselines3.DDPG",
+                "trpo": "sb3_contrib.TRPO"}
 SPEED_TARGET = 2.0  # the issue's bar: ours at least twice the peer's steps/s
 LAST_EPISODES = 10
 RESULT_FILE = "result.json"
 SIDES = ("ours", "peer")
-PEER_NAME = "SB3 (torch CPU)"
+PEER_NAME = "SB3 / sb3-contrib (torch CPU)"
 PROGRESS_STEP_COLUMNS = ("total/steps", "total_timesteps", "time/total_timesteps", "timesteps", "steps")
 PROGRESS_TIME_COLUMNS = ("total/duration", "time_elapsed", "time/time_elapsed", "elapsed", "wall_s")
 TAIL_LINES = 25
@@ -93,7 +114,28 @@ TAIL_LINES = 25
 NOT_PASSED_TO_OURS: dict[str, dict[str, str]] = {
     "ddpg": {"learning_starts": "our DDPG (baselines') has no uniform-random phase: it updates once its memory holds "
                                 "a batch, so the steps timed after learning_starts are update steps on both sides"},
+    "trpo": {"line_search_shrink": "fixed in our TRPOModel (the step halves, baselines')",
+             "line_search_steps": "fixed in our TRPOModel (LINE_SEARCH_STEPS, baselines' 10)",
+             "vf_batch_size": "fixed in our TRPOModel (VF_BATCH_SIZE, baselines' 64)",
+             "vf_adam_epsilon": "fixed in our TRPOModel (MpiAdam's 1e-8)"},
 }
+# What our CLI cannot be told but does anyway: the value each setting above must have for the sides to be equal.
+OURS_FIXED: dict[str, dict[str, Any]] = {
+    "trpo": {"line_search_shrink": 0.5, "line_search_steps": 10, "vf_batch_size": 64, "vf_adam_epsilon": 1e-8},
+}
+
+
+def first_update_step(settings: dict[str, Any]) -> int:
+    """The step after which both sides are updating: learning_starts (replay learners), else one on-policy batch
+    (timesteps_per_batch x num_env). The speed clock starts --measure_after steps later."""
+    if "learning_starts" in settings:
+        return int(settings["learning_starts"])
+    return int(settings["timesteps_per_batch"]) * int(settings.get("num_env", 1))
+
+
+def env_for(args: argparse.Namespace, alg: str) -> str:
+    """The env `alg` runs on: --env if given, else its own (ALG_ENVS, or ENV_ID)."""
+    return args.env or ALG_ENVS.get(alg, ENV_ID)
 
 
 def our_flags(alg: str, settings: dict[str, Any]) -> dict[str, Any]:
@@ -103,13 +145,22 @@ def our_flags(alg: str, settings: dict[str, Any]) -> dict[str, Any]:
     normalization, as SB3's MlpPolicy. SAC takes one learning rate (actor, critics, temperature, as SB3's); TD3 and
     DDPG take actor_lr and critic_lr, both set to `lr` (SB3 uses one rate). DDPG is baselines' learner set to SB3's
     DDPG: Gaussian action noise, one rollout step per cycle with `gradient_steps` updates, no critic L2 penalty, and
-    1,000 steps per epoch (one log line, like the others' log_interval)."""
+    1,000 steps per epoch (one log line, like the others' log_interval). TRPO takes baselines' trpo_mpi names (its
+    value network is a copy of the policy's mlp); the settings it cannot be given must equal OURS_FIXED."""
     hiddens = tuple(settings["hiddens"])
     if not hiddens or len(set(hiddens)) > 1:
         raise ValueError(f"our mlp network takes equal widths (num_layers x num_hidden), got hiddens={hiddens}")
+    network = dict(num_layers=len(hiddens), num_hidden=hiddens[0], activation=settings["activation"], layer_norm=False)
+    if alg == "trpo":
+        for name, value in OURS_FIXED[alg].items():
+            if settings[name] != value:
+                raise ValueError(f"our trpo_mpi runs with {name}={value!r} ({NOT_PASSED_TO_OURS[alg][name]}) "
+                                 f"and cannot be given another; got {settings[name]!r}")
+        names = ("num_env", "timesteps_per_batch", "max_kl", "cg_iters", "cg_damping", "gamma", "lam", "vf_iters",
+                 "vf_stepsize")
+        return dict(network, entcoeff=0.0, **{name: settings[name] for name in names})
     flags: dict[str, Any] = dict(
-        num_layers=len(hiddens), num_hidden=hiddens[0], activation=settings["activation"], layer_norm=False,
-        normalize_observations=False, batch_size=settings["batch_size"], buffer_size=settings["buffer_size"],
+        network, normalize_observations=False, batch_size=settings["batch_size"], buffer_size=settings["buffer_size"],
         tau=settings["tau"], gamma=settings["gamma"],
     )
     steps = dict(train_freq=settings["train_freq"], gradient_steps=settings["gradient_steps"],
@@ -141,8 +192,9 @@ def our_command(alg: str, settings: dict[str, Any], env_id: str, timesteps: int,
                 log_path: Path) -> list[str]:
     """Our CLI training `alg` with `settings` (float32), writing progress.csv and the monitor file into `log_path`."""
     return [
-        sys.executable, "-m", "baselines_tf2.run", f"--alg={alg}", f"--env={env_id}", f"--num_timesteps={timesteps}",
-        f"--seed={seed}", f"--log_path={log_path}", "--precision=float32", "--network=mlp",
+        sys.executable, "-m", "baselines_tf2.run", f"--alg={OUR_ALGS.get(alg, alg)}", f"--env={env_id}",
+        f"--num_timesteps={timesteps}", f"--seed={seed}", f"--log_path={log_path}", "--precision=float32",
+        "--network=mlp",
         *(f"--{name}={flag_value(value)}" for name, value in our_flags(alg, settings).items()),
     ]
 
@@ -288,10 +340,10 @@ def command_for(side: str, alg: str, settings: dict[str, Any], args: argparse.Na
                 run_dir: Path, peer_python: str | None, torch_threads: int = 0) -> list[str]:
     """The training command of one side (`torch_threads`: the peer's torch.set_num_threads, 0 for torch's own)."""
     if side == "ours":
-        return our_command(alg, settings, args.env, args.timesteps, seed, run_dir)
+        return our_command(alg, settings, env_for(args, alg), args.timesteps, seed, run_dir)
     assert peer_python is not None
-    return peer_command(peer_python, alg, settings, args.env, args.timesteps, seed, run_dir, args.measure_after,
-                        torch_threads or None)
+    return peer_command(peer_python, alg, settings, env_for(args, alg), args.timesteps, seed, run_dir,
+                        args.measure_after, torch_threads or None)
 
 
 def fmt(value: float | None) -> str:
@@ -326,7 +378,7 @@ def run_speed(args: argparse.Namespace, settings: dict[str, dict[str, Any]], pee
     failures: dict[tuple[str, str], int] = {key: 0 for key in records}
     total, done = len(args.algs) * len(configs) * args.repeats, 0
     for alg in args.algs:
-        from_step = int(settings[alg]["learning_starts"]) + args.measure_after
+        from_step = first_update_step(settings[alg]) + args.measure_after
         for repeat in range(args.repeats):
             for label, side, threads in configs[::-1] if repeat % 2 else configs:
                 run_dir = args.out / "speed" / f"{alg}-{label}-rep{repeat}"
@@ -349,11 +401,11 @@ def run_speed(args: argparse.Namespace, settings: dict[str, dict[str, Any]], pee
         args.json.write_text(json.dumps({f"{alg}/{label}": runs for (alg, label), runs in records.items()},
                                         indent=2) + "\n", encoding="utf-8")
     lines = [
-        f"Steady-state steps/s on {args.env} after learning_starts + {args.measure_after} steps, {args.timesteps:,} "
-        f"steps per run; medians of {args.repeats} alternating runs per configuration. Ours: "
+        f"Steady-state steps/s after the first update (learning_starts, or one TRPO batch) + {args.measure_after} "
+        f"steps, {args.timesteps:,} steps per run; medians of {args.repeats} alternating runs per configuration. Ours: "
         f"`python -m baselines_tf2.run` float32; peer: {PEER_NAME} (peer-torchN: torch.set_num_threads(N)); "
         f"ours/peer is against the peer's fastest configuration. Target: ours/peer >= {SPEED_TARGET:g}x.", "",
-        f"| algorithm | ours steps/s | {PEER_NAME} steps/s (config) | ours/peer | >= {SPEED_TARGET:g}x | "
+        f"| algorithm (env) | ours steps/s | {PEER_NAME} steps/s (config) | ours/peer | >= {SPEED_TARGET:g}x | "
         "runs per config | wall s (medians) |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -371,21 +423,22 @@ def run_speed(args: argparse.Namespace, settings: dict[str, dict[str, Any]], pee
                          for label, _, _ in configs)
         walls = "; ".join(f"{label} {fmt(median([run['wall_s'] for run in records[(alg, label)]]))}"
                           for label, _, _ in configs)
-        lines.append(f"| {alg} | {fmt(ours)} | {fmt(peer)}{f' ({best_peer})' if best_peer else ''} | "
+        lines.append(f"| {alg} ({env_for(args, alg)}) | {fmt(ours)} | "
+                     f"{fmt(peer)}{f' ({best_peer})' if best_peer else ''} | "
                      f"{fmt(ratio) + 'x' if ratio else '-'} | {met} | {runs} | {walls} |")
     return "\n".join(lines + ["", settings_text(settings)])
 
 
 def learning_run_dir(args: argparse.Namespace, alg: str, side: str, seed: int) -> Path:
     """Where one learning run lives (env and step count are in the path, so other runs are never mixed in)."""
-    return args.out / "learning" / args.env / alg / f"{side}-seed{seed}-{args.timesteps}"
+    return args.out / "learning" / env_for(args, alg) / alg / f"{side}-seed{seed}-{args.timesteps}"
 
 
 def run_learning(args: argparse.Namespace, settings: dict[str, dict[str, Any]], peer_python: str | None) -> str:
     """Every algorithm x seed x side to the end, one at a time, reusing finished runs; the markdown report."""
     summaries, failed = [], []
     for alg in args.algs:
-        from_step = int(settings[alg]["learning_starts"]) + args.measure_after
+        from_step = first_update_step(settings[alg]) + args.measure_after
         for seed in args.seeds:
             for side in args.sides:
                 run_dir = learning_run_dir(args, alg, side, seed)
@@ -408,8 +461,9 @@ def run_learning(args: argparse.Namespace, settings: dict[str, dict[str, Any]], 
                         print(f"{alg} {side} seed {seed}: FAILED ({err})", file=sys.stderr, flush=True)
                         continue
                     reported = last_json_object((run_dir / "train.log").read_text(encoding="utf-8")) or {}
-                    result = {"alg": alg, "side": side, "seed": seed, "timesteps": args.timesteps, "env": args.env,
-                              "wall_s": wall_s, "settings": settings[alg], "command": command, "reported": reported}
+                    result = {"alg": alg, "side": side, "seed": seed, "timesteps": args.timesteps,
+                              "env": env_for(args, alg), "wall_s": wall_s, "settings": settings[alg],
+                              "command": command, "reported": reported}
                     tmp = run_dir / (RESULT_FILE + ".tmp")
                     tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
                     os.replace(tmp, result_path)
@@ -437,8 +491,9 @@ def learning_report(args: argparse.Namespace, summaries: list[dict[str, Any]],
     """Per-run table with curves, then mean ± s.e. over seeds per algorithm and side."""
     bins = args.bins
     edges = [f"≤{args.timesteps * (index + 1) / bins / 1000:.3g}k" for index in range(bins)]
+    envs = ", ".join(f"{alg} on {env_for(args, alg)}" for alg in args.algs)
     lines = [
-        f"Mean return of the last {LAST_EPISODES} training episodes after {args.timesteps:,} steps on {args.env}; "
+        f"Mean return of the last {LAST_EPISODES} training episodes after {args.timesteps:,} steps ({envs}); "
         f"ours: `python -m baselines_tf2.run` float32, peer: {PEER_NAME}, the same settings (below). Curve columns: "
         "mean return of the episodes that ended in the bin.", "",
         "| alg | side | seed | wall s | steps/s (whole run) | steady steps/s | episodes | last-10 mean | "
@@ -466,7 +521,8 @@ def settings_text(settings: dict[str, dict[str, Any]]) -> str:
     """The settings each algorithm ran with, and any our CLI was not given."""
     lines = ["Settings (both sides):"]
     for alg, values in settings.items():
-        lines.append(f"- {alg}: " + ", ".join(f"{name} {value}" for name, value in values.items()))
+        lines.append(f"- {alg} (peer: {PEER_CLASSES[alg]}): "
+                     + ", ".join(f"{name} {value}" for name, value in values.items()))
         for name, why in NOT_PASSED_TO_OURS.get(alg, {}).items():
             lines.append(f"  - {name} is not passed to ours: {why}")
     return "\n".join(lines)
@@ -505,14 +561,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="default: sac td3 ddpg for speed, sac td3 for learning")
     parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES),
                         help="which sides run (e.g. --sides peer for a smoke run of the peer alone)")
-    parser.add_argument("--env", default=ENV_ID)
+    parser.add_argument("--env", default=None,
+                        help=f"gymnasium id for every algorithm; default: each its own ({ENV_ID}, "
+                             f"trpo {ALG_ENVS['trpo']})")
     parser.add_argument("--timesteps", type=int, default=None,
                         help="steps per run; default 15000 for speed, 100000 for learning")
     parser.add_argument("--repeats", type=int, default=3, help="speed: runs per side and algorithm, alternating")
     parser.add_argument("--seed", type=int, default=0, help="speed: the seed of every run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="learning: seeds per side")
     parser.add_argument("--measure_after", type=int, default=1000,
-                        help="steps after learning_starts before the speed clock starts (one HalfCheetah episode)")
+                        help="steps after the first update (learning_starts, or TRPO's first batch) before the "
+                             "speed clock starts (one HalfCheetah episode)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override a setting for both sides (repeatable), e.g. --set learning_starts=1000")
     parser.add_argument("--bins", type=int, default=10, help="learning: points on each curve")
@@ -542,10 +601,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.measure_after < 0:
         parser.error(f"--measure_after must be >= 0, got {args.measure_after}")
     for alg in args.algs:
-        clock_from = int(args.settings[alg]["learning_starts"]) + args.measure_after
+        clock_from = first_update_step(args.settings[alg]) + args.measure_after
         if args.timesteps <= clock_from:
-            parser.error(f"--timesteps must exceed learning_starts + --measure_after = {clock_from} ({alg}), "
+            parser.error(f"--timesteps must exceed the first update's step + --measure_after = {clock_from} ({alg}), "
                          f"got {args.timesteps}")
+        batch = first_update_step(args.settings[alg]) if "timesteps_per_batch" in args.settings[alg] else 1
+        if args.timesteps % batch:
+            # ours stops at the last whole batch within --timesteps, SB3 at the first whole batch past it
+            parser.error(f"--timesteps must be a multiple of {alg}'s batch ({batch} steps) so that both sides run "
+                         f"the same number of batches, got {args.timesteps}")
         if "ours" in args.sides:
             try:
                 our_flags(alg, args.settings[alg])

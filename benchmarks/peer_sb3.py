@@ -9,10 +9,39 @@ Runs with the peer virtualenv's python (stable-baselines3, torch CPU, gymnasium,
     PEER_VENV/bin/python benchmarks/peer_sb3.py ppo_learning --timesteps 300000 --monitor_dir DIR
     PEER_VENV/bin/python benchmarks/peer_sb3.py sac_mujoco --env HalfCheetah-v5 --timesteps 15000 --hiddens 256,256 \
         --activation relu --lr 3e-4 --batch_size 256 ...   (every setting explicit: see continuous_control.py)
+    PEER_VENV/bin/python benchmarks/peer_sb3.py trpo_mujoco --env Hopper-v5 --timesteps 51200 --hiddens 32,32 \
+        --activation tanh --timesteps_per_batch 1024 --max_kl 0.01 ...   (likewise)
 
 Settings come from `bench_common.py`, the same ones `ours.py` uses; SB3 defaults fill the rest. The continuous-control
-subcommands (sac_mujoco, td3_mujoco, ddpg_mujoco) instead take every hyperparameter on the command line, from
-`CONTINUOUS_SETTINGS` in `continuous_control.py`, which hands the same numbers to our CLI; a missing one is an error.
+subcommands (sac_mujoco, td3_mujoco, ddpg_mujoco, trpo_mujoco) instead take every hyperparameter on the command line,
+from `CONTINUOUS_SETTINGS` in `continuous_control.py`, which hands the same numbers to our CLI; a missing one is an
+error.
+
+trpo_mujoco is sb3-contrib's TRPO ('MlpPolicy', torch CPU) beside our `--alg=trpo_mpi` (baselines' TRPO). The settings,
+in baselines' names, map one to one: timesteps_per_batch -> n_steps, vf_batch_size -> batch_size (the value
+function's minibatches), vf_iters -> n_critic_updates, vf_stepsize -> learning_rate (the value function's Adam),
+vf_adam_epsilon -> the Adam epsilon (policy_kwargs optimizer_kwargs; SB3's own would be 1e-5), cg_iters ->
+cg_max_steps, cg_damping -> cg_damping, max_kl -> target_kl, line_search_shrink -> line_search_shrinking_factor
+(sb3-contrib's default is 0.8; baselines halves), line_search_steps -> line_search_max_iter, gamma -> gamma,
+lam -> gae_lambda, hiddens / activation -> net_arch dict(pi=..., vf=...) with activation_fn (separate policy and
+value networks, orthogonal init, log std starting at 0, as ours). One env per num_env in a DummyVecEnv, each in SB3's
+Monitor (raw rewards, one file per env in --monitor_dir, read like ours), behind VecNormalize of observations and
+rewards with our CLI's VecNormalize values (clip 10 and 10, return gamma 0.99, epsilon 1e-8; SB3's defaults are the
+same). Both standardize the advantages over the whole batch, bootstrap the return through time-limit truncations and
+add no entropy bonus. What cannot be made equal (neither library exposes it):
+- the line search's acceptance test: baselines (ours) accepts a step whose mean KL is <= 1.5 max_kl and whose
+  surrogate did not decrease; sb3-contrib needs KL < max_kl and a strictly larger surrogate, so it may backtrack more;
+- Fisher-vector products: ours on every 5th sample of the batch (baselines), sb3-contrib on the whole batch (its
+  sub_sampling_factor would subsample the gradient and the line search too, so it stays 1); sb3-contrib builds the
+  KL gradient's graph once and back-propagates through it per product, ours (compiled) recomputes it per product;
+- conjugate gradient: ours starts at 0 (10 products, then 1 for the step size); sb3-contrib starts at a small random
+  vector (1 more product for its residual);
+- the KL: ours KL(old || new) (baselines), sb3-contrib KL(new || old), for the bound and the Fisher matrix (the two
+  have the same Hessian at new = old, so the step direction is the same in exact arithmetic);
+- advantage standardization divides by the population std (NumPy) in ours, the sample std (torch) in sb3-contrib;
+- actions: SB3 clips the sampled action to the action space before the env step; ours (baselines) passes it as
+  sampled (MuJoCo clamps the control either way, Hopper's control cost sees the unclipped action in ours);
+- logging: ours writes progress.csv every update, SB3 logs nothing (verbose=0).
 """
 
 from __future__ import annotations
@@ -280,25 +309,35 @@ CONTINUOUS_ONLY = {
 }
 
 
+def torch_activation(name: str) -> Any:
+    """The torch.nn activation class of `--activation`; SystemExit for an unknown name."""
+    import torch
+
+    activations = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "elu": torch.nn.ELU}
+    if name not in activations:
+        raise SystemExit(f"--activation must be one of {', '.join(activations)}, got {name!r}")
+    return activations[name]
+
+
+def require_settings(args: argparse.Namespace, names: tuple[str, ...]) -> None:
+    """SystemExit naming every setting in `names` that was not given (the peer fills none in itself)."""
+    missing = [name for name in names if getattr(args, name) is None]
+    if missing:
+        raise SystemExit(f"{args.measurement} needs every setting explicit; missing: "
+                         + ", ".join("--" + name for name in missing))
+
+
 def sb3_continuous_kwargs(algorithm: str, args: argparse.Namespace, action_dim: int) -> dict[str, Any]:
     """SB3 constructor keywords for SAC / TD3 / DDPG from the explicit flags; SystemExit if one is missing.
 
     Actor and critic(s) both get `--hiddens` with `--activation`; SB3's defaults fill nothing that matters here
     (SAC and TD3 keep 2 critics, DDPG 1; SAC's learned entropy coefficient starts at 1.0)."""
-    import torch
     from stable_baselines3.common.noise import NormalActionNoise
 
-    names = CONTINUOUS_COMMON + CONTINUOUS_ONLY[algorithm]
-    missing = [name for name in names if getattr(args, name) is None]
-    if missing:
-        raise SystemExit(f"{args.measurement} needs every setting explicit; missing: "
-                         + ", ".join("--" + name for name in missing))
+    require_settings(args, CONTINUOUS_COMMON + CONTINUOUS_ONLY[algorithm])
     hiddens = [int(width) for width in args.hiddens.split(",")]
-    activations = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "elu": torch.nn.ELU}
-    if args.activation not in activations:
-        raise SystemExit(f"--activation must be one of {', '.join(activations)}, got {args.activation!r}")
     kwargs: dict[str, Any] = dict(
-        policy_kwargs=dict(net_arch=dict(pi=hiddens, qf=hiddens), activation_fn=activations[args.activation]),
+        policy_kwargs=dict(net_arch=dict(pi=hiddens, qf=hiddens), activation_fn=torch_activation(args.activation)),
         learning_rate=args.lr, batch_size=args.batch_size, buffer_size=args.buffer_size, tau=args.tau,
         gamma=args.gamma, train_freq=args.train_freq, gradient_steps=args.gradient_steps,
         learning_starts=args.learning_starts,
@@ -377,6 +416,90 @@ def measure_continuous(algorithm: str, args: argparse.Namespace) -> dict[str, An
     }
 
 
+# trpo_mujoco's settings (baselines' names, as CONTINUOUS_SETTINGS["trpo"]); all required.
+TRPO_SETTINGS = ("hiddens", "activation", "num_env", "timesteps_per_batch", "max_kl", "cg_iters", "cg_damping",
+                 "line_search_shrink", "line_search_steps", "gamma", "lam", "vf_iters", "vf_stepsize", "vf_batch_size",
+                 "vf_adam_epsilon")
+# Our CLI's VecNormalize (baselines_tf2's defaults, as run.py builds it for MuJoCo), in SB3's argument names.
+VEC_NORMALIZE = dict(norm_obs=True, norm_reward=True, clip_obs=10.0, clip_reward=10.0, gamma=0.99, epsilon=1e-8)
+
+
+def measure_trpo(args: argparse.Namespace) -> dict[str, Any]:
+    """sb3-contrib's TRPO ('MlpPolicy', torch CPU) on `--env` with the settings of our trpo_mpi (module docstring).
+
+    Steady-state steps/s counts only the steps after the first batch (its update holds our tracing) plus
+    `measure_after`, from the Monitor files' episode end times exactly as `continuous_control.py` reads our side
+    (`value`; the window ends at the last episode's end, before the final update), and from a step callback's clock
+    to the end of learn() as a rough check (`steady_sps_clock`, final update included)."""
+    import gymnasium
+    import sb3_contrib
+    from continuous_control import steady_rate
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    require_settings(args, TRPO_SETTINGS)
+    first_batch = args.timesteps_per_batch * args.num_env
+    clock_from = first_batch + args.measure_after
+    if args.timesteps <= clock_from:
+        raise SystemExit(f"--timesteps must exceed timesteps_per_batch x num_env + measure_after = {clock_from}, "
+                         f"got {args.timesteps}")
+    marks: dict[str, float] = {}
+
+    class StepClock(BaseCallback):
+        """Timestamps at the first step and once the clock's start step is reached."""
+
+        def _on_training_start(self) -> None:
+            marks["first_step"] = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= clock_from and "clock_from" not in marks:
+                marks["clock_from"], marks["clock_step"] = time.perf_counter(), self.num_timesteps
+            return True
+
+    if args.monitor_dir:
+        os.makedirs(args.monitor_dir, exist_ok=True)
+
+    def monitored(index: int) -> Callable[[], Any]:
+        path = os.path.join(args.monitor_dir, str(index)) if args.monitor_dir else None
+        return lambda: Monitor(gymnasium.make(args.env), path)
+
+    start = time.perf_counter()
+    env = VecNormalize(DummyVecEnv([monitored(index) for index in range(args.num_env)]), **VEC_NORMALIZE)
+    hiddens = [int(width) for width in args.hiddens.split(",")]
+    try:
+        model = sb3_contrib.TRPO(
+            "MlpPolicy", env, n_steps=args.timesteps_per_batch, batch_size=args.vf_batch_size,
+            n_critic_updates=args.vf_iters, learning_rate=args.vf_stepsize, cg_max_steps=args.cg_iters,
+            cg_damping=args.cg_damping, target_kl=args.max_kl, line_search_shrinking_factor=args.line_search_shrink,
+            line_search_max_iter=args.line_search_steps, gamma=args.gamma, gae_lambda=args.lam,
+            normalize_advantage=True, sub_sampling_factor=1,
+            policy_kwargs=dict(net_arch=dict(pi=hiddens, vf=hiddens), activation_fn=torch_activation(args.activation),
+                               optimizer_kwargs=dict(eps=args.vf_adam_epsilon)),
+            seed=args.seed, device="cpu", verbose=0,
+        )
+        model.learn(total_timesteps=args.timesteps, callback=StepClock())
+        end = time.perf_counter()
+        episodes = sorted(row for monitor in env.venv.envs for row in zip(
+            monitor.get_episode_times(), monitor.get_episode_lengths(), monitor.get_episode_rewards()))
+    finally:
+        env.close()
+    steady = steady_rate([row[1] for row in episodes], [row[0] for row in episodes], clock_from)
+    clock_sps = ((model.num_timesteps - marks["clock_step"]) / (end - marks["clock_from"])
+                 if "clock_from" in marks else None)
+    last = [row[2] for row in episodes[-10:]]
+    return {
+        "config": "TRPO (sb3-contrib), MlpPolicy, VecNormalize", "env": args.env,
+        "value": steady["steps_per_s"] if steady else clock_sps, "unit": "steps/s",
+        "steady_from": "monitor" if steady else "clock", "steady_sps_clock": clock_sps,
+        "measured_from_step": steady["from_step"] if steady else clock_from,
+        "measured_steps": steady["steps"] if steady else model.num_timesteps - clock_from,
+        "wall_s": end - start, "timesteps": int(model.num_timesteps), "episodes": len(episodes),
+        "last10_mean_return": float(np.mean(last)) if last else None, "sb3_contrib": sb3_contrib.__version__,
+        **torch_versions(),
+    }
+
+
 MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "ppo_breakout": measure_ppo_breakout,
     "dqn_breakout": measure_dqn_breakout,
@@ -385,6 +508,7 @@ MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "env": measure_env,
     "ppo_learning": measure_ppo_learning,
     **{f"{algorithm}_mujoco": functools.partial(measure_continuous, algorithm) for algorithm in CONTINUOUS_ONLY},
+    "trpo_mujoco": measure_trpo,
 }
 
 
@@ -395,15 +519,20 @@ def main() -> None:
     parser.add_argument("--monitor_dir", default=None,
                         help="ppo_learning, *_mujoco: where the monitor files go (*_mujoco: optional)")
     parser.add_argument("--torch_threads", type=int, default=None, help="torch.set_num_threads; default: torch's")
-    group = parser.add_argument_group("continuous control (sac_mujoco, td3_mujoco, ddpg_mujoco): every setting "
-                                      "explicit, no defaults (continuous_control.py passes CONTINUOUS_SETTINGS)")
+    group = parser.add_argument_group("continuous control (sac_mujoco, td3_mujoco, ddpg_mujoco, trpo_mujoco): every "
+                                      "setting explicit, no defaults (continuous_control.py passes "
+                                      "CONTINUOUS_SETTINGS)")
     group.add_argument("--env", default="HalfCheetah-v5", help="gymnasium id")
-    group.add_argument("--hiddens", default=None, help="hidden widths of actor and critics, e.g. 256,256")
+    group.add_argument("--hiddens", default=None,
+                       help="hidden widths of actor and critics (TRPO: policy and value networks), e.g. 256,256")
     group.add_argument("--activation", default=None, help="relu, tanh or elu")
     for name, kind in (("lr", float), ("batch_size", int), ("buffer_size", int), ("tau", float), ("gamma", float),
                        ("train_freq", int), ("gradient_steps", int), ("learning_starts", int),
                        ("policy_delay", int), ("target_policy_noise", float), ("target_noise_clip", float),
-                       ("action_noise_sigma", float)):
+                       ("action_noise_sigma", float), ("num_env", int), ("timesteps_per_batch", int),
+                       ("max_kl", float), ("cg_iters", int), ("cg_damping", float), ("line_search_shrink", float),
+                       ("line_search_steps", int), ("lam", float), ("vf_iters", int), ("vf_stepsize", float),
+                       ("vf_batch_size", int), ("vf_adam_epsilon", float)):
         group.add_argument(f"--{name}", type=kind, default=None)
     group.add_argument("--ent_coef", default=None, help="SAC: 'auto' (learned, from 1.0), 'auto_0.1' or a number")
     group.add_argument("--target_entropy", default=None, help="SAC: 'auto' (-dim(A)) or a number")
