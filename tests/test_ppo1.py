@@ -73,13 +73,24 @@ def test_a_checkpoint_records_the_observation_filter(short_run: Any) -> None:
     assert wrapper["state"]["ob_rms"]["count"] >= 512
 
 
-def test_load_path_restores_the_weights(short_run: Any) -> None:
+def test_load_path_restores_the_weights_and_the_observation_filter(short_run: Any) -> None:
     model, path, _seen = short_run
+    seen: list[Any] = []
     reloaded = pposgd_simple.learn(cartpole(), mlp_policy_fn, timesteps_per_actorbatch=256, max_iters=1,
-                                   load_path=str(path), **{**SETTINGS, "optim_stepsize": 1e-12})
+                                   load_path=str(path), **{**SETTINGS, "optim_stepsize": 1e-12},
+                                   callback=lambda local_vars, _globals: seen.append(
+                                       local_vars["pi"].observation_filter.ob_rms.count))
     before = [array for _name, array in model.policy.get_weights()]
     after = [array for _name, array in reloaded.policy.get_weights()]
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(before, after))  # a near-zero step on loaded weights
+    # before the first iteration the filter holds the saved statistics (loaded after the envs' reset)
+    assert seen[0] == model.observation_filter.ob_rms.count > 512
+
+
+def test_max_episodes_counts_episodes_without_a_monitor() -> None:
+    model = pposgd_simple.learn(gymnasium.make("CartPole-v1"), mlp_policy_fn, timesteps_per_actorbatch=128,
+                                max_episodes=3, **SETTINGS)
+    assert model.timesteps == 128  # 128 CartPole steps end more than 3 episodes
 
 
 @pytest.mark.parametrize("kwargs, message", [

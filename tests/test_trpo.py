@@ -70,6 +70,13 @@ def test_cg_solves_a_known_spd_system_in_n_iterations() -> None:
                                [1 / 11, 7 / 11], rtol=1e-12)
 
 
+def test_cg_takes_one_step_on_a_tiny_right_hand_side() -> None:
+    # |b|^2 below the residual tolerance must still give a step (baselines checks after each iteration): a nearly
+    # deterministic policy's tiny gradient still moves it
+    b = np.array([3e-6, -4e-6, 1e-6])
+    np.testing.assert_allclose(cg(lambda v: 2.0 * v, b, cg_iters=10), b / 2.0)
+
+
 def test_cg_stops_when_the_residual_is_small() -> None:
     calls = []
 
@@ -198,16 +205,21 @@ def test_learn_refuses_recurrent_networks_and_a_shared_value_network() -> None:
     env.close()
 
 
-def test_max_iters_and_max_episodes_bound_the_run() -> None:
+def test_max_iters_max_episodes_and_small_budgets_bound_the_run() -> None:
     env = DummyVecEnv([lambda: Monitor(gymnasium.make("CartPole-v1"), None)])
     model = trpo_mpi.learn(network="mlp", env=env, total_timesteps=0, max_iters=2, timesteps_per_batch=128)
     assert model.timesteps == 256
     env.close()
-    episodes: list[int] = []
+    # a budget below one batch trains one batch (baselines loops until it has done at least the budget)
     env = DummyVecEnv([lambda: Monitor(gymnasium.make("CartPole-v1"), None)])
-    trpo_mpi.learn(network="mlp", env=env, total_timesteps=0, max_episodes=5, timesteps_per_batch=128,
-                   callback=lambda local_vars, _globals: episodes.append(local_vars["episodes_so_far"]))
-    assert episodes and episodes[-1] < 5  # the callback ran before each iteration until 5 episodes had ended
+    assert trpo_mpi.learn(network="mlp", env=env, total_timesteps=100, timesteps_per_batch=128).timesteps == 128
+    env.close()
+    # episodes are counted from the envs' done flags, Monitor or not: 128 CartPole steps end more than 3 episodes
+    episodes: list[int] = []
+    env = DummyVecEnv([lambda: gymnasium.make("CartPole-v1")])
+    model = trpo_mpi.learn(network="mlp", env=env, total_timesteps=0, max_episodes=3, timesteps_per_batch=128,
+                           callback=lambda local_vars, _globals: episodes.append(local_vars["episodes_so_far"]))
+    assert model.timesteps == 128 and episodes == [0]
     env.close()
 
 

@@ -130,7 +130,7 @@ class OnPolicyIteration(Algorithm):
         self.episode_lengths: deque[float] = deque(maxlen=100)
         self.eval_returns: deque[float] = deque(maxlen=100)
         self.recent_returns = self.episode_returns
-        self.episodes = 0  # episodes this rank finished in this learn() call
+        self.episodes = 0  # episodes every rank finished in this learn() call
         self.runner: Runner | None = None
         self.eval_runner: Runner | None = None
         self.first_start = time.perf_counter()
@@ -155,7 +155,8 @@ class OnPolicyIteration(Algorithm):
             return False
         rollout, evaluation = collected
         self.eval_returns.extend(evaluation)
-        self.episodes += len(rollout.episodes)
+        # every rank's episodes, as baselines' episodes_so_far (its allgather); Monitor or not
+        self.episodes += int(run.world.sum(np.array([rollout.episode_ends], np.int64))[0])
         for episode in rollout.episodes:
             self.episode_returns.append(episode["r"])
             self.episode_lengths.append(episode["l"])
@@ -193,7 +194,7 @@ class OnPolicyIteration(Algorithm):
                 "model": self.model, "learner": self.model, "runner": self.runner, "stats": self.last_stats,
                 "episode_returns": self.episode_returns, "episode_lengths": self.episode_lengths,
                 "eval_returns": self.eval_returns, "episodes_so_far": self.episodes, "iters_so_far": run.iteration,
-                "run": run, "self": self}
+                "timesteps_so_far": run.timesteps, "pi": self.model, "run": run, "self": self}
 
     def _collect(self, stop: StopRequest | None, world: World) -> tuple[Rollout, list[float]] | None:
         """(rollout, evaluation episodes' returns) on every rank, or None on every rank if a signal cut a rank's

@@ -36,6 +36,7 @@ class Rollout(NamedTuple):
     neglogpacs: np.ndarray  # float32: -log pi_old(a|s)
     states: np.ndarray | None  # recurrent state of each env at the rollout's start, [nenvs, state_size]
     episodes: list[dict[str, float]]  # info['episode'] of the episodes that ended during the rollout
+    episode_ends: int = 0  # episodes that ended during the rollout, monitored or not
 
 
 def gae_advantages(
@@ -126,6 +127,7 @@ class Runner:
             neglogpacs=env_major(neglogpacs),
             states=initial_states,
             episodes=episodes,
+            episode_ends=int(dones[1:].sum() + self.dones.sum()),
         )
 
     def _truncation_bootstrap(self, infos: list[dict[str, Any]]) -> np.ndarray:

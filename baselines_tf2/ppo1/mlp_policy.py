@@ -15,6 +15,9 @@ import numpy as np
 from baselines_tf2.nn.policies import PolicyWithValue
 
 OBSERVATION_CLIP = 5.0  # baselines' ob_rms filter: clip((obs - mean) / std, -5, 5)
+# baselines' mpi_running_mean_std floors the variance at 1e-2 (std >= 0.1); VecNormalize's epsilon added to the
+# variance bounds the std below the same way
+MIN_OBSERVATION_VARIANCE = 1e-2
 
 
 class BasePolicy(PolicyWithValue):

@@ -24,7 +24,7 @@ from baselines_tf2.nn.tf_util import set_global_seeds
 from baselines_tf2.off_policy.loop import as_vec_env
 from baselines_tf2.on_policy.loop import LogKeys, learn_on_policy
 from baselines_tf2.on_policy.runner import Rollout
-from baselines_tf2.ppo1.mlp_policy import OBSERVATION_CLIP, BasePolicy
+from baselines_tf2.ppo1.mlp_policy import MIN_OBSERVATION_VARIANCE, OBSERVATION_CLIP, BasePolicy
 from baselines_tf2.ppo2.model import PPO2Model, clipped_surrogate
 from baselines_tf2.training.callbacks import UNBOUNDED_TIMESTEPS, bounded_callback
 from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
@@ -191,12 +191,15 @@ def learn(
         raise TypeError(f"policy_fn must return a ppo1 MlpPolicy or CnnPolicy, got {type(policy).__name__}")
     observation_filter = None
     if policy.normalize_observations:  # built again on the filtered space, which checkpoints and play see
-        venv = observation_filter = VecNormalize(venv, ob=True, ret=False, clipob=OBSERVATION_CLIP)
+        venv = observation_filter = VecNormalize(venv, ob=True, ret=False, clipob=OBSERVATION_CLIP,
+                                                 epsilon=MIN_OBSERVATION_VARIANCE)
         policy = policy_fn("pi", venv.observation_space, venv.action_space)
     model = PPO1Model(policy, entcoeff=entcoeff, adam_epsilon=adam_epsilon, optim_batchsize=optim_batchsize)
     model.observation_filter = observation_filter
     iteration_steps = timesteps_per_actorbatch * venv.num_envs * world().size
-    total_timesteps = max_timesteps or max_iters * iteration_steps or UNBOUNDED_TIMESTEPS
+    # baselines trains until it has done at least max_timesteps: whole batches, rounded up
+    total_timesteps = (-(-max_timesteps // iteration_steps) * iteration_steps or max_iters * iteration_steps
+                       or UNBOUNDED_TIMESTEPS)
     callback = bounded_callback(callback, max_episodes=max_episodes, max_seconds=max_seconds)
     clip_multiplier = config.multiplier()
     learn_on_policy(model, config, run_options_from_arguments(locals(), seed=rank_seed), env=venv,

@@ -11,6 +11,7 @@ from typing import Any
 
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import atari_arg_parser, make_vec_env
+from baselines_tf2.common.mpi_util import world
 from baselines_tf2.ppo1 import cnn_policy, pposgd_simple
 
 
@@ -29,7 +30,7 @@ def train(env_id: str, num_timesteps: int, seed: int | None) -> pposgd_simple.PP
     finally:
         env.close()
     log_dir = logger.get_dir()
-    if log_dir:
+    if log_dir and world().rank == 0:  # under mpiexec, one model: rank 0's
         model.save(os.path.join(log_dir, "model"))
     return model
 

@@ -140,6 +140,8 @@ class TrainingRun:
         same_run = state.get("total_timesteps") == self.options.total_timesteps
         saved_batch = int(state.get("nbatch", 0))
         iteration = int(state.get("update", 0)) * saved_batch // self.steps_per_iteration if same_run else 0
+        # the weights were trained on inputs normalized by these statistics: they come back on every load
+        self._pending_normalizer = (saved_vec_normalize_state(metadata), path)
         if not 0 < iteration < self.total_iterations:
             logger.log(f"loaded {path} ({self.agent.timesteps} steps trained); training a new schedule")
             return
@@ -151,7 +153,6 @@ class TrainingRun:
         self.iteration = iteration
         self.timesteps_before = self.agent.timesteps - self.timesteps
         self.best_model.score = state.get("best_mean_reward")
-        self._pending_normalizer = (metadata.get("vec_normalize"), path)
         same_batch = saved_batch == self.steps_per_iteration
         if self.options.deterministic and "env_state" in metadata and same_batch:
             self._pending_env_state = (metadata["env_state"], groups.get("runner", []))
@@ -246,7 +247,10 @@ class TrainingRun:
         normalizer = find_vec_normalize(self.env)
         statistics, path = self._pending_normalizer
         if normalizer is not None and statistics is not None:  # after the reset, which updates them
-            normalizer.load_state_dict(statistics, source=path)
+            try:
+                normalizer.load_state_dict(statistics, source=path)
+            except ValueError as err:
+                raise CheckpointError(f"its VecNormalize statistics do not fit this env: {err}") from None
         if self._pending_env_state is not None:
             env_state, arrays = self._pending_env_state
             restore_vec_env_state(self.env, env_state, arrays[0])
@@ -278,6 +282,21 @@ class BestModel:
         if self.saved and self.path is not None:
             agent.load_weights_only(self.path)
             logger.log(f"restored the model with the best mean reward {self.score:.2f}")
+
+
+def saved_vec_normalize_state(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    """The VecNormalize statistics a checkpoint holds: a training checkpoint's at its step, else those of the env
+    description (a model saved after learn()), else None."""
+    if isinstance(metadata.get("vec_normalize"), dict):
+        return metadata["vec_normalize"]
+    environment = metadata.get("env")
+    wrappers = environment.get("wrappers") if isinstance(environment, dict) else None
+    for wrapper in wrappers if isinstance(wrappers, list) else []:
+        if not isinstance(wrapper, dict):
+            continue
+        if wrapper.get("type") == "VecNormalize" and isinstance(wrapper.get("state"), dict):
+            return wrapper["state"]
+    return None
 
 
 def find_vec_normalize(env: VecEnv | None) -> VecNormalize | None:

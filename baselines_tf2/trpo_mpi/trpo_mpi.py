@@ -119,8 +119,11 @@ def learn(
     rank_seed = set_global_seeds(seed, rank=world().rank, deterministic_ops=deterministic)
     policy = build_policy(env, network, network_kwargs, precision, rank_seed)
     model = TRPOModel(policy, max_kl=max_kl, cg_iters=cg_iters, cg_damping=cg_damping, entcoeff=entcoeff)
+    iteration_steps = timesteps_per_batch * env.num_envs * world().size
     if max_iters:
-        total_timesteps = max_iters * timesteps_per_batch * env.num_envs * world().size
+        total_timesteps = max_iters * iteration_steps
+    elif total_timesteps > 0:  # baselines trains until it has done at least total_timesteps: whole batches, rounded up
+        total_timesteps = -(-total_timesteps // iteration_steps) * iteration_steps
     elif max_episodes:
         total_timesteps = UNBOUNDED_TIMESTEPS
         callback = bounded_callback(callback, max_episodes=max_episodes)
