@@ -227,7 +227,9 @@ def gradient_case(folder: Path) -> None:
                          states=tf.zeros([0, 0]))
 
     def averaged_and_union(learner: OnPolicyLearner, rollouts: list[Rollout]) -> tuple[np.ndarray, np.ndarray]:
-        union = Rollout(*(np.concatenate(fields) for fields in zip(*(r[:-2] for r in rollouts))), None, [])
+        arrays = ("obs", "returns", "masks", "actions", "values", "neglogpacs")
+        union = Rollout(**{name: np.concatenate([getattr(r, name) for r in rollouts]) for name in arrays},
+                        states=None, episodes=[])
         local = learner.local_gradient(minibatch(rollouts[ranks.rank]))["gradient"].numpy()
         return ranks.sum(local) / np.float32(ranks.size), learner.local_gradient(minibatch(union))["gradient"].numpy()
 

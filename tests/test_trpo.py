@@ -242,6 +242,10 @@ def test_two_mpi_ranks_train_hopper_with_only_rank_0_logging(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr[-4000:]
     rows = (log_dir / "progress.csv").read_text().splitlines()
     assert len(rows) == 1 + 4  # a header and one row per update, written by rank 0 alone
+    header = rows[0].split(",")
+    assert {"EpRewMean", "EpLenMean", "EpThisIter", "EpisodesSoFar", "TimestepsSoFar", "TimeElapsed", "ev_tdlam_before",
+            "meankl", "surrgain", "optimgain"} <= set(header)  # baselines' trpo_mpi keys, for its users' scripts
+    assert rows[-1].split(",")[header.index("TimestepsSoFar")] == "8192"
     assert result.stdout.count("| meankl") == 4  # rank 1 prints no log table
     assert sorted(path.name for path in log_dir.glob("*.monitor.csv")) == ["0.0.monitor.csv", "1.0.monitor.csv"]
     assert read_metadata(log_dir / "model")["timesteps"] == 8192

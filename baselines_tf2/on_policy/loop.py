@@ -55,10 +55,12 @@ class OnPolicyConfig(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class LogKeys:
-    """baselines' PPO2 logs 'loss/...' and 'misc/...'; its A2C logs bare names."""
+    """baselines' PPO2 logs 'loss/...' and 'misc/...'; its A2C logs bare names; trpo_mpi and ppo1 also logged
+    EpRewMean, EpLenMean, EpThisIter, EpisodesSoFar, TimestepsSoFar, TimeElapsed and ev_tdlam_before."""
 
     loss_prefix: str = ""
     misc_prefix: str = ""
+    segment_keys: bool = False  # also trpo_mpi's and ppo1's keys, so their users' plotting scripts find them
 
 
 def build_policy(
@@ -131,6 +133,7 @@ class OnPolicyIteration(Algorithm):
         self.eval_returns: deque[float] = deque(maxlen=100)
         self.recent_returns = self.episode_returns
         self.episodes = 0  # episodes every rank finished in this learn() call
+        self.iteration_episodes = 0  # of those, in the last iteration
         self.runner: Runner | None = None
         self.eval_runner: Runner | None = None
         self.first_start = time.perf_counter()
@@ -156,7 +159,8 @@ class OnPolicyIteration(Algorithm):
         rollout, evaluation = collected
         self.eval_returns.extend(evaluation)
         # every rank's episodes, as baselines' episodes_so_far (its allgather); Monitor or not
-        self.episodes += int(run.world.sum(np.array([rollout.episode_ends], np.int64))[0])
+        self.iteration_episodes = int(run.world.sum(np.array([rollout.episode_ends], np.int64))[0])
+        self.episodes += self.iteration_episodes
         for episode in rollout.episodes:
             self.episode_returns.append(episode["r"])
             self.episode_lengths.append(episode["l"])
@@ -236,9 +240,17 @@ class OnPolicyIteration(Algorithm):
         logger.logkv(f"{misc}total_timesteps", update * self.steps_per_iteration)
         logger.logkv("fps", int(fps))
         logger.logkv(f"{misc}explained_variance", explained_variance(rollout.values, rollout.returns))
-        for index, name in enumerate(episodes):
-            episodes_sum, count = totals[2 * index], totals[2 * index + 1]
-            logger.logkv(name, episodes_sum / count if count else float("nan"))
+        means = {name: totals[2 * index] / totals[2 * index + 1] if totals[2 * index + 1] else float("nan")
+                 for index, name in enumerate(episodes)}
+        logger.logkvs(means)
+        if self.log_keys.segment_keys:
+            logger.logkv("EpRewMean", means["eprewmean"])
+            logger.logkv("EpLenMean", means["eplenmean"])
+            logger.logkv("EpThisIter", self.iteration_episodes)
+            logger.logkv("EpisodesSoFar", self.episodes)
+            logger.logkv("TimestepsSoFar", run.timesteps + self.steps_per_iteration)  # this update's included
+            logger.logkv("TimeElapsed", elapsed)
+            logger.logkv("ev_tdlam_before", explained_variance(rollout.values, rollout.returns))
         logger.logkv(f"{misc}time_elapsed", elapsed)
         logger.logkv(f"{misc}nonfinite_updates_skipped", run.nonfinite.total_skipped)
         logger.logkv(f"{misc}env_restarts", int(totals[-1]))

@@ -204,6 +204,6 @@ def learn(
     clip_multiplier = config.multiplier()
     learn_on_policy(model, config, run_options_from_arguments(locals(), seed=rank_seed), env=venv,
                     load_path=load_path, callback=callback, callback_globals=globals(),
-                    log_keys=LogKeys(loss_prefix="loss_"),
+                    log_keys=LogKeys(loss_prefix="loss_", segment_keys=True),
                     before_update=lambda frac: model.set_cliprange(clip_param * clip_multiplier(frac)))
     return model

@@ -128,6 +128,7 @@ def learn(
         total_timesteps = UNBOUNDED_TIMESTEPS
         callback = bounded_callback(callback, max_episodes=max_episodes)
     learn_on_policy(model, config, run_options_from_arguments(locals(), seed=rank_seed), env=env,
-                    load_path=load_path, callback=callback, callback_globals=globals(), log_keys=LogKeys())
+                    load_path=load_path, callback=callback, callback_globals=globals(),
+                    log_keys=LogKeys(segment_keys=True))
     return model
 
