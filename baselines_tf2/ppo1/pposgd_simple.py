@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Any, Callable, NamedTuple
 
 import gymnasium
 import numpy as np
 import tensorflow as tf
 
+from baselines_tf2 import logger
+from baselines_tf2.common.cmd_util import make_vec_env
 from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.validation import require_choice, require_int, require_number
 from baselines_tf2.common.vec_env import VecEnv, VecNormalize
@@ -206,4 +209,20 @@ def learn(
                     load_path=load_path, callback=callback, callback_globals=globals(),
                     log_keys=LogKeys(loss_prefix="loss_", segment_keys=True),
                     before_update=lambda frac: model.set_cliprange(clip_param * clip_multiplier(frac)))
+    return model
+
+
+def train_script_run(env_id: str, env_type: str, seed: int | None,
+                     policy_fn: Callable[[str, gymnasium.Space, gymnasium.Space], BasePolicy],
+                     **learn_kwargs: Any) -> PPO1Model:
+    """What baselines' run_mujoco.py and run_atari.py do: `learn` on one monitored env of `env_id`, then (rank 0)
+    save the model as <log dir>/model when a log dir is configured."""
+    env = make_vec_env(env_id, env_type, 1, seed, force_dummy=True, monitor_dir=logger.get_dir())
+    try:
+        model = learn(env, policy_fn, seed=seed, progress_bar=True, **learn_kwargs)
+    finally:
+        env.close()
+    log_dir = logger.get_dir()
+    if log_dir and world().rank == 0:  # under mpiexec, one model: rank 0's
+        model.save(os.path.join(log_dir, "model"))
     return model

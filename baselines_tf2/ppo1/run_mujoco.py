@@ -7,12 +7,10 @@ Logs go where `logger.configure()` puts them (OPENAI_LOGDIR, or a fresh folder),
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from baselines_tf2 import logger
-from baselines_tf2.common.cmd_util import make_vec_env, mujoco_arg_parser
-from baselines_tf2.common.mpi_util import world
+from baselines_tf2.common.cmd_util import mujoco_arg_parser
 from baselines_tf2.ppo1 import mlp_policy, pposgd_simple
 
 
@@ -22,18 +20,10 @@ def train(env_id: str, num_timesteps: int, seed: int | None) -> pposgd_simple.PP
     def policy_fn(name: str, ob_space: Any, ac_space: Any) -> Any:  # baselines' policy_fn shape
         return mlp_policy.MlpPolicy(name=name, ob_space=ob_space, ac_space=ac_space, hid_size=64, num_hid_layers=2)
 
-    env = make_vec_env(env_id, "mujoco", 1, seed, force_dummy=True, monitor_dir=logger.get_dir())
-    try:
-        model = pposgd_simple.learn(env, policy_fn, max_timesteps=num_timesteps, timesteps_per_actorbatch=2048,
-                                    clip_param=0.2, entcoeff=0.0, optim_epochs=10, optim_stepsize=3e-4,
-                                    optim_batchsize=64, gamma=0.99, lam=0.95, schedule="linear", seed=seed,
-                                    progress_bar=True)
-    finally:
-        env.close()
-    log_dir = logger.get_dir()
-    if log_dir and world().rank == 0:  # under mpiexec, one model: rank 0's
-        model.save(os.path.join(log_dir, "model"))
-    return model
+    return pposgd_simple.train_script_run(env_id, "mujoco", seed, policy_fn, max_timesteps=num_timesteps,
+                                          timesteps_per_actorbatch=2048, clip_param=0.2, entcoeff=0.0,
+                                          optim_epochs=10, optim_stepsize=3e-4, optim_batchsize=64, gamma=0.99,
+                                          lam=0.95, schedule="linear")
 
 
 def main() -> None:
