@@ -228,7 +228,7 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     """The flags of the training core and precision, which every algorithm takes (`save_replay`: replay learners)."""
     parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto",
                         help="network arithmetic: mixed_bfloat16 computes in bfloat16 with float32 weights; "
-                             "auto (default) picks it, on CPUs with native bfloat16 (AMX, AVX-512 BF16), for the "
+                             "auto (default) picks it, on CPUs with AMX (the bfloat16 hardware measured), for the "
                              "algorithms whose bfloat16 learning curves were checked (ppo2), float32 otherwise")
     parser.add_argument("--keep_checkpoints", type=int, default=DEFAULT_KEEP,
                         help="newest checkpoints kept in <log_path>/checkpoints (0 keeps all)")

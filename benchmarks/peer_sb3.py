@@ -5,7 +5,7 @@ Runs with the peer virtualenv's python (stable-baselines3, torch CPU, gymnasium,
     PEER_VENV/bin/python benchmarks/peer_sb3.py dqn_breakout --timesteps 6000
     PEER_VENV/bin/python benchmarks/peer_sb3.py learner --seconds 10
     PEER_VENV/bin/python benchmarks/peer_sb3.py act --api forward --calls 300
-    PEER_VENV/bin/python benchmarks/peer_sb3.py env --steps 1000
+    PEER_VENV/bin/python benchmarks/peer_sb3.py env --vec dummy --steps 1000    (compare_peers.py: dummy and subproc)
     PEER_VENV/bin/python benchmarks/peer_sb3.py ppo_learning --timesteps 300000 --monitor_dir DIR
     PEER_VENV/bin/python benchmarks/peer_sb3.py sac_mujoco --env HalfCheetah-v5 --timesteps 15000 --hiddens 256,256 \
         --activation relu --lr 3e-4 --batch_size 256 ...   (every setting explicit: see continuous_control.py)
@@ -514,7 +514,8 @@ MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
 
 def main() -> None:
     parser = measurement_parser(__doc__, MEASUREMENTS)
-    parser.add_argument("--vec", choices=("dummy", "subproc"), default="subproc", help="ppo_breakout / env VecEnv")
+    parser.add_argument("--vec", choices=("dummy", "subproc"), default="subproc",
+                        help="ppo_breakout / env: SB3's VecEnv (compare_peers.py runs both and takes the faster)")
     parser.add_argument("--api", choices=("forward", "predict"), default="forward", help="act: which call")
     parser.add_argument("--monitor_dir", default=None,
                         help="ppo_learning, *_mujoco: where the monitor files go (*_mujoco: optional)")

@@ -4,7 +4,11 @@
     python benchmarks/replay_memory.py --fill 1000000    # fill all 1M slots with 84x84 frames (~7.4 GB of RAM)
 
 Memory: bytes per transition are the buffers' allocated arrays (np.zeros, mapped lazily) divided by the capacity,
-after one real Breakout transition fixes the layout; baselines' whole-stack layout is computed, not allocated.
+after one real Breakout transition fixes the layout. Two other layouts are computed, not allocated (observation
+arrays plus int64 action, float32 reward and bool done; no Python object overhead): both stacks of every transition
+stored whole (obs and next_obs arrays, stable-baselines3 ReplayBuffer's default), and one whole stack per transition
+(baselines' deepq: acting forces each LazyFrames into one 84x84x4 array, which the transition it ends and the one it
+starts both reference).
 A short real Breakout run into a smaller buffer checks how many transitions stay sampleable under life-loss episodes.
 
 Speed: one PrioritizedReplayBuffer of capacity 1M (trees of depth 20) is filled with `--fill` synthetic 84x84
@@ -50,10 +54,13 @@ def breakout_transitions(steps: int, seed: int = 0) -> list[tuple[LazyFrames, in
     return transitions
 
 
-def naive_bytes_per_transition() -> int:
-    """baselines' layout: obs_t and obs_tp1 as whole 84x84x4 stacks, plus int64 action, float32 reward, bool done."""
+def whole_stack_bytes_per_transition(stacks: int) -> int:
+    """`stacks` whole 84x84x4 uint8 stacks per transition, plus int64 action, float32 reward and bool done.
+
+    2: obs and next_obs both stored (stable-baselines3 ReplayBuffer's default); 1: each stack shared by the two
+    transitions it joins (baselines' deepq, whose acting forces each LazyFrames into one array)."""
     stack_bytes = int(np.prod(FRAME_SHAPE)) * FRAMES_PER_STACK
-    return 2 * stack_bytes + 8 + 4 + 1
+    return stacks * stack_bytes + 8 + 4 + 1
 
 
 def memory_rows(first_transition: tuple) -> list[tuple[str, float]]:
@@ -66,7 +73,8 @@ def memory_rows(first_transition: tuple) -> list[tuple[str, float]]:
         buffer.add(*first_transition)
         rows.append((name, buffer.nbytes / CAPACITY))
         del buffer
-    rows.append(("naive whole stacks (baselines' layout, computed)", float(naive_bytes_per_transition())))
+    rows.append(("two whole stacks (SB3's default, computed)", float(whole_stack_bytes_per_transition(2))))
+    rows.append(("one shared stack (baselines' LazyFrames, computed)", float(whole_stack_bytes_per_transition(1))))
     return rows
 
 

@@ -12,14 +12,18 @@ import tensorflow as tf
 from baselines_tf2.training.checkpoint import CheckpointError
 
 PRECISIONS = ("float32", "mixed_bfloat16")
-AUTO_PRECISION = "auto"  # the CLI's default: bfloat16 where the CPU computes it natively, else float32
-BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of native bfloat16 arithmetic
+AUTO_PRECISION = "auto"  # the CLI's default: bfloat16 on the CPUs where it was measured to pay, else float32
+# /proc/cpuinfo flags that make `auto` pick bfloat16. Only AMX: bfloat16 was measured on an AMX CPU alone
+# (docs/benchmarks.md); AVX-512 BF16 without AMX was never measured, so it gets float32.
+BF16_CPU_FLAGS = ("amx_bf16",)
+CPUINFO_PATH = "/proc/cpuinfo"
 
 
-def cpu_has_native_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
-    """Whether the CPU does bfloat16 arithmetic in hardware (AMX or AVX-512 BF16); False where unknown.
+def cpu_has_native_bf16(cpuinfo_path: str = CPUINFO_PATH) -> bool:
+    """Whether the CPU reports one of BF16_CPU_FLAGS (AMX bfloat16), the hardware `auto` trusts; False where unknown.
 
-    Without it TensorFlow emulates bfloat16 and mixed_bfloat16 runs slower than float32."""
+    Without bfloat16 instructions TensorFlow emulates them and mixed_bfloat16 runs slower than float32; with
+    AVX-512 BF16 alone it was never measured, so it does not count here."""
     try:
         with open(cpuinfo_path, encoding="utf-8") as cpuinfo:
             flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), [])
@@ -28,13 +32,14 @@ def cpu_has_native_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
     return any(flag in flags for flag in BF16_CPU_FLAGS)
 
 
-def resolve_precision(precision: str) -> str:
-    """'auto' -> 'mixed_bfloat16' on CPUs with native bfloat16, else 'float32'; other valid names unchanged.
+def resolve_precision(precision: str, cpuinfo_path: str = CPUINFO_PATH) -> str:
+    """'auto' -> 'mixed_bfloat16' on CPUs with AMX (read from `cpuinfo_path`), else 'float32'; other valid names
+    unchanged.
 
-    Chosen by measurement (docs/benchmarks.md): on an AMX CPU bfloat16 trains the Atari CNN ~2x faster with
-    equal-step learning curves matching float32."""
+    Chosen by measurement on one AMX CPU (docs/benchmarks.md): bfloat16 sped up the PPO2 update there, and the
+    equal-step learning runs showed no gross difference from float32 (a few seeds, not an equivalence test)."""
     if precision == AUTO_PRECISION:
-        return "mixed_bfloat16" if cpu_has_native_bf16() else "float32"
+        return "mixed_bfloat16" if cpu_has_native_bf16(cpuinfo_path) else "float32"
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; valid: {', '.join((AUTO_PRECISION, *PRECISIONS))}")
     return precision
@@ -60,7 +65,7 @@ def set_global_seeds(seed: int | None, *, rank: int = 0, deterministic_ops: bool
 def dtype_policy(precision: str) -> Iterator[None]:
     """Build the layers created inside this block with Keras' `precision` policy ('float32' or 'mixed_bfloat16').
 
-    With mixed_bfloat16, layers compute in bfloat16 (AMX/AVX-512 BF16 on this CPU) and keep float32 variables.
+    With mixed_bfloat16, layers compute in bfloat16 (in hardware on CPUs with AMX) and keep float32 variables.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
