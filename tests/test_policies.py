@@ -176,3 +176,25 @@ def test_recurrent_learn_requires_nminibatches_to_divide_nenvs() -> None:
     with pytest.raises(ValueError, match=r"nminibatches = 2 must divide the number of envs \(3\)"):
         ppo2.learn(network="lstm", env=env, total_timesteps=48, nsteps=4, nminibatches=2, nlstm=8)
     env.close()
+
+
+def test_ppo2_update_equals_one_train_step_per_shuffled_minibatch_in_order() -> None:
+    """update() runs its minibatch steps in one compiled loop: the same steps, in the same order, as calling
+    train_step on each shuffled minibatch."""
+    models = [PPO2Model(PolicyWithValue(CARTPOLE_OBS, CARTPOLE_ACTIONS, "mlp", {"num_hidden": 16}, seed=0),
+                        ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5) for _ in range(2)]
+    models[1].policy.set_weights(models[0].policy.get_weights())
+    rollout = random_rollout(models[0].policy, 32)
+    for model in models:
+        model.set_cliprange(0.2)
+    stats = models[0].update(rollout, lr=1e-2, noptepochs=3, nminibatches=4, rng=np.random.default_rng(5))
+    reference = models[1]
+    reference.set_learning_rate(1e-2)
+    rng = np.random.default_rng(5)
+    losses = []
+    for _ in range(3):
+        for steps, envs in reference.minibatch_indices(rng, rollout, 4):
+            losses.append(float(reference.train_step(reference._as_minibatch(rollout, steps, envs))["policy_loss"]))
+    assert stats["policy_loss"] == pytest.approx(np.mean(losses), rel=1e-4, abs=1e-6)
+    for (_name, fused), (_same, stepwise) in zip(models[0].policy.get_weights(), reference.policy.get_weights()):
+        np.testing.assert_allclose(fused, stepwise, rtol=1e-5, atol=1e-6)

@@ -6,6 +6,7 @@ traced once, with an input signature whose batch dimension is free, whatever the
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Callable, Mapping
 
 import gymnasium
@@ -15,6 +16,7 @@ import tensorflow as tf
 
 from baselines_tf2.nn.distributions import DiagGaussianHead, make_pd, make_pd_head
 from baselines_tf2.nn.models import get_network_builder, is_recurrent
+from baselines_tf2.nn.numpy_actor import NumpyActor, can_snapshot
 from baselines_tf2.nn.tf_util import CompiledFunction, argmax_int64, assign_variables, dtype_policy, renamed_model
 from baselines_tf2.training.checkpoint import json_normalized
 
@@ -221,6 +223,15 @@ class PolicyWithValue:
     def value(self, obs: Any, S: np.ndarray | None = None, M: np.ndarray | None = None) -> np.ndarray:
         """State values V(obs)."""
         return self._value_fn(*self._acting_inputs(obs, S, M)).numpy()
+
+    def rollout_actor(self, steps: int, nenvs: int) -> PolicyWithValue | NumpyActor:
+        """What acts for the next `steps` steps of `nenvs` envs: a NumPy snapshot of this policy where one mirrors it
+        exactly (small float32 MLPs: no TensorFlow call per step), else the policy itself."""
+        return NumpyActor(self, steps, nenvs) if self._snapshot_ok else self
+
+    @cached_property
+    def _snapshot_ok(self) -> bool:
+        return can_snapshot(self)
 
     def act_deterministic(
         self, obs: Any, S: np.ndarray | None = None, M: np.ndarray | None = None

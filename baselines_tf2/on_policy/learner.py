@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 import gymnasium
 import keras
@@ -25,7 +25,7 @@ from baselines_tf2.nn.tf_util import (
     flat_size,
     split_flat,
 )
-from baselines_tf2.on_policy.runner import Rollout
+from baselines_tf2.on_policy.runner import ActingModel, Rollout
 from baselines_tf2.on_policy.saving import policy_metadata, save_policy
 from baselines_tf2.training.checkpoint import CheckpointError, check_spaces_match, load_checkpoint
 from baselines_tf2.training.nonfinite import NonFiniteGuard
@@ -177,37 +177,88 @@ class OnPolicyLearner(ABC):
         Under MPI every rank calls this with its own rollout of the same size, and each step averages gradients."""
         self.set_learning_rate(lr)
         nonfinite = nonfinite or NonFiniteGuard()
-        step = self.train_step if self.world.size == 1 else self.averaged_step
-        signature = self.train_step.function.input_signature[0]
-        obs_dtype = signature.obs.dtype.as_numpy_dtype
-        actions_dtype = signature.actions.dtype.as_numpy_dtype
+        epochs = [self.minibatch_indices(rng, rollout, nminibatches) for _ in range(noptepochs)]
+        batches = [steps for epoch in epochs for steps, _envs in epoch]
+        fused = (self.world.size == 1 and not self.policy.recurrent and len({len(steps) for steps in batches}) == 1)
+        results = (self._fused_steps(rollout, np.stack(batches), nonfinite) if fused
+                   else self._stepwise(rollout, [batch for epoch in epochs for batch in epoch]))
         totals: dict[str, float] = {}
         count = skipped = 0
-        for _ in range(noptepochs):
-            for steps, envs in self.minibatch_indices(rng, rollout, nminibatches):
-                batch = Minibatch(
-                    obs=tf.convert_to_tensor(rollout.obs[steps].astype(obs_dtype, copy=False)),
-                    returns=tf.convert_to_tensor(rollout.returns[steps]),
-                    masks=tf.convert_to_tensor(rollout.masks[steps]),
-                    actions=tf.convert_to_tensor(rollout.actions[steps].astype(actions_dtype, copy=False)),
-                    values=tf.convert_to_tensor(rollout.values[steps]),
-                    neglogpacs=tf.convert_to_tensor(rollout.neglogpacs[steps]),
-                    states=tf.convert_to_tensor(self._states_of(rollout, envs)),
-                )
-                values = {name: float(value) for name, value in step(batch).items()}
-                self.gradient_steps += 1
-                was_skipped = bool(values.pop("skipped"))
-                nonfinite.record(was_skipped, self.gradient_steps,
-                                      {"loss": values["loss"], "gradient norm": values["grad_norm"]})
-                if was_skipped:
-                    skipped += 1
-                    continue
-                values.pop("loss")
-                for name, value in values.items():
-                    totals[name] = totals.get(name, 0.0) + value
-                count += 1
+        for values in results:
+            self.gradient_steps += 1
+            was_skipped = bool(values.pop("skipped"))
+            nonfinite.record(was_skipped, self.gradient_steps,
+                             {"loss": values["loss"], "gradient norm": values["grad_norm"]})
+            if was_skipped:
+                skipped += 1
+                continue
+            values.pop("loss")
+            for name, value in values.items():
+                totals[name] = totals.get(name, 0.0) + value
+            count += 1
         means = {name: total / count for name, total in totals.items()}
         return {**means, "nonfinite_skipped": float(skipped)}
+
+    def _as_minibatch(self, rollout: Rollout, steps: np.ndarray | slice, envs: np.ndarray) -> Minibatch:
+        """The rollout's `steps` (and recurrent `envs`) as tensors of the train step's dtypes."""
+        signature = self.train_step.function.input_signature[0]
+        return Minibatch(
+            obs=tf.convert_to_tensor(rollout.obs[steps].astype(signature.obs.dtype.as_numpy_dtype, copy=False)),
+            returns=tf.convert_to_tensor(rollout.returns[steps]),
+            masks=tf.convert_to_tensor(rollout.masks[steps]),
+            actions=tf.convert_to_tensor(
+                rollout.actions[steps].astype(signature.actions.dtype.as_numpy_dtype, copy=False)),
+            values=tf.convert_to_tensor(rollout.values[steps]),
+            neglogpacs=tf.convert_to_tensor(rollout.neglogpacs[steps]),
+            states=tf.convert_to_tensor(self._states_of(rollout, envs)),
+        )
+
+    def _stepwise(self, rollout: Rollout,
+                  batches: list[tuple[np.ndarray, np.ndarray]]) -> Iterator[dict[str, float]]:
+        """One call per minibatch (MPI averaging, recurrent sequences, uneven minibatches): each step's values."""
+        step = self.train_step if self.world.size == 1 else self.averaged_step
+        for steps, envs in batches:
+            yield {name: float(value) for name, value in step(self._as_minibatch(rollout, steps, envs)).items()}
+
+    def _fused_steps(self, rollout: Rollout, order: np.ndarray, nonfinite: NonFiniteGuard) -> list[dict[str, float]]:
+        """Every minibatch step of the update in one compiled call (rows of `order` index the rollout); the steps
+        stop where the guard would stop training, and each step's values come back for the same bookkeeping."""
+        whole = self._as_minibatch(rollout, slice(None), np.zeros(0, np.int64))
+        outputs = self.fused_train_steps(whole, tf.convert_to_tensor(order, tf.int32),
+                                         tf.constant(nonfinite.consecutive, tf.int32),
+                                         tf.constant(nonfinite.max_consecutive, tf.int32))
+        columns = {name: value.numpy() for name, value in outputs.items()}
+        return [{name: float(column[index]) for name, column in columns.items()}
+                for index in range(len(columns["skipped"]))]
+
+    @cached_property
+    def fused_train_steps(self) -> CompiledFunction:
+        """(the whole rollout, [steps, minibatch] indices, skips in a row so far, the guard's limit) -> each step's
+        train_step values, stacked; the loop ends early once the skips in a row reach the limit."""
+        signature = minibatch_signature(self.policy)
+        names = list(self.train_step.concrete.structured_outputs)
+
+        def fused_train_steps(rollout: Minibatch, order: tf.Tensor, consecutive: tf.Tensor,
+                              limit: tf.Tensor) -> dict[str, tf.Tensor]:
+            arrays = {name: tf.TensorArray(tf.float32, size=0, dynamic_size=True) for name in names}
+
+            def keep_going(index: tf.Tensor, consecutive: tf.Tensor, _arrays: Any) -> tf.Tensor:
+                return tf.logical_and(index < tf.shape(order)[0], consecutive < limit)
+
+            def one_step(index: tf.Tensor, consecutive: tf.Tensor, arrays: Any) -> tuple[Any, ...]:
+                rows = order[index]
+                minibatch = rollout._replace(**{field: tf.gather(getattr(rollout, field), rows)
+                                                for field in Minibatch._fields if field != "states"})
+                values = self._train_step(minibatch)
+                skipped = tf.cast(values["skipped"], tf.float32) > 0
+                arrays = {name: arrays[name].write(index, tf.cast(values[name], tf.float32)) for name in names}
+                return index + 1, tf.where(skipped, consecutive + 1, 0), arrays
+
+            _index, _consecutive, arrays = tf.while_loop(keep_going, one_step, (tf.constant(0), consecutive, arrays))
+            return {name: array.stack() for name, array in arrays.items()}
+
+        scalar = tf.TensorSpec([], tf.int32)
+        return CompiledFunction(fused_train_steps, [signature, tf.TensorSpec([None, None], tf.int32), scalar, scalar])
 
     def minibatch_indices(
         self, rng: np.random.Generator, rollout: Rollout, nminibatches: int
@@ -299,3 +350,7 @@ class OnPolicyLearner(ABC):
     def value(self, obs: Any, S: np.ndarray | None = None, M: np.ndarray | None = None) -> np.ndarray:
         """baselines' `model.value`."""
         return self.policy.value(obs, S=S, M=M)
+
+    def rollout_actor(self, steps: int, nenvs: int) -> ActingModel:
+        """What acts for the next rollout of `steps` x `nenvs` (the policy, or a NumPy snapshot of it)."""
+        return self.policy.rollout_actor(steps, nenvs)

@@ -25,6 +25,8 @@ class ActingModel(Protocol):
     def value(self, obs: np.ndarray, S: np.ndarray | None = None, M: np.ndarray | None = None) -> np.ndarray: ...
 
 
+
+
 class Rollout(NamedTuple):
     """`nsteps` x `nenvs` of experience, flattened env-major (each env's steps contiguous, for recurrent batches)."""
 
@@ -103,18 +105,21 @@ class Runner:
         actions: list[np.ndarray] = []
         initial_states = self.states
         episodes: list[dict[str, float]] = []
+        # our learners offer a faster snapshot for the rollout; any other model with step/value (baselines') acts itself
+        snapshot = getattr(self.model, "rollout_actor", None)
+        actor: ActingModel = self.model if snapshot is None else snapshot(self.nsteps, self.nenvs)
         for t in range(self.nsteps):
             if stop is not None and stop.requested:
                 return None
-            step_actions, values[t], self.states, neglogpacs[t] = self.model.step(self.obs, S=self.states, M=self.dones)
+            step_actions, values[t], self.states, neglogpacs[t] = actor.step(self.obs, S=self.states, M=self.dones)
             self.obs_batches[t] = self.obs
             actions.append(step_actions)
             dones[t] = self.dones
             self.obs, step_rewards, step_dones, infos = self.env.step(step_actions)
-            rewards[t] = step_rewards + self._truncation_bootstrap(infos)
+            rewards[t] = step_rewards + self._truncation_bootstrap(actor, infos)
             self.dones = step_dones.astype(np.float32)
             episodes.extend(info["episode"] for info in infos if "episode" in info)
-        last_values = self.model.value(self.obs, S=self.states, M=self.dones)
+        last_values = actor.value(self.obs, S=self.states, M=self.dones)
         advantages = gae_advantages(
             rewards, values, dones, last_values, self.dones, gamma=self.gamma, lam=self.lam
         )
@@ -130,7 +135,7 @@ class Runner:
             episode_ends=int(dones[1:].sum() + self.dones.sum()),
         )
 
-    def _truncation_bootstrap(self, infos: list[dict[str, Any]]) -> np.ndarray:
+    def _truncation_bootstrap(self, actor: ActingModel, infos: list[dict[str, Any]]) -> np.ndarray:
         """gamma * V(terminal observation) for envs whose episode a time limit cut this step, else 0."""
         bonus = np.zeros(self.nenvs, dtype=np.float32)
         truncated = [i for i, info in enumerate(infos) if info.get(TRUNCATED) and TERMINAL_OBSERVATION in info]
@@ -138,5 +143,5 @@ class Runner:
             terminal_obs = np.stack([np.asarray(infos[i][TERMINAL_OBSERVATION]) for i in truncated])
             states = None if self.states is None else self.states[truncated]
             masks = np.zeros(len(truncated), dtype=np.float32)
-            bonus[truncated] = self.gamma * self.model.value(terminal_obs, S=states, M=masks)
+            bonus[truncated] = self.gamma * actor.value(terminal_obs, S=states, M=masks)
         return bonus
