@@ -7,7 +7,8 @@ Each run is `python -m baselines_tf2.run --alg=A --env=E --seed=S --num_timestep
 `mujoco()` defaults (PPO2: baselines' settings, one env, VecNormalize), float32, into `OUT/A/E/seedS/`. Runs go
 one at a time, seed-major (every env's seed 0 before any seed 1), so a table with one seed per cell exists early.
 An interrupted run resumes from its run folder (`--load_path` on the folder: exact step count, optimizer and
-VecNormalize statistics); a finished run has `result.json` and is never trained again.
+VecNormalize statistics); a finished run has `result.json` and its summary (scores, curve, wall time, commit) in
+`benchmarks/results/mujoco/`, which is committed: a run with a summary there is never trained again, in any checkout.
 
 Two scores per run, both stated in the table: the mean return of the last 10 training episodes (monitor files,
 raw rewards; what baselines' published Mujoco1M figures are) and the mean of 10 evaluation episodes of the final
@@ -38,6 +39,7 @@ DOCS_FILE = REPO_DIR / "docs" / "benchmarks.md"
 PLOT_FILE = REPO_DIR / "docs" / "img" / "mujoco_table.png"
 START_MARK, END_MARK = "<!-- mujoco-table:start -->", "<!-- mujoco-table:end -->"
 RESULT_FILE = "result.json"
+RESULTS_DIR = BENCH_DIR / "results" / "mujoco"  # finished runs' summaries, committed: run folders are not
 LAST_EPISODES = 10
 EVAL_EPISODES = 10
 
@@ -110,6 +112,21 @@ def summarize(run_dir: Path, timesteps: int, bins: int) -> dict[str, Any]:
     last = [score for _, score in games[-LAST_EPISODES:]]
     return {**result, "train_last10": statistics.fmean(last) if last else None,
             "eval_mean": result["evaluation"]["mean"], "curve": curve(games, timesteps, bins)}
+
+
+def summary_file(alg: str, env_id: str, seed: int, timesteps: int) -> Path:
+    """The committed summary of one finished run (scores, wall time, curve, code version)."""
+    return RESULTS_DIR / f"{alg}-{env_id}-seed{seed}-{timesteps}.json"
+
+
+def keep_summary(run_dir: Path, key: tuple[str, str, int], timesteps: int, bins: int) -> None:
+    """Write a finished run's summary where git keeps it, so the table survives a fresh checkout."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, capture_output=True,
+                            text=True).stdout.strip()
+    target = summary_file(*key, timesteps)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    summary = {**summarize(run_dir, timesteps, bins), "code": commit or None}
+    target.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 
 def mean_se(values: list[float]) -> tuple[float, float]:
@@ -211,18 +228,20 @@ def main() -> None:
     plan = [(alg, env_id, seed) for seed in args.seeds for alg in args.algs for env_id in args.envs]
     if not args.report_only:
         for alg, env_id, seed in plan:
-            run_dir = run_dir_for(out, alg, env_id, seed)
-            if (run_dir / RESULT_FILE).exists():
+            if summary_file(alg, env_id, seed, args.timesteps).exists():
                 continue
-            done = [json.loads((run_dir_for(out, *key) / RESULT_FILE).read_text())["wall_s"]
-                    for key in plan if (run_dir_for(out, *key) / RESULT_FILE).exists()]
+            done = [json.loads(summary_file(*key, args.timesteps).read_text())["wall_s"]
+                    for key in plan if summary_file(*key, args.timesteps).exists()]
             left = len(plan) - len(done)
             if done:
                 print(f"[mujoco_table] {left} runs left, about {left * statistics.fmean(done) / 3600:.1f} h "
                       "at the finished runs' mean wall time", file=sys.stderr, flush=True)
-            train(alg, env_id, seed, args.timesteps, run_dir)
-    summaries = [summarize(run_dir_for(out, *key), args.timesteps, args.bins) for key in plan
-                 if (run_dir_for(out, *key) / RESULT_FILE).exists()]
+            run_dir = run_dir_for(out, alg, env_id, seed)
+            if not (run_dir / RESULT_FILE).exists():
+                train(alg, env_id, seed, args.timesteps, run_dir)
+            keep_summary(run_dir, (alg, env_id, seed), args.timesteps, args.bins)
+    summaries = [json.loads(summary_file(*key, args.timesteps).read_text(encoding="utf-8")) for key in plan
+                 if summary_file(*key, args.timesteps).exists()]
     if not summaries:
         raise SystemExit("no finished runs to report")
     command = (f"python benchmarks/mujoco_table.py --algs {' '.join(args.algs)} --envs {' '.join(args.envs)} "
