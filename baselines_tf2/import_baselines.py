@@ -21,7 +21,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from baselines_tf2.tools.safe_unpickle import CorruptPickleError, UnsafePickleError, load_joblib_arrays
+from baselines_tf2.tools.safe_unpickle import (
+    READ_CHUNK,
+    CorruptPickleError,
+    UnsafePickleError,
+    load_joblib_arrays,
+    short_repr,
+)
 
 ALGORITHMS = ("a2c", "ppo2")  # the scopes baselines_variables.SCOPES knows; TensorFlow is not imported for --help
 NETWORKS = ("cnn", "cnn_small", "mlp")
@@ -53,7 +59,7 @@ def read_variables(path: str) -> dict[str, np.ndarray]:
         raise CorruptPickleError(f"{path!r} holds a {type(loaded).__name__}, not baselines' {{name: array}} dict")
     for name, value in loaded.items():
         if not isinstance(name, str) or not isinstance(value, np.ndarray):
-            raise CorruptPickleError(f"{path!r}: entry {name!r:.80} is not a variable name with an array")
+            raise CorruptPickleError(f"{path!r}: entry {short_repr(name)} is not a variable name with an array")
     return loaded
 
 
@@ -98,6 +104,14 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     return env_type
 
 
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(READ_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, read, map, save; returns the exit status."""
     parser = build_parser()
@@ -131,9 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{args.old_model!r} does not fit --network={args.network} on {args.env}: {err}")
     finally:
         env.close()
-    with open(args.old_model, "rb") as file:
-        digest = hashlib.sha256(file.read()).hexdigest()
-    source = {"file": os.path.basename(args.old_model), "sha256": digest, "format": "baselines TF1 save_variables"}
+    source = {"file": os.path.basename(args.old_model), "sha256": _sha256(args.old_model),
+              "format": "baselines TF1 save_variables"}
     save_policy(os.path.expanduser(args.out), policy, alg=args.alg,
                 extra_metadata={"env": env_description, "timesteps": 0, "imported_from": source})
     skipped = sum(is_optimizer_state(name) for name in variables)

@@ -190,7 +190,7 @@ class ActWrapper:
     def load_weights_only(self, path: str) -> None:
         """Restore only the Q-network weights (the best model at the end of training)."""
         _metadata, groups = load_checkpoint(path)
-        assign_checkpoint_arrays(self.model.q_network.weights, groups["policy"], path, "Q-network")
+        assign_checkpoint_arrays(self.model.q_network.weights, groups.get("policy", []), path, "Q-network")
 
 
 

@@ -222,7 +222,10 @@ class OffPolicyAgent(ABC):
         for name, variables in variable_groups.items():
             assign_checkpoint_arrays(variables, groups[name], path, name)
         self.set_acting_state(metadata, groups, path)
-        self.set_noise_state(metadata.get("noise") or {})
+        try:
+            self.set_noise_state(metadata.get("noise") or {})
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{path!r}: bad exploration noise state ({err})") from None
         return metadata
 
     def load_weights_only(self, path: str) -> None:

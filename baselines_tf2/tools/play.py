@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import gymnasium
 import numpy as np
 
 from baselines_tf2 import logger
@@ -14,7 +15,7 @@ from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.video import write_video
 from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.training.agent import load_policy
-from baselines_tf2.training.checkpoint import check_spaces_match
+from baselines_tf2.training.checkpoint import CheckpointError, check_spaces_match
 from baselines_tf2.training.evaluation import check_episode_progress
 from baselines_tf2.training.run import find_vec_normalize
 
@@ -106,7 +107,10 @@ def checkpoint_with_env(
     A missing, corrupt or mismatched checkpoint raises CheckpointError; an env that cannot be rebuilt, ValueError.
     """
     policy, metadata, _groups = load_policy(path)
-    env = rebuild_vec_env(metadata.get("env", {}), num_env=1, seed=seed, render_mode=render_mode)
+    try:
+        env = rebuild_vec_env(metadata.get("env", {}), num_env=1, seed=seed, render_mode=render_mode)
+    except (gymnasium.error.Error, TypeError, KeyError) as err:  # an unknown env id, env kwargs it does not take
+        raise CheckpointError(f"{path!r}: the env it describes cannot be built ({type(err).__name__}: {err})") from None
     try:
         normalizer = find_vec_normalize(env)
         if normalizer is not None and isinstance(metadata.get("vec_normalize"), dict):
