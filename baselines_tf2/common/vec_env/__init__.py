@@ -13,6 +13,7 @@ from baselines_tf2.common.vec_env.vec_env import (
     VecEnvTimeoutError,
     VecEnvWorkerError,
     VecEnvWrapper,
+    clear_mpi_env_vars,
 )
 from baselines_tf2.common.vec_env.vec_frame_stack import VecFrameStack
 from baselines_tf2.common.vec_env.vec_monitor import VecMonitor
@@ -38,5 +39,6 @@ __all__ = [
     "VecMonitor",
     "VecNormalize",
     "VecVideoRecorder",
+    "clear_mpi_env_vars",
     "ensure_gymnasium_api",
 ]

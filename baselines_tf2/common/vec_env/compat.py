@@ -1,10 +1,12 @@
 """Adapting envs written for the old gym API (or not deriving from gymnasium.Env) to the gymnasium 1.x API.
 
 Old gym envs return only the observation from `reset()`, 4 values `(obs, reward, done, info)` from `step()`,
-and are seeded with `seed(s)`. The adapter decides from what each call returns, never by stepping the env
-on its own. Their spaces are converted by duck typing: gym's Box, Discrete, MultiDiscrete, MultiBinary,
-Dict and Tuple (read through `low`/`high`/`shape`/`dtype`, `n`, `nvec`, `spaces`) become gymnasium spaces;
-any other non-gymnasium space is rejected with a TypeError.
+and are seeded with `seed(s)`. Renaming `gym` to `gymnasium` makes such an env a gymnasium.Env subclass without
+changing how it behaves, so the base class proves nothing: the old API is recognised by `reset`'s signature
+(no `seed` parameter), and then, for any env, by what each call returns (`as_reset_result`, `as_step_result`),
+never by stepping the env on its own. Spaces are converted by duck typing: gym's Box, Discrete, MultiDiscrete,
+MultiBinary, Dict and Tuple (read through `low`/`high`/`shape`/`dtype`, `n`, `nvec`, `spaces`) become gymnasium
+spaces; any other non-gymnasium space is rejected with a TypeError.
 """
 
 from __future__ import annotations
@@ -27,17 +29,66 @@ class OldGymApiWarning(UserWarning):
 
 
 def ensure_gymnasium_api(env: Any) -> gymnasium.Env:
-    """Return `env` itself if it is a gymnasium.Env, else an adapter giving it the gymnasium API."""
-    if isinstance(env, gymnasium.Env):
+    """`env` with gymnasium's reset/step signatures: `env` itself when its innermost env has them, else adapted.
+
+    An old-API env under gymnasium's own kind of wrappers (what `gymnasium.make` returns for a registered old
+    env: they pass seed= down and unpack 5-tuples) gets the adapter slipped in under the innermost wrapper,
+    in place, so the wrappers keep working; under old-style wrappers, the whole stack is adapted.
+    """
+    if not isinstance(env, gymnasium.Env):
+        missing = [name for name in _REQUIRED_ENV_ATTRIBUTES if not hasattr(env, name)]
+        if missing:
+            raise TypeError(
+                f"{type(env).__name__} is not an environment: it lacks {', '.join(missing)}; "
+                "an env factory must return a gymnasium.Env or an object with reset, step, "
+                "observation_space and action_space"
+            )
+        return GymApiAdapter(env)
+    wrappers: list[gymnasium.Wrapper] = []
+    base: gymnasium.Env = env
+    while isinstance(base, gymnasium.Wrapper):
+        wrappers.append(base)
+        base = base.env
+    if not has_old_reset(base):
         return env
-    missing = [name for name in _REQUIRED_ENV_ATTRIBUTES if not hasattr(env, name)]
-    if missing:
-        raise TypeError(
-            f"{type(env).__name__} is not an environment: it lacks {', '.join(missing)}; "
-            "an env factory must return a gymnasium.Env or an object with reset, step, "
-            "observation_space and action_space"
-        )
+    if wrappers and all(_accepts_keyword(wrapper.reset, "seed", through_kwargs=False) for wrapper in wrappers):
+        wrappers[-1].env = GymApiAdapter(base)
+        return env
     return GymApiAdapter(env)
+
+
+def has_old_reset(env: Any) -> bool:
+    """Whether `env.reset` has the old gym signature: no `seed` parameter, or only **kwargs next to a seed() method.
+
+    An old env, or an old wrapper forwarding **kwargs, is seeded through seed(); passing seed= down would
+    reach an old reset() that refuses it.
+    """
+    if _accepts_keyword(env.reset, "seed", through_kwargs=False):
+        return False
+    return not _accepts_keyword(env.reset, "seed") or callable(getattr(env, "seed", None))
+
+
+def as_reset_result(env: Any, result: Any) -> tuple[Any, dict[str, Any]]:
+    """What `env.reset()` returned as gymnasium's `(obs, info)`; a bare observation (old gym) gets an empty info."""
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
+        return result[0], result[1]
+    _note_old_api(env)
+    return result, {}
+
+
+def as_step_result(env: Any, result: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+    """What `env.step()` returned as gymnasium's 5-tuple; an old 4-tuple's `done` is split using
+    info['TimeLimit.truncated'], as gym's TimeLimit reported a cut episode."""
+    if len(result) == 5:
+        return result
+    if len(result) != 4:
+        raise TypeError(
+            f"{_env_name(env)}.step() returned {len(result)} values; expected 5 (gymnasium) or 4 (old gym)"
+        )
+    _note_old_api(env)
+    obs, reward, done, info = result
+    truncated = bool(done) and bool(info.get(TRUNCATED, False))
+    return obs, reward, bool(done) and not truncated, truncated, info
 
 
 def to_gymnasium_space(space: Any) -> gymnasium.Space:
@@ -65,7 +116,7 @@ def to_gymnasium_space(space: Any) -> gymnasium.Space:
 
 
 class GymApiAdapter(gymnasium.Env):
-    """Gives a duck-typed env the gymnasium API; old-API results (bare obs, 4-tuple steps) are converted."""
+    """Gives an env the gymnasium API: seeds it through its old seed() method and converts old-API results."""
 
     def __init__(self, env: Any) -> None:
         self.env = env
@@ -73,6 +124,7 @@ class GymApiAdapter(gymnasium.Env):
         self.action_space = to_gymnasium_space(env.action_space)
         self.metadata = dict(getattr(env, "metadata", None) or {})
         self.render_mode = getattr(env, "render_mode", None)
+        self.spec = getattr(env, "spec", None)  # gymnasium.make's wrappers read the spec from the env under them
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """Reset the env; an env whose reset() takes no seed is seeded through its old `seed()` method."""
@@ -82,36 +134,25 @@ class GymApiAdapter(gymnasium.Env):
             # Old gym wrappers take reset(**kwargs) but only pass them on, so seed() is preferred over **kwargs.
             if _accepts_keyword(self.env.reset, "seed", through_kwargs=False):
                 kwargs["seed"] = seed
-            elif callable(getattr(self.env, "seed", None)):
-                self._note_old_api()
-                self.env.seed(seed)
+            elif callable(seed_method := self._wrapper_attr("seed")):
+                _note_old_api(self.env)
+                seed_method(seed)
             elif _accepts_keyword(self.env.reset, "seed"):
                 kwargs["seed"] = seed
             else:
-                raise TypeError(f"{self._env_name()} cannot be seeded: its reset() takes no seed and it has no seed()")
+                raise TypeError(
+                    f"{_env_name(self.env)} cannot be seeded: its reset() takes no seed and it has no seed()"
+                )
         if options is not None:
             if not _accepts_keyword(self.env.reset, "options"):
-                raise TypeError(f"{self._env_name()}.reset() takes no options; got options={options!r}")
+                raise TypeError(f"{_env_name(self.env)}.reset() takes no options; got options={options!r}")
             kwargs["options"] = options
-        result = self.env.reset(**kwargs)
-        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
-            return result[0], dict(result[1])
-        self._note_old_api()
-        return result, {}
+        obs, info = as_reset_result(self.env, self.env.reset(**kwargs))
+        return obs, dict(info)
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        """Step the env; an old 4-tuple's `done` is split using info['TimeLimit.truncated']."""
-        result = tuple(self.env.step(action))
-        if len(result) == 5:
-            return result
-        if len(result) != 4:
-            raise TypeError(
-                f"{self._env_name()}.step() returned {len(result)} values; expected 5 (gymnasium) or 4 (old gym)"
-            )
-        self._note_old_api()
-        obs, reward, done, info = result
-        truncated = bool(done) and bool(info.get(TRUNCATED, False))
-        return obs, reward, bool(done) and not truncated, truncated, info
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        """Step the env; an old 4-tuple becomes gymnasium's 5-tuple (see `as_step_result`)."""
+        return as_step_result(self.env, tuple(self.env.step(action)))
 
     def render(self) -> Any:
         """A frame from the env; old-API envs are asked for mode='rgb_array'."""
@@ -124,27 +165,53 @@ class GymApiAdapter(gymnasium.Env):
         if callable(close):
             close()
 
+    @property
+    def unwrapped(self) -> gymnasium.Env:
+        """The innermost gymnasium env under the adapter (the adapter itself for a duck-typed env)."""
+        return self.env.unwrapped if isinstance(self.env, gymnasium.Env) else self
+
     def __getattr__(self, name: str) -> Any:
-        """Other attributes come from the adapted env, so get_attr/env_method reach it."""
+        """Other attributes come from the adapted env (through its wrappers), so get_attr/env_method reach it."""
         if name.startswith("_") or name == "env":
             raise AttributeError(name)
+        if isinstance(self.env, gymnasium.Env):
+            return self.env.get_wrapper_attr(name)
         return getattr(self.env, name)
 
-    def _env_name(self) -> str:
-        cls = type(self.env)
-        return f"{cls.__module__}.{cls.__qualname__}"
+    def set_wrapper_attr(self, name: str, value: Any, *, force: bool = True) -> bool:
+        """Set `name` on the adapted env, so set_attr changes the env and not just the adapter."""
+        if isinstance(self.env, gymnasium.Env):
+            return self.env.set_wrapper_attr(name, value, force=force)
+        if force or hasattr(self.env, name):
+            setattr(self.env, name, value)
+            return True
+        return False
 
-    def _note_old_api(self) -> None:
-        name = self._env_name()
-        if name in _warned_env_classes:
-            return
-        _warned_env_classes.add(name)
-        warnings.warn(
-            f"{name} uses the old gym API (reset() returns only obs, step() returns 4 values, seed()); "
-            "it is being adapted to the gymnasium API. Port it to gymnasium to silence this warning.",
-            OldGymApiWarning,
-            stacklevel=3,
-        )
+    def _wrapper_attr(self, name: str) -> Any:
+        """Attribute `name` of the adapted env or, for a gymnasium wrapper, of an env under it; None if absent."""
+        try:
+            return self.__getattr__(name)
+        except AttributeError:
+            return None
+
+
+def _env_name(env: Any) -> str:
+    cls = type(env)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _note_old_api(env: Any) -> None:
+    """Warn, once per env class and process, that `env` is being adapted."""
+    name = _env_name(env)
+    if name in _warned_env_classes:
+        return
+    _warned_env_classes.add(name)
+    warnings.warn(
+        f"{name} uses the old gym API (reset() returns only obs, step() returns 4 values, seed()); "
+        "it is being adapted to the gymnasium API. Port it to gymnasium to silence this warning.",
+        OldGymApiWarning,
+        stacklevel=3,
+    )
 
 
 def _accepts_keyword(function: Callable[..., Any], name: str, through_kwargs: bool = True) -> bool:

@@ -10,6 +10,7 @@ import gymnasium
 import numpy as np
 
 from baselines_tf2 import logger
+from baselines_tf2.common.vec_env.compat import to_gymnasium_space
 from baselines_tf2.common.vec_env.util import ObsBatch, ObsBuffers
 from baselines_tf2.common.vec_env.vec_env import (
     AlreadySteppingError,
@@ -19,25 +20,34 @@ from baselines_tf2.common.vec_env.vec_env import (
     VecEnvError,
     VecEnvWorkerError,
 )
+from baselines_tf2.common.vec_env.vec_env import clear_mpi_env_vars as clear_mpi_env_vars  # baselines' import path
 from baselines_tf2.common.vec_env.worker_pool import WorkerPool
 
 
 class SubprocVecEnv(VecEnv):
-    """Runs each group of `in_series` envs in its own daemon process, made by `context` ('forkserver' or 'spawn').
+    """Runs each group of `in_series` envs in its own daemon process (baselines' signature and meaning).
 
-    Env factories may be lambdas or closures (they travel with cloudpickle). Spaces come from env 0. If a
-    worker's env raises, or a worker dies, the call raises VecEnvWorkerError naming the worker and its envs,
-    and this VecEnv is closed; a worker silent for `timeout` seconds (None: wait forever) raises
-    VecEnvTimeoutError. With `restart_crashed`, a worker that fails during a step is replaced instead: its envs
-    restart from a reset and report that step as done with reward 0 and `info['env_restarted']` (counted in
-    `restarts`). `processes` are the worker processes, in env order.
+    `context` is the multiprocessing start method: 'forkserver' (the default; baselines' was 'spawn') or
+    'spawn'. 'fork' is refused, since forking a process running TensorFlow's threads can deadlock. `in_series`
+    envs share one worker and are stepped one after another there (12 envs with in_series=3: 4 processes).
+    The spaces are env 0's; `spaces`, if given, are the (observation_space, action_space) the caller expects,
+    and must equal them. Workers start without MPI's launcher variables (`clear_mpi_env_vars`): not MPI ranks.
+
+    Env factories may be lambdas or closures (they travel with cloudpickle). If a worker's env raises, or a
+    worker dies, the call raises VecEnvWorkerError naming the worker and its envs, and this VecEnv is closed;
+    a worker silent for `timeout` seconds (None: wait forever) raises VecEnvTimeoutError. With
+    `restart_crashed`, a worker that fails during a step is replaced instead: its envs restart from a reset and
+    report that step as done with reward 0 and `info['env_restarted']` (counted in `restarts`). `processes`
+    are the worker processes, in env order.
     """
 
     def __init__(
         self,
         env_fns: Sequence[Callable[[], gymnasium.Env]],
+        spaces: tuple[gymnasium.Space, gymnasium.Space] | None = None,
         context: str = "forkserver",
         in_series: int = 1,
+        *,
         timeout: float | None = None,
         restart_crashed: bool = False,
     ) -> None:
@@ -50,8 +60,10 @@ class SubprocVecEnv(VecEnv):
         self._faults: dict[int, VecEnvWorkerError] | None = None  # workers that failed during the pending step
         self._pool = WorkerPool(env_fns, context, in_series, timeout)
         with self._closing_on_failure():
-            spaces = self._pool.call("get_spaces", self._to_every_worker(None))
-        observation_space, action_space = spaces[0]
+            reported = self._pool.call("get_spaces", self._to_every_worker(None))[0]
+            if spaces is not None:
+                _check_expected_spaces(spaces, reported)
+        observation_space, action_space = reported
         super().__init__(len(env_fns), observation_space, action_space)
         with self._closing_on_failure():
             self._init_obs_transport()
@@ -198,6 +210,20 @@ class SubprocVecEnv(VecEnv):
         except BaseException:
             self.close()
             raise
+
+
+def _check_expected_spaces(
+    expected: tuple[gymnasium.Space, gymnasium.Space], reported: tuple[gymnasium.Space, gymnasium.Space]
+) -> None:
+    """Raise ValueError unless the caller's `spaces=` are env 0's (gym spaces are compared as gymnasium's)."""
+    if len(expected) != 2:
+        raise ValueError(f"spaces must be (observation_space, action_space), got {expected!r}")
+    for name, given, actual in zip(("observation", "action"), expected, reported):
+        if to_gymnasium_space(given) != actual:
+            raise ValueError(
+                f"spaces= gives the {name} space {given}, but env 0 has {actual}; pass spaces=None "
+                "(the workers report the spaces) or make the envs match"
+            )
 
 
 def _in_env_order(replies: dict[int, list[Any]]) -> list[Any]:

@@ -8,14 +8,18 @@ time limit rather than ended by the game), so learners can bootstrap correctly.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import gymnasium
 import numpy as np
 
 TERMINAL_OBSERVATION = "terminal_observation"
 TRUNCATED = "TimeLimit.truncated"
+# Variables by which Open MPI (OMPI_, and PMIX_ since 5.0) and MPICH/Hydra (PMI_) tell a process it is a rank.
+MPI_ENV_PREFIXES = ("OMPI_", "PMI_", "PMIX_")
 
 
 class VecEnvError(RuntimeError):
@@ -198,3 +202,20 @@ def tile_images(images: Sequence[np.ndarray]) -> np.ndarray:
     padded = np.concatenate([frames, np.zeros((rows * cols - count, height, width, channels), frames.dtype)])
     grid = padded.reshape(rows, cols, height, width, channels).transpose(0, 2, 1, 3, 4)
     return grid.reshape(rows * height, cols * width, channels)
+
+
+@contextlib.contextmanager
+def clear_mpi_env_vars() -> Iterator[None]:
+    """Remove MPI's launcher variables from os.environ for the duration, so processes started meanwhile are not ranks.
+
+    Under mpiexec, a worker that imports mpi4py (say, by re-importing a script that does) would otherwise take
+    itself for the rank that started it and fail in MPI_Init (MPICH: "PMI_Init failed") or hang. baselines'
+    function of the same name; the variables are restored on exit.
+    """
+    removed = {name: value for name, value in os.environ.items() if name.startswith(MPI_ENV_PREFIXES)}
+    for name in removed:
+        del os.environ[name]
+    try:
+        yield
+    finally:
+        os.environ.update(removed)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.process
 import os
 import signal
+import sys
 import time
 import weakref
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from baselines_tf2.common.vec_env.vec_env import VecEnvTimeoutError, VecEnvWorkerError
+from baselines_tf2.common.vec_env.vec_env import (
+    VecEnvError,
+    VecEnvTimeoutError,
+    VecEnvWorkerError,
+    clear_mpi_env_vars,
+)
 from baselines_tf2.common.vec_env.worker import CloudpickleWrapper, EnvFactory, run_worker
 
 if TYPE_CHECKING:  # ForkServerContext does not exist on Windows
@@ -163,7 +170,8 @@ class WorkerPool:
             target=run_worker, args=(child_conn, payload, indices), name=f"VecEnvWorker-{worker_index}", daemon=True
         )
         try:
-            process.start()
+            with clear_mpi_env_vars():  # this also covers the forkserver, started with the first worker
+                process.start()
         except BaseException:
             parent_conn.close()
             raise
@@ -272,12 +280,38 @@ def _get_context(name: str) -> _MPContext:
     if name == "fork":
         raise ValueError(
             "context 'fork' is refused: forking a process that runs TensorFlow's threads can deadlock the "
-            f"workers; use one of {VALID_CONTEXTS}"
+            f"workers; use one of {VALID_CONTEXTS} (the env factories then travel by cloudpickle, and a script "
+            "must build its VecEnv under `if __name__ == '__main__':`)"
         )
     if name not in VALID_CONTEXTS:
         raise ValueError(f"unknown multiprocessing context {name!r}; use one of {VALID_CONTEXTS}")
+    _check_main_script_readable(name)
     if name == "forkserver":
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["__main__", run_worker.__module__])
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _check_main_script_readable(context: str) -> None:
+    """Refuse, with the cause and the fix, a main script that worker processes could not re-run.
+
+    Both start methods re-run the parent's main script in each new process (as `__mp_main__`), reading it from
+    the path in `__main__.__file__`; a script read from standard input has the path '<stdin>', which the workers
+    cannot open, so each would die at start-up with only a FileNotFoundError in its stderr.
+    """
+    main = sys.modules["__main__"]
+    if getattr(getattr(main, "__spec__", None), "name", None) is not None:
+        return  # started with `python -m module`: workers import the module by name
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return  # `python -c`, an interactive session or a notebook: nothing to re-run
+    original_dir = getattr(multiprocessing.process, "ORIGINAL_DIR", None)  # where the parent started
+    resolved = path if os.path.isabs(path) or original_dir is None else os.path.join(original_dir, path)
+    if not os.path.isfile(resolved):
+        raise VecEnvError(
+            f"cannot start env worker processes: the {context!r} start method re-runs the main script in every "
+            f"worker, and the main script {path!r} is not a file (a script run as 'python - < script.py' is read "
+            "from standard input). Save it to a file and run 'python script.py' (with the VecEnv built under "
+            "`if __name__ == '__main__':`), or use DummyVecEnv, which starts no processes."
+        )
