@@ -249,3 +249,10 @@ def test_two_mpi_ranks_train_hopper_with_only_rank_0_logging(tmp_path: Path) -> 
     assert result.stdout.count("| meankl") == 4  # rank 1 prints no log table
     assert sorted(path.name for path in log_dir.glob("*.monitor.csv")) == ["0.0.monitor.csv", "1.0.monitor.csv"]
     assert read_metadata(log_dir / "model")["timesteps"] == 8192
+
+
+def test_learn_takes_a_single_gymnasium_env_as_baselines_did() -> None:
+    """baselines' trpo_mpi.learn was given a gym env, not a VecEnv."""
+    model = trpo_mpi.learn(network="mlp", env=gymnasium.make("CartPole-v1"), total_timesteps=256,
+                           timesteps_per_batch=128, num_hidden=8)
+    assert model.timesteps == 256

@@ -18,11 +18,10 @@ import numpy as np
 import pytest
 
 from baselines_tf2.common.vec_env.compat import GymApiAdapter, OldGymApiWarning, ensure_gymnasium_api
-from baselines_tf2.common.vec_env.dummy_vec_env import DummyVecEnv
+from baselines_tf2.common.vec_env.dummy_vec_env import DummyVecEnv, as_vec_env
 from baselines_tf2.common.vec_env.shmem_vec_env import ShmemVecEnv
 from baselines_tf2.common.vec_env.subproc_vec_env import SubprocVecEnv
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED, clear_mpi_env_vars
-from baselines_tf2.off_policy.loop import as_vec_env
 
 VENVS = {"dummy": DummyVecEnv, "subproc": SubprocVecEnv, "shmem": ShmemVecEnv}
 EPISODE_LENGTH = 3

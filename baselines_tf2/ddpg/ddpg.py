@@ -18,12 +18,13 @@ import gymnasium
 from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.validation import require_int, require_number
 from baselines_tf2.common.vec_env import VecEnv
+from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.ddpg.ddpg_learner import DDPG
 from baselines_tf2.ddpg.noise import parse_noise_type
 from baselines_tf2.nn.tf_util import rank_seed
 from baselines_tf2.off_policy.agent import agent_from_checkpoint
 from baselines_tf2.off_policy.learn import learn_off_policy
-from baselines_tf2.off_policy.loop import Schedule, as_vec_env
+from baselines_tf2.off_policy.loop import Schedule
 from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
 from baselines_tf2.training.config import config_from_arguments, run_options_from_arguments
 from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES

@@ -22,7 +22,8 @@ from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.schedules import LinearSchedule
 from baselines_tf2.common.validation import require_choice, require_int, require_number
-from baselines_tf2.common.vec_env import DummyVecEnv, VecEnv
+from baselines_tf2.common.vec_env import VecEnv
+from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 from baselines_tf2.deepq.act import ActWrapper, build_act
 from baselines_tf2.deepq.gradient_steps import GradientSteps
@@ -89,13 +90,11 @@ class DQNConfig:
         require_number("prioritized_replay_alpha", self.prioritized_replay_alpha, at_least=0)
 
 
-def as_vec_env(env: gymnasium.Env | VecEnv) -> VecEnv:
-    """deepq steps one env; a plain gymnasium env is put in a DummyVecEnv for auto-reset and terminal observations."""
-    if isinstance(env, VecEnv):
-        if env.num_envs != 1:
-            raise ValueError(f"deepq steps a single env; got a VecEnv with {env.num_envs} envs")
-        return env
-    return DummyVecEnv([lambda: env])
+def single_vec_env(env: gymnasium.Env | VecEnv) -> VecEnv:
+    """deepq steps one env: a VecEnv of one, or a single env in a DummyVecEnv."""
+    if isinstance(env, VecEnv) and env.num_envs != 1:
+        raise ValueError(f"deepq steps a single env; got a VecEnv with {env.num_envs} envs")
+    return as_vec_env(env)
 
 
 def learn(
@@ -163,7 +162,7 @@ def learn(
         raise ValueError("train_in_background acts with weights an update in flight may be changing, which is not "
                          "deterministic; use one or the other")
     set_global_seeds(seed, deterministic_ops=deterministic)
-    venv = as_vec_env(env)
+    venv = single_vec_env(env)
     act = build_act(venv.observation_space, venv.action_space, network, network_kwargs, lr=lr, double_q=double_q,
                     precision=precision, seed=seed)
     if load_path is not None:
@@ -177,7 +176,7 @@ def learn(
         run.best_model.path = best_path
         evaluation = None
         if eval_env is not None and eval_freq:
-            evaluation = PeriodicEvaluation(as_vec_env(eval_env), every=eval_freq, episodes=eval_episodes,
+            evaluation = PeriodicEvaluation(single_vec_env(eval_env), every=eval_freq, episodes=eval_episodes,
                                             act=lambda obs: act.model.act(obs, eval_epsilon, run.rng),
                                             path=best_path + "-eval")
         algorithm = DQNIteration(act, venv, config, run, evaluation)

@@ -9,9 +9,10 @@ from typing import Any, Callable, Mapping
 
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import describe_vec_env
+from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.nn.tf_util import set_global_seeds
 from baselines_tf2.off_policy.agent import OffPolicyAgent
-from baselines_tf2.off_policy.loop import EvalSteps, Schedule, as_vec_env, train_off_policy
+from baselines_tf2.off_policy.loop import EvalSteps, Schedule, train_off_policy
 from baselines_tf2.training.evaluation import PeriodicEvaluation
 from baselines_tf2.training.run import RunOptions
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from baselines_tf2 import logger
-from baselines_tf2.common.vec_env import DummyVecEnv, VecEnv
+from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 from baselines_tf2.off_policy.replay import Memory
 from baselines_tf2.training.callbacks import before_step_callback
@@ -253,13 +253,6 @@ class LogWindow:
 def _mean(values: Any) -> float:
     values = list(values)
     return float(np.mean(values)) if values else float("nan")
-
-
-def as_vec_env(env: Any) -> Any:
-    """A VecEnv as given, or a single gymnasium env in a DummyVecEnv (auto-reset and terminal observations)."""
-    if env is None or isinstance(env, VecEnv):
-        return env
-    return DummyVecEnv([lambda: env])
 
 
 def train_off_policy(agent: Any, venv: VecEnv, schedule: Schedule, options: RunOptions, *,

@@ -23,8 +23,8 @@ from baselines_tf2.common.cmd_util import make_vec_env
 from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.validation import require_choice, require_int, require_number
 from baselines_tf2.common.vec_env import VecEnv, VecNormalize
+from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.nn.tf_util import set_global_seeds
-from baselines_tf2.off_policy.loop import as_vec_env
 from baselines_tf2.on_policy.loop import LogKeys, learn_on_policy
 from baselines_tf2.on_policy.runner import Rollout
 from baselines_tf2.ppo1.mlp_policy import MIN_OBSERVATION_VARIANCE, OBSERVATION_CLIP, BasePolicy

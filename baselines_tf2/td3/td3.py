@@ -17,12 +17,12 @@ import tensorflow as tf
 
 from baselines_tf2.common.validation import require_int, require_number
 from baselines_tf2.common.vec_env import VecEnv
+from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.nn.optimizers import FusedAdam
 from baselines_tf2.nn.tf_util import CompiledFunction, apply_if_finite
 from baselines_tf2.off_policy.agent import OffPolicyAgent, agent_from_checkpoint, batch_signature
 from baselines_tf2.off_policy.config import TD3_SAC_NETWORK, OffPolicyConfig
 from baselines_tf2.off_policy.learn import learn_off_policy, with_network_defaults
-from baselines_tf2.off_policy.loop import as_vec_env
 from baselines_tf2.off_policy.networks import (
     build_actor,
     build_twin_critics,

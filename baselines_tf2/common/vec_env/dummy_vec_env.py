@@ -92,3 +92,11 @@ class DummyVecEnv(VecEnv):
     def _check_open(self) -> None:
         if self.closed:
             raise ClosedEnvError()
+
+
+def as_vec_env(env: Any) -> Any:
+    """A VecEnv (or None) as given; a single env in a DummyVecEnv, for auto-reset and terminal observations
+    (baselines' deepq, ddpg, trpo_mpi and ppo1 took a single gym env)."""
+    if env is None or isinstance(env, VecEnv):
+        return env
+    return DummyVecEnv([lambda: env])
