@@ -17,6 +17,7 @@ import inspect
 import os
 import signal
 import sys
+import tempfile
 from typing import Any, Sequence
 
 import gymnasium
@@ -26,9 +27,10 @@ from baselines_tf2.algorithms import ALGORITHMS, AlgorithmEntry
 from baselines_tf2.common.cmd_util import common_arg_parser, get_env_type, make_vec_env
 from baselines_tf2.common.mpi_util import DistributedEnvError, abort_on_failure, world
 from baselines_tf2.common.vec_env import VecEnv, VecEnvError, VecFrameStack, VecNormalize, VecVideoRecorder
-from baselines_tf2.training.checkpoint import CheckpointError, read_metadata
-from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
+from baselines_tf2.training.checkpoint import CHECKPOINTS_SUBDIR, CheckpointError, read_metadata
+from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP, CheckpointDirectory
 from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES, NonFiniteUpdateError
+from baselines_tf2.training.progress import progress_interval
 from baselines_tf2.training.run import RunOptions
 from baselines_tf2.training.stop_signals import TrainingInterrupted
 
@@ -128,6 +130,10 @@ def unwritable_reason(directory: str) -> str | None:
         return f"{existing!r} is a file, not a directory"
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"the directory {existing!r} is not writable"
+    try:  # access() says yes to root even where nothing can be made (/proc, some mounts): try it
+        os.rmdir(tempfile.mkdtemp(prefix=".write-probe-", dir=existing))
+    except OSError as err:
+        return f"the directory {existing!r} is not writable ({err.strerror})"
     return None
 
 
@@ -224,6 +230,20 @@ def check_checkpoint_fits(
         parser.error(f"--load_path does not fit --env={env_id}: {err}")
 
 
+def save_model(parser: argparse.ArgumentParser, agent: Any, path: str, what: str, run_dir: str) -> bool:
+    """Write `agent` to `path` and log it; on a write error (a full disk) print one error line naming the newest
+    checkpoint still on disk instead, and return False."""
+    try:
+        agent.save(path)
+    except OSError as err:
+        newest = CheckpointDirectory(os.path.join(run_dir, CHECKPOINTS_SUBDIR)).latest()
+        kept = f"the newest checkpoint is {newest}" if newest else "no checkpoint of this run is on disk"
+        print(f"{parser.prog}: error: could not write {what} to {path} ({err}); {kept}", file=sys.stderr)
+        return False
+    logger.log(f"saved {what} to {path}")
+    return True
+
+
 def add_training_flags(parser: argparse.ArgumentParser) -> None:
     """The flags of the training core and precision, which every algorithm takes (`save_replay`: replay learners)."""
     parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto",
@@ -282,6 +302,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--env_timeout must be a positive number of seconds, got {args.env_timeout}")
     check_output_paths(parser, args)
     try:
+        progress_interval()
+    except ValueError as err:
+        parser.error(str(err))
+    try:
         env_type = args.env_type or get_env_type(args.env)
     except ValueError as err:
         parser.error(str(err))
@@ -338,6 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--load_path does not fit this model: {err}")
     except TrainingInterrupted as stop:
         logger.log(f"{stop}; resume with --load_path={run_dir}")
+        if args.save_path and ranks.rank == 0 and stop.agent is not None:  # as rl-zoo: the model where asked
+            save_model(parser, stop.agent, os.path.expanduser(args.save_path), "the model at the stop", run_dir)
         return stop.exit_status
     except (NonFiniteUpdateError, VecEnvError) as err:
         if ranks.size > 1 and isinstance(err, VecEnvError) and not isinstance(err, DistributedEnvError):
@@ -353,9 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ranks.rank > 0:  # the ranks hold the same model: rank 0 saves and plays it
         return 0
     save_path = os.path.expanduser(args.save_path) if args.save_path else os.path.join(run_dir, "model")
-    if total_timesteps > 0 or args.save_path:
-        model.save(save_path)
-        logger.log(f"saved the final model to {save_path}")
+    if (total_timesteps > 0 or args.save_path) and not save_model(parser, model, save_path, "the final model", run_dir):
+        return 1
     if args.play:
         from baselines_tf2.tools.play import play_model
 

@@ -6,7 +6,7 @@ import os
 from typing import Callable
 
 from baselines_tf2.common.atomic_io import atomic_write_text
-from baselines_tf2.training.checkpoint import LATEST_POINTER
+from baselines_tf2.training.checkpoint import LATEST_POINTER, CheckpointError, resolve_checkpoint_path
 
 DEFAULT_KEEP = 5
 
@@ -32,6 +32,13 @@ class CheckpointDirectory:
         atomic_write_text(os.path.join(self.folder, LATEST_POINTER), name + "\n")
         self._prune(keep_name=name)
         return path
+
+    def latest(self) -> str | None:
+        """Path of the newest complete checkpoint (the one `latest` names), or None if there is none."""
+        try:
+            return resolve_checkpoint_path(self.folder) if os.path.isdir(self.folder) else None
+        except CheckpointError:
+            return None
 
     def numbered(self) -> list[str]:
         """Names of the numbered checkpoints in the folder, oldest first."""

@@ -119,6 +119,7 @@ class TrainingRun:
         folder = os.path.join(log_dir, CHECKPOINTS_SUBDIR) if log_dir and self.world.rank == 0 else None
         self.checkpoints = CheckpointDirectory(folder, options.keep_checkpoints) if folder else None
         self.best_model = BestModel()
+        self.save_failure: str | None = None  # why the last checkpoint could not be written (None: it was)
 
     @property
     def timesteps(self) -> int:
@@ -162,9 +163,10 @@ class TrainingRun:
         exact = ", envs replayed to their saved state" if self._pending_env_state else ""
         logger.log(f"resuming {path} at update {iteration}/{self.total_iterations}{batch}{exact}{note}")
 
-    def save(self, algorithm: Algorithm, with_env_state: bool = True) -> str | None:
-        """Checkpoint the state after the last completed iteration; its path (None on ranks > 0 or without a log
-        dir). The envs' exact state is saved only in deterministic single-process runs with live envs."""
+    def save(self, algorithm: Algorithm, with_env_state: bool = True, then: str = "") -> str | None:
+        """Checkpoint the state after the last completed iteration; its path (None on ranks > 0, without a log
+        dir, or if the write failed: then `save_failure` says why, and the log says so followed by `then`).
+        The envs' exact state is saved only in deterministic single-process runs with live envs."""
         self._describe_env()
         if self.checkpoints is None:
             return None
@@ -182,7 +184,15 @@ class TrainingRun:
         if position is not None and self.world.size == 1:
             extra["env_state"] = capture_vec_env_state(self.env)
             groups = {**groups, "runner": position}
-        path = self.checkpoints.save(self.iteration, lambda target: self.agent.save(target, extra, groups))
+        try:
+            path = self.checkpoints.save(self.iteration, lambda target: self.agent.save(target, extra, groups))
+        except OSError as err:  # a full disk, a lost mount: the state in memory is fine, so the run decides
+            previous = self.checkpoints.latest()
+            kept = f"the previous checkpoint {previous} is intact" if previous else "there is no earlier checkpoint"
+            self.save_failure = f"checkpoint {self.iteration} could not be written ({err}); {kept}"
+            logger.warn(f"WARNING: {self.save_failure}{then}")
+            return None
+        self.save_failure = None
         logger.log(f"saved checkpoint {path}")
         return path
 
@@ -205,14 +215,14 @@ class TrainingRun:
                     algorithm.end()  # work in flight lands before any checkpoint below
             except VecEnvError:  # the VecEnv is closed now: save without its state
                 if stop.signum is not None:  # the workers went down with the same signal: a stop, not a fault
-                    raise TrainingInterrupted(stop.signum, self.save(algorithm, with_env_state=False)) from None
+                    raise self._interrupted(stop.signum, self.save(algorithm, with_env_state=False)) from None
                 saved = self.save(algorithm, with_env_state=False)
                 if saved:
                     logger.log(f"an env failed; the state after update {self.iteration} is in {saved}")
                 raise
         signum = max(self.world.gather(stop.signum or 0))  # ranks the signal did not reach stop with the others
         if signum:
-            raise TrainingInterrupted(signum, self.save(algorithm))
+            raise self._interrupted(signum, self.save(algorithm))
         if self.iteration == self.total_iterations and not algorithm.checkpoint_due(self.iteration):
             self.save(algorithm)
         self.agent.timesteps = self.timesteps_before + self.timesteps
@@ -232,9 +242,14 @@ class TrainingRun:
                 score = algorithm.best_model_score()
                 if score is not None:
                     self.best_model.offer(score, self.agent)
-                self.save(algorithm)
+                self.save(algorithm, then="; training goes on, and the next checkpoint tries again")
             if callback is not None and not callback.before_iteration and callback.says_stop(self.world):
                 break
+
+    def _interrupted(self, signum: int, checkpoint: str | None) -> TrainingInterrupted:
+        if self.save_failure is None:
+            return TrainingInterrupted(signum, checkpoint, self.agent)
+        return TrainingInterrupted(signum, checkpoint, self.agent, unsaved_reason=f"the final {self.save_failure}")
 
     def _describe_env(self) -> None:
         """Refresh the env description the agent saves: its VecNormalize statistics move while training, and a
@@ -273,7 +288,11 @@ class BestModel:
         if self.path is None or (self.score is not None and score <= self.score):
             return
         logger.log(f"saving model: mean reward {self.score} -> {score:.2f}")
-        agent.save(self.path)
+        try:
+            agent.save(self.path)
+        except OSError as err:  # the earlier best model stays, complete (atomic writes)
+            logger.warn(f"WARNING: the best model could not be written to {self.path} ({err}); the earlier one stays")
+            return
         self.score = score
         self.saved = True
 

@@ -17,13 +17,19 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped on a signal after writing a final checkpoint; `exit_status` is 128 + the signal number."""
+    """Training stopped on a signal after writing a final checkpoint; `exit_status` is 128 + the signal number.
 
-    def __init__(self, signum: int, checkpoint: str | None) -> None:
-        where = f"; final checkpoint {checkpoint}" if checkpoint else "; no log dir, so no checkpoint was written"
+    `agent` is the model as it stood at the stop (so a caller can still save it where its user asked);
+    `unsaved_reason` says why `checkpoint` is None.
+    """
+
+    def __init__(self, signum: int, checkpoint: str | None, agent: Any = None,
+                 unsaved_reason: str = "no log dir, so no checkpoint was written") -> None:
+        where = f"; final checkpoint {checkpoint}" if checkpoint else f"; {unsaved_reason}"
         super().__init__(f"training stopped by {signal.Signals(signum).name}{where}")
         self.signum = signum
         self.checkpoint = checkpoint
+        self.agent = agent
 
     @property
     def exit_status(self) -> int:
