@@ -9,12 +9,15 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
+import functools
+import glob
 import io
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any, Protocol
 
 from baselines_tf2.common.atomic_io import atomic_write_text
@@ -490,3 +493,63 @@ def read_csv(path: str | os.PathLike[str]) -> Any:
     import pandas  # lazy: pandas is only needed for reading results back
 
     return pandas.read_csv(path, index_col=None, comment="#")
+
+
+@contextlib.contextmanager
+def profile_kv(scopename: str) -> Iterator[None]:
+    """Add the seconds spent in the `with` block to the key 'wait_<scopename>' of the next dump."""
+    key = "wait_" + scopename
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        current = get_current()
+        current.name2val[key] = current.name2val.get(key, 0.0) + time.perf_counter() - start
+
+
+def profile(n: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: time every call of the function with `profile_kv(n)`."""
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with profile_kv(n):
+                return func(*args, **kwargs)
+
+        return timed
+
+    return decorator
+
+
+def read_tb(path: str | os.PathLike[str]) -> Any:
+    """Load TensorBoard scalars as a pandas DataFrame: one column per tag, row i for step i + 1 (NaN where missing).
+
+    `path` is an event file (`events.*`) or a folder holding them. Step 0 is skipped, as baselines did; the
+    tensorboard output of this logger starts at step 0, so its first dump is not read back. Imports TensorFlow.
+    """
+    import numpy as np
+    import pandas
+    import tensorflow as tf  # deliberately lazy, as in TensorBoardOutputFormat
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        files = sorted(glob.glob(os.path.join(path, "events.*")))
+    elif os.path.basename(path).startswith("events."):
+        files = [path]
+    else:
+        raise ValueError(f"read_tb needs a TensorBoard event file (events.*) or a folder of them, got {path!r}")
+    values: dict[str, dict[int, float]] = {}
+    for file in files:
+        for record in tf.data.TFRecordDataset(file):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            if event.step <= 0:
+                continue
+            for value in event.summary.value:
+                scalar = value.simple_value if value.HasField("simple_value") else tf.make_ndarray(value.tensor)
+                values.setdefault(value.tag, {})[event.step] = float(scalar)
+    max_step = max((max(steps) for steps in values.values()), default=0)
+    tags = sorted(values)
+    data = np.full((max_step, len(tags)), np.nan)
+    for column, tag in enumerate(tags):
+        for step, scalar in values[tag].items():
+            data[step - 1, column] = scalar
+    return pandas.DataFrame(data, columns=tags)

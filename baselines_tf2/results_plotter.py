@@ -6,8 +6,9 @@ Runs whose folder names differ only by a seed suffix (-seed3, _seed3, -s3, _3, -
 are one curve: the mean of their smoothed returns on a common x grid, shaded +-1 standard error over the seeds.
 A folder named only for its seed (runs/ppo2-pong/seed3) counts as its parent. One panel per env id.
 
-Also baselines' results_plotter API: X_TIMESTEPS, X_EPISODES, X_WALLTIME and
-plot_results(dirs, num_timesteps, xaxis, task_name). Bad input prints the problem and exits with status 2.
+Also baselines' results_plotter API: X_TIMESTEPS, X_EPISODES, X_WALLTIME, plot_results(dirs, num_timesteps, xaxis,
+task_name), and the monitor helpers ts2xy, rolling_window, window_func, plot_curves. Bad input prints the problem
+and exits with status 2.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from baselines_tf2.bench.monitor import LoadMonitorResultsError
 from baselines_tf2.common import plot_util
@@ -26,6 +29,67 @@ X_WALLTIME = "walltime"
 POSSIBLE_X_AXES = [X_TIMESTEPS, X_EPISODES, X_WALLTIME]
 X_LABELS = {X_TIMESTEPS: "timesteps", X_EPISODES: "episodes", X_WALLTIME: "wall time (hours)"}
 X_AXIS_ALIASES = {"walltime_hrs": X_WALLTIME}  # baselines' name for the wall-time axis
+Y_REWARD = "reward"
+Y_TIMESTEPS = "timesteps"
+EPISODES_WINDOW = 100  # episodes in plot_curves' running mean
+COLORS = ["blue", "green", "red", "cyan", "magenta", "yellow", "black", "purple", "pink", "brown", "orange", "teal",
+          "coral", "lightblue", "lime", "lavender", "turquoise", "darkgreen", "tan", "salmon", "gold", "darkred",
+          "darkblue"]
+
+
+def rolling_window(a: np.ndarray, window: int) -> np.ndarray:
+    """Read-only view of every `window` consecutive values along the last axis: [..., n] -> [..., n - window + 1,
+    window]."""
+    a = np.asarray(a)
+    if not 1 <= window <= a.shape[-1]:
+        raise ValueError(f"window must be between 1 and the series' length {a.shape[-1]}, got {window}")
+    return np.lib.stride_tricks.sliding_window_view(a, window, axis=-1)
+
+
+def window_func(x: np.ndarray, y: np.ndarray, window: int,
+                func: Callable[..., np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(x from the window-th point on, func over each window of y), e.g. a running mean with func=np.mean."""
+    return np.asarray(x)[window - 1:], func(rolling_window(y, window), axis=-1)
+
+
+def ts2xy(ts: Any, xaxis: str, yaxis: str) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of a monitor DataFrame (columns r, l, t): x cumulative steps, episode index (from 0) or hours;
+    y episode returns (Y_REWARD) or lengths (Y_TIMESTEPS)."""
+    xaxis = X_AXIS_ALIASES.get(xaxis, xaxis)
+    if xaxis == X_TIMESTEPS:
+        x = np.cumsum(ts["l"].to_numpy())
+    elif xaxis == X_EPISODES:
+        x = np.arange(len(ts))
+    elif xaxis == X_WALLTIME:
+        x = ts["t"].to_numpy() / 3600.0
+    else:
+        raise ValueError(f"unknown x axis {xaxis!r}; valid: {', '.join(POSSIBLE_X_AXES)}")
+    if yaxis == Y_REWARD:
+        return x, ts["r"].to_numpy()
+    if yaxis == Y_TIMESTEPS:
+        return x, ts["l"].to_numpy()
+    raise ValueError(f"unknown y axis {yaxis!r}; valid: {Y_REWARD}, {Y_TIMESTEPS}")
+
+
+def plot_curves(xy_list: Sequence[tuple[np.ndarray, np.ndarray]], xaxis: str, yaxis: str, title: str) -> Any:
+    """A matplotlib Figure: each (x, y) as dots plus its running mean over EPISODES_WINDOW episodes.
+
+    baselines drew on pyplot's current figure; this returns the figure (save it with `fig.savefig(path)`).
+    A series shorter than the window is drawn as dots only.
+    """
+    figure = plot_util.figure_class()(figsize=(8, 2), layout="constrained")
+    ax = figure.subplots()
+    for index, (x, y) in enumerate(xy_list):
+        color = COLORS[index % len(COLORS)]
+        ax.scatter(x, y, s=2, color=color)
+        if len(y) >= EPISODES_WINDOW:
+            ax.plot(*window_func(x, y, EPISODES_WINDOW, np.mean), color=color)
+    ax.set_xlim(0, max(x[-1] for x, _ in xy_list))
+    ax.set_title(title)
+    ax.set_xlabel(xaxis)
+    ax.set_ylabel(yaxis)
+    ax.grid(True)
+    return figure
 
 
 def plot_results(

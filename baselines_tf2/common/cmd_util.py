@@ -13,6 +13,7 @@ import gymnasium
 from baselines_tf2 import logger
 from baselines_tf2.bench import Monitor
 from baselines_tf2.common.atari_wrappers import make_atari, wrap_deepmind
+from baselines_tf2.common.misc_util import set_global_seeds
 from baselines_tf2.common.resumable_env import ResumableEnv
 from baselines_tf2.common.vec_env import (
     DummyVecEnv,
@@ -89,20 +90,41 @@ class RewardScaler(gymnasium.RewardWrapper):
         return cast(float, reward) * self.scale
 
 
+def _refuse_gamestate(gamestate: str | None) -> None:
+    if gamestate is not None:
+        raise ValueError(f"gamestate={gamestate!r} selects a gym-retro game state; retro games are not supported "
+                         "(leave gamestate=None)")
+
+
+def _seed_env(env: gymnasium.Env, seed: int) -> None:
+    """What gym's `env.seed(seed)` did: seed the env's generator (through reset, the gymnasium way) and its action
+    space's, so that the episodes that follow depend on `seed` only."""
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+
+
 def make_env(
     env_id: str,
     env_type: str,
     mpi_rank: int = 0,
     subrank: int = 0,
+    seed: int | None = None,
     reward_scale: float = 1.0,
+    gamestate: str | None = None,
+    flatten_dict_observations: bool = True,
     wrapper_kwargs: Mapping[str, Any] | None = None,
     env_kwargs: Mapping[str, Any] | None = None,
     logger_dir: str | None = None,
-    flatten_dict_observations: bool = True,
+    initializer: Callable[..., object] | None = None,
     render_mode: str | None = None,
 ) -> gymnasium.Env:
-    """One env as baselines builds it: made, monitored (writing `<logger_dir>/<rank>.<subrank>.monitor.csv`),
-    wrapped. Continuous (Box) actions are clipped to the action space; a 'module:EnvId' id imports the module."""
+    """One env as baselines builds it: made, seeded with `seed + subrank` (if `seed` is given), monitored (writing
+    `<logger_dir>/<rank>.<subrank>.monitor.csv`), wrapped. Continuous (Box) actions are clipped to the action space;
+    a 'module:EnvId' id imports the module. `initializer(mpi_rank=, subrank=)` runs first (in the env's process);
+    `gamestate` (gym-retro) must stay None."""
+    if initializer is not None:
+        initializer(mpi_rank=mpi_rank, subrank=subrank)
+    _refuse_gamestate(gamestate)
     env_kwargs = dict(env_kwargs or {})
     if render_mode is not None:
         env_kwargs["render_mode"] = render_mode
@@ -119,6 +141,8 @@ def make_env(
             # actions), so no wrapper added above can hand it an action out of bounds (MuJoCo would charge its
             # control cost on the raw value).
             env = ClipActionsWrapper(env)
+    if seed is not None:
+        _seed_env(env, seed + subrank)
     monitor_path = os.path.join(logger_dir, f"{mpi_rank}.{subrank}") if logger_dir else None
     # Appending: a restarted env worker or a resumed run in the same folder keeps the episodes logged before.
     env = Monitor(env, monitor_path, allow_early_resets=True, override_existing=False)
@@ -139,6 +163,8 @@ def make_vec_env(
     start_index: int = 0,
     reward_scale: float = 1.0,
     flatten_dict_observations: bool = True,
+    gamestate: str | None = None,
+    initializer: Callable[..., object] | None = None,
     force_dummy: bool = False,
     vec_env_kind: str | None = None,
     render_mode: str | None = None,
@@ -154,7 +180,10 @@ def make_vec_env(
     logger's folder. A worker that takes longer than `env_timeout` seconds to answer raises VecEnvTimeoutError.
     `resumable` wraps each env in ResumableEnv (every reset seeded, exact state saved in checkpoints; needs `seed`).
     `restart_crashed_envs` replaces a worker process that crashed or hung instead of raising (subproc/shmem).
+    `initializer(mpi_rank=, subrank=)` runs in each env's process before its env is built (baselines'); it must be
+    picklable for worker processes. `gamestate` (gym-retro) must stay None.
     """
+    _refuse_gamestate(gamestate)
     if num_env < 1:
         raise ValueError(f"num_env must be >= 1, got {num_env}")
     if vec_env_kind is None:
@@ -180,6 +209,7 @@ def make_vec_env(
                 env_kwargs=env_kwargs,
                 logger_dir=logger_dir,
                 flatten_dict_observations=flatten_dict_observations,
+                initializer=initializer,
                 render_mode=render_mode,
             )
             return ResumableEnv(env) if resumable else env
@@ -273,6 +303,43 @@ def make_atari_env(
     )
 
 
+ROBOTICS_EXTRA = "pip install 'baselines_tf2[robotics]'"
+
+
+def make_mujoco_env(env_id: str, seed: int | None, reward_scale: float = 1.0) -> gymnasium.Env:
+    """baselines' single MuJoCo env: global seeds set (`seed + 1000 * rank`), env seeded with `seed`, monitored to
+    `<logger dir>/<rank>.monitor.csv`, actions clipped to the action space (as make_env does)."""
+    rank = logger.mpi_rank_from_environment()
+    set_global_seeds(seed)
+    env: gymnasium.Env = ClipActionsWrapper(gymnasium.make(import_env_module(env_id)))
+    if seed is not None:
+        _seed_env(env, seed)
+    logger_dir = logger.get_dir()
+    env = Monitor(env, logger_dir and os.path.join(logger_dir, str(rank)), allow_early_resets=True,
+                  override_existing=False)
+    if reward_scale != 1.0:
+        env = RewardScaler(env, reward_scale)
+    return env
+
+
+def make_robotics_env(env_id: str, seed: int | None, rank: int = 0) -> gymnasium.Env:
+    """baselines' goal-based robotics env (gymnasium-robotics' Fetch/Hand): observation and desired goal flattened
+    into one vector, monitored with `is_success`, seeded with `seed`. Needs the `robotics` extra."""
+    try:
+        import gymnasium_robotics
+    except ImportError:
+        raise ImportError(f"make_robotics_env needs gymnasium-robotics: {ROBOTICS_EXTRA}") from None
+    gymnasium.register_envs(gymnasium_robotics)
+    set_global_seeds(seed)
+    env: gymnasium.Env = gymnasium.make(import_env_module(env_id))
+    env = gymnasium.wrappers.FlattenObservation(
+        gymnasium.wrappers.FilterObservation(env, ["observation", "desired_goal"]))
+    if seed is not None:
+        _seed_env(env, seed)
+    logger_dir = logger.get_dir()
+    return Monitor(env, logger_dir and os.path.join(logger_dir, str(rank)), info_keywords=("is_success",))
+
+
 def arg_parser() -> argparse.ArgumentParser:
     """An empty parser that shows defaults in --help."""
     return argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -295,6 +362,16 @@ def mujoco_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", help="RNG seed", type=int, default=0)
     parser.add_argument("--num-timesteps", type=int, default=int(1e6))
     parser.add_argument("--play", default=False, action="store_true")
+    return parser
+
+
+def robotics_arg_parser() -> argparse.ArgumentParser:
+    """baselines' parser of its robotics scripts: --env (default FetchReach-v4 here; baselines': FetchReach-v0),
+    --seed, --num-timesteps."""
+    parser = arg_parser()
+    parser.add_argument("--env", help="environment id", type=str, default="FetchReach-v4")
+    parser.add_argument("--seed", help="RNG seed", type=int, default=None)
+    parser.add_argument("--num-timesteps", type=int, default=int(1e6))
     return parser
 
 

@@ -1,8 +1,23 @@
-"""Small NumPy helpers shared by the learners."""
+"""Small NumPy helpers shared by the learners, and the rest of baselines' `common.math_util`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+
+def discount(vector: np.ndarray, gamma: float) -> np.ndarray:
+    """Discounted sums along axis 0: y[t] = x[t] + gamma * x[t+1] + gamma^2 * x[t+2] + ... (to the end)."""
+    x = np.asarray(vector)
+    if x.ndim < 1:
+        raise ValueError("discount needs an array with at least one dimension")
+    out = np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
+    running = np.zeros(x.shape[1:], dtype=out.dtype)
+    for t in reversed(range(len(x))):
+        running = x[t] + gamma * running
+        out[t] = running
+    return out
 
 
 def explained_variance(predicted: np.ndarray, target: np.ndarray) -> float:
@@ -12,6 +27,51 @@ def explained_variance(predicted: np.ndarray, target: np.ndarray) -> float:
     if target_var == 0:
         return float("nan")
     return float(1.0 - np.var(target - predicted) / target_var)
+
+
+def explained_variance_2d(ypred: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """explained_variance per column of 2-D arrays [N, k] -> [k]; a column whose target is constant gives 0.
+
+    Each column's residual variance is its own; baselines pooled the residual variance over all columns.
+    """
+    ypred, y = np.asarray(ypred), np.asarray(y)
+    if y.ndim != 2 or ypred.shape != y.shape:
+        raise ValueError(f"explained_variance_2d needs two 2-D arrays of one shape, got {ypred.shape} and {y.shape}")
+    var_y = np.var(y, axis=0)
+    constant = var_y < 1e-10
+    out = 1.0 - np.var(y - ypred, axis=0) / np.where(constant, 1.0, var_y)
+    out[constant] = 0.0
+    return out
+
+
+def ncc(ypred: np.ndarray, y: np.ndarray) -> float:
+    """Normalised cross-correlation (Pearson's r) of two 1-D arrays."""
+    return float(np.corrcoef(ypred, y)[1, 0])
+
+
+def flatten_arrays(arrs: Sequence[np.ndarray]) -> np.ndarray:
+    """The arrays' elements concatenated into one 1-D array (C order)."""
+    return np.concatenate([np.asarray(arr).ravel() for arr in arrs])
+
+
+def unflatten_vector(vec: np.ndarray, shapes: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    """Inverse of flatten_arrays: consecutive slices of `vec` reshaped to `shapes`."""
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    if sum(sizes) != len(vec):
+        raise ValueError(f"a vector of {len(vec)} elements does not fill shapes {list(shapes)} ({sum(sizes)})")
+    offsets = np.cumsum([0, *sizes])
+    return [vec[start:end].reshape(shape) for start, end, shape in zip(offsets[:-1], offsets[1:], shapes)]
+
+
+def discount_with_boundaries(x: np.ndarray, new: np.ndarray, gamma: float) -> np.ndarray:
+    """Discounted sums along axis 0 that restart where `new[t]` marks the first step of an episode."""
+    x = np.asarray(x)
+    new = np.asarray(new)
+    y = np.zeros_like(x)
+    y[-1] = x[-1]
+    for t in range(len(x) - 2, -1, -1):
+        y[t] = x[t] + gamma * y[t + 1] * (1 - new[t + 1])
+    return y
 
 
 def discount_with_dones(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:

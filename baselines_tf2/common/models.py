@@ -9,6 +9,7 @@ from baselines_tf2.nn.models import (  # noqa: F401
     TORSO_GAIN,
     MaskedLSTM,
     RecurrentNetwork,
+    build_impala_cnn,
     cnn,
     cnn_lnlstm,
     cnn_lstm,
@@ -19,6 +20,7 @@ from baselines_tf2.nn.models import (  # noqa: F401
     is_recurrent,
     lstm,
     mlp,
+    nature_cnn,
     register,
     registered_networks,
 )
@@ -26,5 +28,5 @@ from baselines_tf2.nn.models import (  # noqa: F401
 __all__ = [
     'TORSO_GAIN', 'LSTM_GAIN', 'LAYER_NORM_EPSILON', 'NATURE_CNN_CONVS', 'SMALL_CNN_CONVS', 'PADDINGS', 'register',
     'get_network_builder', 'registered_networks', 'is_recurrent', 'mlp', 'cnn', 'cnn_small', 'conv_only', 'impala_cnn',
-    'MaskedLSTM', 'RecurrentNetwork', 'lstm', 'cnn_lstm', 'cnn_lnlstm',
+    'MaskedLSTM', 'RecurrentNetwork', 'lstm', 'cnn_lstm', 'cnn_lnlstm', 'nature_cnn', 'build_impala_cnn',
 ]

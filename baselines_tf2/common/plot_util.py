@@ -222,7 +222,8 @@ def average_curves(curves: Sequence[XY], points: int = GRID_POINTS) -> tuple[np.
     return grid, ys.mean(axis=0), std
 
 
-def _figure_class() -> Any:
+def figure_class() -> Any:
+    """matplotlib's Figure class (no GUI backend needed); ImportError naming the `plot` extra without matplotlib."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -254,7 +255,6 @@ def plot_results(
     """
     if not allresults:
         raise ValueError("plot_results: no results to plot")
-    figure_class = _figure_class()
     from matplotlib import rcParams
 
     panels: dict[str, dict[str, list[Result]]] = {}
@@ -265,7 +265,7 @@ def plot_results(
     colors = {group: cycle[index % len(cycle)] for index, group in enumerate(groups)}
     ncols = math.ceil(math.sqrt(len(panels)))
     nrows = math.ceil(len(panels) / ncols)
-    figure = figure_class(figsize=figsize or (6.4 * ncols, 4.8 * nrows), layout="constrained")
+    figure = figure_class()(figsize=figsize or (6.4 * ncols, 4.8 * nrows), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
@@ -296,3 +296,85 @@ def plot_results(
         else:
             ax.legend()
     return figure, axes
+
+
+# ---- baselines' resampling and analysis helpers ------------------------------------------------------------
+
+COLORS = ["blue", "green", "red", "cyan", "magenta", "yellow", "black", "purple", "pink", "brown", "orange", "teal",
+          "lightblue", "lime", "lavender", "turquoise", "darkgreen", "tan", "salmon", "gold", "darkred", "darkblue"]
+
+
+def one_sided_ema(
+    xolds: np.ndarray, yolds: np.ndarray, low: float | None = None, high: float | None = None, n: int = 512,
+    decay_steps: float = 1.0, low_counts_threshold: float = 1e-8,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Causal exponential moving average of y(x), resampled on `n` even points in [low, high] (baselines').
+
+    `xolds` must be sorted and cover [low, high] (no extrapolation). A point old by dx weighs exp(-dx / period),
+    period = `decay_steps` grid steps. Returns (grid, averages, total weights); averages whose total weight is
+    below `low_counts_threshold` (no data yet) are NaN.
+    """
+    x = np.asarray(xolds, dtype=np.float64)
+    y = np.asarray(yolds, dtype=np.float64)
+    if len(x) != len(y):
+        raise ValueError(f"xolds and yolds differ in length ({len(x)} and {len(y)})")
+    low = x[0] if low is None else low
+    high = x[-1] if high is None else high
+    if low < x[0] or high > x[-1]:
+        raise ValueError(f"[{low}, {high}] is outside the data's x range [{x[0]}, {x[-1]}]; no extrapolation")
+    grid = np.linspace(low, high, n)
+    decay_period = (high - low) / (n - 1) * decay_steps
+    step_decay = math.exp(-1.0 / decay_steps)
+    sums = np.zeros(n)
+    weights = np.zeros(n)
+    total = weight = 0.0
+    next_old = 0
+    for i, x_new in enumerate(grid):
+        total *= step_decay
+        weight *= step_decay
+        while next_old < len(x) and x[next_old] <= x_new:
+            decay = math.exp(-(x_new - x[next_old]) / decay_period)
+            total += decay * y[next_old]
+            weight += decay
+            next_old += 1
+        sums[i], weights[i] = total, weight
+    with np.errstate(invalid="ignore", divide="ignore"):
+        averages = sums / weights
+    averages[weights < low_counts_threshold] = np.nan
+    return grid, averages, weights
+
+
+def symmetric_ema(
+    xolds: np.ndarray, yolds: np.ndarray, low: float | None = None, high: float | None = None, n: int = 512,
+    decay_steps: float = 1.0, low_counts_threshold: float = 1e-8,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-sided EMA: one_sided_ema forwards and backwards, combined by their weights; same arguments and result."""
+    x = np.asarray(xolds, dtype=np.float64)
+    y = np.asarray(yolds, dtype=np.float64)
+    low = x[0] if low is None else low
+    high = x[-1] if high is None else high
+    grid, forward, forward_weights = one_sided_ema(x, y, low, high, n, decay_steps, low_counts_threshold=0)
+    _, backward, backward_weights = one_sided_ema(-x[::-1], y[::-1], -high, -low, n, decay_steps,
+                                                  low_counts_threshold=0)
+    backward, backward_weights = backward[::-1], backward_weights[::-1]
+    weights = forward_weights + backward_weights
+    with np.errstate(invalid="ignore", divide="ignore"):
+        averages = (np.nan_to_num(forward) * forward_weights + np.nan_to_num(backward) * backward_weights) / weights
+    averages[weights < low_counts_threshold] = np.nan
+    return grid, averages, weights
+
+
+def regression_analysis(df: Any) -> Any:
+    """Least-squares fit of the DataFrame's 'score' column on its other columns plus a constant.
+
+    Returns the coefficients as a pandas Series ('const' first). baselines printed statsmodels' OLS summary
+    instead; statsmodels is not a dependency here.
+    """
+    import pandas  # lazy, as everywhere in this module
+
+    if "score" not in df.columns:
+        raise ValueError(f"regression_analysis needs a 'score' column; got {', '.join(map(str, df.columns))}")
+    features = [column for column in df.columns if column != "score"]
+    design = np.column_stack([np.ones(len(df)), df[features].to_numpy(dtype=np.float64)])
+    coefficients, *_ = np.linalg.lstsq(design, df["score"].to_numpy(dtype=np.float64), rcond=None)
+    return pandas.Series(coefficients, index=["const", *features])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, Union
 
 import gymnasium
 import keras
+import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.nn.models import get_network_builder, is_recurrent
@@ -93,3 +94,35 @@ def build_q_network(
     q_network(tf.zeros([1, *obs_shape], obs_dtype))
     return q_network
 
+
+
+# ---- baselines' builder functions ---------------------------------------------------------------------------
+
+QFuncBuilder = Callable[[Union[gymnasium.Space, Sequence[int]], int], QNetwork]
+
+
+def build_q_func(network: str, hiddens: Sequence[int] = (256,), dueling: bool = True, layer_norm: bool = False,
+                 **network_kwargs: Any) -> QFuncBuilder:
+    """baselines' `build_q_func`: a `q_func(observation_space, num_actions)` that builds a QNetwork.
+
+    `network` is a registered name (baselines also took a network function). The first argument of `q_func` may be
+    a gymnasium space or, as in baselines' tf2 branch, an observation shape (then float32 observations).
+    """
+    def q_func(observation_space: gymnasium.Space | Sequence[int], num_actions: int) -> QNetwork:
+        if not isinstance(observation_space, gymnasium.Space):
+            observation_space = gymnasium.spaces.Box(-np.inf, np.inf, tuple(observation_space), np.float32)
+        return build_q_network(observation_space, gymnasium.spaces.Discrete(num_actions), network, hiddens=hiddens,
+                               dueling=dueling, layer_norm=layer_norm, **network_kwargs)
+
+    return q_func
+
+
+def mlp(hiddens: Sequence[int] = (), layer_norm: bool = False) -> QFuncBuilder:
+    """baselines' old `deepq.models.mlp`: flattened observations -> ReLU `hiddens` -> Q-values, no dueling."""
+    return build_q_func("mlp", hiddens=hiddens, dueling=False, layer_norm=layer_norm, num_layers=0)
+
+
+def cnn_to_mlp(convs: Sequence[tuple[int, int, int]], hiddens: Sequence[int], dueling: bool = False,
+               layer_norm: bool = False) -> QFuncBuilder:
+    """baselines' old `deepq.models.cnn_to_mlp`: ReLU convs (filters, kernel, stride), then ReLU `hiddens`."""
+    return build_q_func("conv_only", hiddens=hiddens, dueling=dueling, layer_norm=layer_norm, convs=convs)

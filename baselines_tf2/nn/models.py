@@ -403,3 +403,37 @@ def cnn_lstm(nlstm: int = 128, layer_norm: bool = False, padding: str = "valid")
 def cnn_lnlstm(nlstm: int = 128, padding: str = "valid") -> NetworkFn:
     """cnn_lstm with the layer-normalised LSTM cell (baselines' `cnn_lnlstm`)."""
     return cnn_lstm(nlstm=nlstm, layer_norm=True, padding=padding)
+
+
+
+# ---- baselines' tensor-in, tensor-out helpers ---------------------------------------------------------
+
+
+def _apply_torso(unscaled_images: keras.KerasTensor, network_fn: NetworkFn, name: str) -> keras.KerasTensor:
+    """Divide the frames by 255 as baselines' helpers did, then apply `network_fn`'s torso as a nested model.
+
+    The nested model gets a unique name, so one model can call the helper more than once (policy and value).
+    """
+    if np.dtype(unscaled_images.dtype).name == "uint8":
+        x, dtype = unscaled_images, "uint8"  # the torso's input layer scales uint8 frames itself
+    else:
+        x, dtype = keras.layers.Rescaling(1.0 / 255.0)(unscaled_images), "float32"
+    torso = network_fn(tuple(int(d) for d in x.shape[1:]), dtype)
+    unique = keras.Model(torso.inputs[0], torso.outputs[0], name=f"{name}_{keras.backend.get_uid(name)}")
+    return unique(x)
+
+
+def nature_cnn(unscaled_images: keras.KerasTensor, padding: str = "valid") -> keras.KerasTensor:
+    """baselines' `nature_cnn(unscaled_images)`: frames [B, H, W, C] (0..255) -> 512 ReLU features [B, 512].
+
+    The same torso as `network='cnn'`, for a Keras tensor (e.g. a `keras.Input`) in a functional model.
+    """
+    return _apply_torso(unscaled_images, cnn(padding=padding), "nature_cnn")
+
+
+def build_impala_cnn(unscaled_images: keras.KerasTensor, depths: Sequence[int] = (16, 32, 32)) -> keras.KerasTensor:
+    """baselines' `build_impala_cnn(unscaled_images, depths)`: frames (0..255) -> 256 ReLU features [B, 256].
+
+    The same torso as `network='impala_cnn'`, for a Keras tensor in a functional model.
+    """
+    return _apply_torso(unscaled_images, impala_cnn(depths=depths), "impala_cnn")
