@@ -35,6 +35,7 @@ from baselines_tf2.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
     read_metadata,
+    save_checkpoint,
 )
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "checkpoints_0"
@@ -465,3 +466,30 @@ def test_the_fixtures_load_unchanged() -> None:
         metadata, groups = load_checkpoint(FIXTURES / f"{alg}_cartpole")
         assert metadata["alg"] == alg and groups["policy"]
         assert metadata == read_metadata(FIXTURES / f"{alg}_cartpole")
+
+
+@pytest.mark.parametrize("edit", ["fewer envs", "unknown log entry", "action outside the space"])
+def test_exact_resume_refuses_a_saved_env_state_that_does_not_fit(edit: str, tmp_path: Path) -> None:
+    """A checkpoint whose env replay log (valid JSON, valid checksums) does not fit the env is a CheckpointError."""
+    from baselines_tf2 import logger
+    from baselines_tf2.common.cmd_util import make_vec_env
+    from baselines_tf2.ppo2 import ppo2
+
+    def learn(**kwargs: Any) -> Any:
+        env = make_vec_env("CartPole-v1", "classic_control", 1, 0, resumable=True)
+        return ppo2.learn(network="mlp", env=env, total_timesteps=64, nsteps=32, nminibatches=1, save_interval=1,
+                          seed=0, deterministic=True, num_hidden=8, **kwargs)
+
+    logger.configure(dir=str(tmp_path / "run"), format_strs=[])
+    learn()
+    metadata, groups = load_checkpoint(tmp_path / "run" / "checkpoints" / "00001")  # one update of two: resumable
+    replay = metadata["env_state"]["envs"]
+    if edit == "fewer envs":
+        replay.clear()
+    else:
+        replay[0]["log"][1] = ["jump", 1] if edit == "unknown log entry" else ["step", 7]
+    forged = tmp_path / "forged"
+    save_checkpoint(forged, metadata, {group: [(str(index), array) for index, array in enumerate(arrays)]
+                                       for group, arrays in groups.items()})
+    with pytest.raises(CheckpointError, match="saved env state does not fit this env"):
+        learn(load_path=str(forged))

@@ -268,8 +268,11 @@ class TrainingRun:
                 raise CheckpointError(f"its VecNormalize statistics do not fit this env: {err}") from None
         if self._pending_env_state is not None:
             env_state, arrays = self._pending_env_state
-            restore_vec_env_state(self.env, env_state, arrays[0])
-            algorithm.set_env_position(arrays)
+            try:
+                restore_vec_env_state(self.env, env_state, arrays[0])
+                algorithm.set_env_position(arrays)
+            except (ValueError, TypeError, KeyError, IndexError, AssertionError) as err:  # replaying what the file says
+                raise CheckpointError(f"its saved env state does not fit this env: {err}") from None
             self._pending_env_state = None
 
 
