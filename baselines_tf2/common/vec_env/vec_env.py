@@ -16,6 +16,8 @@ from typing import Any, Iterator, Sequence
 import gymnasium
 import numpy as np
 
+from baselines_tf2.common.tile_images import tile_images
+
 TERMINAL_OBSERVATION = "terminal_observation"
 TRUNCATED = "TimeLimit.truncated"
 # Variables by which Open MPI (OMPI_, and PMIX_ since 5.0) and MPICH/Hydra (PMI_) tell a process it is a rank.
@@ -191,17 +193,6 @@ class VecEnvWrapper(VecEnv):
 
     def __del__(self) -> None:
         """A wrapper owns nothing: dropping it must not close the env it wraps."""
-
-
-def tile_images(images: Sequence[np.ndarray]) -> np.ndarray:
-    """Tile N HxWxC images into one image on a near-square grid, padding with black."""
-    frames = np.asarray(images)
-    count, height, width, channels = frames.shape
-    cols = int(np.ceil(np.sqrt(count)))
-    rows = int(np.ceil(count / cols))
-    padded = np.concatenate([frames, np.zeros((rows * cols - count, height, width, channels), frames.dtype)])
-    grid = padded.reshape(rows, cols, height, width, channels).transpose(0, 2, 1, 3, 4)
-    return grid.reshape(rows * height, cols * width, channels)
 
 
 @contextlib.contextmanager
