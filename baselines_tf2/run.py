@@ -100,18 +100,23 @@ def num_envs(args: argparse.Namespace, env_type: str, algorithm: AlgorithmEntry)
 
 def build_env(
     args: argparse.Namespace,
-    env_type: str,
-    algorithm: AlgorithmEntry,
-    seed: int | None,
+    env_type: str | None = None,
+    algorithm: AlgorithmEntry | None = None,
+    seed: int | None = None,
     monitor_dir: str | None = None,
     render_mode: str | None = None,
 ) -> VecEnv:
     """The training VecEnv as baselines' run.py builds it: Atari with DeepMind wrappers and 4 stacked frames, MuJoCo
-    behind VecNormalize (unless the algorithm's entry says otherwise)."""
+    behind VecNormalize (unless the algorithm's entry says otherwise). `build_env(args)` (baselines' call) takes the
+    env type, algorithm and seed from `args`."""
+    if env_type is None:
+        env_type = args.env_type or get_env_type(args.env)
+        seed = args.seed if seed is None else seed
+    algorithm = algorithm or ALGORITHMS[args.alg]
     count = num_envs(args, env_type, algorithm)
     options = {"reward_scale": args.reward_scale, "monitor_dir": monitor_dir, "env_timeout": args.env_timeout,
-               "resumable": args.deterministic, "restart_crashed_envs": args.restart_crashed_envs,
-               "render_mode": render_mode}
+               "resumable": getattr(args, "deterministic", False),
+               "restart_crashed_envs": args.restart_crashed_envs, "render_mode": render_mode}
     if not algorithm.vectorized:
         wrapper_kwargs = {"frame_stack": True} if env_type == "atari" else None
         return make_vec_env(args.env, env_type, count, seed, wrapper_kwargs=wrapper_kwargs, **options)
@@ -268,6 +273,64 @@ def run_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--play_episodes", type=int, default=3, help="episodes --play plays")
     add_training_flags(parser)
     return parser
+
+
+# ---- baselines' run.py functions, for code that drives training from Python ------------------------------------
+
+
+def get_alg_module(alg: str, submodule: str | None = None) -> Any:
+    """The module `baselines_tf2.<alg>.<submodule or alg>` (baselines' lookup; deepq's learn is in deepq.deepq)."""
+    if alg not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {alg!r}; valid: {', '.join(sorted(ALGORITHMS))}")
+    return importlib.import_module(f"baselines_tf2.{alg}.{submodule or alg}")
+
+
+def get_learn_function(alg: str) -> Any:
+    """The algorithm's `learn`."""
+    return get_alg_module(alg).learn
+
+
+def get_learn_function_defaults(alg: str, env_type: str) -> dict[str, Any]:
+    """The algorithm's `defaults.<env_type>()` as a dict, or {} when it has none for that env type."""
+    try:
+        defaults = get_alg_module(alg, "defaults")
+    except ModuleNotFoundError as err:
+        if err.name != f"baselines_tf2.{alg}.defaults":
+            raise
+        return {}
+    return getattr(defaults, env_type)() if callable(getattr(defaults, env_type, None)) else {}
+
+
+def get_default_network(env_type: str) -> str:
+    """'cnn' for image envs (Atari, retro), 'mlp' otherwise."""
+    return "cnn" if env_type in ("atari", "retro") else "mlp"
+
+
+def parse_cmdline_kwargs(args: Sequence[str]) -> dict[str, Any]:
+    """`--name=value` tokens as a dict of Python literals (baselines evaluated them; literals are never code here)."""
+    return parse_unknown_args(args)
+
+
+def configure_logger(log_path: str | None, **kwargs: Any) -> None:
+    """baselines' logger set-up: into `log_path` if given, else `logger.configure(**kwargs)`."""
+    if log_path is not None:
+        logger.configure(log_path)
+    else:
+        logger.configure(**kwargs)
+
+
+def train(args: argparse.Namespace, extra_args: dict[str, Any]) -> tuple[Any, VecEnv]:
+    """baselines' `train(args, extra_args)`: build the env from `args`, merge the env type's defaults with
+    `extra_args`, call the algorithm's learn; `(model, env)`. The command line adds its checks, checkpoints and
+    saving around the same steps (`main`)."""
+    env_type = args.env_type or get_env_type(args.env)
+    env = build_env(args)
+    alg_kwargs = {**get_learn_function_defaults(args.alg, env_type), **extra_args}
+    network = args.network or alg_kwargs.pop("network", None) or get_default_network(env_type)
+    alg_kwargs.pop("network", None)
+    model = get_learn_function(args.alg)(env=env, network=network, seed=args.seed,
+                                         total_timesteps=int(args.num_timesteps), **alg_kwargs)
+    return model, env
 
 
 def main(argv: Sequence[str] | None = None) -> int:
