@@ -32,6 +32,9 @@ class RunningMeanStd:
             )
         if samples.shape[0] == 0:
             return
+        if samples.shape[0] == 1:  # one env: its sample is the batch mean, with zero variance (np.var costs ~15 us)
+            self._merge(samples[0], np.zeros_like(samples[0]), 1.0)
+            return
         self._merge(samples.mean(axis=0), samples.var(axis=0), float(samples.shape[0]))
 
     def _merge(self, batch_mean: np.ndarray, batch_var: np.ndarray, batch_count: float) -> None:

@@ -45,4 +45,6 @@ class ClipActionsWrapper(gymnasium.ActionWrapper):
         if not isinstance(space, gymnasium.spaces.Box):
             return action
         # As baselines: a NaN becomes 0 and an infinity the bound, rather than poisoning the simulator's state.
-        return np.clip(np.nan_to_num(np.asarray(action)), space.low, space.high)
+        # (np.minimum/np.maximum: np.nan_to_num and np.clip cost ~4x as much per MuJoCo step)
+        action = np.asarray(action)
+        return np.minimum(np.maximum(np.where(np.isnan(action), 0.0, action), space.low), space.high)
