@@ -239,6 +239,23 @@ def test_save_then_learn_with_load_path_gives_identical_greedy_actions(
     assert not case.task.act_alike(greedy_actions(fresh, obs), expected)
 
 
+SINGLE_ENV_CASES = [pytest.param(case, id=case.name) for case in ALGORITHMS if case.num_env == 1]
+
+
+@pytest.mark.parametrize("case", SINGLE_ENV_CASES)
+def test_a_single_gymnasium_env_and_the_same_seed_repeat_the_run(case: AgentCase, tmp_path: Path) -> None:
+    import gymnasium
+
+    def run(index: int) -> np.ndarray:
+        with logger.scoped_configure(str(tmp_path / str(index)), ["csv"]):
+            model = case.learn(gymnasium.make(case.task.env_id), seed=0, **case.learn_kwargs)
+        return greedy_actions(model, case.task.probe_observations())
+
+    first, second = run(0), run(1)
+    # the env's first reset is seeded too: gymnasium would otherwise draw its start state from OS entropy
+    assert np.array_equal(first, second), f"first run: {first[:8].tolist()}, second: {second[:8].tolist()}"
+
+
 @pytest.mark.parametrize("loader, other", OTHER_PAIRS)
 def test_checkpoint_of_another_algorithm_is_refused_with_checkpoint_error(
     trained: Callable[[AgentCase], tuple[Any, Path]], loader: AgentCase, other: AgentCase, tmp_path: Path

@@ -45,7 +45,8 @@ def test_recorder_writes_one_video_per_trigger_with_the_asked_length(tmp_path: P
     for path in venv.videos:
         frames = frames_of(path)
         assert frames.shape[0] == 20
-        assert frames.shape[1] >= ATARI_FRAME[0] and frames.shape[2] >= 2 * ATARI_FRAME[1]  # two real frames, tiled
+        # two real frames tiled as baselines' tile_images does: ceil(sqrt(2)) = 2 rows of 1 (codecs may pad)
+        assert frames.shape[1] >= 2 * ATARI_FRAME[0] and frames.shape[2] >= ATARI_FRAME[1]
         assert frames.std() > 0  # a picture, not a blank
 
 

@@ -139,9 +139,9 @@ def learn(
     ranks average their gradients and merge their observation statistics (docs/distributed.md).
     """
     config = config_from_arguments(DDPGConfig, locals())
-    venv = as_vec_env(env)
     ranks = world()
     seed_of_rank = rank_seed(seed, ranks.rank)
+    venv = as_vec_env(env, seed_of_rank)
     steps_per_cycle = nb_rollout_steps * venv.num_envs * ranks.size
     if total_timesteps is None:
         total_timesteps = (nb_epochs or DEFAULT_EPOCHS) * nb_epoch_cycles * steps_per_cycle

@@ -90,11 +90,11 @@ class DQNConfig:
         require_number("prioritized_replay_alpha", self.prioritized_replay_alpha, at_least=0)
 
 
-def single_vec_env(env: gymnasium.Env | VecEnv) -> VecEnv:
-    """deepq steps one env: a VecEnv of one, or a single env in a DummyVecEnv."""
+def single_vec_env(env: gymnasium.Env | VecEnv, seed: int | None = None) -> VecEnv:
+    """deepq steps one env: a VecEnv of one, or a single env in a DummyVecEnv seeded with `seed`."""
     if isinstance(env, VecEnv) and env.num_envs != 1:
         raise ValueError(f"deepq steps a single env; got a VecEnv with {env.num_envs} envs")
-    return as_vec_env(env)
+    return as_vec_env(env, seed)
 
 
 def learn(
@@ -162,7 +162,7 @@ def learn(
         raise ValueError("train_in_background acts with weights an update in flight may be changing, which is not "
                          "deterministic; use one or the other")
     set_global_seeds(seed, deterministic_ops=deterministic)
-    venv = single_vec_env(env)
+    venv = single_vec_env(env, seed)
     act = build_act(venv.observation_space, venv.action_space, network, network_kwargs, lr=lr, double_q=double_q,
                     precision=precision, seed=seed)
     if load_path is not None:

@@ -34,7 +34,7 @@ def learn_off_policy(
 
     With `eval_env`: `eval_steps` deterministic steps after each iteration (DDPG), or every `config.eval_freq` env
     steps `config.eval_episodes` episodes, the best agent saved beside the checkpoints (TD3, SAC)."""
-    venv = as_vec_env(env)
+    venv = as_vec_env(env, options.seed)
     set_global_seeds(options.seed, deterministic_ops=options.deterministic)
     agent = build_agent(venv.observation_space, venv.action_space)
     if load_path is not None:

@@ -188,7 +188,7 @@ def learn(
     """
     config = config_from_arguments(PPO1Config, locals())
     rank_seed = set_global_seeds(seed, rank=world().rank, deterministic_ops=deterministic)
-    venv = as_vec_env(env)
+    venv = as_vec_env(env, rank_seed)
     policy = policy_fn("pi", venv.observation_space, venv.action_space)
     if not isinstance(policy, BasePolicy):
         raise TypeError(f"policy_fn must return a ppo1 MlpPolicy or CnnPolicy, got {type(policy).__name__}")

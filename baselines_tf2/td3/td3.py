@@ -185,7 +185,7 @@ def learn(
     `callback(locals(), globals())` returning True stops (deepq's convention).
     """
     config = config_from_arguments(TD3Config, locals())
-    venv = as_vec_env(env)
+    venv = as_vec_env(env, seed)
     kwargs = with_network_defaults(network, network_kwargs, TD3_SAC_NETWORK)
     options = run_options_from_arguments(locals())
     agent = learn_off_policy(lambda obs_space, action_space: TD3(obs_space, action_space, network, kwargs, config,

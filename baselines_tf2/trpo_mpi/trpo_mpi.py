@@ -12,7 +12,7 @@ from baselines_tf2.common.validation import require_choice, require_int, require
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.nn.models import is_recurrent_network
-from baselines_tf2.nn.tf_util import PRECISIONS, set_global_seeds
+from baselines_tf2.nn.tf_util import PRECISIONS, rank_seed, set_global_seeds
 from baselines_tf2.on_policy.loop import LogKeys, build_policy, learn_on_policy
 from baselines_tf2.training.callbacks import UNBOUNDED_TIMESTEPS, bounded_callback
 from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
@@ -110,7 +110,7 @@ def learn(
     ppo2.learn.
     """
     config = config_from_arguments(TRPOConfig, locals())
-    venv: VecEnv = as_vec_env(env)  # baselines' took a single gym env
+    venv: VecEnv = as_vec_env(env, rank_seed(seed, world().rank))  # baselines' took a single gym env
     if sum(bound > 0 for bound in (total_timesteps, max_iters, max_episodes)) > 1:
         raise ValueError("out of total_timesteps, max_iters and max_episodes only one should be given, got "
                          f"total_timesteps={total_timesteps}, max_iters={max_iters}, max_episodes={max_episodes}")
@@ -120,8 +120,8 @@ def learn(
     if network_kwargs.setdefault("value_network", "copy") != "copy":
         raise ValueError(f"trpo_mpi trains a separate value network (value_network='copy'), got "
                          f"value_network={network_kwargs['value_network']!r}")
-    rank_seed = set_global_seeds(seed, rank=world().rank, deterministic_ops=deterministic)
-    policy = build_policy(venv, network, network_kwargs, precision, rank_seed)
+    seed_of_rank = set_global_seeds(seed, rank=world().rank, deterministic_ops=deterministic)
+    policy = build_policy(venv, network, network_kwargs, precision, seed_of_rank)
     model = TRPOModel(policy, max_kl=max_kl, cg_iters=cg_iters, cg_damping=cg_damping, entcoeff=entcoeff)
     iteration_steps = timesteps_per_batch * venv.num_envs * world().size
     if max_iters:
@@ -131,7 +131,7 @@ def learn(
     elif max_episodes:
         total_timesteps = UNBOUNDED_TIMESTEPS
         callback = bounded_callback(callback, max_episodes=max_episodes)
-    learn_on_policy(model, config, run_options_from_arguments(locals(), seed=rank_seed), env=venv,
+    learn_on_policy(model, config, run_options_from_arguments(locals(), seed=seed_of_rank), env=venv,
                     load_path=load_path, callback=callback, callback_globals=globals(),
                     log_keys=LogKeys(segment_keys=True))
     return model

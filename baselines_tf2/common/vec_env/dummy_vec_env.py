@@ -94,9 +94,14 @@ class DummyVecEnv(VecEnv):
             raise ClosedEnvError()
 
 
-def as_vec_env(env: Any) -> Any:
+def as_vec_env(env: Any, seed: int | None = None) -> Any:
     """A VecEnv (or None) as given; a single env in a DummyVecEnv, for auto-reset and terminal observations
-    (baselines' deepq, ddpg, trpo_mpi and ppo1 took a single gym env)."""
+    (baselines' deepq, ddpg, trpo_mpi and ppo1 took a single gym env), seeded with `seed` at its first reset.
+
+    The single env is seeded because gymnasium seeds through `reset`: left unseeded, its first reset draws from OS
+    entropy and a run given `seed` would not repeat. VecEnvs are the caller's to seed, as in baselines."""
     if env is None or isinstance(env, VecEnv):
         return env
-    return DummyVecEnv([lambda: env])
+    venv = DummyVecEnv([lambda: env])
+    venv.seed(seed)
+    return venv
