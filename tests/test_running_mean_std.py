@@ -10,14 +10,14 @@ from baselines_tf2.common.running_mean_std import RunningMeanStd
 
 def test_batches_of_different_sizes_give_numpy_mean_and_var_of_their_concatenation() -> None:
     rng = np.random.default_rng(0)
-    batches = [rng.normal(loc=3.0, scale=2.0, size=(size, 3, 2)) for size in (1, 7, 50, 2)]
+    batches = [rng.normal(loc=3.0, scale=2.0, size=(size, 3, 2)) for size in (1, 7, 1, 1, 50, 2, 1)]
     stats = RunningMeanStd(epsilon=0.0, shape=(3, 2))
     for batch in batches:
         stats.update(batch)
     everything = np.concatenate(batches)
     np.testing.assert_allclose(stats.mean, everything.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(stats.var, everything.var(axis=0), rtol=1e-12)
-    assert stats.count == 60
+    assert stats.count == 63
 
 
 def test_epsilon_is_a_prior_of_mean_zero_and_variance_one_with_that_weight() -> None:

@@ -32,8 +32,8 @@ class RunningMeanStd:
             )
         if samples.shape[0] == 0:
             return
-        if samples.shape[0] == 1:  # one env: its sample is the batch mean, with zero variance (np.var costs ~15 us)
-            self._merge(samples[0], np.zeros_like(samples[0]), 1.0)
+        if samples.shape[0] == 1:  # one env, every step: _merge with batch variance 0, without its array temporaries
+            self._add_one(samples[0])
             return
         self._merge(samples.mean(axis=0), samples.var(axis=0), float(samples.shape[0]))
 
@@ -45,6 +45,15 @@ class RunningMeanStd:
         sum_sq_dev = self.var * self.count + batch_var * batch_count + between_batches
         self.mean = self.mean + delta * batch_count / total
         self.var = sum_sq_dev / total
+        self.count = total
+
+    def _add_one(self, sample: np.ndarray) -> None:
+        """_merge(sample, 0, 1) in fewer operations (Welford's update): mean += delta / n, and
+        var = (var * count + delta^2 * count / n) / n with n = count + 1."""
+        total = self.count + 1.0
+        delta = sample - self.mean
+        self.mean = self.mean + delta / total
+        self.var = (self.var + np.square(delta) / total) * (self.count / total)
         self.count = total
 
     def state_dict(self) -> dict[str, Any]:

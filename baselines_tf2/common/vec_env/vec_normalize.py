@@ -97,14 +97,14 @@ class VecNormalize(VecEnvWrapper):
         if self.ob_rms is None:
             return obs
         scaled = (np.asarray(obs, dtype=np.float64) - self.ob_rms.mean) / np.sqrt(self.ob_rms.var + self.epsilon)
-        return np.clip(scaled, -self.clipob, self.clipob).astype(np.float32)
+        return _clipped_float32(scaled, self.clipob)
 
     def normalize_reward(self, rewards: np.ndarray) -> np.ndarray:
         """`rewards` divided by the std of the discounted return and clipped, as float32."""
         if self.ret_rms is None:
             return rewards
         scaled = np.asarray(rewards, dtype=np.float64) / np.sqrt(self.ret_rms.var + self.epsilon)
-        return np.clip(scaled, -self.cliprew, self.cliprew).astype(np.float32)
+        return _clipped_float32(scaled, self.cliprew)
 
     def get_original_obs(self) -> np.ndarray:
         """The observations of the last reset/step before normalisation."""
@@ -249,3 +249,9 @@ def _checked_stats_document(document: Any, path: str | os.PathLike[str]) -> dict
         if key not in document:
             raise ValueError(f"{path}: missing {key!r}")
     return document
+
+
+def _clipped_float32(scaled: np.ndarray, bound: float) -> np.ndarray:
+    """`scaled` clipped to [-bound, bound] as float32, NaN kept as np.clip keeps it; the two ufuncs cost a
+    fraction of np.clip's dispatch, which runs on every env step."""
+    return np.maximum(np.minimum(scaled, bound), -bound).astype(np.float32)
