@@ -26,6 +26,7 @@ from baselines_tf2 import logger
 from baselines_tf2.algorithms import ALGORITHMS, AlgorithmEntry
 from baselines_tf2.common.cmd_util import common_arg_parser, get_env_type, make_vec_env
 from baselines_tf2.common.mpi_util import DistributedEnvError, abort_on_failure, world
+from baselines_tf2.common.retro_wrappers import check_retro_game
 from baselines_tf2.common.vec_env import VecEnv, VecEnvError, VecFrameStack, VecNormalize, VecVideoRecorder
 from baselines_tf2.training.checkpoint import CHECKPOINTS_SUBDIR, CheckpointError, read_metadata
 from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP, CheckpointDirectory
@@ -39,7 +40,8 @@ CHECKPOINT_EVERY_STEPS = 100_000  # default spacing of periodic checkpoints in C
 EVAL_SEED_OFFSET = 100_000  # evaluation envs play other games than the training envs
 
 
-DEFAULT_NETWORKS = {"atari": "cnn"}  # everything else: mlp
+DEFAULT_NETWORKS = {"atari": "cnn", "retro": "cnn"}  # everything else: mlp
+FRAME_STACKED_ENV_TYPES = ("atari", "retro")  # image envs whose VecEnv stacks 4 frames, as baselines' run.py
 RUN_OPTIONS = frozenset(field.name for field in dataclasses.fields(RunOptions))  # what every learn() takes
 RUN_FLAGS = ("keep_checkpoints", "max_nonfinite_updates", "deterministic", "save_replay")  # CLI flags for learn()
 
@@ -106,9 +108,9 @@ def build_env(
     monitor_dir: str | None = None,
     render_mode: str | None = None,
 ) -> VecEnv:
-    """The training VecEnv as baselines' run.py builds it: Atari with DeepMind wrappers and 4 stacked frames, MuJoCo
-    behind VecNormalize (unless the algorithm's entry says otherwise). `build_env(args)` (baselines' call) takes the
-    env type, algorithm and seed from `args`."""
+    """The training VecEnv as baselines' run.py builds it: Atari and retro games with DeepMind wrappers and 4 stacked
+    frames (retro from save state --gamestate), MuJoCo behind VecNormalize (unless the algorithm's entry says
+    otherwise). `build_env(args)` (baselines' call) takes the env type, algorithm and seed from `args`."""
     if env_type is None:
         env_type = args.env_type or get_env_type(args.env)
         seed = args.seed if seed is None else seed
@@ -116,11 +118,13 @@ def build_env(
     count = num_envs(args, env_type, algorithm)
     options = {"reward_scale": args.reward_scale, "monitor_dir": monitor_dir, "env_timeout": args.env_timeout,
                "resumable": getattr(args, "deterministic", False),
-               "restart_crashed_envs": args.restart_crashed_envs, "render_mode": render_mode}
-    if not algorithm.vectorized:
-        wrapper_kwargs = {"frame_stack": True} if env_type == "atari" else None
+               "restart_crashed_envs": args.restart_crashed_envs, "render_mode": render_mode,
+               "gamestate": getattr(args, "gamestate", None)}
+    if not algorithm.vectorized:  # one env stacking its own frames, as the replay learners store them
+        stacking: dict[str, dict[str, Any]] = {"atari": {"frame_stack": True}, "retro": {"frame_stack": 4}}
+        wrapper_kwargs = stacking.get(env_type)
         return make_vec_env(args.env, env_type, count, seed, wrapper_kwargs=wrapper_kwargs, **options)
-    if env_type == "atari":
+    if env_type in FRAME_STACKED_ENV_TYPES:
         return VecFrameStack(make_vec_env(args.env, env_type, count, seed, vec_env_kind="shmem", **options), 4)
     venv = make_vec_env(args.env, env_type, count, seed, **options)
     return VecNormalize(venv) if env_type == "mujoco" and algorithm.mujoco_vec_normalize else venv
@@ -356,9 +360,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--keep_checkpoints must be >= 0 (0 keeps all), got {args.keep_checkpoints}")
     if args.max_nonfinite_updates < 1:
         parser.error(f"--max_nonfinite_updates must be >= 1, got {args.max_nonfinite_updates}")
-    if args.gamestate is not None:
-        parser.error("--gamestate loads a gym-retro game state; baselines_tf2 does not build retro envs yet, so it "
-                     "would be ignored")
     if args.deterministic and args.seed is None:
         parser.error("--deterministic needs --seed (a deterministic run repeats the run of one seed)")
     if not args.env_timeout > 0:
@@ -372,6 +373,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         env_type = args.env_type or get_env_type(args.env)
     except ValueError as err:
         parser.error(str(err))
+    if args.gamestate is not None and env_type != "retro":
+        parser.error(f"--gamestate selects the save state of a retro game; --env={args.env} is of type "
+                     f"{env_type!r} (give --env_type=retro for a retro game)")
+    if env_type == "retro":
+        try:
+            check_retro_game(args.env, args.gamestate)
+        except (ImportError, ValueError) as err:
+            parser.error(str(err))
     learn, config, network, kwargs = resolve_hyperparameters(parser, args, extra, env_type)
     algorithm = ALGORITHMS[args.alg]
     if callable(getattr(config, "check_batch", None)):  # on-policy configs: minibatches must split the batch

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import importlib.util
 import os
-from typing import Any, Callable, Mapping, SupportsFloat, cast
+from typing import Any, Callable, Mapping
 
 import gymnasium
 
@@ -15,6 +16,15 @@ from baselines_tf2.bench import Monitor
 from baselines_tf2.common.atari_wrappers import make_atari, wrap_deepmind
 from baselines_tf2.common.misc_util import set_global_seeds
 from baselines_tf2.common.resumable_env import ResumableEnv
+from baselines_tf2.common.retro_wrappers import (
+    RETRO_INSTALL_HINT,
+    RewardScaler,
+    import_retro,
+    make_retro,
+    retro_game_id,
+    retro_game_names,
+    wrap_deepmind_retro,
+)
 from baselines_tf2.common.vec_env import (
     DummyVecEnv,
     ShmemVecEnv,
@@ -27,6 +37,9 @@ from baselines_tf2.common.vec_env import (
 from baselines_tf2.common.wrappers import ClipActionsWrapper
 
 VEC_ENV_KINDS = ("dummy", "subproc", "shmem")
+WRAPPED_ENV_TYPES = ("atari", "retro")  # the env types whose make_env applies DeepMind wrappers (wrapper_kwargs)
+RETRO_WRAPPER_DEFAULTS = {"scale": False, "frame_stack": 1}  # 84x84x1 uint8 frames, stacked by the VecEnv
+RETRO_MAX_EPISODE_STEPS = 10000  # baselines' make_env
 
 
 def _register_ale() -> None:
@@ -55,18 +68,23 @@ def import_env_module(env_id: str) -> str:
 
 
 def get_env_type(env_id: str) -> str:
-    """The env's family as baselines names it ('atari', 'classic_control', 'box2d', 'mujoco', ...).
+    """The env's family as baselines names it ('atari', 'retro', 'classic_control', 'box2d', 'mujoco', ...).
 
-    A 'module:EnvId' id imports the module first, then classifies EnvId. Raises ValueError naming close matches
-    when the id is not registered, or naming the module when it cannot be imported.
+    A 'module:EnvId' id imports the module first, then classifies EnvId. An id gymnasium does not know is 'retro'
+    if stable-retro (when installed) has that game, as baselines looked ids up in retro's game list. Raises
+    ValueError naming close matches when the id is not registered, or naming the module when it cannot be imported.
     """
     _register_ale()
     env_id = import_env_module(env_id)
     try:
         spec = gymnasium.spec(env_id)
     except gymnasium.error.Error:
-        close = difflib.get_close_matches(env_id, list(gymnasium.registry), n=5, cutoff=0.6)
+        if retro_game_id(env_id) is not None:
+            return "retro"
+        close = difflib.get_close_matches(env_id, [*gymnasium.registry, *retro_game_names()], n=5, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
+        if importlib.util.find_spec("stable_retro") is None:
+            hint += f" (retro game ids need stable-retro: {RETRO_INSTALL_HINT})"
         raise ValueError(f"unknown environment id {env_id!r}{hint}") from None
     entry_point = spec.entry_point
     module = entry_point.split(":")[0] if isinstance(entry_point, str) else entry_point.__module__
@@ -78,22 +96,10 @@ def get_env_type(env_id: str) -> str:
     return parts[0]
 
 
-class RewardScaler(gymnasium.RewardWrapper):
-    """Multiplies rewards by `scale` (baselines' --reward_scale)."""
-
-    def __init__(self, env: gymnasium.Env, scale: float) -> None:
-        super().__init__(env)
-        self.scale = scale
-
-    def reward(self, reward: SupportsFloat) -> float:
-        # gymnasium types rewards as SupportsFloat; envs give Python or NumPy numbers, scaled here as they come
-        return cast(float, reward) * self.scale
-
-
-def _refuse_gamestate(gamestate: str | None) -> None:
-    if gamestate is not None:
-        raise ValueError(f"gamestate={gamestate!r} selects a gym-retro game state; retro games are not supported "
-                         "(leave gamestate=None)")
+def _refuse_gamestate(gamestate: str | None, env_type: str) -> None:
+    if gamestate is not None and env_type != "retro":
+        raise ValueError(f"gamestate={gamestate!r} selects the save state of a retro game; env type {env_type!r} "
+                         "has none (leave gamestate=None, or use env_type='retro')")
 
 
 def _seed_env(env: gymnasium.Env, seed: int) -> None:
@@ -120,17 +126,24 @@ def make_env(
 ) -> gymnasium.Env:
     """One env as baselines builds it: made, seeded with `seed + subrank` (if `seed` is given), monitored (writing
     `<logger_dir>/<rank>.<subrank>.monitor.csv`), wrapped. Continuous (Box) actions are clipped to the action space;
-    a 'module:EnvId' id imports the module. `initializer(mpi_rank=, subrank=)` runs first (in the env's process);
-    `gamestate` (gym-retro) must stay None."""
+    a 'module:EnvId' id imports the module. `initializer(mpi_rank=, subrank=)` runs first (in the env's process).
+
+    Retro games (stable-retro, `env_type='retro'`) start from save state `gamestate` (None: the game's default),
+    with discrete actions, 10000-step episodes and `wrap_deepmind_retro`; `gamestate` is refused for other types.
+    Unlike baselines (4 stacked float frames here, then 4 more stacked by its run.py), the retro frames are single
+    84x84x1 uint8 ones, as for Atari, for a VecFrameStack to stack: pass `wrapper_kwargs` to change that."""
     if initializer is not None:
         initializer(mpi_rank=mpi_rank, subrank=subrank)
-    _refuse_gamestate(gamestate)
+    _refuse_gamestate(gamestate, env_type)
     env_kwargs = dict(env_kwargs or {})
     if render_mode is not None:
         env_kwargs["render_mode"] = render_mode
     env_id = import_env_module(env_id)  # here too: env worker processes build their envs from the id alone
     if env_type == "atari":
         env = make_atari(env_id, **env_kwargs)
+    elif env_type == "retro":
+        env_kwargs.setdefault("use_restricted_actions", import_retro().Actions.DISCRETE)
+        env = make_retro(game=env_id, state=gamestate, max_episode_steps=RETRO_MAX_EPISODE_STEPS, **env_kwargs)
     else:
         _register_ale()
         env = gymnasium.make(env_id, **env_kwargs)
@@ -148,6 +161,8 @@ def make_env(
     env = Monitor(env, monitor_path, allow_early_resets=True, override_existing=False)
     if env_type == "atari":
         env = wrap_deepmind(env, **dict(wrapper_kwargs or {}))
+    elif env_type == "retro":
+        env = wrap_deepmind_retro(env, **{**RETRO_WRAPPER_DEFAULTS, **dict(wrapper_kwargs or {})})
     if reward_scale != 1.0:
         env = RewardScaler(env, reward_scale)
     return env
@@ -176,22 +191,28 @@ def make_vec_env(
     """`num_env` monitored envs in a VecEnv; env i is seeded with `seed + 10000 * mpi_rank + start_index + i`.
 
     `vec_env_kind` picks 'dummy', 'subproc' or 'shmem'; by default one env (or `force_dummy`) runs in-process
-    and several run in worker processes, as in baselines. Monitor files go to `monitor_dir`, by default the
-    logger's folder. A worker that takes longer than `env_timeout` seconds to answer raises VecEnvTimeoutError.
+    and several run in worker processes, as in baselines. Retro envs run one per worker process, even alone (a
+    process holds one retro emulator at a time, so another retro env, for evaluation or play, can still be made).
+    Monitor files go to `monitor_dir`, by default the logger's folder. A worker that takes longer than
+    `env_timeout` seconds to answer raises VecEnvTimeoutError.
     `resumable` wraps each env in ResumableEnv (every reset seeded, exact state saved in checkpoints; needs `seed`).
     `restart_crashed_envs` replaces a worker process that crashed or hung instead of raising (subproc/shmem).
     `initializer(mpi_rank=, subrank=)` runs in each env's process before its env is built (baselines'); it must be
-    picklable for worker processes. `gamestate` (gym-retro) must stay None.
+    picklable for worker processes. `gamestate` is the save state of a retro game (refused for other env types).
     """
-    _refuse_gamestate(gamestate)
+    _refuse_gamestate(gamestate, env_type)
     if num_env < 1:
         raise ValueError(f"num_env must be >= 1, got {num_env}")
+    is_retro = env_type == "retro"
     if vec_env_kind is None:
-        vec_env_kind = "dummy" if force_dummy or num_env == 1 else "subproc"
+        vec_env_kind = "dummy" if force_dummy or (num_env == 1 and not is_retro) else "subproc"
     if vec_env_kind not in VEC_ENV_KINDS:
         raise ValueError(f"unknown vec_env_kind {vec_env_kind!r}; valid: {', '.join(VEC_ENV_KINDS)}")
-    if env_type != "atari" and wrapper_kwargs:
-        raise ValueError(f"wrapper_kwargs apply to Atari envs only; {env_id!r} is of type {env_type!r}")
+    if is_retro and vec_env_kind == "dummy" and num_env > 1:
+        raise ValueError(f"a process runs one retro emulator at a time, so {num_env} retro envs cannot share one "
+                         "process: use vec_env_kind='subproc' or 'shmem' (not 'dummy' or force_dummy)")
+    if env_type not in WRAPPED_ENV_TYPES and wrapper_kwargs:
+        raise ValueError(f"wrapper_kwargs apply to Atari and retro envs only; {env_id!r} is of type {env_type!r}")
     mpi_rank = logger.mpi_rank_from_environment()
     logger_dir = monitor_dir or logger.get_dir()
     if resumable and seed is None:
@@ -211,21 +232,21 @@ def make_vec_env(
                 flatten_dict_observations=flatten_dict_observations,
                 initializer=initializer,
                 render_mode=render_mode,
+                gamestate=gamestate,
             )
             return ResumableEnv(env) if resumable else env
 
         return build
 
     factories = [env_factory(start_index + i) for i in range(num_env)]
+    in_series = 1 if is_retro else envs_per_worker(num_env)
     venv: VecEnv
     if vec_env_kind == "dummy":
         venv = DummyVecEnv(factories)
     elif vec_env_kind == "shmem":
-        venv = ShmemVecEnv(factories, in_series=envs_per_worker(num_env), timeout=env_timeout,
-                           restart_crashed=restart_crashed_envs)
+        venv = ShmemVecEnv(factories, in_series=in_series, timeout=env_timeout, restart_crashed=restart_crashed_envs)
     else:
-        venv = SubprocVecEnv(factories, in_series=envs_per_worker(num_env), timeout=env_timeout,
-                             restart_crashed=restart_crashed_envs)
+        venv = SubprocVecEnv(factories, in_series=in_series, timeout=env_timeout, restart_crashed=restart_crashed_envs)
     if seed is not None:
         venv.seed(seed + 10000 * mpi_rank + start_index)
     venv.recipe = {
@@ -235,6 +256,7 @@ def make_vec_env(
         "env_kwargs": dict(env_kwargs or {}),
         "reward_scale": reward_scale,
         "flatten_dict_observations": flatten_dict_observations,
+        "gamestate": gamestate,
     }
     return venv
 
@@ -266,7 +288,7 @@ def rebuild_vec_env(
         recipe["env_id"], recipe["env_type"], num_env, seed,
         wrapper_kwargs=recipe["wrapper_kwargs"] or None, env_kwargs=recipe["env_kwargs"] or None,
         reward_scale=recipe["reward_scale"], flatten_dict_observations=recipe["flatten_dict_observations"],
-        vec_env_kind="dummy", render_mode=render_mode,
+        gamestate=recipe.get("gamestate"), vec_env_kind="dummy", render_mode=render_mode,
     )
     for wrapper in description.get("wrappers", []):
         if wrapper["type"] == "VecFrameStack":

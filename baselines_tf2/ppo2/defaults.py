@@ -36,3 +36,8 @@ def mujoco() -> dict[str, Any]:
         cliprange=0.2,
         value_network="copy",
     )
+
+
+def retro() -> dict[str, Any]:
+    """baselines' retro settings: the Atari ones (128 steps per env, lr and clip range annealed to 0)."""
+    return atari()
