@@ -167,7 +167,8 @@ def test_rendered_frames_match_dummy(kind: str) -> None:
         expected, got = reference.get_images(), candidate.get_images()
         assert len(got) == 2 and got[0].shape == (210, 160, 3)
         assert_same(expected, got, "frames")
-        assert candidate.render().shape == (420, 160, 3)  # baselines' tile_images: ceil(sqrt(2)) = 2 rows of 1
+        # baselines' tile_images: ceil(sqrt(2)) = 2 rows of 1
+        assert candidate.render(mode="rgb_array").shape == (420, 160, 3)
 
 
 def test_shmem_returns_copies_that_later_steps_do_not_overwrite() -> None:

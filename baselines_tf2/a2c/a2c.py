@@ -7,7 +7,7 @@ from typing import Any, Callable, ClassVar
 
 from baselines_tf2.a2c.model import A2CModel
 from baselines_tf2.common.mpi_util import world
-from baselines_tf2.common.validation import require_choice, require_int, require_number
+from baselines_tf2.common.validation import require_choice, require_int, require_number, whole_floats_as_ints
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.nn.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.on_policy.loop import build_policy, learn_on_policy
@@ -77,6 +77,7 @@ class A2CConfig:
     nminibatches: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
+        whole_floats_as_ints(self)
         require_choice("precision", self.precision, PRECISIONS)
         for name in ("nsteps", "log_interval"):
             require_int(name, getattr(self, name), minimum=1)

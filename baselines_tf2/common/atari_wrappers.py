@@ -19,6 +19,8 @@ import numpy.typing as npt
 from gymnasium import spaces
 from gymnasium.wrappers import TimeLimit
 
+from baselines_tf2.common.validation import require_int
+
 __all__ = [
     "NoopResetEnv",
     "FireResetEnv",
@@ -40,12 +42,6 @@ ID_FORMS_HINT = (
     "Atari ids look like '<Game>NoFrameskip-v4' (e.g. 'BreakoutNoFrameskip-v4') "
     "or 'ALE/<Game>-v5' (e.g. 'ALE/Breakout-v5')"
 )
-
-
-def _require_positive_int(name: str, value: int) -> None:
-    """Reject non-integer or non-positive sizes and counts with a message naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _action_meanings(env: gymnasium.Env, wrapper_name: str) -> list[str]:
@@ -127,7 +123,7 @@ class NoopResetEnv(gymnasium.Wrapper):
 
     def __init__(self, env: gymnasium.Env, noop_max: int = 30) -> None:
         super().__init__(env)
-        _require_positive_int("noop_max", noop_max)
+        require_int("noop_max", noop_max, minimum=1)
         meanings = _action_meanings(env, "NoopResetEnv")
         if meanings[NOOP_ACTION] != "NOOP":
             raise ValueError(
@@ -178,7 +174,7 @@ class MaxAndSkipEnv(gymnasium.Wrapper):
 
     def __init__(self, env: gymnasium.Env, skip: int = 4) -> None:
         super().__init__(env)
-        _require_positive_int("skip", skip)
+        require_int("skip", skip, minimum=1)
         frameskip = _env_frameskip(env)
         if frameskip != 1:
             env_name = env.unwrapped.spec.id if env.unwrapped.spec is not None else repr(env.unwrapped)
@@ -264,8 +260,8 @@ class WarpFrame(gymnasium.ObservationWrapper):
         dict_space_key: str | None = None,
     ) -> None:
         super().__init__(env)
-        _require_positive_int("width", width)
-        _require_positive_int("height", height)
+        require_int("width", width, minimum=1)
+        require_int("height", height, minimum=1)
         self.width, self.height = int(width), int(height)
         self.grayscale = grayscale
         self.dict_space_key = dict_space_key
@@ -376,7 +372,7 @@ class FrameStack(gymnasium.Wrapper):
 
     def __init__(self, env: gymnasium.Env, k: int) -> None:
         super().__init__(env)
-        _require_positive_int("k", k)
+        require_int("k", k, minimum=1)
         space = env.observation_space
         if not isinstance(space, spaces.Box) or len(space.shape) < 1:
             raise ValueError(f"FrameStack needs a Box observation space with a channel axis, got {space}")
@@ -477,7 +473,7 @@ def make_atari(
         make_kwargs["repeat_action_probability"] = float(repeat_action_probability)
 
     if max_episode_steps is not None:
-        _require_positive_int("max_episode_steps", max_episode_steps)
+        require_int("max_episode_steps", max_episode_steps, minimum=1)
     env = gymnasium.make(env_id, render_mode=render_mode, **make_kwargs)
     env = MaxAndSkipEnv(NoopResetEnv(env, noop_max=30), skip=4)
     if max_episode_steps is not None:

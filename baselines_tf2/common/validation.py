@@ -2,13 +2,62 @@
 
 from __future__ import annotations
 
+import dataclasses
+import numbers
+import typing
 from typing import Any, Sequence
 
+WHOLE_FLOATS = "a float is accepted only when it is whole, e.g. 5e4"
 
-def require_int(name: str, value: Any, minimum: int) -> None:
-    """Raise ValueError unless `value` is an int (not a bool) >= `minimum`: counts and intervals."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+def whole_number(value: Any) -> int | None:
+    """`value` as an int if it is an integer or a whole float (baselines code passes `buffer_size=5e4`), else None.
+
+    Bools are not numbers here; NumPy integers and floats count like Python's."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return int(number) if number.is_integer() else None
+    return None
+
+
+def require_int(name: str, value: Any, minimum: int) -> int:
+    """Return `value` as an int if it is an integer or a whole float >= `minimum`, else raise ValueError."""
+    number = whole_number(value)
+    if number is None or number < minimum:
+        hint = f" ({WHOLE_FLOATS})" if _fractional(value) else ""
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}{hint}")
+    return number
+
+
+def _fractional(value: Any) -> bool:
+    """A real number (not a bool) that is not whole: 5.5, inf, nan."""
+    return whole_number(value) is None and isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def whole_floats_as_ints(config: Any) -> None:
+    """In a frozen dataclass, make whole numbers in `int` fields (`int | None` too) ints, so 5e4 means 50000;
+    raise ValueError for a float with a fractional part there.
+
+    Called first in each config's `__post_init__`, so the range checks that follow see ints. Values that are not
+    numbers are left for those checks to refuse with their own messages."""
+    for name in _int_fields(type(config)):
+        value = getattr(config, name)
+        number = whole_number(value)
+        if _fractional(value):
+            raise ValueError(f"{name} must be an integer, got {value!r} ({WHOLE_FLOATS})")
+        if number is not None and type(value) is not int:  # a whole float, or a NumPy integer
+            object.__setattr__(config, name, number)  # frozen dataclass: __setattr__ is blocked by design
+
+
+def _int_fields(config_class: type) -> tuple[str, ...]:
+    """Names of the dataclass fields annotated `int` or `int | None` (annotations may be strings)."""
+    hints = typing.get_type_hints(config_class)
+    return tuple(field.name for field in dataclasses.fields(config_class)
+                 if hints[field.name] is int or hints[field.name] == int | None)
 
 
 def require_choice(name: str, value: Any, choices: Sequence[str]) -> None:

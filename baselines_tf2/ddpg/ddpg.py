@@ -16,7 +16,7 @@ from typing import Any, Callable
 import gymnasium
 
 from baselines_tf2.common.mpi_util import world
-from baselines_tf2.common.validation import require_int, require_number
+from baselines_tf2.common.validation import require_int, require_number, whole_floats_as_ints
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.ddpg.ddpg_learner import DDPG
@@ -62,6 +62,7 @@ class DDPGConfig:
     precision: str = "float32"  # small MLPs: float32 only
 
     def __post_init__(self) -> None:
+        whole_floats_as_ints(self)
         if self.nb_epochs is not None:
             require_int("nb_epochs", self.nb_epochs, minimum=1)
         for name in ("nb_epoch_cycles", "nb_rollout_steps", "nb_train_steps", "batch_size",

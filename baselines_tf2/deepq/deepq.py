@@ -21,7 +21,7 @@ import numpy as np
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.schedules import LinearSchedule
-from baselines_tf2.common.validation import require_choice, require_int, require_number
+from baselines_tf2.common.validation import require_choice, require_int, require_number, whole_floats_as_ints
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
@@ -71,16 +71,17 @@ class DQNConfig:
     train_in_background: bool = False  # each gradient step runs while the next train_freq env steps are played
 
     def __post_init__(self) -> None:
+        whole_floats_as_ints(self)
         require_choice("precision", self.precision, PRECISIONS)
-        positive = ("buffer_size", "train_freq", "batch_size", "print_freq", "checkpoint_freq",
-                    "target_network_update_freq", "n_step", "eval_episodes")
+        positive = ("train_freq", "batch_size", "print_freq", "checkpoint_freq", "target_network_update_freq",
+                    "n_step", "eval_episodes")
         for name in positive:
             require_int(name, getattr(self, name), minimum=1)
-        for name in ("learning_starts", "eval_freq"):
+        for name in ("buffer_size", "learning_starts", "eval_freq"):  # buffer_size 0: only loading (total_timesteps=0)
             require_int(name, getattr(self, name), minimum=0)
         if self.prioritized_replay_beta_iters is not None:
             require_int("prioritized_replay_beta_iters", self.prioritized_replay_beta_iters, minimum=1)
-        if self.buffer_size < self.batch_size:
+        if 0 < self.buffer_size < self.batch_size:
             raise ValueError(f"buffer_size ({self.buffer_size}) must be at least batch_size ({self.batch_size})")
         for name in ("lr", "prioritized_replay_eps"):
             require_number(name, getattr(self, name), above=0)
@@ -158,6 +159,9 @@ def learn(
     if param_noise:
         raise ValueError("param_noise is not supported by baselines_tf2's deepq; use epsilon-greedy exploration")
     config = config_from_arguments(DQNConfig, locals())
+    if total_timesteps > 0 and config.buffer_size == 0:
+        raise ValueError(f"buffer_size=0 keeps no transitions to train on; it only suits loading a model "
+                         f"(total_timesteps=0); to train, give buffer_size >= batch_size ({config.batch_size})")
     if train_in_background and deterministic:
         raise ValueError("train_in_background acts with weights an update in flight may be changing, which is not "
                          "deterministic; use one or the other")

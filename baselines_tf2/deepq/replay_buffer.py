@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from baselines_tf2.common.segment_tree import MinSegmentTree, SumSegmentTree
+from baselines_tf2.common.validation import require_int
 from baselines_tf2.deepq.replay_storage import FrameStackObservations, TransitionObservations
 
 __all__ = ["ReplayBuffer", "PrioritizedReplayBuffer"]
@@ -29,13 +30,6 @@ def _same_observation(obs: Any, other: Any) -> bool:
             a is b or np.array_equal(a, b) for a, b in zip(obs.frames, other.frames)
         )
     return np.array_equal(np.asarray(obs), np.asarray(other))
-
-
-def _require_positive_int(name: str, value: Any) -> int:
-    """`value` as an int, rejecting non-integers and values below 1 with a message naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class ReplayBuffer:
@@ -55,7 +49,7 @@ class ReplayBuffer:
     """
 
     def __init__(self, size: int, seed: int | None = None) -> None:
-        self._maxsize = _require_positive_int("size", size)
+        self._maxsize = require_int("size", size, minimum=1)
         self._rng = np.random.default_rng(np.random.randint(2**31 - 1) if seed is None else seed)
         self._observations: ObservationStorage | None = None
         self._actions: np.ndarray | None = None
@@ -143,7 +137,7 @@ class ReplayBuffer:
         time-limit cut, where the target bootstraps from that episode's last observation), or at the newest
         transition. With n_step = 1 this is the ordinary one-step batch, with discounts gamma * (1 - done).
         """
-        n_step = _require_positive_int("n_step", n_step)
+        n_step = require_int("n_step", n_step, minimum=1)
         slots = np.asarray(slots, dtype=np.int64)
         dones = self._dones[slots]
         returns = self._rewards[slots].astype(np.float32)
@@ -189,7 +183,7 @@ class ReplayBuffer:
 
     def _checked_batch_size(self, batch_size: int) -> int:
         """`batch_size` as an int, after checking it and that there is something to sample."""
-        batch_size = _require_positive_int("batch_size", batch_size)
+        batch_size = require_int("batch_size", batch_size, minimum=1)
         if len(self) == 0:
             raise ValueError("cannot sample from an empty replay buffer; add transitions first")
         return batch_size

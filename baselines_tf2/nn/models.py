@@ -1,7 +1,9 @@
 """Network registry: baselines' torso names (mlp, cnn, lstm, ...) as Keras 3 models mapping observations to latents.
 
 A builder takes the network's keyword arguments and returns `network_fn(obs_shape, obs_dtype) -> keras.Model`,
-so policies can build the torso once they know the observation space (the baselines contract).
+so policies can build the torso once they know the observation space (the baselines contract). Builders written
+for baselines may return its tf2 branch's `network_fn(input_shape) -> keras.Model` or its master's
+`network_fn(X) -> tensor` instead; `as_network_fn` turns those into the two-argument form.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import typing
 from collections.abc import Callable, Sequence
 
 import keras
@@ -81,9 +84,73 @@ def _with_checked_kwargs(name: str, builder: NetworkBuilder) -> NetworkBuilder:
         unknown = sorted(set(network_kwargs) - set(valid))
         if unknown and not takes_any:
             raise TypeError(f"network {name!r} got unexpected keyword argument(s) {unknown}; valid: {valid}")
-        return builder(**network_kwargs)
+        return as_network_fn(builder(**network_kwargs), name)
 
     return checked
+
+
+NETWORK_FN_FORMS = (
+    "network_fn(obs_shape, obs_dtype) -> keras.Model, or baselines' tf2-branch network_fn(input_shape) -> "
+    "keras.Model, or baselines master's network_fn(X) -> Keras tensor (one parameter named X)"
+)
+
+
+def as_network_fn(network_fn: object, name: str = "network_fn") -> NetworkFn:
+    """`network_fn` in this project's two-argument form; the form is read from its signature.
+
+    Two required positional parameters: (obs_shape, obs_dtype), returned as is. One, named `X` (baselines
+    master's name for the observation tensor): it maps a float32 Keras tensor of the observations, unscaled as
+    baselines' placeholder was, to the latent tensor. One with another name: baselines' tf2 branch, called with the
+    observation shape; its model may declare another input dtype (Keras casts to it) and return a one-item list.
+    """
+    if not callable(network_fn):
+        raise TypeError(f"network {name!r}: the builder must return a network_fn, got {network_fn!r}")
+    try:
+        signature = inspect.signature(network_fn)
+    except (TypeError, ValueError):  # some builtins and C callables have no signature to read
+        signature = None
+    parameters = list(signature.parameters.values()) if signature is not None else []
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p.name for p in parameters if p.kind in positional and p.default is inspect.Parameter.empty]
+    if len(required) == 2:
+        return typing.cast(NetworkFn, network_fn)
+    if required == ["X"]:
+        return functools.partial(_tensor_network, network_fn, name)
+    if len(required) == 1:
+        return functools.partial(_shape_network, network_fn, name)
+    shown = f"{getattr(network_fn, '__name__', 'network_fn')}{signature if signature is not None else '(?)'}"
+    raise TypeError(f"network {name!r}: its network_fn {shown} fits none of the accepted forms: "
+                    f"{NETWORK_FN_FORMS}")
+
+
+def _shape_network(network_fn: Callable[[tuple[int, ...]], keras.Model], name: str, obs_shape: tuple[int, ...],
+                   obs_dtype: str) -> keras.Model:
+    """Baselines' tf2-branch form: the model `network_fn(obs_shape)` builds, taking observations of `obs_dtype`."""
+    model = network_fn(tuple(obs_shape))
+    if not isinstance(model, keras.layers.Layer):
+        raise TypeError(f"network {name!r}: network_fn(input_shape) must return a keras.Model, got {model!r}")
+    observations = keras.Input(shape=tuple(obs_shape), dtype=np.dtype(obs_dtype).name, name="observations")
+    return keras.Model(observations, _single_output(model(observations), name), name=f"{name}_torso")
+
+
+def _tensor_network(network_fn: Callable[[keras.KerasTensor], keras.KerasTensor], name: str,
+                    obs_shape: tuple[int, ...], obs_dtype: str) -> keras.Model:
+    """Baselines master's form: `network_fn(X)` applied to the observations as a float32 Keras tensor."""
+    observations = keras.Input(shape=tuple(obs_shape), dtype=np.dtype(obs_dtype).name, name="observations")
+    x = observations
+    if np.dtype(obs_dtype).name != "float32":
+        x = keras.layers.Rescaling(1.0, name="cast_to_float32")(observations)  # a cast: baselines' X was unscaled
+    return keras.Model(observations, _single_output(network_fn(x), name), name=f"{name}_torso")
+
+
+def _single_output(outputs: object, name: str) -> keras.KerasTensor:
+    """The one latent tensor of a network (a one-item list, as `keras.Model(outputs=[h])` returns, is unpacked)."""
+    if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
+        outputs = outputs[0]
+    if not isinstance(outputs, keras.KerasTensor):
+        raise TypeError(f"network {name!r}: network_fn must produce one Keras tensor (the latent), got {outputs!r}; "
+                        "recurrent networks register a two-argument network_fn with recurrent=True")
+    return outputs
 
 
 # ---- building blocks -------------------------------------------------------------------------------
@@ -177,8 +244,8 @@ def mlp(
     num_layers: int = 2, num_hidden: int = 64, activation: str | Callable = "tanh", layer_norm: bool = False
 ) -> NetworkFn:
     """Fully connected torso: flatten, then `num_layers` x (dense `num_hidden` [-> layer norm] -> activation)."""
-    require_int("num_layers", num_layers, minimum=0)
-    require_int("num_hidden", num_hidden, minimum=1)
+    num_layers = require_int("num_layers", num_layers, minimum=0)
+    num_hidden = require_int("num_hidden", num_hidden, minimum=1)
 
     def network_fn(obs_shape: tuple[int, ...], obs_dtype: str) -> keras.Model:
         observations, x = _observation_input(obs_shape, obs_dtype)

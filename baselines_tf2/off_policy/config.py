@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from baselines_tf2.common.validation import require_int, require_number
+from baselines_tf2.common.validation import require_int, require_number, whole_floats_as_ints
 from baselines_tf2.off_policy.loop import Schedule
 
 TD3_SAC_NETWORK = {"num_layers": 2, "num_hidden": 256, "activation": "relu"}  # both papers' MuJoCo networks
@@ -30,6 +30,7 @@ class OffPolicyConfig:
     precision: str = "float32"  # small MLPs: float32 only
 
     def __post_init__(self) -> None:
+        whole_floats_as_ints(self)
         for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "log_interval", "eval_episodes"):
             require_int(name, getattr(self, name), minimum=1)
         for name in ("learning_starts", "eval_freq", "checkpoint_freq"):

@@ -22,8 +22,7 @@ class Memory:
 
     def __init__(self, limit: int, action_shape: tuple[int, ...], observation_shape: tuple[int, ...],
                  seed: int | None = None) -> None:
-        require_int("limit", limit, minimum=1)
-        self.limit = int(limit)
+        self.limit = require_int("limit", limit, minimum=1)
         self.rng = np.random.default_rng(seed)
         shapes = {"obs0": observation_shape, "actions": action_shape, "rewards": (1,), "obs1": observation_shape,
                   "terminals1": (1,)}

@@ -20,6 +20,7 @@ from baselines_tf2.common.math_util import explained_variance
 from baselines_tf2.common.mpi_util import DistributedEnvError, World
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.vec_env import VecEnvError
+from baselines_tf2.nn.models import as_network_fn
 from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.on_policy.learner import OnPolicyLearner
 from baselines_tf2.on_policy.runner import Rollout, Runner
@@ -66,8 +67,12 @@ class LogKeys:
 def build_policy(
     env: VecEnv, network: Any, network_kwargs: dict[str, Any], precision: str, seed: int | None = None
 ) -> PolicyWithValue:
-    """The actor-critic for `env`; `value_network` ('copy' or None) travels in network_kwargs, as in baselines."""
+    """The actor-critic for `env`; `value_network` ('copy' or None) travels in network_kwargs, as in baselines.
+
+    `network` is a registered name or a network_fn in any form `as_network_fn` reads (baselines' included)."""
     value_network = network_kwargs.pop("value_network", None)
+    if not isinstance(network, str) and callable(network):
+        network = as_network_fn(network)
     return PolicyWithValue(
         env.observation_space, env.action_space, network, network_kwargs, value_network=value_network,
         nenvs=env.num_envs, precision=precision, seed=seed,

@@ -21,7 +21,7 @@ import tensorflow as tf
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import make_vec_env
 from baselines_tf2.common.mpi_util import world
-from baselines_tf2.common.validation import require_choice, require_int, require_number
+from baselines_tf2.common.validation import require_choice, require_int, require_number, whole_floats_as_ints
 from baselines_tf2.common.vec_env import VecEnv, VecNormalize
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.nn.tf_util import set_global_seeds
@@ -60,6 +60,7 @@ class PPO1Config:
     save_interval: int = 0  # updates between checkpoints under <log dir>/checkpoints; 0 = none
 
     def __post_init__(self) -> None:
+        whole_floats_as_ints(self)
         require_choice("schedule", self.schedule, SCHEDULES)
         for name in ("timesteps_per_actorbatch", "optim_epochs", "log_interval"):
             require_int(name, getattr(self, name), minimum=1)

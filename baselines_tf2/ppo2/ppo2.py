@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.schedules import FractionSchedule, as_fraction_schedule
-from baselines_tf2.common.validation import require_choice, require_int, require_number
+from baselines_tf2.common.validation import require_choice, require_int, require_number, whole_floats_as_ints
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.nn.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.on_policy.loop import LogKeys, build_policy, learn_on_policy
@@ -36,6 +36,7 @@ class PPO2Config:
     precision: str = "float32"  # or "mixed_bfloat16": bf16 compute, float32 weights (see docs/benchmarks.md)
 
     def __post_init__(self) -> None:
+        whole_floats_as_ints(self)
         require_choice("precision", self.precision, PRECISIONS)
         for name in ("nsteps", "nminibatches", "noptepochs", "log_interval"):
             require_int(name, getattr(self, name), minimum=1)

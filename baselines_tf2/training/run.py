@@ -20,6 +20,7 @@ import numpy as np
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.mpi_util import World, world
+from baselines_tf2.common.validation import whole_floats_as_ints
 from baselines_tf2.common.vec_env import VecEnv, VecNormalize
 from baselines_tf2.common.vec_env.resume_state import capture_vec_env_state, restore_vec_env_state
 from baselines_tf2.common.vec_env.vec_env import VecEnvError
@@ -45,6 +46,9 @@ class RunOptions:
     keep_checkpoints: int = DEFAULT_KEEP  # newest checkpoints kept in <log dir>/checkpoints; 0 keeps all
     max_nonfinite_updates: int = DEFAULT_MAX_NONFINITE_UPDATES  # skipped gradient steps in a row before stopping
     deterministic: bool = False  # checkpoints also hold the envs' exact state (ResumableEnv), for exact resume
+
+    def __post_init__(self) -> None:
+        whole_floats_as_ints(self)  # total_timesteps=1e6, as baselines code often passes it
 
 
 class Algorithm(ABC):

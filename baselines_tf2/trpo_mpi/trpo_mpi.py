@@ -8,7 +8,7 @@ from typing import Any, Callable
 import gymnasium
 
 from baselines_tf2.common.mpi_util import world
-from baselines_tf2.common.validation import require_choice, require_int, require_number
+from baselines_tf2.common.validation import require_choice, require_int, require_number, whole_floats_as_ints
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.nn.models import is_recurrent_network
@@ -41,6 +41,7 @@ class TRPOConfig:
     precision: str = "float32"
 
     def __post_init__(self) -> None:
+        whole_floats_as_ints(self)
         require_choice("precision", self.precision, PRECISIONS)
         for name in ("timesteps_per_batch", "cg_iters", "vf_iters", "log_interval"):
             require_int(name, getattr(self, name), minimum=1)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import contextlib
 import os
 from abc import ABC, abstractmethod
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Literal, Sequence, overload
 
 import gymnasium
 import numpy as np
 
 from baselines_tf2.common.tile_images import tile_images
+from baselines_tf2.common.vec_env.image_viewer import SimpleImageViewer
 
 TERMINAL_OBSERVATION = "terminal_observation"
 TRUNCATED = "TimeLimit.truncated"
+RENDER_MODES = ("human", "rgb_array")  # baselines' VecEnv modes; 'human' is its default
 # Variables by which Open MPI (OMPI_, and PMIX_ since 5.0) and MPICH/Hydra (PMI_) tell a process it is a rank.
 MPI_ENV_PREFIXES = ("OMPI_", "PMI_", "PMIX_")
 
@@ -69,7 +71,8 @@ class VecEnv(ABC):
     """A batch of `num_envs` environments sharing observation and action spaces."""
 
     closed = False
-    metadata: dict[str, Any] = {"render_modes": ["rgb_array"]}
+    viewer: SimpleImageViewer | None = None  # the window render(mode='human') draws into, opened on first use
+    metadata: dict[str, Any] = {"render_modes": list(RENDER_MODES)}
     recipe: dict[str, Any] | None = None  # how cmd_util.make_vec_env built it, so checkpoints can rebuild the env
 
     def __init__(self, num_envs: int, observation_space: gymnasium.Space, action_space: gymnasium.Space) -> None:
@@ -97,6 +100,7 @@ class VecEnv(ABC):
         """Close the envs; safe to call more than once."""
         if self.closed:
             return
+        self._close_viewer()
         self.close_extras()
         self.closed = True
 
@@ -122,11 +126,40 @@ class VecEnv(ABC):
         """An RGB frame per env (the env must have been made with `render_mode='rgb_array'`)."""
         raise NotImplementedError(f"{type(self).__name__} cannot render")
 
-    def render(self, mode: str = "rgb_array") -> np.ndarray:
-        """All envs' frames tiled into one RGB image."""
-        if mode != "rgb_array":
-            raise ValueError(f"render mode {mode!r} is not supported; use 'rgb_array'")
-        return tile_images(self.get_images())
+    @overload
+    def render(self, mode: Literal["rgb_array"]) -> np.ndarray: ...
+
+    @overload
+    def render(self, mode: Literal["human"] = "human") -> bool: ...
+
+    @overload
+    def render(self, mode: str) -> np.ndarray | bool: ...
+
+    def render(self, mode: str = "human") -> np.ndarray | bool:
+        """All envs' frames tiled into one RGB image: returned ('rgb_array'), or shown in a window ('human', whether
+        the window is still open is returned), as baselines did. Without a display 'human' raises RuntimeError."""
+        if mode not in RENDER_MODES:
+            raise ValueError(f"render mode {mode!r} is not supported; use 'human' or 'rgb_array'")
+        viewer = self.get_viewer() if mode == "human" else None  # before rendering: no display fails fast
+        frames = self.get_images()
+        if any(frame is None for frame in frames):  # gymnasium envs render nothing without a render_mode
+            raise ValueError("the envs rendered no frames: make them with render_mode='rgb_array' to render")
+        image = tile_images(frames)
+        if viewer is None:
+            return image
+        viewer.imshow(image)
+        return viewer.isopen
+
+    def get_viewer(self) -> SimpleImageViewer:
+        """The window of render(mode='human'), opened now if need be (RuntimeError without a display)."""
+        if self.viewer is None:
+            self.viewer = SimpleImageViewer(caption=type(self).__name__)
+        return self.viewer
+
+    def _close_viewer(self) -> None:
+        if self.viewer is not None:
+            self.viewer.close()
+            self.viewer = None
 
     @property
     def unwrapped(self) -> VecEnv:
@@ -174,6 +207,7 @@ class VecEnvWrapper(VecEnv):
         if self.closed:
             return
         self.closed = True
+        self._close_viewer()
         self.venv.close()
 
     def seed(self, seed: int | None = None) -> list[int | None]:

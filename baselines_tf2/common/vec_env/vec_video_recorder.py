@@ -15,7 +15,7 @@ class VecVideoRecorder(VecEnvWrapper):
     """Starts a recording whenever `record_video_trigger(step)` is true (step counts `step` calls from 0) and
     keeps it for `video_length` frames (the frame after that step and the next ones), then writes
     `<directory>/video-<first step>-<last step>.mp4` (GIF when no MP4 encoder is installed). Frames are
-    `venv.render()`: the envs' own images, tiled, not the network's input; the envs must be made with
+    `venv.render(mode='rgb_array')`: the envs' own images, tiled, not the network's input; the envs must be made with
     render_mode='rgb_array'. `videos` lists the files written (baselines' signature).
     """
 
@@ -67,7 +67,7 @@ class VecVideoRecorder(VecEnvWrapper):
             self._write()
 
     def _record(self) -> None:
-        frame = self.venv.render()
+        frame = self.venv.render(mode="rgb_array")
         if frame is None or np.ndim(frame) != 3:
             raise ValueError(
                 "VecVideoRecorder needs envs that render RGB frames: make them with render_mode='rgb_array'"
