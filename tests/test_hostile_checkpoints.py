@@ -4,7 +4,8 @@ CorruptPickleError / UnsafePickleError), never a traceback, and never allocates 
 Property-based: Hypothesis mutates the real checkpoints in tests/fixtures/checkpoints_0 (truncation, bit flips,
 replaced members, wrong-typed metadata values, .npy headers that lie, members that inflate far beyond their stored
 size) and a real joblib model file; a fixed seed (derandomize) and bounded example counts keep it reproducible and
-under a minute. Memory is measured with tracemalloc, which sees NumPy's allocations too.
+under a minute. Memory is measured with tracemalloc, which sees NumPy's allocations too, and where TensorFlow
+would allocate (networks the metadata sizes) as the process's peak resident size.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import resource
 import struct
 import sys
+import time
 import tracemalloc
 import zipfile
 import zlib
@@ -429,6 +432,155 @@ def test_a_compression_bomb_stops_at_the_stream_limit(workdir: Path, monkeypatch
     assert peak < MEMORY_BOUND
 
 
+# ---- networks sized by the metadata ------------------------------------------------------------------------
+
+ADDRESS_HEADROOM = 2 << 30  # address space a guarded load may add: far less than any forged network below needs
+PEAK_RSS_BOUND = 200 << 20  # peak resident memory a refusal may add
+BOX_ACTIONS = {"type": "Box", "shape": [1], "dtype": "float32", "low": -2.0, "high": 2.0}
+
+
+def network_kwargs(**kwargs: Any) -> Callable[[dict[str, Any]], None]:
+    """An edit of metadata.json: these network kwargs on top of the saved ones."""
+    return lambda metadata: metadata["network_kwargs"].update(kwargs)
+
+
+def forged(alg: str, edit: Callable[[dict[str, Any]], None]) -> bytes:
+    """The real fixture checkpoint of `alg` with its metadata edited (its arrays, and their checksums, untouched)."""
+    return zipped(with_metadata(members(ORIGINALS[alg]), edit))
+
+
+def as_off_policy(alg: str, **kwargs: Any) -> Callable[[dict[str, Any]], None]:
+    """The ppo2 fixture's metadata as a continuous-control checkpoint (Box actions) of `alg` with these kwargs;
+    its 'policy' arrays then stand for the actor's."""
+    def edit(metadata: dict[str, Any]) -> None:
+        metadata.update(alg=alg, action_space=BOX_ACTIONS, hyperparameters={})
+        metadata["network_kwargs"].update(kwargs)
+
+    return edit
+
+
+def status_kib(field: str) -> int:
+    """A field of /proc/self/status (VmRSS, VmHWM, VmSize), in KiB."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(f"{field}:"))
+
+
+def refused_with_peak_rss(load: Callable[[], Any]) -> tuple[CheckpointError | None, int]:
+    """(the CheckpointError `load` raised, or None; bytes by which the peak resident memory rose meanwhile).
+
+    Linux only: the peak (VmHWM) is reset first, so earlier tests' peaks hide nothing, and the address space is
+    capped ADDRESS_HEADROOM above its current size, so a regression fails with an allocation error in this process
+    instead of exhausting the machine."""
+    Path("/proc/self/clear_refs").write_text("5")  # 5: reset VmHWM to the current resident size
+    start = status_kib("VmRSS")
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = status_kib("VmSize") * 1024 + ADDRESS_HEADROOM
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    try:
+        load()
+        refusal = None
+    except CheckpointError as err:
+        refusal = err
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    return refusal, (status_kib("VmHWM") - start) * 1024
+
+
+def capped_address_space(argv: list[str]) -> list[str]:
+    """`argv` run with its address space capped at 6 GiB: what a command needs, far less than a forged network."""
+    return ["sh", "-c", 'ulimit -v 6291456 && exec "$@"', "sh", *argv]
+
+
+FORGED_SIZES = {  # what the metadata claims -> (the real checkpoint it is written into, the edit, the error)
+    "a billion hidden units": ("ppo2", network_kwargs(num_hidden=10**9, num_layers=50),
+                               "(mlp, num_hidden=1000000000, num_layers=50) would hold more than the file stores"),
+    "a billion layers": ("ppo2", network_kwargs(num_layers=10**9), "would hold more than the file stores"),
+    "a billion LSTM units": ("a2c", lambda metadata: metadata.update(network="lstm", network_kwargs={"nlstm": 10**9}),
+                             "(lstm, nlstm=1000000000) would hold more than"),
+    "16 million actions": ("a2c", lambda metadata: metadata["action_space"].update(n=1 << 24),
+                           "would hold more than the file stores"),
+    "a billion units in the Q head": ("deepq", network_kwargs(hiddens=[10**9]), "would hold more than"),
+    "a million layers in the Q head": ("deepq", network_kwargs(hiddens=[1] * 10**6),
+                                       "takes a list of 1000000 layers, more than the 12 arrays"),
+    "a billion hidden units in TD3's actor": ("ppo2", as_off_policy("td3", num_hidden=10**9), "would hold more than"),
+    "a billion hidden units in SAC's actor": ("ppo2", as_off_policy("sac", num_hidden=10**9), "would hold more than"),
+}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads and resets the peak resident memory through /proc")
+def test_a_network_larger_than_the_file_is_refused_before_it_is_allocated(workdir: Path) -> None:
+    """The issue's case: metadata.json names a network far larger than the arrays the file stores (a rewritten real
+    checkpoint). Every loader that builds from metadata refuses it in one line, at once, within bounded memory."""
+    from baselines_tf2.training.agent import load_policy
+
+    for alg in ALGS:  # control: the real files pass the bound (this also pays TensorFlow's one-time start-up)
+        load_policy(str(FIXTURES / f"{alg}_cartpole"))
+    path = workdir / "forged_size"
+    for name, (alg, edit, problem) in FORGED_SIZES.items():
+        path.write_bytes(forged(alg, edit))
+        started = time.perf_counter()
+        refusal, peak = refused_with_peak_rss(lambda: load_policy(str(path)))
+        seconds = time.perf_counter() - started
+        assert refusal is not None, f"{name}: the forged file loaded"
+        assert problem in str(refusal) and "\n" not in str(refusal), f"{name}: {refusal}"
+        assert peak < PEAK_RSS_BOUND, f"{name}: the peak resident memory rose by {peak} bytes"
+        assert seconds < 5, f"{name}: refused after {seconds:.1f} s"
+
+
+@pytest.mark.parametrize(("alg", "edit", "problem"), [
+    pytest.param("ppo2", network_kwargs(num_hidden=-3), "num_hidden must be an integer >= 1", id="negative"),
+    pytest.param("ppo2", network_kwargs(num_hidden="64"), "num_hidden must be an integer", id="string"),
+    pytest.param("ppo2", network_kwargs(num_layers=2.5), "num_layers must be an integer", id="fraction"),
+    pytest.param("ppo2", network_kwargs(activation="no_such_function"), "no_such_function", id="activation"),
+    pytest.param("ppo2", network_kwargs(dropout=0.5), "unexpected keyword argument(s) ['dropout']", id="unknown_kwarg"),
+    pytest.param("ppo2", lambda metadata: metadata.update(network="no_such_network"),
+                 "unknown network 'no_such_network'", id="unknown_network"),
+    pytest.param("ppo2", lambda metadata: metadata.update(network="conv_only", network_kwargs={"convs": [[32, 8]]}),
+                 "convs must be a non-empty sequence of positive (filters, kernel, stride)", id="conv_of_two"),
+    pytest.param("ppo2", lambda metadata: metadata.update(value_network="twin"), "value_network must be one of",
+                 id="value_network"),
+    pytest.param("ppo2", lambda metadata: metadata.update(precision="float8"), "unknown precision 'float8'",
+                 id="precision"),
+    pytest.param("deepq", network_kwargs(hiddens="256"), "hiddens must be a list of layer sizes", id="hiddens_string"),
+    pytest.param("deepq", network_kwargs(hiddens=[0]), "units", id="hiddens_zero"),
+    pytest.param("ppo2", as_off_policy("td3", num_hidden=0), "num_hidden must be an integer >= 1", id="td3"),
+])
+def test_malformed_network_kwargs_are_a_checkpoint_error(
+    alg: str, edit: Callable[[dict[str, Any]], None], problem: str, workdir: Path
+) -> None:
+    """Kwargs of the wrong type or range, unknown names: one line naming the problem, never a traceback."""
+    from baselines_tf2.training.agent import load_policy
+
+    path = workdir / "malformed_kwargs"
+    path.write_bytes(forged(alg, edit))
+    with pytest.raises(CheckpointError, match="cannot build the metadata's network") as refusal:
+        load_policy(str(path))
+    assert problem in str(refusal.value) and "\n" not in str(refusal.value)
+
+
+def test_keras_still_defers_variables_where_the_bound_expects() -> None:
+    """The bound relies on private Keras behaviour (nn/tf_util.py's `_keras_deferred_register`); this fails if a
+    Keras release changes it. Variables made in `StatelessScope(initialize_variables=False)` have a shape and no
+    value, wait in Keras' global register, and the next top-level StatelessScope to close initialises them."""
+    import keras
+
+    from baselines_tf2.nn.tf_util import _keras_deferred_register
+
+    with keras.StatelessScope(initialize_variables=False):
+        kept = keras.layers.Dense(3)
+        kept.build((None, 2))
+    register: list[Any] = []
+    with _keras_deferred_register(register), keras.StatelessScope(initialize_variables=False):
+        dropped = keras.layers.Dense(3)
+        dropped.build((None, 2))
+    assert [tuple(variable.shape) for variable in register] == [(2, 3), (3,)]
+    assert all(variable._value is None for variable in kept.weights + dropped.weights)  # shapes, no memory
+    with keras.StatelessScope():  # Keras opens and closes one for every symbolic layer call
+        pass
+    assert all(variable._value is not None for variable in kept.weights)  # what the bound must not let happen
+    assert all(variable._value is None for variable in dropped.weights)  # and does not
+
+
 # ---- the command lines -------------------------------------------------------------------------------------
 
 
@@ -438,12 +590,16 @@ def test_command_lines_refuse_a_malformed_file_with_one_line_and_exit_2(workdir:
     model = workdir / "deep_tuples"
     model.write_bytes(b"\x80\x04})" + b"\x85" * 200_000 + b"Ns.")  # used to overflow the C stack when hashed
     checkpoint_problem = "metadata.json holds an array, not an object"
+    forged_network = workdir / "forged_network"
+    forged_network.write_bytes(forged("ppo2", network_kwargs(num_hidden=10**9)))
     commands = {
         "evaluate": ([sys.executable, "-m", "baselines_tf2.evaluate", str(checkpoint), "--episodes", "1"],
                      checkpoint_problem),
         "export": ([sys.executable, "-m", "baselines_tf2.export", str(checkpoint), "--format", "keras",
                     "--out", str(workdir / "exported.keras")], checkpoint_problem),
         "play": (PLAY + [str(checkpoint), "--episodes", "1"], checkpoint_problem),
+        "play_forged_network": (capped_address_space(PLAY + [str(forged_network), "--episodes", "1"]),
+                                "would hold more than the file stores"),
         "run": (RUN + ["--alg=ppo2", "--env=CartPole-v1", "--num_timesteps=0", f"--load_path={checkpoint}",
                        f"--log_path={workdir / 'run'}"], checkpoint_problem),
         "import_baselines": ([sys.executable, "-m", "baselines_tf2.import_baselines", str(model), "--alg", "a2c",

@@ -9,8 +9,13 @@ import keras
 import numpy as np
 
 from baselines_tf2.deepq.deepq_learner import DQNModel
-from baselines_tf2.deepq.models import build_q_network
-from baselines_tf2.nn.tf_util import argmax_int64, assign_checkpoint_arrays, renamed_model
+from baselines_tf2.deepq.models import build_q_network, q_network_shapes
+from baselines_tf2.nn.tf_util import (
+    argmax_int64,
+    assign_checkpoint_arrays,
+    check_network_fits_checkpoint,
+    renamed_model,
+)
 from baselines_tf2.training.checkpoint import (
     CheckpointError,
     check_network_matches,
@@ -38,11 +43,16 @@ def build_act(
     seed: int | None = None,
 ) -> ActWrapper:
     """Online and target Q-networks for the spaces, wrapped as baselines' act; `seed` seeds exploration."""
-    kwargs = {**HEAD_KWARGS, **dict(network_kwargs)}
+    kwargs = _with_head_defaults(network_kwargs)
     online = build_q_network(observation_space, action_space, network, precision=precision, **kwargs)
     target = build_q_network(observation_space, action_space, network, precision=precision, **kwargs)
     model = DQNModel(observation_space, online, target, lr=lr, double_q=double_q, seed=seed)
     return ActWrapper(model, network, kwargs, action_space, precision)
+
+
+def _with_head_defaults(network_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The torso's kwargs plus the Q-head's (hiddens, dueling, layer_norm), baselines' defaults where not given."""
+    return {**HEAD_KWARGS, **dict(network_kwargs)}
 
 
 def load_act(path: str) -> ActWrapper:
@@ -68,13 +78,23 @@ def act_from_checkpoint(
 
 
 def _act_for(metadata: Mapping[str, Any], path: str) -> ActWrapper:
-    """A fresh act with the network, head and spaces a checkpoint describes (weights not loaded)."""
+    """A fresh act with the network, head and spaces a checkpoint describes (weights not loaded), built only once its
+    shapes are known to fit in the Q-network weights the checkpoint stores."""
     try:
         observation_space = space_from_json(metadata["observation_space"])
         action_space = space_from_json(metadata["action_space"])
-        return build_act(observation_space, action_space, metadata["network"], metadata.get("network_kwargs", {}),
+        network = metadata["network"]
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"cannot rebuild the deepq model of {path!r}: {err}") from None
+    network_kwargs = metadata.get("network_kwargs", {})
+    precision = metadata.get("precision", "float32")
+    check_network_fits_checkpoint(
+        lambda: [q_network_shapes(observation_space, action_space, network, precision=precision,
+                                  **_with_head_defaults(network_kwargs))], metadata, repr(path))
+    try:
+        return build_act(observation_space, action_space, network, network_kwargs,
                          lr=float(metadata.get("hyperparameters", {}).get("lr", 5e-4)), double_q=True,
-                         precision=metadata.get("precision", "float32"))
+                         precision=precision)
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"cannot rebuild the deepq model of {path!r}: {err}") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any, Callable, Sequence, Union
 
 import gymnasium
@@ -81,18 +82,48 @@ def build_q_network(
 
     `precision='mixed_bfloat16'` computes the torso and hidden layers in bfloat16 (float32 weights, float32
     Q-values), as the policies' option of the same name."""
+    q_network, obs_shape, obs_dtype = _unbuilt_q_network(observation_space, action_space, network, hiddens, dueling,
+                                                         layer_norm, precision, network_kwargs)
+    q_network(tf.zeros([1, *obs_shape], obs_dtype))
+    return q_network
+
+
+def q_network_shapes(
+    observation_space: gymnasium.Space,
+    action_space: gymnasium.Space,
+    network: str,
+    hiddens: Sequence[int] = (256,),
+    dueling: bool = True,
+    layer_norm: bool = False,
+    precision: str = "float32",
+    **network_kwargs: Any,
+) -> QNetwork:
+    """`build_q_network`'s Q-network built on a Keras placeholder: run inside a deferred scope, it has every
+    variable's shape and no value (what bounds a checkpoint's network before it is built)."""
+    q_network, obs_shape, obs_dtype = _unbuilt_q_network(observation_space, action_space, network, hiddens, dueling,
+                                                         layer_norm, precision, network_kwargs)
+    q_network(keras.Input(batch_shape=(1, *obs_shape), dtype=obs_dtype))
+    return q_network
+
+
+def _unbuilt_q_network(
+    observation_space: gymnasium.Space, action_space: gymnasium.Space, network: str, hiddens: Sequence[int],
+    dueling: bool, layer_norm: bool, precision: str, network_kwargs: dict[str, Any],
+) -> tuple[QNetwork, tuple[int, ...], str]:
+    """(the Q-network, whose head gets its variables at the first call; the observation shape and dtype it takes)."""
     if not isinstance(action_space, gymnasium.spaces.Discrete):
         raise TypeError(
             f"DQN needs a Discrete action space, got {action_space}; use ppo2 or a2c for continuous actions"
         )
+    if isinstance(hiddens, (str, bytes, dict)):  # would make a layer per character or key, before any check
+        raise TypeError(f"hiddens must be a list of layer sizes, got {reprlib.repr(hiddens)}")
     obs_shape, obs_dtype = observation_encoding(observation_space)
     with dtype_policy(precision):
         torso = get_network_builder(network)(**network_kwargs)(obs_shape, obs_dtype)
         if is_recurrent(torso):
             raise ValueError(f"network {network!r} is recurrent; deepq supports feed-forward networks only")
         q_network = QNetwork(torso, int(action_space.n), list(hiddens), dueling, layer_norm, name="q_network")
-    q_network(tf.zeros([1, *obs_shape], obs_dtype))
-    return q_network
+    return q_network, obs_shape, obs_dtype
 
 
 

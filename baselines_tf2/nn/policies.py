@@ -97,6 +97,61 @@ class ActorCritic(keras.Model):
         return keras.ops.squeeze(self.value_head(latent), axis=-1)
 
 
+def build_actor_critic(
+    observation_space: gymnasium.Space,
+    action_space: gymnasium.Space,
+    network: str | Callable[[tuple[int, ...], str], keras.Model],
+    network_kwargs: Mapping[str, Any] | None = None,
+    value_network: str = "shared",
+    precision: str = "float32",
+) -> ActorCritic:
+    """The torso (and, with value_network='copy', a second one for the value) and heads for the spaces; the heads get
+    their variables at the first call."""
+    if not isinstance(network, str) and not callable(network):
+        raise TypeError(f"network must be a registered name or a network_fn, got {network!r}")
+    if value_network not in VALUE_NETWORKS:
+        raise ValueError(f"value_network must be one of {VALUE_NETWORKS} (or None), got {value_network!r}")
+    obs_shape, obs_dtype = observation_encoding(observation_space)
+    network_fn = get_network_builder(network)(**dict(network_kwargs or {})) if isinstance(network, str) else network
+    with dtype_policy(precision):
+        torso = network_fn(obs_shape, obs_dtype)
+    if is_recurrent(torso) and value_network == "copy":
+        raise ValueError("value_network='copy' is not supported with recurrent networks; use the shared torso")
+    with dtype_policy(precision):
+        value_torso = network_fn(obs_shape, obs_dtype) if value_network == "copy" else None
+        return ActorCritic(torso, value_torso, action_space, name="actor_critic")
+
+
+def call_on_one_observation(
+    net: ActorCritic, obs_shape: tuple[int, ...], obs_dtype: str, make: Callable[[list[int], str], Any]
+) -> None:
+    """Call `net` once on a batch of one observation made by `make(shape, dtype)`, creating all its variables:
+    `tf.zeros`, or Keras placeholders to create them as shapes only (inside a deferred scope: checkpoint bounds)."""
+    if net.recurrent:
+        state_size = int(net.torso.state_size)
+        net((make([1, 1, *obs_shape], obs_dtype), make([1, 1], "float32"), make([1, state_size], "float32")))
+    else:
+        net(make([1, *obs_shape], obs_dtype))
+
+
+def actor_critic_shapes(
+    observation_space: gymnasium.Space,
+    action_space: gymnasium.Space,
+    network: str,
+    network_kwargs: Mapping[str, Any],
+    value_network: str | None,
+    precision: str,
+) -> ActorCritic:
+    """The ActorCritic a PolicyWithValue of these arguments holds, built on Keras placeholders: run inside a deferred
+    scope, it has every variable's shape and no value (what bounds a checkpoint's network before it is built)."""
+    net = build_actor_critic(observation_space, action_space, network, network_kwargs, value_network or "shared",
+                             precision)
+    obs_shape, obs_dtype = observation_encoding(observation_space)
+    call_on_one_observation(net, obs_shape, obs_dtype,
+                            lambda shape, dtype: keras.Input(batch_shape=shape, dtype=dtype))
+    return net
+
+
 class PolicyWithValue:
     """baselines' policy object: `step`, `value`, `initial_state`, plus `evaluate` for the learners' losses."""
 
@@ -112,21 +167,12 @@ class PolicyWithValue:
         seed: int | None = None,
     ) -> None:
         value_network = value_network or "shared"
-        if not isinstance(network, str) and not callable(network):
-            raise TypeError(f"network must be a registered name or a network_fn, got {network!r}")
-        if value_network not in VALUE_NETWORKS:
-            raise ValueError(f"value_network must be one of {VALUE_NETWORKS} (or None), got {value_network!r}")
         self.observation_space = observation_space
         self.action_space = action_space
         self.obs_shape, self.obs_dtype = observation_encoding(observation_space)
-        network_fn = get_network_builder(network)(**dict(network_kwargs or {})) if isinstance(network, str) else network
-        with dtype_policy(precision):
-            torso = network_fn(self.obs_shape, self.obs_dtype)
-        if is_recurrent(torso) and value_network == "copy":
-            raise ValueError("value_network='copy' is not supported with recurrent networks; use the shared torso")
-        with dtype_policy(precision):
-            value_torso = network_fn(self.obs_shape, self.obs_dtype) if value_network == "copy" else None
-            self.net = ActorCritic(torso, value_torso, action_space, name="actor_critic")
+        self.net = build_actor_critic(observation_space, action_space, network, network_kwargs, value_network,
+                                      precision)
+        torso = self.net.torso
         self.recurrent = self.net.recurrent
         self.state_size = int(torso.state_size) if self.recurrent else 0
         self.nenvs = nenvs
@@ -160,11 +206,7 @@ class PolicyWithValue:
 
     def _build(self) -> None:
         """Create every variable now (the optimizer and checkpoints need them before the first step)."""
-        obs = tf.zeros([1, *self.obs_shape], self.obs_dtype)
-        if self.recurrent:
-            self.net((obs[:, None], tf.zeros([1, 1]), tf.zeros([1, self.state_size])))
-        else:
-            self.net(obs)
+        call_on_one_observation(self.net, self.obs_shape, self.obs_dtype, tf.zeros)
 
     def encode(self, obs: tf.Tensor) -> tf.Tensor:
         """Raw observations -> network input (one-hot for Discrete spaces)."""

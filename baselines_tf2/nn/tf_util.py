@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator, Sequence
+import math
+import re
+import reprlib
+import warnings
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -179,3 +183,131 @@ def argmax_int64(scores: Any) -> Any:
     top_k rather than ops.argmax: Keras' argmax adds a bitwise -0.0 fix-up that TFLite has no kernel for.
     """
     return keras.ops.cast(keras.ops.top_k(scores, k=1)[1][:, 0], "int64")
+
+
+# ---- bounding a network that a checkpoint's metadata describes, before it is built ---------------------------
+
+# Variables and values a build may create besides the weights a checkpoint stores (e.g. a Dropout's seed state), so
+# that they never make a genuine file look too small; the exact comparison counts the built models' weights only.
+_SPARE_VARIABLES = 16
+_SPARE_ELEMENTS = 1024
+_KERAS_DEFERRED_REGISTER = "uninitialized_variables"  # Keras 3's global list of variables awaiting initialisation
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # Keras colours the messages of errors raised inside a layer call
+
+
+class _BeyondTheFile(Exception):
+    """A bounded build outgrew its checkpoint. Keras may re-raise it as a new instance with a longer message, so only
+    the class is relied on (the register holds the counts)."""
+
+
+class _BoundedRegister(list):  # Keras appends its Variables to it; their shapes are all that is read
+    """Stands in for Keras' register of deferred variables during a bounded build: counts what is created and stops
+    the build as soon as it holds more than `max_variables` variables or `max_elements` values."""
+
+    def __init__(self, max_variables: int, max_elements: int) -> None:
+        super().__init__()
+        self.max_variables = max_variables
+        self.max_elements = max_elements
+        self.elements = 0
+
+    def append(self, variable: Any) -> None:
+        super().append(variable)
+        self.elements += math.prod(variable.shape)
+        if self.outgrown:  # raised on every variable from here on, so a build that catches one still stops
+            raise _BeyondTheFile(f"{len(self)} variables of {self.elements} values")
+
+    @property
+    def outgrown(self) -> bool:
+        return len(self) > self.max_variables or self.elements > self.max_elements
+
+
+@contextlib.contextmanager
+def _keras_deferred_register(register: list[Any]) -> Iterator[None]:
+    """Make `register` Keras' list of deferred variables inside the block; put the previous list back after it.
+
+    Private Keras API (keras.src, checked with Keras 3.15), used nowhere else: variables created inside
+    `keras.StatelessScope(initialize_variables=False)` are only appended to this list, and the next StatelessScope
+    to close outside any other (Keras opens one for every symbolic layer call) would initialise, i.e. allocate,
+    every variable in it. Swapping the list drops the bounded build's variables from Keras' reach.
+    tests/test_hostile_checkpoints.py::test_keras_still_defers_variables_where_the_bound_expects fails if Keras
+    changes this."""
+    from keras.src.backend.common import global_state
+
+    previous = global_state.get_global_attribute(_KERAS_DEFERRED_REGISTER)
+    global_state.set_global_attribute(_KERAS_DEFERRED_REGISTER, register)
+    try:
+        yield
+    finally:
+        global_state.set_global_attribute(_KERAS_DEFERRED_REGISTER, previous)
+
+
+def check_network_fits_checkpoint(
+    build: Callable[[], Sequence[keras.Layer]], metadata: Mapping[str, Any], where: str, group: str = "policy"
+) -> None:
+    """CheckpointError unless the models `build` makes from a checkpoint's metadata hold no more weights than the
+    file's array group `group` does, in no more arrays, and `build` fails for no other reason (kwargs of the wrong
+    type or range, an unknown network).
+
+    `build` runs with deferred initialisation (variables get shapes, no memory), stops as soon as it outgrows the
+    file, and leaves no variable behind, so a forged network of any size costs neither memory nor time. It must
+    create its variables without running them (Keras placeholders, not eager tensors)."""
+    entries = metadata.get("arrays", {}).get(group, [])
+    stored = sum(math.prod(entry["shape"]) for entry in entries)
+    network = _describe_network(metadata)
+    # Each item of a list argument of a network (conv_only's convs, impala_cnn's depths, the Q head's hiddens) makes
+    # at least one weight array, and a builder may make all its layers before their first variable (QNetwork does),
+    # which the register below cannot stop: millions of layers cost memory and minutes without a single variable.
+    kwargs = metadata.get("network_kwargs")
+    longest = max((len(value) for value in kwargs.values() if isinstance(value, list)), default=0) \
+        if isinstance(kwargs, dict) else 0
+    if longest > len(entries):
+        raise CheckpointError(f"{where}: the metadata's network ({network}) takes a list of {longest} layers, more "
+                              f"than the {len(entries)} arrays the file's {group!r} group stores")
+    register = _BoundedRegister(len(entries) + _SPARE_VARIABLES, stored + _SPARE_ELEMENTS)
+    models: Sequence[keras.Layer] = ()
+    failure: Exception | None = None
+    try:
+        with warnings.catch_warnings(), _keras_deferred_register(register), \
+                keras.StatelessScope(initialize_variables=False):
+            warnings.simplefilter("ignore")  # Keras warns of each layer whose build it retries after _BeyondTheFile
+            models = build()
+    except Exception as err:  # the metadata's kwargs reach builder and Keras code, which raise what they like
+        failure = err
+    if register.outgrown:  # whatever Keras made of _BeyondTheFile on its way out
+        raise CheckpointError(
+            f"{where}: the metadata's network ({network}) would hold more than the file stores: its first "
+            f"{len(register)} arrays alone hold {_amount(register.elements)} parameters; the file's {group!r} group "
+            f"stores {_amount(stored)} in {len(entries)} arrays"
+        )
+    if failure is not None:
+        raise CheckpointError(f"{where}: cannot build the metadata's network ({network}): {_one_line(failure)}")
+    weights = [weight for model in models for weight in model.weights]
+    parameters = sum(math.prod(weight.shape) for weight in weights)
+    if parameters > stored or len(weights) > len(entries):
+        raise CheckpointError(
+            f"{where}: the metadata's network ({network}) would hold {_amount(parameters)} parameters in "
+            f"{len(weights)} arrays; the file's {group!r} group stores {_amount(stored)} in {len(entries)}"
+        )
+
+
+def _describe_network(metadata: Mapping[str, Any]) -> str:
+    """'mlp, num_hidden=64, num_layers=2': the network a checkpoint names, its untrusted values cut short."""
+    kwargs = metadata.get("network_kwargs")
+    items = [f"{_name(key)}={reprlib.repr(value)}" for key, value in kwargs.items()] if isinstance(kwargs, dict) else []
+    return ", ".join([_name(metadata.get("network")), *items])
+
+
+def _name(value: Any) -> str:
+    """A name from untrusted metadata: as is when it looks like one, else a short repr (no line breaks)."""
+    return value if isinstance(value, str) and value.isidentifier() and len(value) <= 40 else reprlib.repr(value)
+
+
+def _amount(count: int) -> str:
+    """4,610 or, past a billion, 1.2e+19."""
+    return f"{count:,}" if count < 10**9 else f"{count:.1e}"
+
+
+def _one_line(err: Exception) -> str:
+    """An exception as one short line (Keras' messages span lines, with colours)."""
+    text = " ".join(_ANSI_ESCAPE.sub("", str(err)).split())
+    return f"{type(err).__name__}: {text[:300]}"

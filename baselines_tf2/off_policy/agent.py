@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.common.mpi_util import World, world
-from baselines_tf2.nn.tf_util import CompiledFunction, assign_checkpoint_arrays
-from baselines_tf2.off_policy.networks import OBSERVATION_CLIP, ObservationNormalizer
+from baselines_tf2.nn.tf_util import CompiledFunction, assign_checkpoint_arrays, check_network_fits_checkpoint
+from baselines_tf2.off_policy.networks import OBSERVATION_CLIP, ObservationNormalizer, build_actor
 from baselines_tf2.training.checkpoint import (
     CheckpointError,
     check_network_matches,
@@ -67,6 +67,9 @@ class OffPolicyAgent(ABC):
     value_kind = "Q(s, a)"  # what an exported model's 'values' output holds: the critic at the greedy action
     actor: keras.Model  # the acting network, made by `build`
     data_parallel = False  # under MPI, the ranks train one agent (DDPG); otherwise each rank trains its own
+    # builds the acting network from (obs_size, nb_actions, network, network_kwargs, name=); loading a checkpoint
+    # bounds its shapes with this before building the agent
+    actor_builder = staticmethod(build_actor)
 
     def __init__(self, observation_space: gymnasium.Space, action_space: gymnasium.Space, network: str,
                  network_kwargs: Mapping[str, Any], config: Any) -> None:
@@ -252,15 +255,25 @@ class OffPolicyAgent(ABC):
 
 def agent_from_checkpoint(agent_class: type[OffPolicyAgent], config_class: type, metadata: Mapping[str, Any],
                           groups: Mapping[str, list[np.ndarray]], path: str) -> OffPolicyAgent:
-    """An agent of `agent_class` rebuilt from a checkpoint's metadata, with its weights and observation statistics."""
+    """An agent of `agent_class` rebuilt from a checkpoint's metadata, with its weights and observation statistics;
+    built only once its actor's shapes are known to fit in the actor weights the checkpoint stores (the critics,
+    targets and optimizer slots it builds too are as large, a few times over)."""
     try:
         observation_space = space_from_json(metadata["observation_space"])
         action_space = space_from_json(metadata["action_space"])
+        network = metadata["network"]
         saved = metadata.get("hyperparameters") or {}
         names = {field.name for field in dataclasses.fields(config_class)}
         config = config_class(**{key: value for key, value in saved.items() if key in names})
-        agent = agent_class(observation_space, action_space, metadata["network"], metadata.get("network_kwargs", {}),
-                            config)
+        check_spaces(observation_space, action_space, agent_class.alg)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"cannot rebuild the {agent_class.alg} agent of {path!r}: {err}") from None
+    network_kwargs = metadata.get("network_kwargs", {})
+    obs_size, nb_actions = (int(np.prod(space.shape or ())) for space in (observation_space, action_space))
+    check_network_fits_checkpoint(
+        lambda: [agent_class.actor_builder(obs_size, nb_actions, network, network_kwargs)], metadata, repr(path))
+    try:
+        agent = agent_class(observation_space, action_space, network, network_kwargs, config)
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"cannot rebuild the {agent_class.alg} agent of {path!r}: {err}") from None
     # the actor acts; the other groups (critics, targets, optimizers) are assigned when present, so an exported

@@ -6,7 +6,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from baselines_tf2.nn.policies import PolicyWithValue
+from baselines_tf2.nn.policies import PolicyWithValue, actor_critic_shapes
+from baselines_tf2.nn.tf_util import check_network_fits_checkpoint
 from baselines_tf2.training.checkpoint import (
     CheckpointError,
     library_versions,
@@ -43,8 +44,10 @@ def save_policy(
     save_checkpoint(path, metadata, {"policy": policy.get_weights(), **dict(extra_groups or {})})
 
 
-def build_policy_from_metadata(metadata: Mapping[str, Any], nenvs: int = 1) -> PolicyWithValue:
-    """A fresh policy with the network and spaces a checkpoint describes (weights not loaded)."""
+def build_policy_from_metadata(metadata: Mapping[str, Any], nenvs: int = 1,
+                               where: str = "the checkpoint") -> PolicyWithValue:
+    """A fresh policy with the network and spaces a checkpoint describes (weights not loaded), built only once its
+    shapes are known to fit in the arrays the checkpoint stores; `where` names the file in errors."""
     try:
         observation_space = space_from_json(metadata["observation_space"])
         action_space = space_from_json(metadata["action_space"])
@@ -54,11 +57,15 @@ def build_policy_from_metadata(metadata: Mapping[str, Any], nenvs: int = 1) -> P
         raise CheckpointError(f"checkpoint metadata lacks {err}; it was not written by baselines_tf2") from None
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint metadata describes an invalid space: {err}") from None
+    value_network = metadata.get("value_network")
+    precision = metadata.get("precision", "float32")
+    check_network_fits_checkpoint(
+        lambda: [actor_critic_shapes(observation_space, action_space, network, network_kwargs, value_network,
+                                     precision)], metadata, where)
     try:
         return PolicyWithValue(
             observation_space, action_space, network, network_kwargs,
-            value_network=metadata.get("value_network"), nenvs=nenvs,
-            precision=metadata.get("precision", "float32"),
+            value_network=value_network, nenvs=nenvs, precision=precision,
         )
     except (TypeError, ValueError) as err:  # TypeError: network_kwargs the network does not take
         raise CheckpointError(f"cannot rebuild the checkpoint's policy: {err}") from None
@@ -68,7 +75,7 @@ def policy_from_checkpoint(
     metadata: Mapping[str, Any], groups: Mapping[str, list[np.ndarray]], path: str, *, nenvs: int = 1
 ) -> PolicyWithValue:
     """The acting policy of a ppo2/a2c checkpoint (registered in `baselines_tf2.algorithms`)."""
-    policy = build_policy_from_metadata(metadata, nenvs=nenvs)
+    policy = build_policy_from_metadata(metadata, nenvs=nenvs, where=repr(path))
     try:
         policy.set_weights(groups.get("policy", []))
     except ValueError as err:

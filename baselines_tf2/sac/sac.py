@@ -87,6 +87,7 @@ class SAC(OffPolicyAgent):
     """Squashed Gaussian actor, twin critics, their targets, log alpha and optimizers; `train_step` is SAC's."""
 
     alg = "sac"
+    actor_builder = staticmethod(build_gaussian_actor)  # mean and log std, squashed by the tanh when acting
 
     def __init__(self, observation_space: Any, action_space: Any, network: str, network_kwargs: Mapping[str, Any],
                  config: SACConfig, seed: int | None = None) -> None:
@@ -96,7 +97,7 @@ class SAC(OffPolicyAgent):
     def build(self) -> None:
         config = self.config
         sizes = (self.obs_size, self.nb_actions, self.network, self.network_kwargs)
-        self.actor = build_gaussian_actor(*sizes, name="actor")
+        self.actor = self.actor_builder(*sizes, name="actor")
         self.critics, self.target_critics = build_twin_critics(*sizes)
         self.learn_alpha, initial_alpha = parse_ent_coef(config.ent_coef)
         self.log_alpha = tf.Variable(math.log(initial_alpha), dtype=tf.float32, name="log_ent_coef")
