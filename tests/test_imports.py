@@ -20,6 +20,9 @@ ENV_SIDE = (
     "baselines_tf2.logger",
 )
 TF_FREE = (  # tools and env-side helpers that must start without TensorFlow too
+    "baselines_tf2.common.mpi_adam",
+    "baselines_tf2.common.mpi_moments",
+    "baselines_tf2.common.mpi_running_mean_std",
     "baselines_tf2.common.resumable_env",
     "baselines_tf2.common.video",
     "baselines_tf2.algorithms",
