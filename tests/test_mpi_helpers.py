@@ -1,7 +1,9 @@
-"""baselines' MPI helper modules at their paths: `common.mpi_moments`, `common.mpi_running_mean_std` and
-`common.mpi_adam`, on one process against NumPy/Keras, and on two ranks against the numbers of all data pooled.
+"""baselines' MPI helper modules at their paths (`common.mpi_moments`, `common.mpi_running_mean_std`,
+`common.mpi_adam`, `common.mpi_util`'s functions): on one process against NumPy, and on two ranks against the
+numbers of both ranks' data pooled.
 
-The two-rank case is this file run under `mpiexec -n 2 python tests/test_mpi_helpers.py`; it imports no TensorFlow.
+The two-rank case is this file run under `mpiexec -n 2 python tests/test_mpi_helpers.py FOLDER`; it imports no
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ import pytest
 from baselines_tf2.common.mpi_adam import MpiAdam
 from baselines_tf2.common.mpi_moments import mpi_mean, mpi_moments
 from baselines_tf2.common.mpi_running_mean_std import RunningMeanStd
+from baselines_tf2.common.mpi_util import (
+    dict_gather,
+    get_local_rank_size,
+    mpi_weighted_mean,
+    share_file,
+    sync_from_root,
+)
 
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 # each rank's data: different batch sizes, so a mean of per-rank means would be wrong
@@ -73,6 +82,15 @@ def test_moments_on_one_process_are_numpy_moments() -> None:
         mpi_mean(np.float64(3.0))
 
 
+def test_mpi_util_functions_on_one_process_change_nothing() -> None:
+    variables = [ArrayVariable(np.arange(3.0))]
+    sync_from_root(None, variables)
+    np.testing.assert_array_equal(variables[0].numpy(), [0.0, 1.0, 2.0])
+    assert dict_gather(None, {"x": 1.0}) == {"x": 1.0}
+    with pytest.raises(ValueError, match="'mean' or 'sum'"):
+        dict_gather(None, {"x": 1.0}, op="max")
+
+
 def test_running_mean_std_starts_at_zero_and_one_and_tracks_the_pooled_moments() -> None:
     stats = RunningMeanStd(shape=(2,))
     np.testing.assert_allclose(stats.mean, [0.0, 0.0])
@@ -105,9 +123,9 @@ def test_mpi_adam_takes_adam_steps_on_the_variables() -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None or not MPIEXEC.exists(),
                     reason="the mpi extra is not installed (pip install 'baselines_tf2[mpi]')")
-def test_on_two_ranks_the_helpers_see_every_ranks_data() -> None:
-    result = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, __file__], capture_output=True, text=True,
-                            timeout=120)
+def test_on_two_ranks_the_helpers_see_every_ranks_data(tmp_path: Path) -> None:
+    result = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, __file__, str(tmp_path)], capture_output=True,
+                            text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert result.stdout.count("rank ok") == 2, result.stdout
 
@@ -136,6 +154,22 @@ def two_rank_case() -> None:
     averaged = [(a + b) / 2 for a, b in zip(rank_gradients(0), rank_gradients(1))]
     np.testing.assert_allclose(adam.getflat(), reference_adam(averaged, 1e-2), rtol=1e-5, atol=1e-7)
     adam.check_synced()
+
+    comm = world().comm
+    own = [ArrayVariable(np.full(3, float(rank)))]
+    sync_from_root(None, own)
+    np.testing.assert_array_equal(own[0].numpy(), np.zeros(3))
+    gathered = dict_gather(comm, {"x": float(rank + 1), "v": np.array([rank, 2.0 * rank])})
+    assert gathered["x"] == 1.5 and np.array_equal(gathered["v"], [0.5, 1.0])
+    assert dict_gather(comm, {"x": 1.0}, op="sum")["x"] == 2.0
+    weighted = mpi_weighted_mean(comm, {"r": (10.0 * rank, 1 + 2 * rank), "name": ("text", 1)})
+    assert weighted == ({"r": 7.5} if rank == 0 else {})  # (0 * 1 + 10 * 3) / 4, the non-number left out
+    assert get_local_rank_size(comm) == (rank, 2)  # both ranks on this machine
+    shared = Path(sys.argv[1]) / "shared.bin"
+    if rank == 0:
+        shared.write_bytes(b"from rank 0")
+    share_file(comm, str(shared))
+    assert shared.read_bytes() == b"from rank 0"
     print("rank ok", flush=True)
 
 

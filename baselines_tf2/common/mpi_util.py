@@ -10,8 +10,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import platform
+import shutil
+import subprocess
 import sys
 import traceback
+import warnings
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -131,3 +135,103 @@ def _exit_status(error: BaseException) -> int:
     if isinstance(error, KeyboardInterrupt):
         return 130
     return 1
+
+
+# ---- baselines' mpi_util functions, for code that calls them directly --------------------------------------------
+
+
+def _comm_or_world(comm: Any) -> Any:
+    """`comm`, or this process's COMM_WORLD under mpiexec, or None for a single process."""
+    return comm if comm is not None else world().comm
+
+
+def sync_from_root(sess: Any, variables: Sequence[Any], comm: Any = None) -> None:
+    """Give every rank rank 0's values of `variables` (anything with `numpy()` and `assign()`, e.g. Keras variables).
+
+    `sess` keeps baselines' signature and is unused: TF2 has no sessions."""
+    del sess
+    comm = _comm_or_world(comm)
+    if comm is None:
+        return
+    values = World(comm).broadcast([np.asarray(variable.numpy()) for variable in variables])
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
+def gpu_count() -> int:
+    """The number of NVIDIA GPUs `nvidia-smi` lists (0 without it)."""
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    listing = subprocess.run(["nvidia-smi", "--query-gpu=gpu_name", "--format=csv,noheader"], capture_output=True,
+                             text=True, check=False).stdout
+    return len([line for line in listing.splitlines() if line.strip()])
+
+
+def setup_mpi_gpus() -> None:
+    """Give each rank on a machine one GPU (CUDA_VISIBLE_DEVICES = local rank mod GPUs); nothing without GPUs."""
+    gpus = gpu_count()
+    if gpus == 0 or world().comm is None:
+        return
+    local_rank, _local_size = get_local_rank_size(world().comm)
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(local_rank % gpus)
+
+
+def get_local_rank_size(comm: Any) -> tuple[int, int]:
+    """(this rank's index among the ranks on its machine, how many ranks run on its machine)."""
+    node = platform.node()
+    nodes = comm.allgather(node)  # in rank order
+    return nodes[: comm.Get_rank()].count(node), nodes.count(node)
+
+
+def share_file(comm: Any, path: str) -> None:
+    """Copy rank 0's file at `path` to the same path on every other machine of the job (written once per machine)."""
+    local_rank, _local_size = get_local_rank_size(comm)
+    if comm.Get_rank() == 0:
+        with open(path, "rb") as source:
+            comm.bcast(source.read())
+    else:
+        data = comm.bcast(None)
+        if local_rank == 0:  # rank 0's machine already has it; elsewhere the first rank of each machine writes it
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            with open(path, "wb") as target:
+                target.write(data)
+    comm.Barrier()
+
+
+def dict_gather(comm: Any, d: dict[str, Any], op: str = "mean", assert_all_have_data: bool = True) -> dict[str, Any]:
+    """Every rank's dict reduced key by key with `op` ('mean' or 'sum'); `comm` None returns `d`."""
+    if op not in ("mean", "sum"):
+        raise ValueError(f"op must be 'mean' or 'sum', got {op!r}")
+    if comm is None:
+        return d
+    values_by_key: dict[str, list[Any]] = {}
+    for rank_dict in comm.allgather(d):
+        for key, value in rank_dict.items():
+            values_by_key.setdefault(key, []).append(value)
+    reduce = np.mean if op == "mean" else np.sum
+    result = {}
+    for key, values in values_by_key.items():
+        if assert_all_have_data and len(values) != comm.Get_size():
+            raise ValueError(f"only {len(values)} of {comm.Get_size()} MPI ranks sent {key!r}")
+        result[key] = reduce(values, axis=0)
+    return result
+
+
+def mpi_weighted_mean(comm: Any, local_name2valcount: dict[str, tuple[Any, float]]) -> dict[str, float]:
+    """On rank 0, each name's mean over every rank's (value, count) pairs weighted by count; {} on other ranks.
+    Values that are not numbers are skipped with a warning."""
+    gathered = comm.gather(local_name2valcount)
+    if comm.Get_rank() != 0:
+        return {}
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for name2valcount in gathered:
+        for name, (value, count) in name2valcount.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                warnings.warn(f"mpi_weighted_mean: {name}={value!r} is not a number; left out", stacklevel=2)
+                continue
+            sums[name] = sums.get(name, 0.0) + number * count
+            counts[name] = counts.get(name, 0.0) + count
+    return {name: sums[name] / counts[name] for name in sums}
