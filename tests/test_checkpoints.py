@@ -155,7 +155,7 @@ def test_file_without_metadata(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda m: m["network_kwargs"].update(num_hidden=32), r"does not fit network 'mlp'.*shape"),
+        (lambda m: m["network_kwargs"].update(num_hidden=32), r"does not fit network 'mlp'.*1,315 parameters"),
         (lambda m: m.update(network="lstm", network_kwargs={}), r"does not fit network 'lstm'"),
         (lambda m: m.update(network="cnn", network_kwargs={}), r"cannot rebuild.*'cnn' needs image observations"),
         (lambda m: m.update(network="cnn"), r"cannot rebuild.*'cnn' got unexpected keyword.*num_hidden"),

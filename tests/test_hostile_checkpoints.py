@@ -553,7 +553,7 @@ def test_malformed_network_kwargs_are_a_checkpoint_error(
 
     path = workdir / "malformed_kwargs"
     path.write_bytes(forged(alg, edit))
-    with pytest.raises(CheckpointError, match="cannot build the metadata's network") as refusal:
+    with pytest.raises(CheckpointError, match="cannot rebuild the metadata's network") as refusal:
         load_policy(str(path))
     assert problem in str(refusal.value) and "\n" not in str(refusal.value)
 

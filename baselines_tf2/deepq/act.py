@@ -77,9 +77,15 @@ def act_from_checkpoint(
     return act
 
 
+def _require_deepq(metadata: Mapping[str, Any], path: str) -> None:
+    if metadata.get("alg") != ActWrapper.alg:
+        raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint, not a deepq one")
+
+
 def _act_for(metadata: Mapping[str, Any], path: str) -> ActWrapper:
     """A fresh act with the network, head and spaces a checkpoint describes (weights not loaded), built only once its
     shapes are known to fit in the Q-network weights the checkpoint stores."""
+    _require_deepq(metadata, path)  # another algorithm's file is named as such, before its network is weighed
     try:
         observation_space = space_from_json(metadata["observation_space"])
         action_space = space_from_json(metadata["action_space"])
@@ -194,8 +200,7 @@ class ActWrapper:
     def load(self, path: str) -> dict[str, Any]:
         """Restore everything `save` wrote, after checking the checkpoint is a deepq one for these spaces and net."""
         metadata, groups = load_checkpoint(path)
-        if metadata.get("alg") != self.alg:
-            raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint, not a deepq one")
+        _require_deepq(metadata, path)
         check_spaces_match(metadata, self.observation_space, self.action_space, path)
         check_network_matches(metadata, self.network, self.network_kwargs, path)
         assign_checkpoint_arrays(self.model.q_network.weights, groups.get("policy", []), path, "Q-network")

@@ -254,6 +254,7 @@ def check_network_fits_checkpoint(
     entries = metadata.get("arrays", {}).get(group, [])
     stored = sum(math.prod(entry["shape"]) for entry in entries)
     network = _describe_network(metadata)
+    name = reprlib.repr(metadata.get("network"))
     # Each item of a list argument of a network (conv_only's convs, impala_cnn's depths, the Q head's hiddens) makes
     # at least one weight array, and a builder may make all its layers before their first variable (QNetwork does),
     # which the register below cannot stop: millions of layers cost memory and minutes without a single variable.
@@ -261,8 +262,9 @@ def check_network_fits_checkpoint(
     longest = max((len(value) for value in kwargs.values() if isinstance(value, list)), default=0) \
         if isinstance(kwargs, dict) else 0
     if longest > len(entries):
-        raise CheckpointError(f"{where}: the metadata's network ({network}) takes a list of {longest} layers, more "
-                              f"than the {len(entries)} arrays the file's {group!r} group stores")
+        raise CheckpointError(f"{where}: the file does not fit network {name}: the metadata's network ({network}) "
+                              f"takes a list of {longest} layers, more than the {len(entries)} arrays the file's "
+                              f"{group!r} group stores")
     register = _BoundedRegister(len(entries) + _SPARE_VARIABLES, stored + _SPARE_ELEMENTS)
     models: Sequence[keras.Layer] = ()
     failure: Exception | None = None
@@ -275,18 +277,19 @@ def check_network_fits_checkpoint(
         failure = err
     if register.outgrown:  # whatever Keras made of _BeyondTheFile on its way out
         raise CheckpointError(
-            f"{where}: the metadata's network ({network}) would hold more than the file stores: its first "
-            f"{len(register)} arrays alone hold {_amount(register.elements)} parameters; the file's {group!r} group "
-            f"stores {_amount(stored)} in {len(entries)} arrays"
+            f"{where}: the file does not fit network {name}: the metadata's network ({network}) would hold more than "
+            f"the file stores: its first {len(register)} arrays alone hold {_amount(register.elements)} parameters; "
+            f"the file's {group!r} group stores {_amount(stored)} in {len(entries)} arrays"
         )
     if failure is not None:
-        raise CheckpointError(f"{where}: cannot build the metadata's network ({network}): {_one_line(failure)}")
+        raise CheckpointError(f"{where}: cannot rebuild the metadata's network ({network}): {_one_line(failure)}")
     weights = [weight for model in models for weight in model.weights]
     parameters = sum(math.prod(weight.shape) for weight in weights)
     if parameters > stored or len(weights) > len(entries):
         raise CheckpointError(
-            f"{where}: the metadata's network ({network}) would hold {_amount(parameters)} parameters in "
-            f"{len(weights)} arrays; the file's {group!r} group stores {_amount(stored)} in {len(entries)}"
+            f"{where}: the file does not fit network {name}: the metadata's network ({network}) would hold "
+            f"{_amount(parameters)} parameters in {len(weights)} arrays; the file's {group!r} group stores "
+            f"{_amount(stored)} in {len(entries)}"
         )
 
 
