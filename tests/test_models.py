@@ -24,7 +24,7 @@ FEED_FORWARD = [
     ("conv_only", IMAGE, 11 * 11 * 64),  # SAME padding: 84 -> 21 -> 11 -> 11
     ("impala_cnn", IMAGE, 256),
 ]
-RECURRENT = [("lstm", VECTOR), ("cnn_lstm", IMAGE), ("cnn_lnlstm", IMAGE)]
+RECURRENT = [("lstm", VECTOR), ("cnn_lstm", IMAGE), ("cnn_lnlstm", IMAGE), ("impala_cnn_lstm", IMAGE)]
 
 
 def build(name: str, spec: tuple[tuple[int, ...], str], **network_kwargs: object) -> keras.Model:
@@ -49,7 +49,8 @@ def recurrent_inputs(model: keras.Model, spec: tuple, n: int, t: int, seed: int 
 def test_builtin_networks_are_registered_and_covered_here() -> None:
     tested = {name for name, _, _ in FEED_FORWARD} | {name for name, _ in RECURRENT}
     assert tested <= set(registered_networks())
-    assert {"mlp", "cnn", "cnn_small", "conv_only", "impala_cnn", "lstm", "cnn_lstm", "cnn_lnlstm"} == tested
+    assert {"mlp", "cnn", "cnn_small", "conv_only", "impala_cnn", "lstm", "cnn_lstm", "cnn_lnlstm",
+            "impala_cnn_lstm"} == tested
 
 
 @pytest.mark.parametrize(("name", "spec", "latent_size"), FEED_FORWARD)

@@ -82,6 +82,47 @@ def test_step_rejects_observations_of_the_wrong_shape() -> None:
         policy.step(np.zeros((2, 3), np.float32))
 
 
+@pytest.mark.parametrize(
+    "space, raw, expected",
+    [
+        (gymnasium.spaces.Discrete(3), [0, 2], [[1, 0, 0], [0, 0, 1]]),
+        (gymnasium.spaces.Discrete(3, start=-1), [-1, 1], [[1, 0, 0], [0, 0, 1]]),
+        (gymnasium.spaces.MultiDiscrete([2, 3]), [[1, 0], [0, 2]], [[0, 1, 1, 0, 0], [1, 0, 0, 0, 1]]),
+    ],
+    ids=["discrete", "discrete_start_-1", "multidiscrete"],
+)
+def test_discrete_observations_reach_the_network_one_hot(space: gymnasium.Space, raw: list, expected: list) -> None:
+    """baselines' encoding: Discrete one-hot counted from the space's start, MultiDiscrete the components' one-hots
+    side by side; the exported model encodes the same way."""
+    from baselines_tf2.nn.policies import encode_observation, observation_encoding
+    from baselines_tf2.tools.inference_model import inference_model
+
+    assert observation_encoding(space) == ((len(expected[0]),), "float32")
+    np.testing.assert_array_equal(np.asarray(encode_observation(space, np.asarray(raw))), expected)
+    policy = PolicyWithValue(space, CARTPOLE_ACTIONS, "mlp", {"num_hidden": 8})
+    exported = inference_model(policy)(np.asarray(raw, np.int32))
+    greedy, _state = policy.act_deterministic(np.asarray(raw))
+    np.testing.assert_array_equal(np.asarray(exported["actions"]), greedy)
+
+
+def test_multidiscrete_observations_not_starting_at_0_are_refused_naming_the_rule() -> None:
+    with pytest.raises(TypeError, match="MultiDiscrete observations must be 1-D and start at 0"):
+        PolicyWithValue(gymnasium.spaces.MultiDiscrete([2, 3], start=[1, 0]), CARTPOLE_ACTIONS, "mlp", {})
+
+
+def test_one_observation_without_its_batch_axis_is_a_batch_of_one() -> None:
+    """baselines' `model.step(obs)` took a single observation; so do the policies and deepq's act."""
+    from baselines_tf2.deepq import deepq
+
+    policy = PolicyWithValue(CARTPOLE_OBS, CARTPOLE_ACTIONS, "mlp", {"num_hidden": 8})
+    obs = np.zeros(4, np.float32)
+    actions, values, _states, neglogp = policy.step(obs)
+    assert actions.shape == values.shape == neglogp.shape == (1,)
+    act = deepq.learn(gymnasium.make("CartPole-v1"), network="mlp", total_timesteps=0, seed=0, num_hidden=8)
+    assert act(obs).shape == act(obs[None]).shape == (1,)
+    assert act(obs, stochastic=False) == act(obs[None], stochastic=False)
+
+
 def test_discrete_actions_lie_in_the_action_space() -> None:
     env = DiscreteIdentityEnv(dim=5)
     policy = PolicyWithValue(env.observation_space, env.action_space, "mlp", {"num_hidden": 8})

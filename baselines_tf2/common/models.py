@@ -17,6 +17,7 @@ from baselines_tf2.nn.models import (  # noqa: F401
     conv_only,
     get_network_builder,
     impala_cnn,
+    impala_cnn_lstm,
     is_recurrent,
     lstm,
     mlp,
@@ -28,5 +29,6 @@ from baselines_tf2.nn.models import (  # noqa: F401
 __all__ = [
     'TORSO_GAIN', 'LSTM_GAIN', 'LAYER_NORM_EPSILON', 'NATURE_CNN_CONVS', 'SMALL_CNN_CONVS', 'PADDINGS', 'register',
     'get_network_builder', 'registered_networks', 'is_recurrent', 'mlp', 'cnn', 'cnn_small', 'conv_only', 'impala_cnn',
-    'MaskedLSTM', 'RecurrentNetwork', 'lstm', 'cnn_lstm', 'cnn_lnlstm', 'nature_cnn', 'build_impala_cnn',
+    'MaskedLSTM', 'RecurrentNetwork', 'lstm', 'cnn_lstm', 'cnn_lnlstm', 'impala_cnn_lstm',
+    'nature_cnn', 'build_impala_cnn',
 ]

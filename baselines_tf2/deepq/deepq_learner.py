@@ -87,6 +87,7 @@ class DQNModel:
         self.optimizer.build(q_network.trainable_variables)
         obs_spec = raw_observation_spec(observation_space)
         self.obs_dtype = obs_spec.dtype.as_numpy_dtype
+        self.obs_shape = tuple(obs_spec.shape[1:])
         batch_spec = TransitionBatch(
             obs=obs_spec,
             actions=tf.TensorSpec([None], tf.int64),
@@ -115,8 +116,13 @@ class DQNModel:
         """Greedy actions for a batch of raw observations, each replaced by a uniform random one with probability
         `epsilon`, drawn from `rng` (training passes the run's; default this model's own). The network runs only if
         some observation acts greedily: early in training almost every step explores, and skipping the forward pass
-        there is most of the speed of the exploration phase."""
+        there is most of the speed of the exploration phase. One observation without its batch axis (as baselines'
+        act also took) is a batch of one."""
         rng = rng or self.rng
+        if not isinstance(obs, np.ndarray) or obs.shape == self.obs_shape:
+            obs = np.asarray(obs)
+            if obs.shape == self.obs_shape:
+                obs = obs[None]
         batch = len(obs)
         explore = rng.random(batch) < epsilon
         actions = rng.integers(self.n_actions, size=batch)

@@ -231,6 +231,11 @@ def _conv_torso(
     return keras.Model(observations, latent, name=name)
 
 
+def _padding(padding: str, pad: str | None) -> str:
+    """The conv padding to use: `pad` is baselines' name for it ('VALID' or 'SAME'), and wins when given."""
+    return padding if pad is None else str(pad).lower()
+
+
 def _nature_cnn_model(obs_shape: Sequence[int], obs_dtype: str, padding: str) -> keras.Model:
     """Nature-DQN torso (Mnih et al. 2015): three ReLU convs, flatten, dense 512 ReLU."""
     return _conv_torso("cnn", obs_shape, obs_dtype, NATURE_CNN_CONVS, padding, 512, name="nature_cnn")
@@ -261,8 +266,9 @@ def mlp(
 
 
 @register("cnn")
-def cnn(padding: str = "valid") -> NetworkFn:
+def cnn(padding: str = "valid", pad: str | None = None) -> NetworkFn:
     """Nature-DQN torso: conv 32 8x8 s4, 64 4x4 s2, 64 3x3 s1, dense 512, all ReLU (baselines' nature_cnn)."""
+    padding = _padding(padding, pad)
 
     def network_fn(obs_shape: tuple[int, ...], obs_dtype: str) -> keras.Model:
         return _nature_cnn_model(obs_shape, obs_dtype, padding)
@@ -271,8 +277,9 @@ def cnn(padding: str = "valid") -> NetworkFn:
 
 
 @register("cnn_small")
-def cnn_small(padding: str = "valid") -> NetworkFn:
+def cnn_small(padding: str = "valid", pad: str | None = None) -> NetworkFn:
     """Small conv torso: conv 8 8x8 s4, 16 4x4 s2, dense 128, all ReLU."""
+    padding = _padding(padding, pad)
 
     def network_fn(obs_shape: tuple[int, ...], obs_dtype: str) -> keras.Model:
         return _conv_torso("cnn_small", obs_shape, obs_dtype, SMALL_CNN_CONVS, padding, 128, name="cnn_small")
@@ -456,8 +463,9 @@ def lstm(nlstm: int = 128, layer_norm: bool = False) -> NetworkFn:
 
 
 @register("cnn_lstm", recurrent=True)
-def cnn_lstm(nlstm: int = 128, layer_norm: bool = False, padding: str = "valid") -> NetworkFn:
+def cnn_lstm(nlstm: int = 128, layer_norm: bool = False, padding: str = "valid", pad: str | None = None) -> NetworkFn:
     """LSTM over Nature-CNN features (baselines' `cnn_lstm`)."""
+    padding = _padding(padding, pad)
 
     def network_fn(obs_shape: tuple[int, ...], obs_dtype: str) -> RecurrentNetwork:
         features = _nature_cnn_model(obs_shape, obs_dtype, padding)
@@ -466,11 +474,21 @@ def cnn_lstm(nlstm: int = 128, layer_norm: bool = False, padding: str = "valid")
     return network_fn
 
 
-@register("cnn_lnlstm", recurrent=True)
-def cnn_lnlstm(nlstm: int = 128, padding: str = "valid") -> NetworkFn:
-    """cnn_lstm with the layer-normalised LSTM cell (baselines' `cnn_lnlstm`)."""
-    return cnn_lstm(nlstm=nlstm, layer_norm=True, padding=padding)
+@register("impala_cnn_lstm", recurrent=True)
+def impala_cnn_lstm(nlstm: int = 256, layer_norm: bool = False, depths: Sequence[int] = (16, 32, 32)) -> NetworkFn:
+    """LSTM (256 units) over IMPALA-CNN features (baselines' `impala_cnn_lstm`)."""
 
+    def network_fn(obs_shape: tuple[int, ...], obs_dtype: str) -> RecurrentNetwork:
+        features = impala_cnn(depths=depths)(obs_shape, obs_dtype)
+        return RecurrentNetwork(features, nlstm, layer_norm, name="impala_cnn_lstm_network")
+
+    return network_fn
+
+
+@register("cnn_lnlstm", recurrent=True)
+def cnn_lnlstm(nlstm: int = 128, padding: str = "valid", pad: str | None = None) -> NetworkFn:
+    """cnn_lstm with the layer-normalised LSTM cell (baselines' `cnn_lnlstm`)."""
+    return cnn_lstm(nlstm=nlstm, layer_norm=True, padding=padding, pad=pad)
 
 
 # ---- baselines' tensor-in, tensor-out helpers ---------------------------------------------------------

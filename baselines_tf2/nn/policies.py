@@ -25,16 +25,27 @@ POLICY_GAIN = 0.01  # and of the policy head
 VALUE_NETWORKS = ("shared", "copy")
 
 
+def _multi_discrete_nvec(space: gymnasium.spaces.MultiDiscrete) -> list[int]:
+    """The component sizes of a MultiDiscrete observation space the policies take: 1-D, starting at 0."""
+    if space.nvec.ndim != 1 or np.any(space.start):
+        raise TypeError(f"observation space {space} is not supported: MultiDiscrete observations must be 1-D and "
+                        "start at 0")
+    return [int(n) for n in space.nvec]
+
+
 def observation_encoding(space: gymnasium.Space) -> tuple[tuple[int, ...], str]:
-    """Shape and dtype the network sees: Box as is (float64 -> float32), Discrete as a one-hot vector."""
+    """Shape and dtype the network sees: Box as is (float64 -> float32), Discrete as a one-hot vector,
+    MultiDiscrete as its components' one-hot vectors side by side (baselines' encoding)."""
     if isinstance(space, gymnasium.spaces.Discrete):
         return (int(space.n),), "float32"
+    if isinstance(space, gymnasium.spaces.MultiDiscrete):
+        return (sum(_multi_discrete_nvec(space)),), "float32"
     if isinstance(space, gymnasium.spaces.Box):
         dtype = np.dtype(space.dtype)
         return tuple(space.shape), "uint8" if dtype == np.uint8 else "float32"
     raise TypeError(
-        f"observation space {space} is not supported by the actor-critic policies; use Box or Discrete "
-        "(flatten Dict observations with gymnasium.wrappers.FlattenObservation)"
+        f"observation space {space} is not supported by the actor-critic policies; use Box, Discrete or "
+        "MultiDiscrete (flatten Dict observations with gymnasium.wrappers.FlattenObservation)"
     )
 
 
@@ -42,14 +53,24 @@ def raw_observation_spec(space: gymnasium.Space) -> tf.TensorSpec:
     """Spec of a batch of observations as the env gives them (before one-hot encoding), batch size free."""
     if isinstance(space, gymnasium.spaces.Discrete):
         return tf.TensorSpec([None], tf.int32)
+    if isinstance(space, gymnasium.spaces.MultiDiscrete):
+        return tf.TensorSpec([None, len(_multi_discrete_nvec(space))], tf.int32)
     shape, dtype = observation_encoding(space)
     return tf.TensorSpec([None, *shape], tf.as_dtype(dtype))
 
 
-def encode_observation(space: gymnasium.Space, obs: tf.Tensor) -> tf.Tensor:
-    """Raw observations -> network input: one-hot for Discrete spaces, unchanged otherwise."""
+def encode_observation(space: gymnasium.Space, obs: Any) -> Any:
+    """Raw observations -> network input: one-hot for Discrete and MultiDiscrete spaces, unchanged otherwise.
+
+    Built from `keras.ops`, so it serves compiled functions and functional (exported) models alike."""
     if isinstance(space, gymnasium.spaces.Discrete):
-        return tf.one_hot(tf.cast(obs, tf.int32), int(space.n), dtype=tf.float32)
+        return keras.ops.one_hot(keras.ops.cast(obs, "int32") - int(space.start), int(space.n), dtype="float32")
+    if isinstance(space, gymnasium.spaces.MultiDiscrete):
+        nvec = _multi_discrete_nvec(space)
+        # component i's value v sets position offset_i + v of one vector of sum(nvec): the one-hots side by side
+        offsets = np.cumsum([0] + nvec[:-1]).astype(np.int32)
+        positions = keras.ops.cast(obs, "int32") + offsets
+        return keras.ops.sum(keras.ops.one_hot(positions, sum(nvec), dtype="float32"), axis=-2)
     return obs
 
 
@@ -245,6 +266,8 @@ class PolicyWithValue:
     def _acting_inputs(self, obs: Any, S: np.ndarray | None, M: np.ndarray | None) -> tuple[tf.Tensor, ...]:
         raw_spec = self.raw_obs_spec()
         obs = np.asarray(obs)
+        if obs.shape == tuple(raw_spec.shape[1:]):  # one observation without its batch axis, as baselines' step took
+            obs = obs[None]
         if obs.shape[1:] != tuple(raw_spec.shape[1:]):
             raise ValueError(
                 f"observations of shape {obs.shape[1:]} given to a policy built for {tuple(raw_spec.shape[1:])}"

@@ -18,9 +18,8 @@ from typing import Any
 import gymnasium
 import keras
 import numpy as np
-from keras import ops
 
-from baselines_tf2.nn.policies import raw_observation_spec
+from baselines_tf2.nn.policies import encode_observation, raw_observation_spec
 from baselines_tf2.tools.export_formats import INPUT_NAME
 
 
@@ -38,7 +37,7 @@ def inference_model(policy: Any, name: str = "exported") -> keras.Model:
         )
     spec = raw_observation_spec(policy.observation_space)
     observations = keras.Input(shape=tuple(spec.shape[1:]), dtype=spec.dtype.name, name=INPUT_NAME)
-    actions, values = policy.greedy_outputs(_encoded(policy.observation_space, observations))
+    actions, values = policy.greedy_outputs(encode_observation(policy.observation_space, observations))
     return keras.Model(observations, {"actions": actions, "values": values}, name=f"{name}_policy")
 
 
@@ -48,10 +47,3 @@ def sample_observations(space: gymnasium.Space, count: int, seed: int) -> np.nda
     space.seed(seed)
     dtype = raw_observation_spec(space).dtype.as_numpy_dtype
     return np.stack([np.asarray(space.sample()) for _ in range(count)]).astype(dtype)
-
-
-def _encoded(space: gymnasium.Space, observations: keras.KerasTensor) -> keras.KerasTensor:
-    """Raw observations -> network input, as `policies.encode_observation` (one-hot for Discrete spaces)."""
-    if isinstance(space, gymnasium.spaces.Discrete):
-        return ops.one_hot(ops.cast(observations, "int32"), int(space.n), dtype="float32")
-    return observations

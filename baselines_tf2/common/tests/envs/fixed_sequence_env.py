@@ -1,8 +1,9 @@
 """baselines' FixedSequenceEnv: the observation is always 0 and the reward is for playing a fixed sequence.
 
 The sequence is drawn once, at the first reset (from its seed), and kept for the env's lifetime, so a recurrent
-policy can learn it. As in baselines, the step that ends the episode (after `episode_len` steps; a truncation
-here) earns 0, so the best return is `episode_len - 1`.
+policy can learn it. As in baselines, the step that ends the episode (after `episode_len` steps) earns 0, so the
+best return is `episode_len - 1`. That end terminates the episode (baselines' done): the task is over, and a learner
+bootstrapping past it, as PPO2 and A2C do through a truncation, would chase values of steps that never come.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class FixedSequenceEnv(gymnasium.Env):
             raise RuntimeError("call reset() before step()")
         reward = float(int(action) == self.sequence[self.time])
         self.time += 1
-        truncated = self.time >= self.episode_len
-        if truncated:
+        terminated = self.time >= self.episode_len
+        if terminated:
             reward = 0.0
-        return 0, reward, False, truncated, {}
+        return 0, reward, terminated, False, {}
