@@ -17,6 +17,8 @@ import os
 import sys
 import tempfile
 import time
+import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any, Protocol
 
@@ -85,10 +87,19 @@ def format_table(kvs: Mapping[str, Any]) -> str:
     return "\n".join([dashes, *rows, dashes]) + "\n"
 
 
-class HumanOutputFormat:
+class SeqWriter(ABC):
+    """An output format that also shows free text: `log(...)` calls `writeseq(args)` (baselines' base class)."""
+
+    @abstractmethod
+    def writeseq(self, seq: tuple[Any, ...]) -> None:
+        """Write the arguments of one `log(...)` call."""
+
+
+class HumanOutputFormat(SeqWriter):
     """Aligned table of each dump plus `log` lines, to a file path, an open stream, or (None) the current stdout."""
 
-    def __init__(self, target: str | os.PathLike[str] | IO[str] | None) -> None:
+    def __init__(self, filename_or_file: str | os.PathLike[str] | IO[str] | None) -> None:
+        target = filename_or_file
         self._owns_file = isinstance(target, (str, os.PathLike))
         self._stream: IO[str] | None
         if isinstance(target, (str, os.PathLike)):
@@ -120,8 +131,8 @@ class HumanOutputFormat:
 class JSONOutputFormat:
     """One JSON object per dump, one per line (`progress.json`)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.file = open(path, "a", encoding="utf-8")
+    def __init__(self, filename: str | os.PathLike[str]) -> None:
+        self.file = open(filename, "a", encoding="utf-8")
 
     def writekvs(self, kvs: Mapping[str, Any]) -> None:
         """Append the dump as one line; values JSON cannot hold are written as their str()."""
@@ -138,8 +149,8 @@ class CSVOutputFormat:
 
     An existing file is continued, never truncated (a resumed run logging to the same folder keeps its history)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
+    def __init__(self, filename: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(filename)
         self.keys: list[str] = self._existing_header()
         self.file = open(self.path, "a", encoding="utf-8", newline="")
 
@@ -183,11 +194,11 @@ class CSVOutputFormat:
 class TensorBoardOutputFormat:
     """Scalar summaries under `<dir>/tb`, one TensorBoard step per dump. Imports TensorFlow here and only here."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, dir: str | os.PathLike[str]) -> None:
         import tensorflow as tf  # deliberately lazy: the rest of the logger stays TF-free
 
         self._tf = tf
-        self.path = os.fspath(path)
+        self.path = os.fspath(dir)
         os.makedirs(self.path, exist_ok=True)
         self.writer = tf.summary.create_file_writer(self.path)
         # What tf.summary.scalar records, built from core TF: TF >= 2.21 no longer installs the
@@ -411,6 +422,29 @@ def mpi_rank_from_environment() -> int:
     return 0
 
 
+get_rank_without_mpi_import = mpi_rank_from_environment  # baselines' name
+
+
+def mpi_weighted_mean(comm: Any, local_name2valcount: dict[str, tuple[Any, float]]) -> dict[str, float]:
+    """On rank 0, each name's mean over every rank's (value, count) pairs weighted by count; {} on other ranks.
+    Values that are not numbers are skipped with a warning."""
+    gathered = comm.gather(local_name2valcount)
+    if comm.Get_rank() != 0:
+        return {}
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for name2valcount in gathered:
+        for name, (value, count) in name2valcount.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                warnings.warn(f"mpi_weighted_mean: {name}={value!r} is not a number; left out", stacklevel=2)
+                continue
+            sums[name] = sums.get(name, 0.0) + number * count
+            counts[name] = counts.get(name, 0.0) + count
+    return {name: sums[name] / counts[name] for name in sums}
+
+
 def _default_dir() -> str:
     """A fresh `openai-YYYY-MM-DD-HH-MM-SS-ffffff` folder name under the system temp dir."""
     stamp = datetime.datetime.now().strftime("openai-%Y-%m-%d-%H-%M-%S-%f")
@@ -479,20 +513,20 @@ def scoped_configure(
         Logger.CURRENT = previous
 
 
-def read_json(path: str | os.PathLike[str]) -> Any:
+def read_json(fname: str | os.PathLike[str]) -> Any:
     """Load a `progress.json` (one object per line) as a pandas DataFrame."""
     import pandas  # lazy: pandas is only needed for reading results back
 
-    with open(path, encoding="utf-8") as fh:
+    with open(fname, encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     return pandas.DataFrame(rows)
 
 
-def read_csv(path: str | os.PathLike[str]) -> Any:
+def read_csv(fname: str | os.PathLike[str]) -> Any:
     """Load a `progress.csv` as a pandas DataFrame (empty cells become NaN)."""
     import pandas  # lazy: pandas is only needed for reading results back
 
-    return pandas.read_csv(path, index_col=None, comment="#")
+    return pandas.read_csv(fname, index_col=None, comment="#")
 
 
 @contextlib.contextmanager

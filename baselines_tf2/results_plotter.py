@@ -6,9 +6,9 @@ Runs whose folder names differ only by a seed suffix (-seed3, _seed3, -s3, _3, -
 are one curve: the mean of their smoothed returns on a common x grid, shaded +-1 standard error over the seeds.
 A folder named only for its seed (runs/ppo2-pong/seed3) counts as its parent. One panel per env id.
 
-Also baselines' results_plotter API: X_TIMESTEPS, X_EPISODES, X_WALLTIME, plot_results(dirs, num_timesteps, xaxis,
-task_name), and the monitor helpers ts2xy, rolling_window, window_func, plot_curves. Bad input prints the problem
-and exits with status 2.
+Also baselines' results_plotter API: X_TIMESTEPS, X_EPISODES, X_WALLTIME, Y_REWARD, Y_TIMESTEPS,
+plot_results(dirs, num_timesteps, xaxis, yaxis, title, split_fn), split_by_task, and the monitor helpers ts2xy,
+rolling_window, window_func, plot_curves. Bad input prints the problem and exits with status 2.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -31,6 +31,7 @@ X_LABELS = {X_TIMESTEPS: "timesteps", X_EPISODES: "episodes", X_WALLTIME: "wall 
 X_AXIS_ALIASES = {"walltime_hrs": X_WALLTIME}  # baselines' name for the wall-time axis
 Y_REWARD = "reward"
 Y_TIMESTEPS = "timesteps"
+Y_LABELS = {Y_REWARD: "episode return", Y_TIMESTEPS: "episode length"}
 EPISODES_WINDOW = 100  # episodes in plot_curves' running mean
 COLORS = ["blue", "green", "red", "cyan", "magenta", "yellow", "black", "purple", "pink", "brown", "orange", "teal",
           "coral", "lightblue", "lime", "lavender", "turquoise", "darkgreen", "tan", "salmon", "gold", "darkred",
@@ -92,20 +93,40 @@ def plot_curves(xy_list: Sequence[tuple[np.ndarray, np.ndarray]], xaxis: str, ya
     return figure
 
 
+def split_by_task(taskpath: Any) -> str:
+    """The task of a run from its folder name, the part before the first '-' (baselines' split function).
+
+    `taskpath` is a plot_util `Result` or a mapping with a 'dirname' entry (baselines indexed it as a mapping).
+    """
+    dirname = taskpath["dirname"] if isinstance(taskpath, Mapping) else taskpath.dirname
+    return os.path.basename(dirname.rstrip("/")).split("-")[0]
+
+
 def plot_results(
     dirs: Sequence[str],
     num_timesteps: float | None = None,
     xaxis: str = X_TIMESTEPS,
-    task_name: str = "",
+    yaxis: str = Y_REWARD,
+    title: str = "",
+    split_fn: Callable[[Any], str] = split_by_task,
+    *,
     smooth_radius: int = plot_util.DEFAULT_SMOOTH_RADIUS,
 ) -> Any:
-    """A matplotlib Figure of the runs under `dirs` (up to `num_timesteps` steps), seeds averaged per run name."""
+    """A matplotlib Figure of the runs under `dirs`, one panel per `split_fn` key, seeds averaged per run name.
+
+    `num_timesteps` drops what came after that many env steps (None: keep all); `yaxis` is the episode return
+    (`Y_REWARD`) or length (`Y_TIMESTEPS`), smoothed over `smooth_radius` points each side; `title` goes above.
+    """
     xaxis = X_AXIS_ALIASES.get(xaxis, xaxis)
-    xy_fn = plot_util.make_xy_fn(xaxis, smooth_radius, max_timesteps=num_timesteps)
+    if yaxis not in Y_LABELS:
+        raise ValueError(f"unknown y axis {yaxis!r}; valid: {', '.join(Y_LABELS)}")
+    xy_fn = plot_util.make_xy_fn(xaxis, smooth_radius, max_timesteps=num_timesteps,
+                                 yaxis="length" if yaxis == Y_TIMESTEPS else "return")
     results = plot_util.load_results(dirs)
-    figure, _axes = plot_util.plot_results(results, xy_fn=xy_fn, xlabel=X_LABELS[xaxis], ylabel="episode return")
-    if task_name:
-        figure.suptitle(task_name)
+    figure, _axes = plot_util.plot_results(results, xy_fn=xy_fn, split_fn=split_fn, xlabel=X_LABELS[xaxis],
+                                           ylabel=Y_LABELS[yaxis])
+    if title:
+        figure.suptitle(title)
     return figure
 
 
@@ -139,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not os.path.isdir(out_folder):
         parser.error(f"--out: no such folder {out_folder!r}")
     try:
-        figure = plot_results(args.dirs, args.num_timesteps, args.xaxis, args.task_name, args.smooth)
+        figure = plot_results(args.dirs, args.num_timesteps, args.xaxis, title=args.task_name,
+                              split_fn=plot_util.default_split_fn, smooth_radius=args.smooth)
         figure.savefig(args.out)
     except ImportError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)

@@ -18,13 +18,14 @@ import os
 import signal
 import sys
 import tempfile
-from typing import Any, Sequence
+from typing import Any, Sequence, overload
 
 import gymnasium
 
 from baselines_tf2 import logger
 from baselines_tf2.algorithms import ALGORITHMS, AlgorithmEntry
-from baselines_tf2.common.cmd_util import common_arg_parser, get_env_type, make_vec_env
+from baselines_tf2.common.cmd_util import common_arg_parser, make_vec_env
+from baselines_tf2.common.cmd_util import get_env_type as env_type_of
 from baselines_tf2.common.mpi_util import DistributedEnvError, abort_on_failure, world
 from baselines_tf2.common.retro_wrappers import check_retro_game
 from baselines_tf2.common.vec_env import VecEnv, VecEnvError, VecFrameStack, VecNormalize, VecVideoRecorder
@@ -112,7 +113,7 @@ def build_env(
     frames (retro from save state --gamestate), MuJoCo behind VecNormalize (unless the algorithm's entry says
     otherwise). `build_env(args)` (baselines' call) takes the env type, algorithm and seed from `args`."""
     if env_type is None:
-        env_type = args.env_type or get_env_type(args.env)
+        env_type = args.env_type or env_type_of(args.env)
         seed = args.seed if seed is None else seed
     algorithm = algorithm or ALGORITHMS[args.alg]
     count = num_envs(args, env_type, algorithm)
@@ -305,6 +306,24 @@ def get_learn_function_defaults(alg: str, env_type: str) -> dict[str, Any]:
     return getattr(defaults, env_type)() if callable(getattr(defaults, env_type, None)) else {}
 
 
+@overload
+def get_env_type(args: argparse.Namespace) -> tuple[str, str]: ...
+
+
+@overload
+def get_env_type(args: str) -> str: ...
+
+
+def get_env_type(args: argparse.Namespace | str) -> tuple[str, str] | str:
+    """baselines' form: `(env_type, env_id)` of a parsed command line (`args.env`; `args.env_type` wins if set).
+
+    Given a bare env id instead, its env type alone, as `common.cmd_util.get_env_type(env_id)` returns it.
+    """
+    if isinstance(args, str):
+        return env_type_of(args)
+    return args.env_type or env_type_of(args.env), args.env
+
+
 def get_default_network(env_type: str) -> str:
     """'cnn' for image envs (Atari, retro), 'mlp' otherwise."""
     return "cnn" if env_type in ("atari", "retro") else "mlp"
@@ -327,7 +346,7 @@ def train(args: argparse.Namespace, extra_args: dict[str, Any]) -> tuple[Any, Ve
     """baselines' `train(args, extra_args)`: build the env from `args`, merge the env type's defaults with
     `extra_args`, call the algorithm's learn; `(model, env)`. The command line adds its checks, checkpoints and
     saving around the same steps (`main`)."""
-    env_type = args.env_type or get_env_type(args.env)
+    env_type = args.env_type or env_type_of(args.env)
     env = build_env(args)
     alg_kwargs = {**get_learn_function_defaults(args.alg, env_type), **extra_args}
     network = args.network or alg_kwargs.pop("network", None) or get_default_network(env_type)
@@ -337,8 +356,13 @@ def train(args: argparse.Namespace, extra_args: dict[str, Any]) -> tuple[Any, Ve
     return model, env
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse, train, save, optionally play; returns the exit status."""
+def main(args: Sequence[str] | None = None) -> int:
+    """Parse the command line `args` (default sys.argv[1:]), train, save, optionally play; the exit status."""
+    return _run_command_line(args)
+
+
+def _run_command_line(argv: Sequence[str] | None) -> int:
+    """`main`'s body: `args` below is the parsed command line."""
     parser = run_arg_parser()
     args, unknown = parser.parse_known_args(argv)
     try:
@@ -370,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     try:
-        env_type = args.env_type or get_env_type(args.env)
+        env_type = args.env_type or env_type_of(args.env)
     except ValueError as err:
         parser.error(str(err))
     if args.gamestate is not None and env_type != "retro":

@@ -1,6 +1,6 @@
-"""baselines' deepq/experiments/train_cartpole.py and enjoy_cartpole.py, with only the renames (gym -> gymnasium,
-baselines -> baselines_tf2) and gymnasium's reset/step, and total_timesteps cut from 100000 so the file runs in
-seconds. Each test names the baselines file it mirrors."""
+"""baselines' deepq/experiments/train_cartpole.py, enjoy_cartpole.py and train_pong.py, with only the renames
+(gym -> gymnasium, baselines -> baselines_tf2) and gymnasium's reset/step, and total_timesteps cut (CartPole from
+100000, Pong from 1e7) so the file runs in seconds. Each test names the baselines file it mirrors."""
 
 from __future__ import annotations
 
@@ -97,3 +97,54 @@ def test_learn_takes_a_whole_float_buffer_size_and_refuses_a_fractional_one() ->
     with pytest.raises(ValueError, match=r"buffer_size must be an integer, got 5.5 \(a float is accepted only when "
                                          r"it is whole, e.g. 5e4\)"):
         deepq.learn(env, network='mlp', total_timesteps=0, buffer_size=5.5)
+
+
+PONG_TIMESTEPS = 1200  # baselines: int(1e7)
+PONG_LEARNING_STARTS = 1000  # baselines: 10000; lowered with total_timesteps so that 50 gradient steps are taken
+
+
+def test_train_pong_trains_logs_saves_and_acts_on_pong_frames(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """baselines/deepq/experiments/train_pong.py's main(), renamed, with Pong shortened."""
+    from baselines_tf2 import bench, logger
+    from baselines_tf2.common.atari_wrappers import make_atari
+
+    monkeypatch.setenv("OPENAI_LOGDIR", str(tmp_path / "log"))  # where the script's logger.configure() writes
+    monkeypatch.chdir(tmp_path)  # where its model.save('pong_model.pkl') writes
+    try:
+        logger.configure()
+        env = make_atari('PongNoFrameskip-v4')
+        env = bench.Monitor(env, logger.get_dir())
+        env = deepq.wrap_atari_dqn(env)
+
+        model = deepq.learn(
+            env,
+            "conv_only",
+            convs=[(32, 8, 4), (64, 4, 2), (64, 3, 1)],
+            hiddens=[256],
+            dueling=True,
+            lr=1e-4,
+            total_timesteps=PONG_TIMESTEPS,
+            buffer_size=10000,
+            exploration_fraction=0.1,
+            exploration_final_eps=0.01,
+            train_freq=4,
+            learning_starts=PONG_LEARNING_STARTS,
+            target_network_update_freq=1000,
+            gamma=0.99,
+        )
+
+        model.save('pong_model.pkl')
+        env.close()
+    finally:
+        logger.reset()
+    log_dir = tmp_path / "log"
+    assert (tmp_path / "pong_model.pkl").is_file()
+    assert (log_dir / "monitor.csv").read_text().startswith("#")  # bench.Monitor's header line, in the logger's dir
+    assert "Logging to" in (log_dir / "log.txt").read_text()
+    assert (log_dir / "progress.csv").is_file()  # learn() logged through the script's logger configuration
+    pong = deepq.wrap_atari_dqn(make_atari('PongNoFrameskip-v4'))
+    obs, _ = pong.reset(seed=0)
+    frames = np.asarray(obs)[None]
+    assert frames.shape == (1, 84, 84, 4) and frames.dtype == np.uint8
+    greedy = model(frames, stochastic=False)
+    assert greedy.shape == (1,) and 0 <= int(greedy[0]) < pong.action_space.n

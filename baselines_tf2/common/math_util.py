@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def discount(vector: np.ndarray, gamma: float) -> np.ndarray:
+def discount(x: np.ndarray, gamma: float) -> np.ndarray:
     """Discounted sums along axis 0: y[t] = x[t] + gamma * x[t+1] + gamma^2 * x[t+2] + ... (to the end)."""
-    x = np.asarray(vector)
+    x = np.asarray(x)
     if x.ndim < 1:
         raise ValueError("discount needs an array with at least one dimension")
     out = np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float64))
@@ -20,13 +20,12 @@ def discount(vector: np.ndarray, gamma: float) -> np.ndarray:
     return out
 
 
-def explained_variance(predicted: np.ndarray, target: np.ndarray) -> float:
-    """1 - Var[target - predicted] / Var[target]: 1 is perfect, <= 0 no better than a constant;
-    NaN if target is constant."""
-    target_var = np.var(target)
-    if target_var == 0:
+def explained_variance(ypred: np.ndarray, y: np.ndarray) -> float:
+    """1 - Var[y - ypred] / Var[y]: 1 is perfect, <= 0 no better than a constant; NaN if `y` is constant."""
+    var_y = np.var(y)
+    if var_y == 0:
         return float("nan")
-    return float(1.0 - np.var(target - predicted) / target_var)
+    return float(1.0 - np.var(y - ypred) / var_y)
 
 
 def explained_variance_2d(ypred: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -63,10 +62,10 @@ def unflatten_vector(vec: np.ndarray, shapes: Sequence[Sequence[int]]) -> list[n
     return [vec[start:end].reshape(shape) for start, end, shape in zip(offsets[:-1], offsets[1:], shapes)]
 
 
-def discount_with_boundaries(x: np.ndarray, new: np.ndarray, gamma: float) -> np.ndarray:
-    """Discounted sums along axis 0 that restart where `new[t]` marks the first step of an episode."""
-    x = np.asarray(x)
-    new = np.asarray(new)
+def discount_with_boundaries(X: np.ndarray, New: np.ndarray, gamma: float) -> np.ndarray:
+    """Discounted sums along axis 0 that restart where `New[t]` marks the first step of an episode."""
+    x = np.asarray(X)
+    new = np.asarray(New)
     y = np.zeros_like(x)
     y[-1] = x[-1]
     for t in range(len(x) - 2, -1, -1):

@@ -15,13 +15,12 @@ import shutil
 import subprocess
 import sys
 import traceback
-import warnings
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from baselines_tf2.common.vec_env.vec_env import VecEnvError
-from baselines_tf2.logger import MPI_RANK_ENV_VARS
+from baselines_tf2.logger import MPI_RANK_ENV_VARS, mpi_weighted_mean  # noqa: F401 (baselines' name here too)
 
 INSTALL_HINT = "pip install 'baselines_tf2[mpi]'"
 
@@ -215,23 +214,3 @@ def dict_gather(comm: Any, d: dict[str, Any], op: str = "mean", assert_all_have_
             raise ValueError(f"only {len(values)} of {comm.Get_size()} MPI ranks sent {key!r}")
         result[key] = reduce(values, axis=0)
     return result
-
-
-def mpi_weighted_mean(comm: Any, local_name2valcount: dict[str, tuple[Any, float]]) -> dict[str, float]:
-    """On rank 0, each name's mean over every rank's (value, count) pairs weighted by count; {} on other ranks.
-    Values that are not numbers are skipped with a warning."""
-    gathered = comm.gather(local_name2valcount)
-    if comm.Get_rank() != 0:
-        return {}
-    sums: dict[str, float] = {}
-    counts: dict[str, float] = {}
-    for name2valcount in gathered:
-        for name, (value, count) in name2valcount.items():
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                warnings.warn(f"mpi_weighted_mean: {name}={value!r} is not a number; left out", stacklevel=2)
-                continue
-            sums[name] = sums.get(name, 0.0) + number * count
-            counts[name] = counts.get(name, 0.0) + count
-    return {name: sums[name] / counts[name] for name in sums}

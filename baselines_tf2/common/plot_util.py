@@ -28,10 +28,11 @@ PROGRESS_X_COLUMNS = {
     "episodes": ("episodes",),
     "walltime": ("misc/time_elapsed", "time_elapsed"),
 }
-PROGRESS_Y_COLUMNS = ("eprewmean", "mean 100 episode reward")
+PROGRESS_Y_COLUMNS = {"return": ("eprewmean", "mean 100 episode reward"), "length": ("eplenmean",)}
 SEED_SUFFIX = re.compile(r"(?:^|[-_])(?:seed|s)?\d+$", re.IGNORECASE)
 DEFAULT_SMOOTH_RADIUS = 10  # episodes (monitor) or log rows (progress) on each side
 GRID_POINTS = 512  # common x grid on which the seeds of a group are averaged
+TILINGS = ("vertical", "horizontal", "symmetric")  # plot_results' panel layouts
 
 XY = tuple[np.ndarray, np.ndarray]
 
@@ -45,10 +46,13 @@ class Result(NamedTuple):
     metadata: dict[str, Any]  # 'env_id' and 't_start' from the monitor headers; {} without monitor files
 
 
-def smooth(y: Sequence[float] | np.ndarray, radius: int, mode: str = "two_sided") -> np.ndarray:
+def smooth(
+    y: Sequence[float] | np.ndarray, radius: int, mode: str = "two_sided", valid_only: bool = False
+) -> np.ndarray:
     """Moving average of `y` over `radius` points each side ('two_sided') or the `radius` points before ('causal').
 
-    Windows are cut at the ends (and averaged over what they hold), so the output has the input's length.
+    Windows are cut at the ends (and averaged over what they hold), so the output has the input's length; with
+    `valid_only`, the points whose window was cut are NaN instead.
     """
     if mode not in ("two_sided", "causal"):
         raise ValueError(f"smooth: mode must be 'two_sided' or 'causal', got {mode!r}")
@@ -59,7 +63,11 @@ def smooth(y: Sequence[float] | np.ndarray, radius: int, mode: str = "two_sided"
     index = np.arange(len(values))
     low = np.maximum(index - radius, 0)
     high = np.minimum(index + radius + 1, len(values)) if mode == "two_sided" else index + 1
-    return (sums[high] - sums[low]) / (high - low)
+    out = (sums[high] - sums[low]) / (high - low)
+    if valid_only:
+        full = radius + 1 + (radius if mode == "two_sided" else 0)
+        out[high - low < full] = np.nan
+    return out
 
 
 def _strip_seed(name: str) -> str:
@@ -98,9 +106,9 @@ def default_group_fn(result: Result) -> str:
     return run_name(result.dirname)
 
 
-def default_split_fn(result: Result) -> str:
+def default_split_fn(r: Result) -> str:
     """One panel per env id (from the monitor headers); runs without monitor files share the '' panel."""
-    return result.metadata.get("env_id") or ""
+    return r.metadata.get("env_id") or ""
 
 
 def _read_progress(dirname: str) -> Any:
@@ -168,14 +176,19 @@ def _progress_column(progress: Any, candidates: Sequence[str], what: str, dirnam
 
 
 def make_xy_fn(
-    xaxis: str = "timesteps", smooth_radius: int = DEFAULT_SMOOTH_RADIUS, max_timesteps: float | None = None
+    xaxis: str = "timesteps", smooth_radius: int = DEFAULT_SMOOTH_RADIUS, max_timesteps: float | None = None,
+    yaxis: str = "return",
 ) -> Callable[[Result], XY]:
-    """An xy_fn: (x, smoothed episode return) of a run, from its monitor files if any, else its progress file.
+    """An xy_fn: (x, smoothed episode return or length) of a run, from its monitor files if any, else its progress
+    file.
 
-    `xaxis` is 'timesteps' (env steps), 'episodes' or 'walltime' (hours); `max_timesteps` drops what came after.
+    `xaxis` is 'timesteps' (env steps), 'episodes' or 'walltime' (hours); `yaxis` is 'return' or 'length';
+    `max_timesteps` drops what came after.
     """
     if xaxis not in X_AXES:
         raise ValueError(f"unknown x axis {xaxis!r}; valid: {', '.join(X_AXES)}")
+    if yaxis not in PROGRESS_Y_COLUMNS:
+        raise ValueError(f"unknown y axis {yaxis!r}; valid: {', '.join(PROGRESS_Y_COLUMNS)}")
 
     def xy_fn(result: Result) -> XY:
         if result.monitor is not None:
@@ -183,11 +196,11 @@ def make_xy_fn(
             timesteps = np.cumsum(episodes["l"].to_numpy(dtype=np.float64))
             x = {"timesteps": timesteps, "episodes": np.arange(1.0, len(episodes) + 1),
                  "walltime": episodes["t"].to_numpy(dtype=np.float64) / 3600.0}[xaxis]
-            y = episodes["r"].to_numpy(dtype=np.float64)
+            y = episodes["r" if yaxis == "return" else "l"].to_numpy(dtype=np.float64)
         elif result.progress is not None:
             progress = result.progress
             x_column = _progress_column(progress, PROGRESS_X_COLUMNS[xaxis], xaxis, result.dirname)
-            y_column = _progress_column(progress, PROGRESS_Y_COLUMNS, "mean return", result.dirname)
+            y_column = _progress_column(progress, PROGRESS_Y_COLUMNS[yaxis], f"mean {yaxis}", result.dirname)
             t_column = x_column if max_timesteps is None else _progress_column(
                 progress, PROGRESS_X_COLUMNS["timesteps"], "timesteps", result.dirname)
             rows = progress.dropna(subset=[x_column, y_column, t_column])  # other dumps (e.g. eval) lack them
@@ -206,18 +219,32 @@ def make_xy_fn(
     return xy_fn
 
 
-default_xy_fn = make_xy_fn()
+_default_xy = make_xy_fn()
 
 
-def average_curves(curves: Sequence[XY], points: int = GRID_POINTS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(grid, mean, sample std) of the curves interpolated on a common grid spanning the x range they all cover."""
+def default_xy_fn(r: Result) -> XY:
+    """(env steps, episode return smoothed over 10 episodes each side) of a run: `make_xy_fn()`'s defaults."""
+    return _default_xy(r)
+
+
+def average_curves(
+    curves: Sequence[XY], points: int = GRID_POINTS, smooth_step: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grid, mean, sample std) of the curves resampled on a common grid spanning the x range they all cover.
+
+    Resampling interpolates linearly; with `smooth_step`, it is baselines' `symmetric_ema` with that decay (in grid
+    steps) instead.
+    """
     ordered = [(x[np.argsort(x, kind="stable")], y[np.argsort(x, kind="stable")]) for x, y in curves]
     low = max(x[0] for x, _ in ordered)
     high = min(x[-1] for x, _ in ordered)
     if low > high:
         raise ValueError(f"the runs' x ranges do not overlap (one starts at {low:g}, another ends at {high:g})")
     grid = np.linspace(low, high, points) if high > low else np.array([low])
-    ys = np.stack([np.interp(grid, x, y) for x, y in ordered])
+    if smooth_step is not None and high > low:
+        ys = np.stack([symmetric_ema(x, y, low, high, points, decay_steps=smooth_step)[1] for x, y in ordered])
+    else:
+        ys = np.stack([np.interp(grid, x, y) for x, y in ordered])
     std = ys.std(axis=0, ddof=1) if len(ys) > 1 else np.zeros_like(grid)
     return grid, ys.mean(axis=0), std
 
@@ -243,6 +270,8 @@ def plot_results(
     figsize: tuple[float, float] | None = None,
     legend_outside: bool = False,
     resample: int = GRID_POINTS,
+    smooth_step: float | None = None,
+    tiling: str = "symmetric",
     xlabel: str | None = "timesteps",
     ylabel: str | None = "episode return",
 ) -> tuple[Any, np.ndarray]:
@@ -251,6 +280,9 @@ def plot_results(
     With `average_group`, a group's runs (its seeds) are interpolated on a common grid of `resample` points over
     the x range they all cover, and drawn as their mean with bands of +-1 sample std (`shaded_std`) and +-1
     standard error (`shaded_err`, std / sqrt(runs)); otherwise every run is its own line in its group's colour.
+    `smooth_step` (baselines' EMA decay, in grid steps) resamples with `symmetric_ema` instead of interpolating,
+    also each run's own line when `average_group` is False. `tiling` lays the panels out as in baselines:
+    'vertical' (one column; baselines' default), 'horizontal' (one row) or 'symmetric' (a near-square grid; ours).
     The figure is not tied to a GUI backend: save it with `fig.savefig(path)`.
     """
     if not allresults:
@@ -263,7 +295,9 @@ def plot_results(
     groups = sorted({group for panel in panels.values() for group in panel})
     cycle = rcParams["axes.prop_cycle"].by_key()["color"]
     colors = {group: cycle[index % len(cycle)] for index, group in enumerate(groups)}
-    ncols = math.ceil(math.sqrt(len(panels)))
+    if tiling not in TILINGS:
+        raise ValueError(f"plot_results: tiling must be one of {', '.join(TILINGS)}, got {tiling!r}")
+    ncols = {"vertical": 1, "horizontal": len(panels), "symmetric": math.ceil(math.sqrt(len(panels)))}[tiling]
     nrows = math.ceil(len(panels) / ncols)
     figure = figure_class()(figsize=figsize or (6.4 * ncols, 4.8 * nrows), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False)
@@ -274,7 +308,7 @@ def plot_results(
             curves = [xy_fn(result) for result in results]
             color = colors[group]
             if average_group:
-                grid, mean, std = average_curves(curves, resample)
+                grid, mean, std = average_curves(curves, resample, smooth_step)
                 label = f"{group} ({len(curves)} run{'s' if len(curves) > 1 else ''})"
                 ax.plot(grid, mean, color=color, label=label)
                 if shaded_std:
@@ -284,6 +318,9 @@ def plot_results(
                     ax.fill_between(grid, mean - err, mean + err, color=color, alpha=0.4, linewidth=0)
             else:
                 for index, (x, y) in enumerate(curves):
+                    if smooth_step is not None and np.ptp(x) > 0:
+                        order = np.argsort(x, kind="stable")
+                        x, y, _ = symmetric_ema(x[order], y[order], n=resample, decay_steps=smooth_step)
                     ax.plot(x, y, color=color, label=group if index == 0 else None)
         ax.set_title(panel)
         if xlabel:

@@ -77,6 +77,16 @@ class RunningMeanStd:
         self.mean, self.var, self.count = mean, var, float(count)
 
 
+def update_mean_var_count_from_moments(mean: Any, var: Any, count: float, batch_mean: Any, batch_var: Any,
+                                       batch_count: float) -> tuple[Any, Any, float]:
+    """Merged (mean, var, count) of two sets of samples from their moments (Chan et al. 1979), as baselines'."""
+    total = count + batch_count
+    delta = batch_mean - mean
+    new_mean = mean + delta * batch_count / total
+    new_var = (var * count + batch_var * batch_count + np.square(delta) * count * batch_count / total) / total
+    return new_mean, new_var, total
+
+
 def _finite_array(value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
     """`value` as a float64 array of `shape` with only finite entries, else a ValueError naming `name`."""
     try:

@@ -6,15 +6,27 @@ learning-rate and clip-range callables take the fraction of training remaining (
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, Sequence, Union
 
 
-@dataclass(frozen=True)
-class ConstantSchedule:
-    """Always `constant`."""
+class Schedule(ABC):
+    """baselines' base class of the step schedules: `value(t)` is the value at step `t`."""
+
+    @abstractmethod
+    def value(self, t: float) -> float:
+        """The schedule's value at step `t`."""
+
+
+@dataclass(frozen=True, init=False)
+class ConstantSchedule(Schedule):
+    """Always `value` (baselines' parameter name), kept as the field `constant` since `value(t)` is the method."""
 
     constant: float
+
+    def __init__(self, value: float) -> None:
+        object.__setattr__(self, "constant", value)
 
     def value(self, t: float) -> float:
         """The schedule's value at step `t` (baselines' Schedule API)."""
@@ -25,7 +37,7 @@ class ConstantSchedule:
 
 
 @dataclass(frozen=True)
-class LinearSchedule:
+class LinearSchedule(Schedule):
     """From `initial_p` to `final_p` over `schedule_timesteps` steps, then constant (baselines' DQN exploration)."""
 
     schedule_timesteps: int
@@ -41,11 +53,18 @@ class LinearSchedule:
         return self.value(t)
 
 
+def linear_interpolation(l: float, r: float, alpha: float) -> float:  # noqa: E741 - baselines' parameter names
+    """`l + alpha * (r - l)`: the value a fraction `alpha` of the way from `l` to `r` (baselines' helper)."""
+    return l + alpha * (r - l)
+
+
 @dataclass(frozen=True)
-class PiecewiseSchedule:
-    """Linear interpolation between `(t, value)` endpoints; `outside_value` past either end (None: error)."""
+class PiecewiseSchedule(Schedule):
+    """`interpolation(left_value, right_value, alpha)` between `(t, value)` endpoints (linear by default), and
+    `outside_value` past either end (None: error)."""
 
     endpoints: Sequence[tuple[float, float]]
+    interpolation: Callable[[float, float, float], float] = linear_interpolation
     outside_value: float | None = None
 
     def __post_init__(self) -> None:
@@ -58,7 +77,7 @@ class PiecewiseSchedule:
         for (left_t, left_v), (right_t, right_v) in zip(self.endpoints[:-1], self.endpoints[1:]):
             if left_t <= t < right_t:
                 alpha = (t - left_t) / (right_t - left_t)
-                return left_v + alpha * (right_v - left_v)
+                return self.interpolation(left_v, right_v, alpha)
         if self.outside_value is None:
             raise ValueError(f"t={t} lies outside the schedule's endpoints {list(self.endpoints)}")
         return self.outside_value

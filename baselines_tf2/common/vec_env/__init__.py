@@ -7,9 +7,11 @@ from baselines_tf2.common.vec_env.subproc_vec_env import SubprocVecEnv
 from baselines_tf2.common.vec_env.vec_env import (
     AlreadySteppingError,
     ClosedEnvError,
+    CloudpickleWrapper,
     NotSteppingError,
     VecEnv,
     VecEnvError,
+    VecEnvObservationWrapper,
     VecEnvTimeoutError,
     VecEnvWorkerError,
     VecEnvWrapper,
@@ -18,8 +20,8 @@ from baselines_tf2.common.vec_env.vec_env import (
 from baselines_tf2.common.vec_env.vec_frame_stack import VecFrameStack
 from baselines_tf2.common.vec_env.vec_monitor import VecMonitor
 from baselines_tf2.common.vec_env.vec_normalize import VecNormalize
+from baselines_tf2.common.vec_env.vec_remove_dict_obs import VecExtractDictObs
 from baselines_tf2.common.vec_env.vec_video_recorder import VecVideoRecorder
-from baselines_tf2.common.vec_env.worker import CloudpickleWrapper
 
 __all__ = [
     "AlreadySteppingError",
@@ -32,9 +34,11 @@ __all__ = [
     "SubprocVecEnv",
     "VecEnv",
     "VecEnvError",
+    "VecEnvObservationWrapper",
     "VecEnvTimeoutError",
     "VecEnvWorkerError",
     "VecEnvWrapper",
+    "VecExtractDictObs",
     "VecFrameStack",
     "VecMonitor",
     "VecNormalize",

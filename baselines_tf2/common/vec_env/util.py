@@ -50,3 +50,22 @@ class ObsBuffers:
             return self.buffers[None].copy()
         return {key: buffer.copy() for key, buffer in self.buffers.items() if key is not None}  # Dict keys are str
 
+
+
+def copy_obs_dict(obs: dict[Any, np.ndarray]) -> dict[Any, np.ndarray]:
+    """A copy of a dict of observation arrays (baselines' vec_env.util helper)."""
+    return {key: np.copy(value) for key, value in obs.items()}
+
+
+def dict_to_obs(obs_dict: dict[Any, np.ndarray]) -> ObsBatch:
+    """The observation a dict stands for: the array under key None for a plain space, else the dict itself."""
+    if set(obs_dict) == {None}:
+        return obs_dict[None]
+    return obs_dict
+
+
+def obs_to_dict(obs: Any) -> dict[Any, Any]:
+    """An observation as a dict: a dict as is, anything else under key None (the inverse of dict_to_obs)."""
+    if isinstance(obs, dict):
+        return obs
+    return {None: obs}

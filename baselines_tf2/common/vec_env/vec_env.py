@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 from abc import ABC, abstractmethod
 from typing import Any, Iterator, Literal, Sequence, overload
 
+import cloudpickle
 import gymnasium
 import numpy as np
 
@@ -227,6 +229,66 @@ class VecEnvWrapper(VecEnv):
 
     def __del__(self) -> None:
         """A wrapper owns nothing: dropping it must not close the env it wraps."""
+
+
+class VecEnvObservationWrapper(VecEnvWrapper):
+    """A VecEnvWrapper that changes only observations: subclasses define `process(obs)` for a batch.
+
+    `reset` and `step_wait` pass their batch through it, and so does each `terminal_observation` in `infos` (as a
+    batch of one), so a learner bootstrapping from it sees what the wrapper shows.
+    """
+
+    @abstractmethod
+    def process(self, obs: Any) -> Any:
+        """The observation batch (an array, or a dict of arrays) this wrapper shows for the inner one."""
+
+    def reset(self) -> Any:
+        return self.process(self.venv.reset())
+
+    def step_wait(self) -> tuple[Any, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        obs, rews, dones, infos = self.venv.step_wait()
+        for info in infos:
+            if TERMINAL_OBSERVATION in info:
+                info[TERMINAL_OBSERVATION] = _map_obs(self.process(_map_obs(info[TERMINAL_OBSERVATION], _add_batch)),
+                                                      _drop_batch)
+        return self.process(obs), rews, dones, infos
+
+
+def _add_batch(array: Any) -> np.ndarray:
+    return np.asarray(array)[None]
+
+
+def _drop_batch(array: Any) -> Any:
+    return array[0]
+
+
+def _map_obs(obs: Any, fn: Any) -> Any:
+    """`fn` applied to each array of an observation (a dict or tuple of arrays, or one array)."""
+    if isinstance(obs, dict):
+        return {key: _map_obs(value, fn) for key, value in obs.items()}
+    if isinstance(obs, tuple):
+        return tuple(_map_obs(value, fn) for value in obs)
+    return fn(obs)
+
+
+class CloudpickleWrapper:
+    """An object serialized with cloudpickle, so lambdas and closures (env factories) reach worker processes.
+
+    `x` is the object, as in baselines. Serializing happens here, at construction, so an unpicklable factory fails
+    in the caller's process rather than in a worker.
+    """
+
+    def __init__(self, x: Any) -> None:
+        self._data = cloudpickle.dumps(x)
+
+    @property
+    def x(self) -> Any:
+        """The wrapped object, rebuilt from its serialized form (baselines' attribute)."""
+        return self.load()
+
+    def load(self) -> Any:
+        """The original object, rebuilt in this process."""
+        return pickle.loads(self._data)
 
 
 @contextlib.contextmanager

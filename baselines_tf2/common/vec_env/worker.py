@@ -7,34 +7,19 @@ closes (the parent died or closed it). Everything here stays TensorFlow-free: it
 
 from __future__ import annotations
 
-import pickle
 import signal
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Sequence
 
-import cloudpickle
 import gymnasium
 
 from baselines_tf2.common.vec_env.compat import ensure_gymnasium_api
 from baselines_tf2.common.vec_env.env_step import reset_env, step_env
 from baselines_tf2.common.vec_env.shared_obs import SharedObsBlock, SharedObsBuffers
+from baselines_tf2.common.vec_env.vec_env import CloudpickleWrapper
 
 EnvFactory = Callable[[], Any]
-
-
-class CloudpickleWrapper:
-    """Env factories serialized with cloudpickle, so lambdas and closures reach worker processes.
-
-    Serializing happens here, at construction, so an unpicklable factory fails in the caller's process.
-    """
-
-    def __init__(self, payload: Any) -> None:
-        self._data = cloudpickle.dumps(payload)
-
-    def load(self) -> Any:
-        """The original object, rebuilt in this process."""
-        return pickle.loads(self._data)
 
 
 def run_worker(conn: Connection, env_fns: CloudpickleWrapper, env_indices: Sequence[int]) -> None:
