@@ -16,7 +16,6 @@ games, and the curve: mean score of the games that ended in each step bin.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import os
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from compare_peers import BENCH_DIR, PEER_SCRIPT, REPO_DIR, ensure_peer_venv, last_json_object
+from run_table import curve, episodes
 
 ENV_ID = "BreakoutNoFrameskip-v4"
 LAST_EPISODES = 100  # the score reported: mean of the last 100 games, as the issue and the papers do
@@ -82,34 +82,6 @@ def train(config: Config, seed: int, timesteps: int, run_dir: Path, peer_python:
     tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, run_dir / RESULT_FILE)
     return result
-
-
-def episodes(run_dir: Path, frames_per_monitor_step: int) -> list[tuple[float, float]]:
-    """(agent step at which the game ended, game score) of every game in the run's monitor files, in time order.
-
-    Games from all envs are merged by end time and their lengths summed, as baselines' plot_util does."""
-    rows: list[tuple[float, float, float]] = []  # (wall time, length, score)
-    for path in sorted(run_dir.glob("*monitor.csv")):
-        with open(path, encoding="utf-8", newline="") as handle:
-            handle.readline()  # the '#{json}' header
-            rows.extend((float(row["t"]), float(row["l"]), float(row["r"])) for row in csv.DictReader(handle))
-    rows.sort()
-    ended_at, steps = [], 0.0
-    for _, length, score in rows:
-        steps += length / frames_per_monitor_step
-        ended_at.append((steps, score))
-    return ended_at
-
-
-def curve(games: list[tuple[float, float]], timesteps: int, bins: int) -> list[float | None]:
-    """Mean score of the games that ended in each of `bins` equal step ranges (None where none ended)."""
-    width = timesteps / bins
-    sums, counts = [0.0] * bins, [0] * bins
-    for step, score in games:
-        index = min(int(step // width), bins - 1)
-        sums[index] += score
-        counts[index] += 1
-    return [total / count if count else None for total, count in zip(sums, counts)]
 
 
 def summarize(config: Config, seed: int, run_dir: Path, timesteps: int, bins: int) -> dict[str, Any]:

@@ -21,20 +21,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from learning_comparison import curve, episodes
+from run_table import (
+    BENCH_DIR,
+    REPO_DIR,
+    curve,
+    episodes,
+    fmt_mean_se,
+    has_checkpoint,
+    mean_se_band,
+    run_piece,
+    training_finished,
+    wall_seconds,
+    write_docs_section,
+    write_json_atomic,
+)
+from run_table import keep_summary as keep_summary_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's baselines_tf2 (checkpoint reading)
-
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_DIR = BENCH_DIR.parent
 DOCS_FILE = REPO_DIR / "docs" / "benchmarks.md"
 PLOT_FILE = REPO_DIR / "docs" / "img" / "mujoco_table.png"
 START_MARK, END_MARK = "<!-- mujoco-table:start -->", "<!-- mujoco-table:end -->"
@@ -59,34 +67,16 @@ def train_command(alg: str, env_id: str, seed: int, timesteps: int, run_dir: Pat
     """The CLI command of one run; resumes from the run folder when it holds checkpoints."""
     command = [sys.executable, "-m", "baselines_tf2.run", f"--alg={alg}", f"--env={env_id}", f"--seed={seed}",
                f"--num_timesteps={timesteps}", f"--log_path={run_dir}", "--precision=float32"]
-    if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
+    if has_checkpoint(run_dir):
         command.append(f"--load_path={run_dir}")
     return command
-
-
-def training_finished(run_dir: Path, timesteps: int) -> bool:
-    """Whether the run folder's newest checkpoint ends a run of `timesteps` steps (then only evaluation is left)."""
-    from baselines_tf2.training.checkpoint import CheckpointError, read_metadata, resolve_checkpoint_path
-
-    try:
-        state = read_metadata(resolve_checkpoint_path(run_dir / "checkpoints")).get("training") or {}
-    except (CheckpointError, OSError):
-        return False
-    return state.get("total_timesteps") == timesteps and state["update"] * state["nbatch"] + state["nbatch"] > timesteps
 
 
 def train(alg: str, env_id: str, seed: int, timesteps: int, run_dir: Path) -> None:
     """Train (or resume) one run to the end, evaluate its final checkpoint and write result.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    wall_file = run_dir / "wall_s"
     if not training_finished(run_dir, timesteps):
-        command = train_command(alg, env_id, seed, timesteps, run_dir)
-        print(f"[mujoco_table] {' '.join(command)}", file=sys.stderr, flush=True)
-        start = time.perf_counter()
-        with open(run_dir / "train.log", "a", encoding="utf-8") as log:
-            status = subprocess.run(command, cwd=REPO_DIR, stdout=log, stderr=subprocess.STDOUT).returncode
-        wall_s = time.perf_counter() - start + (float(wall_file.read_text()) if wall_file.exists() else 0.0)
-        wall_file.write_text(f"{wall_s}\n")  # summed over resumed pieces
+        status = run_piece(train_command(alg, env_id, seed, timesteps, run_dir), run_dir, "mujoco_table")
         if status != 0:
             raise SystemExit(f"{alg} {env_id} seed {seed} stopped with status {status}; see {run_dir}/train.log "
                              "(run this script again to resume)")
@@ -96,13 +86,11 @@ def train(alg: str, env_id: str, seed: int, timesteps: int, run_dir: Path) -> No
                     str(EVAL_EPISODES), "--deterministic", "--seed", str(1000 + seed), "--json", str(eval_json)],
                    cwd=REPO_DIR, check=True, stdout=subprocess.DEVNULL)
     result = {"alg": alg, "env": env_id, "seed": seed, "timesteps": timesteps,
-              "wall_s": float(wall_file.read_text()) if wall_file.exists() else None,
+              "wall_s": wall_seconds(run_dir) or None,
               "command": [part for part in train_command(alg, env_id, seed, timesteps, run_dir)
                           if not part.startswith("--load_path")],
               "evaluation": json.loads(eval_json.read_text(encoding="utf-8"))["summary"]}
-    tmp = run_dir / (RESULT_FILE + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, run_dir / RESULT_FILE)
+    write_json_atomic(run_dir / RESULT_FILE, result)
 
 
 def summarize(run_dir: Path, timesteps: int, bins: int) -> dict[str, Any]:
@@ -121,26 +109,7 @@ def summary_file(alg: str, env_id: str, seed: int, timesteps: int) -> Path:
 
 def keep_summary(run_dir: Path, key: tuple[str, str, int], timesteps: int, bins: int) -> None:
     """Write a finished run's summary where git keeps it, so the table survives a fresh checkout."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, capture_output=True,
-                            text=True).stdout.strip()
-    target = summary_file(*key, timesteps)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    summary = {**summarize(run_dir, timesteps, bins), "code": commit or None}
-    target.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-
-
-def mean_se(values: list[float]) -> tuple[float, float]:
-    """Mean and standard error (0 for a single value)."""
-    mean = statistics.fmean(values)
-    return mean, (statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0)
-
-
-def fmt_mean_se(values: list[float]) -> str:
-    """'mean ± s.e.' or '-'."""
-    if not values:
-        return "-"
-    mean, se = mean_se(values)
-    return f"{mean:,.0f} ± {se:,.0f}"
+    keep_summary_file(summary_file(*key, timesteps), summarize(run_dir, timesteps, bins))
 
 
 def report(summaries: list[dict[str, Any]], timesteps: int, command: str) -> str:
@@ -179,12 +148,8 @@ def plot(summaries: list[dict[str, Any]], timesteps: int, bins: int) -> None:
     for axis, env_id in zip(axes[0], env_ids):
         for alg in dict.fromkeys(row["alg"] for row in summaries if row["env"] == env_id):
             curves = [row["curve"] for row in summaries if row["env"] == env_id and row["alg"] == alg]
-            xs, means, ses = [], [], []
-            for index, x in enumerate(steps):
-                values = [c[index] for c in curves if c[index] is not None]
-                if values:
-                    mean, se = mean_se(values)
-                    xs.append(x), means.append(mean), ses.append(se)
+            indices, means, ses = mean_se_band(curves)
+            xs = [steps[index] for index in indices]
             axis.plot(xs, means, label=f"{alg} ({len(curves)} seeds)")
             axis.fill_between(xs, [m - s for m, s in zip(means, ses)], [m + s for m, s in zip(means, ses)], alpha=0.3)
             published = PUBLISHED_1M.get((alg, env_id.split("-")[0]))
@@ -197,18 +162,6 @@ def plot(summaries: list[dict[str, Any]], timesteps: int, bins: int) -> None:
     figure.tight_layout()
     PLOT_FILE.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(PLOT_FILE, dpi=100)
-
-
-def write_docs(section: str) -> None:
-    """Replace the marked MuJoCo section of docs/benchmarks.md (appended the first time)."""
-    text = DOCS_FILE.read_text(encoding="utf-8")
-    block = f"{START_MARK}\n{section}\n{END_MARK}"
-    if START_MARK in text and END_MARK in text:
-        before, rest = text.split(START_MARK, 1)
-        text = before + block + rest.split(END_MARK, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## MuJoCo table\n\n" + block + "\n"
-    DOCS_FILE.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
@@ -250,7 +203,7 @@ def main() -> None:
     print(section)
     if not args.no_docs:
         plot(summaries, args.timesteps, args.bins)
-        write_docs(section)
+        write_docs_section(DOCS_FILE, (START_MARK, END_MARK), section, "MuJoCo table")
 
 
 if __name__ == "__main__":

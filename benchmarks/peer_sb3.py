@@ -7,6 +7,8 @@ Runs with the peer virtualenv's python (stable-baselines3, torch CPU, gymnasium,
     PEER_VENV/bin/python benchmarks/peer_sb3.py act --api forward --calls 300
     PEER_VENV/bin/python benchmarks/peer_sb3.py env --vec dummy --steps 1000    (compare_peers.py: dummy and subproc)
     PEER_VENV/bin/python benchmarks/peer_sb3.py ppo_learning --timesteps 300000 --monitor_dir DIR
+    PEER_VENV/bin/python benchmarks/peer_sb3.py dqn_learning --env PongNoFrameskip-v4 --timesteps 1000000 \
+        --learning_starts 100000 --monitor_dir DIR   (atari_scores.py's sb3_dqn)
     PEER_VENV/bin/python benchmarks/peer_sb3.py sac_mujoco --env HalfCheetah-v5 --timesteps 15000 --hiddens 256,256 \
         --activation relu --lr 3e-4 --batch_size 256 ...   (every setting explicit: see continuous_control.py)
     PEER_VENV/bin/python benchmarks/peer_sb3.py trpo_mujoco --env Hopper-v5 --timesteps 51200 --hiddens 32,32 \
@@ -76,13 +78,13 @@ from bench_common import (
 )
 
 
-def breakout(**env_kwargs: Any) -> Any:
-    """BreakoutNoFrameskip-v4; registering ale-py here lets SB3's worker processes resolve the id too."""
+def atari_game(env_id: str, **env_kwargs: Any) -> Any:
+    """An Atari game by id; registering ale-py here lets SB3's worker processes resolve the id too."""
     import ale_py
     import gymnasium
 
     gymnasium.register_envs(ale_py)
-    return gymnasium.make(ENV_ID, **env_kwargs)
+    return gymnasium.make(env_id, **env_kwargs)
 
 
 def torch_versions() -> dict[str, Any]:
@@ -101,12 +103,13 @@ def vec_env_class(name: str) -> Any:
     return {"dummy": DummyVecEnv, "subproc": SubprocVecEnv}[name]
 
 
-def atari_envs(num_env: int, seed: int, vec: str, monitor_dir: str | None = None) -> Any:
+def atari_envs(num_env: int, seed: int, vec: str, monitor_dir: str | None = None, env_id: str = ENV_ID) -> Any:
     """SB3's Atari pipeline: make_atari_env (AtariWrapper, Monitor) + VecFrameStack 4 (channels last)."""
     from stable_baselines3.common.env_util import make_atari_env
     from stable_baselines3.common.vec_env import VecFrameStack
 
-    envs = make_atari_env(breakout, n_envs=num_env, seed=seed, vec_env_cls=vec_env_class(vec), monitor_dir=monitor_dir)
+    envs = make_atari_env(functools.partial(atari_game, env_id), n_envs=num_env, seed=seed,
+                          vec_env_cls=vec_env_class(vec), monitor_dir=monitor_dir)
     return VecFrameStack(envs, n_stack=FRAME_STACK)
 
 
@@ -159,9 +162,21 @@ def measure_ppo_breakout(args: argparse.Namespace) -> dict[str, Any]:
                       phases, timesteps=int(model.num_timesteps), **torch_versions())
 
 
+def dqn_model(env: Any, seed: int, settings: dict[str, float | int]) -> Any:
+    """SB3 DQN('CnnPolicy') with `settings` in baselines' names (DQN_SETTINGS' keys); SB3 defaults fill the rest."""
+    from stable_baselines3 import DQN
+
+    return DQN(
+        "CnnPolicy", env, learning_rate=settings["lr"], buffer_size=settings["buffer_size"],
+        learning_starts=settings["learning_starts"], batch_size=settings["batch_size"], gamma=settings["gamma"],
+        train_freq=settings["train_freq"], target_update_interval=settings["target_network_update_freq"],
+        exploration_fraction=settings["exploration_fraction"],
+        exploration_final_eps=settings["exploration_final_eps"], seed=seed, device="cpu", verbose=0,
+    )
+
+
 def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
     """SB3 DQN('CnnPolicy') on one Breakout env; steps/s from `learning_starts + measure_after` on."""
-    from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback
 
     learning_starts = int(DQN_SETTINGS["learning_starts"])
@@ -183,13 +198,7 @@ def measure_dqn_breakout(args: argparse.Namespace) -> dict[str, Any]:
 
     env = atari_envs(1, args.seed, "dummy")
     try:
-        model = DQN(
-            "CnnPolicy", env, learning_rate=DQN_SETTINGS["lr"], buffer_size=DQN_SETTINGS["buffer_size"],
-            learning_starts=learning_starts, batch_size=DQN_SETTINGS["batch_size"], gamma=DQN_SETTINGS["gamma"],
-            train_freq=DQN_SETTINGS["train_freq"], target_update_interval=DQN_SETTINGS["target_network_update_freq"],
-            exploration_fraction=DQN_SETTINGS["exploration_fraction"],
-            exploration_final_eps=DQN_SETTINGS["exploration_final_eps"], seed=args.seed, device="cpu", verbose=0,
-        )
+        model = dqn_model(env, args.seed, DQN_SETTINGS)
         model.learn(total_timesteps=args.timesteps, callback=StepClock())
         end = time.perf_counter()
     finally:
@@ -218,6 +227,31 @@ def measure_ppo_learning(args: argparse.Namespace) -> dict[str, Any]:
     seconds = end - start
     return {"config": f"PPO, {args.vec.capitalize()}VecEnv", "value": model.num_timesteps / seconds,
             "unit": "steps/s", "timesteps": int(model.num_timesteps), "wall_s": seconds, **torch_versions()}
+
+
+DQN_LEARNING_FLAGS = ("lr", "batch_size", "buffer_size", "gamma", "train_freq", "learning_starts")
+
+
+def measure_dqn_learning(args: argparse.Namespace) -> dict[str, Any]:
+    """SB3 DQN('CnnPolicy') trained on the Atari game `--env` with DQN_SETTINGS (the flags in DQN_LEARNING_FLAGS,
+    when given, override theirs), one env writing its monitor file to `--monitor_dir`; atari_scores.py reads the
+    games from there. The run is not resumable: SB3 would need its whole replay buffer pickled to continue the same
+    run, so atari_scores.py starts an interrupted peer run again from scratch."""
+    if not args.monitor_dir:
+        raise SystemExit("dqn_learning needs --monitor_dir")
+    settings = {**DQN_SETTINGS, **{name: getattr(args, name) for name in DQN_LEARNING_FLAGS
+                                   if getattr(args, name) is not None}}
+    start = time.perf_counter()
+    env = atari_envs(1, args.seed, "dummy", monitor_dir=args.monitor_dir, env_id=args.env)
+    try:
+        model = dqn_model(env, args.seed, settings)
+        model.learn(total_timesteps=args.timesteps)
+        end = time.perf_counter()
+    finally:
+        env.close()
+    return {"config": "DQN, CnnPolicy, uniform replay", "env": args.env, "value": model.num_timesteps / (end - start),
+            "unit": "steps/s", "timesteps": int(model.num_timesteps), "wall_s": end - start, "settings": settings,
+            **torch_versions()}
 
 
 def measure_learner(args: argparse.Namespace) -> dict[str, Any]:
@@ -507,6 +541,7 @@ MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "act": measure_act,
     "env": measure_env,
     "ppo_learning": measure_ppo_learning,
+    "dqn_learning": measure_dqn_learning,
     **{f"{algorithm}_mujoco": functools.partial(measure_continuous, algorithm) for algorithm in CONTINUOUS_ONLY},
     "trpo_mujoco": measure_trpo,
 }
@@ -518,7 +553,7 @@ def main() -> None:
                         help="ppo_breakout / env: SB3's VecEnv (compare_peers.py runs both and takes the faster)")
     parser.add_argument("--api", choices=("forward", "predict"), default="forward", help="act: which call")
     parser.add_argument("--monitor_dir", default=None,
-                        help="ppo_learning, *_mujoco: where the monitor files go (*_mujoco: optional)")
+                        help="ppo_learning, dqn_learning, *_mujoco: where the monitor files go (*_mujoco: optional)")
     parser.add_argument("--torch_threads", type=int, default=None, help="torch.set_num_threads; default: torch's")
     group = parser.add_argument_group("continuous control (sac_mujoco, td3_mujoco, ddpg_mujoco, trpo_mujoco): every "
                                       "setting explicit, no defaults (continuous_control.py passes "

@@ -1,0 +1,509 @@
+"""The Atari scores: (config, game, seed, steps) trained through the CLI, resumable, rendered into docs/scores.md.
+
+    nohup python benchmarks/atari_scores.py --runs ppo2:PongNoFrameskip-v4:3000000 \\
+        deepq:PongNoFrameskip-v4:1500000 --seeds 0 1 > benchmarks/.atari_runs/harness.log 2>&1 &
+    python benchmarks/atari_scores.py --report_only          (the default table; re-renders docs/scores.md)
+
+Each run is `python -m baselines_tf2.run --alg=A --env=GAME --num_timesteps=N <the config's arguments> --seed=S
+--log_path=OUT/<config>/<GAME>/seed<S>` (CONFIGS: every config's exact arguments, in one place), one at a time,
+seed-major (every row's seed 0 before any seed 1). A run folder with checkpoints is resumed with the same command
+plus `--load_path=<run folder>`, whoever started it: a run launched by hand with that command is adopted (the
+harness first waits for its process to end, if it is still training). SIGTERM or Ctrl-C to the harness reaches the
+training, which writes a checkpoint and exits; the next start of the harness resumes it (run it with nohup so a
+closing session does not stop it; a second harness on the same OUT exits at once). The peer config `sb3_dqn`
+(stable-baselines3's DQN, in the peer virtualenv) cannot resume the same run, so an interrupted peer run starts
+again from scratch.
+
+A finished run's summary (the curve, the final score, wall time summed over its pieces, the command, the commit)
+goes to `benchmarks/results/atari/`, which is committed: a run with a summary there is never trained again. The
+score of a run is the mean of its last 100 games (real games: all lives, from the monitor files) against agent
+steps; the report (one table, one plot per game with the published reference points beside our curves, unfinished
+runs' curves so far marked as such) replaces the section between the markers of docs/scores.md. Before each run
+the harness prints how long the remaining work will take, from the steps/s measured so far in the run folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from bench_common import DQN_SETTINGS
+from compare_peers import PEER_SCRIPT, ensure_peer_venv, last_json_object
+from ours import SB3_Q_NETWORK
+from peer_sb3 import DQN_LEARNING_FLAGS
+from run_table import (
+    BENCH_DIR,
+    LOG_FILE,
+    PIECES_FILE,
+    REPO_DIR,
+    WALL_FILE,
+    checkpoint_state,
+    checkpoint_step,
+    episodes,
+    fmt_mean_se,
+    has_checkpoint,
+    keep_summary,
+    mean_se_band,
+    monitor_rows,
+    pieces,
+    run_piece,
+    training_finished,
+    wall_seconds,
+    write_docs_section,
+    write_json_atomic,
+)
+
+DOCS_FILE = REPO_DIR / "docs" / "scores.md"
+IMG_DIR = REPO_DIR / "docs" / "img"
+MARKS = ("<!-- atari-scores:start -->", "<!-- atari-scores:end -->")
+RESULTS_DIR = BENCH_DIR / "results" / "atari"  # finished runs' summaries, committed: run folders are not
+RESULT_FILE = "result.json"  # the peer's finished run (ours: the final checkpoint says so)
+LAST_GAMES = 100  # the score: mean of the last 100 games, as the PPO paper and baselines' benchmarks report
+CURVE_POINTS = 50
+POLL_S = 60.0  # how often to look whether a hand-started process still trains a run folder
+
+# SB3's DQN Atari settings (rl-baselines3-zoo's atari entry: 100k-step learning start, 100k buffer, target sync every
+# 1000 steps, eps 1 -> 0.01 over 10 % of the run); the rest as compare_peers' DQN speed row, on both sides.
+SB3_DQN_SETTINGS: dict[str, float | int] = {**DQN_SETTINGS, "learning_starts": 100_000}
+
+
+def cli_flags(settings: dict[str, Any]) -> tuple[str, ...]:
+    """--name=value flags for our CLI (values as Python literals or plain words)."""
+    return tuple(f"--{name}={value}" for name, value in settings.items())
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One learner configuration: how to launch it and how its monitor files count steps."""
+
+    name: str
+    alg: str  # the algorithm family of the published reference points (ppo2 or deepq)
+    description: str
+    args: tuple[str, ...]  # ours: CLI flags after --alg/--env/--num_timesteps; peer: the peer script's flags
+    side: str = "ours"  # "ours" (resumable CLI run) or "peer" (SB3 in the peer venv, restarted from scratch)
+    frames_per_monitor_step: int = 1  # SB3's Monitor sits under the frame skip and counts frames; ours agent steps
+
+
+CONFIGS = {config.name: config for config in (
+    Config("ppo2", "ppo2", "baselines' Atari defaults (8 envs x 128 steps, lr and clip annealed)", ("--num_env=8",)),
+    Config("deepq", "deepq", "baselines' atari() defaults: dueling, double Q, prioritized replay (10k buffer)",
+           ("--save_replay",)),
+    Config("deepq_sb3like", "deepq", "SB3's DQN settings: uniform replay (100k), no dueling, no double Q, Nature "
+           "CNN with one 512 layer", (*cli_flags({**SB3_Q_NETWORK, "prioritized_replay": False}),
+                                       *cli_flags(SB3_DQN_SETTINGS), "--save_replay")),
+    Config("sb3_dqn", "deepq", "stable-baselines3's DQN('CnnPolicy'), the same settings",
+           tuple(part for name in DQN_LEARNING_FLAGS for part in (f"--{name}", str(SB3_DQN_SETTINGS[name]))),
+           side="peer", frames_per_monitor_step=4),
+)}
+
+# Published scores at a number of agent steps (1 step = 4 frames). `what` says which score each one is.
+REFERENCES: list[dict[str, Any]] = [
+    dict(alg="ppo2", game="Pong", steps=10_000_000, value=20.36, source="CleanRL ppo_atari.py",
+         url="https://docs.cleanrl.dev/rl-algorithms/ppo/#ppo_ataripy",
+         what="mean training-episode return (full games) at the end, 3 seeds"),
+    dict(alg="ppo2", game="Pong", steps=10_000_000, value=20.512, source="openai/baselines PPO2 (Huang et al. 2022)",
+         url="https://docs.cleanrl.dev/rl-algorithms/ppo/#ppo_ataripy",
+         what="as CleanRL's row: baselines' ppo2 rerun by CleanRL, 3 seeds"),
+    dict(alg="ppo2", game="Pong", steps=10_000_000, value=13.68, source="baselines Atari10M table (commit 7bfbcf1)",
+         url="https://github.com/openai/baselines/blob/master/benchmarks_atari10M.htm",
+         what="training-episode return at 10M steps, mean of 6 runs"),
+    dict(alg="ppo2", game="Breakout", steps=10_000_000, value=414.66, source="CleanRL ppo_atari.py",
+         url="https://docs.cleanrl.dev/rl-algorithms/ppo/#ppo_ataripy",
+         what="mean training-episode return (full games) at the end, 3 seeds"),
+    dict(alg="ppo2", game="Breakout", steps=10_000_000, value=406.57,
+         source="openai/baselines PPO2 (Huang et al. 2022)",
+         url="https://docs.cleanrl.dev/rl-algorithms/ppo/#ppo_ataripy",
+         what="as CleanRL's row: baselines' ppo2 rerun by CleanRL, 3 seeds"),
+    dict(alg="ppo2", game="Breakout", steps=10_000_000, value=114.26,
+         source="baselines Atari10M table (commit 7bfbcf1)",
+         url="https://github.com/openai/baselines/blob/master/benchmarks_atari10M.htm",
+         what="training-episode return at 10M steps, mean of 6 runs"),
+    dict(alg="deepq", game="Pong", steps=10_000_000, value=20.25, source="CleanRL dqn_atari.py",
+         url="https://docs.cleanrl.dev/rl-algorithms/dqn/#dqn_ataripy",
+         what="mean training-episode return (full games) at the end, 3 seeds; no dueling/double/prioritized"),
+    dict(alg="deepq", game="Pong", steps=10_000_000, value=16.49, source="baselines Atari10M table (commit 7bfbcf1)",
+         url="https://github.com/openai/baselines/blob/master/benchmarks_atari10M.htm",
+         what="training-episode return at 10M steps, mean of 6 runs"),
+    dict(alg="deepq", game="Pong", steps=12_500_000, value=18.9, source="Mnih et al. 2015 (Nature DQN)",
+         url="https://doi.org/10.1038/nature14236",
+         what="evaluation episodes (eps 0.05, up to 30 no-op starts) after 50M frames; not training episodes"),
+    dict(alg="deepq", game="Breakout", steps=10_000_000, value=366.928, source="CleanRL dqn_atari.py",
+         url="https://docs.cleanrl.dev/rl-algorithms/dqn/#dqn_ataripy",
+         what="mean training-episode return (full games) at the end, 3 seeds; no dueling/double/prioritized"),
+    dict(alg="deepq", game="Breakout", steps=10_000_000, value=131.46,
+         source="baselines Atari10M table (commit 7bfbcf1)",
+         url="https://github.com/openai/baselines/blob/master/benchmarks_atari10M.htm",
+         what="training-episode return at 10M steps, mean of 6 runs"),
+    dict(alg="deepq", game="Breakout", steps=12_500_000, value=401.2, source="Mnih et al. 2015 (Nature DQN)",
+         url="https://doi.org/10.1038/nature14236",
+         what="evaluation episodes (eps 0.05, up to 30 no-op starts) after 50M frames; not training episodes"),
+]
+
+# The issue's milestones, in the order they run for each seed (the long Breakout run last).
+DEFAULT_RUNS = ("ppo2:PongNoFrameskip-v4:3000000", "deepq:PongNoFrameskip-v4:1500000",
+                "deepq_sb3like:PongNoFrameskip-v4:1000000", "sb3_dqn:PongNoFrameskip-v4:1000000",
+                "ppo2:BreakoutNoFrameskip-v4:10000000")
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One cell of the table."""
+
+    config: Config
+    env_id: str
+    seed: int
+    timesteps: int
+
+    @property
+    def game(self) -> str:
+        return self.env_id.split("NoFrameskip")[0].split("-")[0]
+
+    def folder(self, out: Path) -> Path:
+        return out / self.config.name / self.env_id / f"seed{self.seed}"
+
+    def summary_file(self, results: Path) -> Path:
+        return results / f"{self.config.name}-{self.env_id}-seed{self.seed}-{self.timesteps}.json"
+
+    def label(self) -> str:
+        return f"{self.config.name} {self.env_id} seed {self.seed} ({self.timesteps:,} steps)"
+
+
+def command_for(run: Run, run_dir: Path, extra_args: tuple[str, ...] = (), peer_python: str | None = None,
+                resume: bool = False) -> list[str]:
+    """The command that trains `run` into `run_dir` (ours: plus --load_path when resuming)."""
+    if run.config.side == "peer":
+        if peer_python is None:
+            raise ValueError("the peer's command needs the peer virtualenv's python")
+        return [peer_python, str(PEER_SCRIPT), "dqn_learning", "--env", run.env_id, "--timesteps",
+                str(run.timesteps), "--seed", str(run.seed), "--monitor_dir", str(run_dir), *run.config.args]
+    command = [sys.executable, "-m", "baselines_tf2.run", f"--alg={run.config.alg}", f"--env={run.env_id}",
+               f"--num_timesteps={run.timesteps}", *run.config.args, *extra_args, f"--seed={run.seed}",
+               f"--log_path={run_dir}"]
+    return command + [f"--load_path={run_dir}"] if resume else command
+
+
+def last_mean(games: list[tuple[float, float]], upto: float | None = None) -> float | None:
+    """Mean score of the last LAST_GAMES games that ended by step `upto` (all games if None); None before any."""
+    scores = [score for step, score in games if upto is None or step <= upto][-LAST_GAMES:]
+    return statistics.fmean(scores) if scores else None
+
+
+def last_mean_curve(games: list[tuple[float, float]], timesteps: int) -> list[float | None]:
+    """The score (mean of the last 100 games) at CURVE_POINTS evenly spaced steps up to `timesteps`."""
+    return [last_mean(games, timesteps * (index + 1) / CURVE_POINTS) for index in range(CURVE_POINTS)]
+
+
+def run_status(run: Run, run_dir: Path) -> dict[str, Any]:
+    """What a run folder shows so far: steps done, wall time, games, score and curve (finished or not)."""
+    games = episodes(run_dir, run.config.frames_per_monitor_step, pieces(run_dir))
+    steps = checkpoint_step(run_dir) if run.config.side == "ours" else (games[-1][0] if games else 0.0)
+    finished = (run_dir / RESULT_FILE).exists() if run.config.side == "peer" else training_finished(
+        run_dir, run.timesteps)
+    return {"config": run.config.name, "env": run.env_id, "seed": run.seed, "timesteps": run.timesteps,
+            "steps_done": run.timesteps if finished else steps, "finished": finished,
+            "wall_s": wall_seconds(run_dir), "games": len(games), "last100_mean": last_mean(games),
+            "curve": last_mean_curve(games, run.timesteps), "pieces": len(pieces(run_dir)) + 1}
+
+
+def training_pids(run_dir: Path) -> list[int]:
+    """Processes (other than this one) that train into `run_dir`: their --log_path (or the peer's --monitor_dir),
+    resolved from their working directory, is the folder (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            arguments = [part.decode(errors="replace") for part in (entry / "cmdline").read_bytes().split(b"\0")]
+            cwd = (entry / "cwd").resolve()
+        except OSError:
+            continue
+        folders = [part.split("=", 1)[1] for part in arguments if part.startswith("--log_path=")]
+        folders += [following for part, following in zip(arguments, arguments[1:]) if part == "--monitor_dir"]
+        if any((cwd / folder).resolve() == run_dir.resolve() for folder in folders):
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for_other_training(run_dir: Path) -> None:
+    """Wait while another process trains into the folder (a run started by hand, or one a killed harness left)."""
+    while pids := training_pids(run_dir):
+        print(f"[atari_scores] waiting for process {pids[0]}, which trains {run_dir}", file=sys.stderr, flush=True)
+        time.sleep(POLL_S)
+
+
+def adopt(run: Run, run_dir: Path) -> None:
+    """Take over a run folder started outside the harness: check it is this run, and estimate the wall time it took
+    up to its newest checkpoint (monitor files' start to the checkpoint's write) if no harness piece recorded it."""
+    state = checkpoint_state(run_dir)
+    if state is not None and state.get("total_timesteps") != run.timesteps:
+        raise SystemExit(f"{run_dir} holds a run of {state.get('total_timesteps')} steps, not {run.timesteps}; "
+                         "move it away or give this row its steps")
+    if state is not None and not (run_dir / WALL_FILE).exists():
+        headers = [json.loads(path.open(encoding="utf-8").readline().lstrip("#")).get("t_start")
+                   for path in run_dir.glob("*monitor.csv")]
+        newest = max((path.stat().st_mtime for path in (run_dir / "checkpoints").iterdir()), default=None)
+        if headers and newest is not None:
+            (run_dir / WALL_FILE).write_text(f"{max(0.0, newest - min(headers))}\n")
+
+
+def restart_peer(run_dir: Path) -> None:
+    """Clear an interrupted peer run (SB3 cannot continue it), keeping its log."""
+    if any(run_dir.glob("*monitor.csv")):
+        with open(run_dir / LOG_FILE, "a", encoding="utf-8") as log:
+            log.write("[atari_scores] the previous peer run was interrupted; starting again from scratch\n")
+    for path in [*run_dir.glob("*monitor.csv"), run_dir / WALL_FILE, run_dir / PIECES_FILE]:
+        path.unlink(missing_ok=True)
+
+
+def train(run: Run, run_dir: Path, extra_args: tuple[str, ...], peer_python: str | None) -> None:
+    """Train (or resume) one run to its end; a failed or stopped piece ends the harness (start it again to go on)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    wait_for_other_training(run_dir)
+    if run.config.side == "peer":
+        restart_peer(run_dir)
+        status = run_piece(command_for(run, run_dir, peer_python=peer_python), run_dir, "atari_scores")
+        if status == 0:
+            peer = last_json_object((run_dir / LOG_FILE).read_text(encoding="utf-8")) or {}
+            write_json_atomic(run_dir / RESULT_FILE, {"wall_s": wall_seconds(run_dir), "peer": peer})
+    else:
+        adopt(run, run_dir)
+        if training_finished(run_dir, run.timesteps):
+            return
+        command = command_for(run, run_dir, extra_args, resume=has_checkpoint(run_dir))
+        status = run_piece(command, run_dir, "atari_scores")
+    if status != 0:
+        raise SystemExit(f"{run.label()} stopped with status {status}; see {run_dir}/{LOG_FILE} "
+                         "(run this script again to resume)")
+
+
+def finish(run: Run, run_dir: Path, extra_args: tuple[str, ...], results: Path) -> None:
+    """Write the finished run's summary where git keeps it."""
+    command = command_for(run, run_dir, extra_args, peer_python="PEER_VENV/bin/python")
+    keep_summary(run.summary_file(results), {**run_status(run, run_dir),
+                                             "command": [part.replace(f"{REPO_DIR}/", "") for part in command]})
+
+
+def rates(plan: list[Run], out: Path, results: Path) -> dict[str, float]:
+    """Steps/s of each config, measured so far over its run folders (and finished summaries)."""
+    done: dict[str, list[float]] = {}
+    for run in plan:
+        if run.summary_file(results).exists():
+            summary = json.loads(run.summary_file(results).read_text(encoding="utf-8"))
+            steps, wall = float(summary["timesteps"]), float(summary["wall_s"] or 0.0)
+        elif (run.folder(out) / WALL_FILE).exists():
+            status = run_status(run, run.folder(out))
+            steps, wall = float(status["steps_done"]), float(status["wall_s"])
+        else:
+            continue
+        if wall > 0 and steps > 0:
+            totals = done.setdefault(run.config.name, [0.0, 0.0])
+            totals[0] += steps
+            totals[1] += wall
+    return {name: steps / wall for name, (steps, wall) in done.items()}
+
+
+def remaining_work(plan: list[Run], out: Path, results: Path) -> str:
+    """How long the unfinished runs will take at the steps/s measured so far (per config)."""
+    measured = rates(plan, out, results)
+    lines, total_s, unknown = [], 0.0, []
+    for run in plan:
+        if run.summary_file(results).exists():
+            continue
+        run_dir = run.folder(out)
+        done = 0 if run.config.side == "peer" else checkpoint_step(run_dir) if run_dir.exists() else 0
+        left = run.timesteps - done
+        rate = measured.get(run.config.name)
+        if rate is None:
+            unknown.append(run.label())
+            lines.append(f"  {run.label()}: {left:,} steps left, no speed measured yet")
+            continue
+        total_s += left / rate
+        lines.append(f"  {run.label()}: {left:,} steps left at {rate:.0f} steps/s = {left / rate / 3600:.1f} h")
+    head = f"[atari_scores] remaining work: about {total_s / 3600:.1f} h" + (
+        f" plus {len(unknown)} run(s) of unmeasured speed" if unknown else "")
+    return "\n".join([head, *lines])
+
+
+def summaries(plan: list[Run], out: Path, results: Path) -> list[dict[str, Any]]:
+    """Every row's finished summary, or its unfinished run folder's status so far (rows with no games left out)."""
+    found = []
+    for run in plan:
+        if run.summary_file(results).exists():
+            found.append(json.loads(run.summary_file(results).read_text(encoding="utf-8")))
+        elif run.folder(out).is_dir() and monitor_rows(run.folder(out)):
+            found.append(run_status(run, run.folder(out)))
+    return found
+
+
+def fmt_steps(steps: float) -> str:
+    """1500000 -> '1.5M', 300000 -> '300k'."""
+    return f"{steps / 1e6:g}M" if steps >= 1e6 else f"{steps / 1e3:g}k"
+
+
+def references_for(config_name: str, game: str) -> list[dict[str, Any]]:
+    """The published points for this config's algorithm family on this game."""
+    return [ref for ref in REFERENCES if ref["alg"] == CONFIGS[config_name].alg and ref["game"] == game]
+
+
+def report(rows: list[dict[str, Any]], command: str, games: list[str]) -> str:
+    """The markdown section: the table, the plots, and the reference points (of `games`) with their sources."""
+    lines = [
+        f"`{command}`", "",
+        f"Score: mean of the last {LAST_GAMES} training games (full games over all lives, from the monitor files), "
+        "mean ± standard error over seeds; the wall time is summed over the pieces of a resumed run, one run at a "
+        "time on this 2-core machine. *unfinished*: the run so far (steps done of the target).", "",
+        "| game | config | steps | seeds | our score | reference at the same steps | published elsewhere | "
+        "wall h/run | code |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key in dict.fromkeys((row["env"], row["config"], row["timesteps"]) for row in rows):
+        env_id, config_name, timesteps = key
+        cell = [row for row in rows if (row["env"], row["config"], row["timesteps"]) == key]
+        game = env_id.split("NoFrameskip")[0]
+        scores = [row["last100_mean"] for row in cell if row["last100_mean"] is not None]
+        unfinished = [row for row in cell if not row.get("finished", True)]
+        score = fmt_mean_se(scores, 1) + "".join(
+            f" (unfinished: seed {row['seed']} at {fmt_steps(row['steps_done'])})" for row in unfinished)
+        refs = references_for(config_name, game)
+        same = "; ".join(f"{ref['value']:g} ({ref['source']})" for ref in refs if ref["steps"] == timesteps) or "-"
+        other = "; ".join(f"{ref['value']:g} at {fmt_steps(ref['steps'])} ({ref['source']})" for ref in refs
+                          if ref["steps"] != timesteps) or "-"
+        walls = [row["wall_s"] for row in cell if row.get("wall_s")]
+        wall = f"{statistics.fmean(walls) / 3600:.1f}" if walls else "-"
+        codes = ", ".join(sorted({row["code"] for row in cell if row.get("code")})) or "-"
+        lines.append(f"| {game} | {config_name} | {fmt_steps(timesteps)} | {len(cell)} | {score} | {same} | {other} "
+                     f"| {wall} | {codes} |")
+    if not rows:
+        lines.append("| (no run has finished a game yet) | | | | | | | | |")
+    lines += ["", "Configs (each run's exact command is in its summary in `benchmarks/results/atari/`):", ""]
+    for name in dict.fromkeys(row["config"] for row in rows):
+        config = CONFIGS[name]
+        lines.append(f"- `{name}`: {config.description}; `{' '.join(config.args)}`")
+    for game in dict.fromkeys(row["env"].split("NoFrameskip")[0] for row in rows):
+        lines += ["", f"![{game}: our curves beside the published points](img/scores_{game}.png)"]
+    lines += ["", "Reference points (value, agent steps = frames / 4, source, what it measures):", ""]
+    for ref in REFERENCES:
+        if ref["game"] in games:
+            lines.append(f"- {ref['game']}, {ref['alg']}: {ref['value']:g} at {fmt_steps(ref['steps'])} steps, "
+                         f"[{ref['source']}]({ref['url']}): {ref['what']}")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]]) -> list[Path]:
+    """One figure per game: each config's score curve (mean ± s.e. over seeds) and the published points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for game in dict.fromkeys(row["env"].split("NoFrameskip")[0] for row in rows):
+        figure, axis = plt.subplots(figsize=(7, 4))
+        game_rows = [row for row in rows if row["env"].split("NoFrameskip")[0] == game]
+        for config_name, timesteps in dict.fromkeys((row["config"], row["timesteps"]) for row in game_rows):
+            cell = [row for row in game_rows if (row["config"], row["timesteps"]) == (config_name, timesteps)]
+            indices, means, ses = mean_se_band([row["curve"] for row in cell])
+            xs = [timesteps * (index + 1) / len(cell[0]["curve"]) for index in indices]
+            unfinished = any(not row.get("finished", True) for row in cell)
+            label = f"{config_name}, {fmt_steps(timesteps)} ({len(cell)} seed{'s' * (len(cell) > 1)}" + (
+                ", unfinished)" if unfinished else ")")
+            line, = axis.plot(xs, means, label=label, linestyle="--" if unfinished else "-")
+            axis.fill_between(xs, [m - s for m, s in zip(means, ses)], [m + s for m, s in zip(means, ses)],
+                              alpha=0.25, color=line.get_color())
+        families = {CONFIGS[row["config"]].alg for row in game_rows}
+        for ref in REFERENCES:
+            if ref["game"] == game and ref["alg"] in families:
+                axis.scatter([ref["steps"]], [ref["value"]], marker="x" if ref["alg"] == "ppo2" else "^", zorder=3,
+                             label=f"{ref['source']} ({ref['alg']})")
+        axis.set_title(f"{game}: mean of the last {LAST_GAMES} games")
+        axis.set_xlabel("agent steps")
+        axis.set_ylabel("score")
+        axis.legend(fontsize=6, loc="best")
+        figure.tight_layout()
+        target = IMG_DIR / f"scores_{game}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(target, dpi=100)
+        plt.close(figure)
+        written.append(target)
+    return written
+
+
+def parse_runs(parser: argparse.ArgumentParser, specs: list[str], seeds: list[int]) -> list[Run]:
+    """CONFIG:GAME:STEPS rows x seeds, seed-major; parser.error on a bad row."""
+    rows = []
+    for spec in specs:
+        parts = spec.split(":")
+        if len(parts) != 3 or parts[0] not in CONFIGS or not parts[2].isdigit() or int(parts[2]) < 1:
+            parser.error(f"--runs takes CONFIG:GAME:STEPS with CONFIG one of {', '.join(CONFIGS)}, got {spec!r}")
+        rows.append((CONFIGS[parts[0]], parts[1], int(parts[2])))
+    pairs = [(config.name, env_id) for config, env_id, _ in rows]
+    if len(set(pairs)) != len(pairs):
+        parser.error("each (config, game) can appear once: its runs share the folder <config>/<game>/seed<S>")
+    return [Run(config, env_id, seed, steps) for seed in seeds for config, env_id, steps in rows]
+
+
+@contextlib.contextmanager
+def harness_lock(path: Path) -> Iterator[None]:
+    """One harness per output folder: a second start exits instead of training a second run beside the first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise SystemExit(f"another atari_scores.py (pid {handle.read().strip() or '?'}) is running on "
+                             f"{path.parent}; let it finish or stop it with SIGTERM") from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS), metavar="CONFIG:GAME:STEPS",
+                        help=f"rows of the table; configs: {', '.join(CONFIGS)}")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / ".atari_runs", help="one folder per run")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR,
+                        help="where finished runs' summaries go (committed: benchmarks/results/atari)")
+    parser.add_argument("--peer_venv", type=Path, default=BENCH_DIR / ".peer_venv")
+    parser.add_argument("--extra_args", default="",
+                        help="more flags for our CLI runs (e.g. '--num_env=2 --nsteps=32' for a smoke test); they "
+                             "go into the runs' commands and summaries")
+    parser.add_argument("--report_only", action="store_true", help="render what exists; train nothing")
+    parser.add_argument("--no_docs", action="store_true", help="print the report; leave docs/ alone")
+    args = parser.parse_args()
+    plan = parse_runs(parser, args.runs, args.seeds)
+    out, results, extra_args = args.out.resolve(), args.results.resolve(), tuple(args.extra_args.split())
+    if not args.report_only:
+        with_peer = any(run.config.side == "peer" and not run.summary_file(results).exists() for run in plan)
+        peer_python = str(ensure_peer_venv(args.peer_venv.resolve())) if with_peer else None
+        with harness_lock(out / "harness.lock"):
+            for run in plan:
+                if run.summary_file(results).exists():
+                    continue
+                print(remaining_work(plan, out, results), file=sys.stderr, flush=True)
+                train(run, run.folder(out), extra_args, peer_python)
+                finish(run, run.folder(out), extra_args, results)
+    rows = summaries(plan, out, results)
+    command = "python benchmarks/atari_scores.py --runs " + " ".join(args.runs) + " --seeds " + " ".join(
+        map(str, args.seeds))
+    section = report(rows, command, list(dict.fromkeys(run.game for run in plan)))
+    print(section)
+    if not args.no_docs:
+        plot(rows)
+        write_docs_section(DOCS_FILE, MARKS, section, "Scores")
+
+
+if __name__ == "__main__":
+    main()

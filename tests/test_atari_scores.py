@@ -1,0 +1,194 @@
+"""benchmarks/atari_scores.py, the resumable Atari scores harness: a run stopped with SIGTERM and started again by
+the harness continues the same curve (real CLI, real Atari game); the score, curve and report from monitor files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import atari_scores  # noqa: E402
+import run_table  # noqa: E402
+
+# A tiny PPO2 run on Breakout (short games, so the monitor files fill quickly): 2 envs x 32 steps per update.
+NUM_ENV, NSTEPS = 2, 32
+NBATCH = NUM_ENV * NSTEPS
+TIMESTEPS = NBATCH * 30
+EXTRA = f"--num_env={NUM_ENV} --nsteps={NSTEPS} --nminibatches=2 --precision=float32"
+ENV_ID = "BreakoutNoFrameskip-v4"
+
+
+def harness(tmp_path: Path) -> list[str]:
+    return [sys.executable, str(BENCHMARKS / "atari_scores.py"), "--runs", f"ppo2:{ENV_ID}:{TIMESTEPS}",
+            "--seeds", "0", "--out", str(tmp_path / "runs"), "--results", str(tmp_path / "results"),
+            "--extra_args", EXTRA, "--no_docs"]
+
+
+def games_written(run_dir: Path) -> int:
+    try:
+        return len(run_table.monitor_rows(run_dir))
+    except (OSError, ValueError, KeyError, csv.Error):
+        return 0
+
+
+def progress_rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "progress.csv", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.mark.slow
+def test_sigterm_then_restart_continues_the_same_curve(tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "ppo2" / ENV_ID / "seed0"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    first = subprocess.Popen(harness(tmp_path), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.monotonic() + 240
+    try:
+        while games_written(run_dir) < 2:  # training is under way (its stop handler is installed)
+            if first.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the run ended or stalled before 2 games: {first.stderr.read() if first.stderr else ''}")
+            time.sleep(0.2)
+        first.send_signal(signal.SIGTERM)  # to the harness only: it passes the signal on to the training
+        first.wait(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 128 + signal.SIGTERM
+    stopped_at = run_table.checkpoint_step(run_dir)
+    assert 0 < stopped_at < TIMESTEPS, "the training wrote its checkpoint at the stop, part-way"
+    games_before = run_table.monitor_rows(run_dir)
+    assert not (tmp_path / "results").exists(), "an unfinished run has no summary"
+
+    second = subprocess.run(harness(tmp_path), env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "remaining work" in second.stderr
+    assert f"--load_path={run_dir}" in second.stderr, "the harness resumed the run folder"
+    assert "resuming" in (run_dir / "train.log").read_text(), "the CLI continued the checkpoint's run"
+
+    # The finished run: all the target steps, in two pieces, the second from the stop's checkpoint.
+    assert run_table.checkpoint_step(run_dir) == TIMESTEPS
+    (piece,) = run_table.pieces(run_dir)
+    assert piece["from_step"] == stopped_at
+    assert int(float(progress_rows(run_dir)[-1]["misc/total_timesteps"])) == TIMESTEPS
+
+    # The curve goes on: games of the first piece are kept, and the games after the restart are counted from the
+    # checkpoint's step on, never from 0. (The monitor also counts the FIRE and no-op steps the reset wrappers take
+    # after each lost life, so the count runs a few steps per life ahead of the agent's steps.)
+    games_after = run_table.monitor_rows(run_dir)
+    assert games_after[: len(games_before)] == games_before
+    assert len(games_after) > len(games_before)
+    steps = run_table.episodes(run_dir, 1, run_table.pieces(run_dir))
+    restarted = [(step, length) for (end, length, _), (step, _) in zip(games_after, steps) if end >= piece["started"]]
+    assert restarted[0][0] == stopped_at + restarted[0][1]
+    assert [step for step, _ in restarted] == sorted(step for step, _ in restarted)
+    assert steps[-1][0] == pytest.approx(TIMESTEPS, rel=0.15)
+
+    (summary_file,) = (tmp_path / "results").iterdir()
+    summary = json.loads(summary_file.read_text())
+    assert summary["finished"] and summary["steps_done"] == TIMESTEPS and summary["pieces"] == 2
+    assert summary["games"] == len(games_after)
+    assert summary["wall_s"] > 0
+    assert summary["last100_mean"] == pytest.approx(sum(score for _, score in steps[-100:]) / len(steps[-100:]))
+    assert summary["command"][summary["command"].index("-m") + 1:][:4] == [
+        "baselines_tf2.run", "--alg=ppo2", f"--env={ENV_ID}", f"--num_timesteps={TIMESTEPS}"]
+
+    # A third start trains nothing: the summary is there.
+    third = subprocess.run(harness(tmp_path), env=env, capture_output=True, text=True, timeout=120)
+    assert third.returncode == 0 and "baselines_tf2.run" not in third.stderr
+
+
+def write_monitor(path: Path, t_start: float, rows: list[tuple[float, int, float]]) -> None:
+    """A monitor file: header, then (score, length, seconds since t_start) rows."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("#" + json.dumps({"t_start": t_start, "env_id": ENV_ID}) + "\nr,l,t\n")
+        handle.writelines(f"{score},{length},{t}\n" for score, length, t in rows)
+
+
+def test_curve_counts_steps_across_a_resume_and_the_report_renders(tmp_path: Path, monkeypatch) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    # env 0 and env 1: games of 100 steps; the run stopped at step 450 and resumed at t = 1000 + 50.
+    write_monitor(run_dir / "0.0.monitor.csv", 1000.0, [(1.0, 100, 10.0), (2.0, 100, 30.0), (5.0, 100, 60.0)])
+    write_monitor(run_dir / "0.1.monitor.csv", 1000.5, [(3.0, 100, 19.5), (4.0, 100, 39.5)])
+    (run_dir / run_table.PIECES_FILE).write_text(json.dumps([{"started": 1050.0, "from_step": 450}]))
+    games = run_table.episodes(run_dir, 1, run_table.pieces(run_dir))
+    # by end time: 1010 (env 0), 1020 (env 1), 1030 (env 0), 1040 (env 1): 100, 200, 300, 400 steps; the resume at
+    # 1050 sets the count to 450 (the games in progress at the stop were lost), so the game ending at 1060 is at 550.
+    assert games == [(100, 1.0), (200, 3.0), (300, 2.0), (400, 4.0), (550, 5.0)]
+    assert run_table.episodes(run_dir, 1)[-1] == (500, 5.0)  # without the resume record the count falls behind
+
+    assert atari_scores.last_mean(games) == pytest.approx(3.0)
+    assert atari_scores.last_mean(games, upto=250) == pytest.approx(2.0)
+    curve = atari_scores.last_mean_curve(games, 1000)
+    assert len(curve) == atari_scores.CURVE_POINTS
+    assert curve[0] is None and curve[4] == pytest.approx(1.0) and curve[-1] == pytest.approx(3.0)
+
+    many = [(float(step), float(step % 7)) for step in range(1, 301)]
+    assert atari_scores.last_mean(many) == pytest.approx(sum(score for _, score in many[-100:]) / 100)
+
+    finished = {"config": "ppo2", "env": "PongNoFrameskip-v4", "seed": 0, "timesteps": 10_000_000,
+                "steps_done": 10_000_000, "finished": True, "wall_s": 7200.0, "last100_mean": 20.0,
+                "curve": [None, *[float(i) for i in range(49)]], "code": "abc1234"}
+    running = {**finished, "seed": 1, "steps_done": 2_500_000, "finished": False, "last100_mean": 10.0,
+               "curve": [None, 1.0, *[None] * 48], "code": None}
+    text = atari_scores.report([finished, running], "python benchmarks/atari_scores.py", ["Pong"])
+    row = next(line for line in text.splitlines() if line.startswith("| Pong | ppo2 |"))
+    assert "| 10M | 2 | 15.0 ± 5.0 (unfinished: seed 1 at 2.5M) |" in row
+    assert "20.36 (CleanRL ppo_atari.py)" in row and "13.68 (baselines Atari10M table (commit 7bfbcf1))" in row
+    assert "| 2.0 | abc1234 |" in row
+    assert "18.9" not in row, "DQN's points are not PPO's reference"
+    assert "img/scores_Pong.png" in text and "https://docs.cleanrl.dev/rl-algorithms/ppo/#ppo_ataripy" in text
+
+    monkeypatch.setattr(atari_scores, "IMG_DIR", tmp_path / "img")
+    (written,) = atari_scores.plot([finished, running])
+    assert written == tmp_path / "img" / "scores_Pong.png" and written.stat().st_size > 0
+
+    docs = tmp_path / "scores.md"
+    docs.write_text(f"# Scores\n\nintro\n\n{atari_scores.MARKS[0]}\nold\n{atari_scores.MARKS[1]}\n\nprotocol\n")
+    run_table.write_docs_section(docs, atari_scores.MARKS, "new table", "Scores")
+    assert docs.read_text() == (f"# Scores\n\nintro\n\n{atari_scores.MARKS[0]}\nnew table\n{atari_scores.MARKS[1]}"
+                                "\n\nprotocol\n")
+
+
+def test_configs_carry_their_exact_command_lines(tmp_path: Path) -> None:
+    run = atari_scores.Run(atari_scores.CONFIGS["ppo2"], "PongNoFrameskip-v4", 0, 3_000_000)
+    run_dir = tmp_path / "ppo2" / "PongNoFrameskip-v4" / "seed0"
+    # the hand-started milestone run, which the harness adopts: the same command plus --load_path
+    assert atari_scores.command_for(run, run_dir, resume=True)[1:] == [
+        "-m", "baselines_tf2.run", "--alg=ppo2", "--env=PongNoFrameskip-v4", "--num_timesteps=3000000",
+        "--num_env=8", "--seed=0", f"--log_path={run_dir}", f"--load_path={run_dir}"]
+    sb3like = atari_scores.CONFIGS["deepq_sb3like"].args
+    assert {"--dueling=False", "--double_q=False", "--prioritized_replay=False", "--learning_starts=100000",
+            "--buffer_size=100000", "--target_network_update_freq=1000"} <= set(sb3like)
+    peer = atari_scores.command_for(atari_scores.Run(atari_scores.CONFIGS["sb3_dqn"], "PongNoFrameskip-v4", 1,
+                                                     1_000_000), run_dir, peer_python="peer-python")
+    assert peer[2:] == ["dqn_learning", "--env", "PongNoFrameskip-v4", "--timesteps", "1000000", "--seed", "1",
+                        "--monitor_dir", str(run_dir), *atari_scores.CONFIGS["sb3_dqn"].args]
+    assert "--learning_starts" in peer and peer[peer.index("--learning_starts") + 1] == "100000"
+
+
+def test_a_hand_started_run_is_found_by_its_log_path_from_its_working_directory(tmp_path: Path) -> None:
+    """The harness waits while another process trains a run folder (given relative to that process's cwd)."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "--log_path=runs/seed0"],
+                               cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 10
+        while not atari_scores.training_pids(tmp_path / "runs" / "seed0") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert atari_scores.training_pids(tmp_path / "runs" / "seed0") == [process.pid]
+        assert atari_scores.training_pids(tmp_path / "runs" / "seed1") == []
+    finally:
+        process.kill()
+        process.wait()
