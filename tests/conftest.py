@@ -19,3 +19,20 @@ def op_determinism_stays_within_its_test() -> Iterator[None]:
 
     if config.is_op_determinism_enabled():
         config.disable_op_determinism()
+
+
+# Files whose tests share nothing costly and are long enough to be worth spreading over both xdist workers, test by
+# test. Every other file stays whole on one worker (`--dist=loadgroup` with one group per file), so its module
+# fixtures are built once.
+SPREAD_TEST_BY_TEST = frozenset({
+    "test_learning.py",
+    "test_continuous_control.py",
+    "test_baselines_algorithm_tests.py",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put each test of a file outside SPREAD_TEST_BY_TEST in its file's xdist group."""
+    for item in items:
+        if item.path.name not in SPREAD_TEST_BY_TEST:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))

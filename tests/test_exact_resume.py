@@ -23,7 +23,7 @@ from baselines_tf2.ppo2 import ppo2
 from baselines_tf2.training.checkpoint import load_checkpoint, read_metadata
 from baselines_tf2.training.stop_signals import TrainingInterrupted
 
-NUM_ENV, NSTEPS, NUPDATES = 2, 32, 60
+NUM_ENV, NSTEPS, NUPDATES = 2, 32, 20
 TIMESTEPS = NUM_ENV * NSTEPS * NUPDATES
 STOP_AFTER_UPDATES = 4  # SIGTERM once progress.csv shows this many updates
 ENV_ARGS = {

@@ -14,7 +14,9 @@ import gymnasium
 import pytest
 from cli_helpers import PLAY, RUN, Finished, run_concurrently
 
+from baselines_tf2 import logger
 from baselines_tf2.nn.tf_util import resolve_precision
+from baselines_tf2.run import main as run_main
 from baselines_tf2.run import unwritable_reason
 from baselines_tf2.training.checkpoint import read_metadata
 
@@ -126,26 +128,50 @@ def usage_error_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
     return {name: str(path) for name, path in paths.items()}
 
 
-@pytest.fixture(scope="module")
-def usage_error_results(tmp_path_factory: pytest.TempPathFactory, usage_error_paths: dict[str, str]
-                        ) -> dict[str, Finished]:
-    cwd = tmp_path_factory.mktemp("cli_errors")
-    commands = {
-        name: RUN + ["--num_timesteps=0"] + [arg.format(**usage_error_paths) for arg in args]
-        for name, (args, _) in USAGE_ERRORS.items()
-    }
-    return run_concurrently(commands, cwd, timeout=TIMEOUT_S)
+def _run_in_process(argv: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> Finished:
+    """`main(argv)` in this process, as the command line would run it: its exit status and output."""
+    previous_dir = os.getcwd()
+    os.chdir(cwd)
+    try:
+        returncode = run_main(argv)
+    except SystemExit as exit_:
+        returncode = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.chdir(previous_dir)
+        logger.reset()
+    captured = capsys.readouterr()
+    return Finished(returncode, captured.out, captured.err)
 
 
-@pytest.mark.parametrize("case", sorted(USAGE_ERRORS))
-def test_usage_error_exits_2_and_names_the_problem(usage_error_results: dict[str, Finished], case: str) -> None:
-    result = usage_error_results[case]
+def _assert_usage_error(result: Finished, case: str) -> None:
+    """Exit 2, and the last line of stderr is argparse's one-line error matching the case's patterns."""
     assert result.returncode == 2, result.stderr[-2000:]
     error_line = result.stderr.strip().splitlines()[-1]
     assert error_line.startswith("python -m baselines_tf2.run: error:"), result.stderr[-2000:]
     for pattern in USAGE_ERRORS[case][1]:
         assert re.search(pattern, error_line), (pattern, error_line)
     assert "Traceback" not in result.stderr
+
+
+# Every case runs main() in-process (a subprocess per case would pay TensorFlow's import 38 times); these few also
+# run as real commands, to show the exit status and the one-line error reach the shell.
+AS_COMMANDS = ("unknown_alg", "stray_argument", "deepq_continuous_actions")
+
+
+@pytest.mark.parametrize("case", sorted(USAGE_ERRORS))
+def test_usage_error_exits_2_and_names_the_problem(usage_error_paths: dict[str, str], case: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--num_timesteps=0"] + [arg.format(**usage_error_paths) for arg in USAGE_ERRORS[case][0]]
+    _assert_usage_error(_run_in_process(args, tmp_path, capsys), case)
+
+
+def test_usage_errors_exit_2_from_the_command_line(usage_error_paths: dict[str, str], tmp_path: Path) -> None:
+    commands = {
+        case: RUN + ["--num_timesteps=0"] + [arg.format(**usage_error_paths) for arg in USAGE_ERRORS[case][0]]
+        for case in AS_COMMANDS
+    }
+    for case, result in run_concurrently(commands, tmp_path, timeout=TIMEOUT_S).items():
+        _assert_usage_error(result, case)
 
 
 def test_a_folder_without_write_permission_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
