@@ -23,6 +23,10 @@ class AlgorithmEntry:
     discrete_actions_only: bool = False  # DQN picks among Discrete actions only
     continuous_actions_only: bool = False  # DDPG, TD3 and SAC act in Box spaces only
     feedforward_only: bool = False  # recurrent networks (lstm, ...) are refused: TRPO, DDPG, TD3 and SAC
+    goal_observations_only: bool = False  # HER: Dict observations with observation/achieved_goal/desired_goal
+    # keeps an env's Dict observations as they are (make_vec_env's flatten_dict_observations=False), as baselines'
+    # run.py did for her; the others see them flattened into one vector
+    dict_observations: bool = False
     default_num_env: int | None = None  # envs when --num_env is not given (None: the env type's rule)
     bf16_validated: bool = False  # --precision=auto may pick bfloat16: equal-step learning curves matched float32
     data_parallel: bool = False  # runs on several MPI ranks, averaging their gradients
@@ -65,6 +69,11 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         "baselines_tf2.ddpg.ddpg", "DDPGConfig", "baselines_tf2.ddpg.ddpg:policy_from_checkpoint",
         value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1, feedforward_only=True,
         data_parallel=True,
+    ),
+    "her": AlgorithmEntry(
+        "baselines_tf2.her.her", "HERConfig", "baselines_tf2.her.her:policy_from_checkpoint",
+        value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1, feedforward_only=True,
+        data_parallel=True, goal_observations_only=True, dict_observations=True, mujoco_vec_normalize=False,
     ),
     "td3": AlgorithmEntry(
         "baselines_tf2.td3.td3", "TD3Config", "baselines_tf2.td3.td3:policy_from_checkpoint",

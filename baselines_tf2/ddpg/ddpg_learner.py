@@ -58,6 +58,7 @@ class DDPG(OffPolicyAgent):
 
     alg = "ddpg"
     data_parallel = True
+    targets_every_update = True  # baselines' DDPG moves its targets after each update (its HER, once per cycle)
 
     def __init__(self, observation_space: Any, action_space: Any, network: str, network_kwargs: Mapping[str, Any],
                  config: Any, seed: int | None = None) -> None:
@@ -201,7 +202,7 @@ class DDPG(OffPolicyAgent):
             return {}
         batch = memory.sample(self.config.batch_size)
         stddev = tf.constant(self.param_noise.current_stddev, tf.float32)
-        local = self.adaptive_distance(self.obs_tensor(batch["obs0"]), stddev)
+        local = self.adaptive_distance(tf.convert_to_tensor(batch["obs0"]), stddev)  # replay rows are flat already
         distance = float(self.world.mean(np.array([local], np.float64))[0])
         self.param_noise.adapt(distance)
         return {"train/param_noise_distance": distance, "train/param_noise_stddev": self.param_noise.current_stddev}
@@ -279,20 +280,31 @@ class DDPG(OffPolicyAgent):
         critic_gradients, critic_norm = clipped_gradients(
             tape.gradient(critic_loss, self.critic.trainable_variables), config.clip_norm)
         with tf.GradientTape() as tape:
-            actor_loss = -tf.reduce_mean(self.critic([obs0, self.actor(obs0)]) * std + mean)
+            actor_loss = self._actor_loss(obs0, mean, std)
         actor_gradients, actor_norm = clipped_gradients(
             tape.gradient(actor_loss, self.actor.trainable_variables), config.clip_norm)
         return Gradients(critic_gradients, actor_gradients, critic_loss, actor_loss, critic_norm, actor_norm)
 
+    def _actor_loss(self, obs0: tf.Tensor, mean: tf.Tensor, std: tf.Tensor) -> tf.Tensor:
+        """-Q(s, mu(s)) in return units, averaged over the batch."""
+        return -tf.reduce_mean(self.critic([obs0, self.actor(obs0)]) * std + mean)
+
     def _apply(self, gradients: Gradients) -> tf.Tensor:
-        """Apply both gradients (each only if finite), then move the targets; 1.0 if either update was skipped."""
+        """Apply both gradients (each only if finite), then move the targets (unless they move once per iteration);
+        1.0 if either update was skipped."""
         skipped_critic = apply_if_finite(self.critic_optimizer, gradients.critic, self.critic.trainable_variables,
                                          gradients.critic_loss, gradients.critic_norm)
         skipped_actor = apply_if_finite(self.actor_optimizer, gradients.actor, self.actor.trainable_variables,
                                         gradients.actor_loss, gradients.actor_norm)
+        if self.targets_every_update:
+            self._move_targets()
+        return tf.maximum(skipped_critic, skipped_actor)
+
+    def _move_targets(self) -> tf.Tensor:
+        """Polyak-average both targets toward their networks by `tau`."""
         soft_update(self.target_actor.weights, self.actor.weights, self.config.tau)
         soft_update(self.target_critic.weights, self.critic.weights, self.config.tau)
-        return tf.maximum(skipped_critic, skipped_actor)
+        return tf.constant(0.0)
 
     def _train_step(self, batch: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         target_q = self._target_q(batch)

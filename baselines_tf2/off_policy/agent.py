@@ -18,7 +18,8 @@ import tensorflow as tf
 
 from baselines_tf2.common.mpi_util import World, world
 from baselines_tf2.nn.tf_util import CompiledFunction, assign_checkpoint_arrays, check_network_fits_checkpoint
-from baselines_tf2.off_policy.networks import OBSERVATION_CLIP, ObservationNormalizer, build_actor
+from baselines_tf2.off_policy.goals import flat_goal_observations, goal_sizes, is_goal_space
+from baselines_tf2.off_policy.networks import ObservationNormalizer, build_actor
 from baselines_tf2.training.checkpoint import (
     CheckpointError,
     check_network_matches,
@@ -32,16 +33,24 @@ from baselines_tf2.training.checkpoint import (
 
 
 def check_spaces(observation_space: gymnasium.Space, action_space: gymnasium.Space, alg: str) -> None:
-    """ValueError unless the observations are a flat-able Box and the actions a bounded Box."""
+    """ValueError unless the observations are a flat-able Box (or a goal env's Dict) and the actions a bounded Box."""
     if not isinstance(action_space, gymnasium.spaces.Box):
         raise ValueError(f"{alg} needs a continuous (Box) action space, got {action_space}; use deepq, ppo2 or a2c "
                          "for discrete actions")
     if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
         raise ValueError(f"{alg} scales its tanh actions to the action space's bounds, which must be finite; got "
                          f"{action_space}")
-    if not isinstance(observation_space, gymnasium.spaces.Box):
-        raise ValueError(f"{alg} needs Box observations, got {observation_space} (flatten Dict observations with "
+    if not isinstance(observation_space, gymnasium.spaces.Box) and not is_goal_space(observation_space):
+        raise ValueError(f"{alg} needs Box observations or a goal env's Dict (observation, achieved_goal, "
+                         f"desired_goal), got {observation_space} (flatten other Dict observations with "
                          "gymnasium.wrappers.FlattenObservation)")
+
+
+def flat_observation_size(space: gymnasium.Space) -> int:
+    """The size of the learners' flat input: a Box's elements, or a goal env's observation plus desired goal."""
+    if is_goal_space(space):
+        return sum(goal_sizes(space))  # type: ignore[arg-type]  # is_goal_space: a Dict
+    return int(np.prod(space.shape or ()))
 
 
 def batch_signature(obs_size: int, nb_actions: int) -> dict[str, tf.TensorSpec]:
@@ -71,27 +80,35 @@ class OffPolicyAgent(ABC):
     # bounds its shapes with this before building the agent
     actor_builder = staticmethod(build_actor)
 
+    observation_clip: float | None = None  # raw observations are clipped to +-this before anything (HER's clip_obs)
+
     def __init__(self, observation_space: gymnasium.Space, action_space: gymnasium.Space, network: str,
                  network_kwargs: Mapping[str, Any], config: Any) -> None:
         check_spaces(observation_space, action_space, self.alg)
-        assert isinstance(observation_space, gymnasium.spaces.Box) and isinstance(action_space, gymnasium.spaces.Box)
-        self.observation_space: gymnasium.spaces.Box = observation_space
+        assert isinstance(action_space, gymnasium.spaces.Box)
+        self.observation_space = observation_space
+        self.goal_observations = is_goal_space(observation_space)  # acts on concat(observation, desired_goal)
         self.action_space: gymnasium.spaces.Box = action_space
         self.network = network
         self.network_kwargs = dict(network_kwargs)
         self.config = config
         self.precision = "float32"
-        self.obs_size = int(np.prod(observation_space.shape))
+        self.obs_size = flat_observation_size(observation_space)
         self.nb_actions = int(np.prod(action_space.shape))
         self.low = np.asarray(action_space.low, np.float32).reshape(-1)
         self.high = np.asarray(action_space.high, np.float32).reshape(-1)
         self.world = world() if self.data_parallel else World()  # the ranks training this agent together
-        self.normalizer = ObservationNormalizer(self.obs_size, config.normalize_observations, self.world)
+        self.normalizer = ObservationNormalizer(self.obs_size, config.normalize_observations, self.world,
+                                                **self.normalizer_settings())
         self.timesteps = 0
         self.run_metadata: dict[str, Any] = {}
         self.build()
         obs_spec = tf.TensorSpec([None, self.obs_size], tf.float32)
         self.deterministic_actions = CompiledFunction(self._deterministic_actions, [obs_spec])
+
+    def normalizer_settings(self) -> dict[str, float]:
+        """The observation normalizer's variance floor and clip, when not baselines' DDPG ones."""
+        return {}
 
     @abstractmethod
     def build(self) -> None:
@@ -120,6 +137,17 @@ class OffPolicyAgent(ABC):
         """Called before gradient step `train_step` of each iteration (DDPG adapts its parameter noise)."""
         return {}
 
+    def observe(self, observations: Any) -> None:
+        """One env step's observations, before acting on them: the running statistics learn them (not HER's, whose
+        statistics learn relabelled goals in `after_rollout`)."""
+        self.normalizer.update(self.flat_observations(observations))
+
+    def after_rollout(self, memory: Any, steps: int) -> None:
+        """The iteration's `steps` env steps per env are stored; its updates come next."""
+
+    def after_training(self) -> None:
+        """The iteration's updates are done (HER moves its targets here, once per cycle, as baselines)."""
+
     def noise_state(self) -> dict[str, Any]:
         """The exploration noise's state, for checkpoints."""
         return {}
@@ -133,9 +161,17 @@ class OffPolicyAgent(ABC):
 
     # ---- acting ---------------------------------------------------------------------------------------
 
+    def flat_observations(self, obs: Any) -> np.ndarray:
+        """A batch of raw observations (a goal env's dict of batches) as the float32 [B, obs_size] array the
+        networks take."""
+        if self.goal_observations:
+            return flat_goal_observations(obs, self.observation_clip)
+        flat = np.asarray(obs, np.float32).reshape(-1, self.obs_size)
+        return flat if self.observation_clip is None else np.clip(flat, -self.observation_clip, self.observation_clip)
+
     def obs_tensor(self, obs: Any) -> tf.Tensor:
         """A batch of raw observations as the float32 [B, obs_size] tensor the compiled functions take."""
-        return tf.convert_to_tensor(np.asarray(obs, np.float32).reshape(-1, self.obs_size))
+        return tf.convert_to_tensor(self.flat_observations(obs))
 
     def scale_actions(self, actions: np.ndarray) -> np.ndarray:
         """Actions in [-1, 1] -> the env's [low, high] (baselines multiplies by `high`, the same when symmetric)."""
@@ -164,7 +200,8 @@ class OffPolicyAgent(ABC):
         flat = keras.layers.Flatten(name="flat_observations")(encoded)
         if self.normalizer.enabled:
             mean, std = (keras.ops.convert_to_tensor(value.numpy()) for value in self.normalizer.mean_std())
-            flat = keras.ops.clip((flat - mean) / (std + 1e-8), -OBSERVATION_CLIP, OBSERVATION_CLIP)
+            clip = self.normalizer.clip
+            flat = keras.ops.clip((flat - mean) / (std + 1e-8), -clip, clip)
         unit_actions = self.export_actions(flat)
         low = keras.ops.convert_to_tensor(self.low)
         high = keras.ops.convert_to_tensor(self.high)
@@ -269,7 +306,7 @@ def agent_from_checkpoint(agent_class: type[OffPolicyAgent], config_class: type,
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"cannot rebuild the {agent_class.alg} agent of {path!r}: {err}") from None
     network_kwargs = metadata.get("network_kwargs", {})
-    obs_size, nb_actions = (int(np.prod(space.shape or ())) for space in (observation_space, action_space))
+    obs_size, nb_actions = flat_observation_size(observation_space), int(np.prod(action_space.shape or ()))
     check_network_fits_checkpoint(
         lambda: [agent_class.actor_builder(obs_size, nb_actions, network, network_kwargs)], metadata, repr(path))
     try:

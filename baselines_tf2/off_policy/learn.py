@@ -28,12 +28,15 @@ def learn_off_policy(
     eval_env: Any = None,
     eval_steps: int = 0,
     callback: Callable[..., Any] | None = None,
+    replay: Callable[..., Any] | None = None,
+    evaluation: Any = None,
 ) -> OffPolicyAgent:
     """Build the agent for `env`'s spaces with `build_agent(observation_space, action_space)`, load `load_path`,
     and train it for `options.total_timesteps` env steps (0: just build and load).
 
     With `eval_env`: `eval_steps` deterministic steps after each iteration (DDPG), or every `config.eval_freq` env
-    steps `config.eval_episodes` episodes, the best agent saved beside the checkpoints (TD3, SAC)."""
+    steps `config.eval_episodes` episodes, the best agent saved beside the checkpoints (TD3, SAC); or the given
+    `evaluation(agent)` (HER's test rollouts). `replay` builds the replay memory (see `train_off_policy`)."""
     venv = as_vec_env(env, options.seed)
     set_global_seeds(options.seed, deterministic_ops=options.deterministic)
     agent = build_agent(venv.observation_space, venv.action_space)
@@ -44,15 +47,16 @@ def learn_off_policy(
     if options.total_timesteps <= 0:
         return agent
     with tempfile.TemporaryDirectory() as scratch:
-        evaluation: PeriodicEvaluation | EvalSteps | None = None
-        if eval_env is not None and eval_steps:
+        if evaluation is not None:
+            evaluation = evaluation(agent)
+        elif eval_env is not None and eval_steps:
             evaluation = EvalSteps(as_vec_env(eval_env), eval_steps, agent)
         elif eval_env is not None and getattr(config, "eval_freq", None):
             evaluation = PeriodicEvaluation(as_vec_env(eval_env), every=config.eval_freq,
                                             episodes=config.eval_episodes, act=agent,
                                             path=os.path.join(logger.get_dir() or scratch, "best-eval"))
         train_off_policy(agent, venv, schedule, options, load_path=load_path, save_replay=config.save_replay,
-                         buffer_size=config.buffer_size, evaluation=evaluation, callback=callback)
+                         buffer_size=config.buffer_size, evaluation=evaluation, callback=callback, replay=replay)
     return agent
 
 

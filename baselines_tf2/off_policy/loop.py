@@ -21,11 +21,24 @@ from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 from baselines_tf2.off_policy.replay import Memory
 from baselines_tf2.training.callbacks import before_step_callback
-from baselines_tf2.training.evaluation import PeriodicEvaluation
 from baselines_tf2.training.run import Algorithm, ArrayGroups, RunOptions, TrainingRun
 from baselines_tf2.training.stop_signals import StopRequest
 
 RETURN_HISTORY = 100  # episodes in baselines' rollout/return_history
+
+
+class Replay(Protocol):
+    """What the loop needs of a replay memory (`Memory`, or HER's `HerReplayBuffer`)."""
+
+    @property
+    def nb_entries(self) -> int: ...
+
+    def store(self, obs0: Any, actions: np.ndarray, rewards: np.ndarray, obs1: Any, terminals1: np.ndarray,
+              dones: np.ndarray, infos: Any) -> None: ...
+    def sample(self, batch_size: int) -> dict[str, np.ndarray]: ...
+    def end_episodes(self) -> None: ...
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
+    def load_state(self, info: dict[str, Any], arrays: dict[str, np.ndarray]) -> None: ...
 
 
 class Learner(Protocol):
@@ -39,7 +52,10 @@ class Learner(Protocol):
     def train_step(self, batch: dict[str, np.ndarray]) -> dict[str, Any]: ...
     def after_episode(self, env_index: int, num_envs: int) -> None: ...
     def before_rollout(self, num_envs: int) -> None: ...
-    def maybe_adapt(self, train_step: int, memory: Memory) -> dict[str, float]: ...
+    def maybe_adapt(self, train_step: int, memory: Any) -> dict[str, float]: ...
+    def observe(self, observations: Any) -> None: ...
+    def after_rollout(self, memory: Any, steps: int) -> None: ...
+    def after_training(self) -> None: ...
     def noise_state(self) -> dict[str, Any]: ...
     def set_noise_state(self, state: dict[str, Any]) -> None: ...
     def __call__(self, obs: Any) -> np.ndarray: ...
@@ -62,8 +78,8 @@ class Schedule:
 class OffPolicyIteration(Algorithm):
     """Collect `rollout_steps` on every env, store them, then `train_steps` updates; logs baselines' DDPG keys."""
 
-    def __init__(self, agent: Learner, venv: VecEnv, memory: Memory, schedule: Schedule, run: TrainingRun,
-                 evaluation: PeriodicEvaluation | EvalSteps | None = None, save_replay: bool = False) -> None:
+    def __init__(self, agent: Learner, venv: VecEnv, memory: Replay, schedule: Schedule, run: TrainingRun,
+                 evaluation: Any = None, save_replay: bool = False) -> None:
         self.agent = agent
         self.venv = venv
         self.memory = memory
@@ -94,7 +110,9 @@ class OffPolicyIteration(Algorithm):
         # transitions and env positions of an iteration it does not count.
         for step in range(schedule.rollout_steps):
             self._env_step(played=run.timesteps + step * self.num_envs, rng=run.rng)
-        if self.memory.nb_entries >= max(schedule.learning_starts, schedule.batch_size):
+        self.agent.after_rollout(self.memory, schedule.rollout_steps)
+        # batches are drawn with replacement, so a memory smaller than a batch can train (as baselines' HER does)
+        if self.memory.nb_entries >= max(schedule.learning_starts, 1):
             for train_step in range(schedule.train_steps):
                 self.window.note(self.agent.maybe_adapt(train_step, self.memory))
                 stats = {name: float(value) for name, value in self.agent.train_step(
@@ -102,9 +120,13 @@ class OffPolicyIteration(Algorithm):
                 self.gradient_steps += 1
                 run.nonfinite.record(stats.pop("skipped") > 0, self.gradient_steps, stats)
                 self.window.note(stats)
+            self.agent.after_training()
         steps_done = (run.iteration + 1) * self.steps_per_iteration
         if self.evaluation is not None and self.evaluation.due(steps_done):
             self.evaluation.evaluate(run.agent, steps_done)
+            if getattr(self.evaluation, "env", None) is self.venv:  # it played (and reset) the training envs
+                self.memory.end_episodes()
+                self.obs = self.evaluation.obs
         if (run.iteration + 1) % schedule.log_every == 0:
             self._log(run, steps_done)
         return True
@@ -116,17 +138,14 @@ class OffPolicyIteration(Algorithm):
         else:
             unit_actions = np.clip(self.agent.explore(self.obs, rng), -1.0, 1.0)
         new_obs, rewards, dones, infos = self.venv.step(self.agent.scale_actions(unit_actions))
-        next_obs = np.array(new_obs, np.float32).reshape(self.num_envs, -1)
         terminals = np.zeros(self.num_envs, np.float32)
         for done_index in np.flatnonzero(dones):
-            info = infos[done_index]
-            next_obs[done_index] = np.asarray(info.get(TERMINAL_OBSERVATION, new_obs[done_index]),
-                                              np.float32).reshape(-1)
-            terminals[done_index] = 0.0 if info.get(TRUNCATED, False) else 1.0  # a time-limit cut bootstraps
-        observations = np.asarray(self.obs, np.float32).reshape(self.num_envs, -1)
+            terminals[done_index] = 0.0 if infos[done_index].get(TRUNCATED, False) else 1.0  # a time-limit cut
+            # bootstraps
         stored_rewards = np.asarray(rewards, np.float32) * self.schedule.reward_scale
-        self.memory.append_batch(observations, unit_actions, stored_rewards, next_obs, terminals)
-        self.agent.normalizer.update(observations)
+        self.memory.store(self.obs, unit_actions, stored_rewards, final_observations(new_obs, dones, infos),
+                          terminals, np.asarray(dones, bool), infos)
+        self.agent.observe(self.obs)
         self.window.actions.append(unit_actions)
         for index, info in enumerate(infos):
             if "episode" in info:
@@ -135,6 +154,8 @@ class OffPolicyIteration(Algorithm):
                 self.window.episode_lengths.append(int(info["episode"]["l"]))
                 self.episodes += 1
             if dones[index]:
+                if "is_success" in info:  # goal envs: was the goal reached at the episode's last step
+                    self.window.successes.append(float(info["is_success"]))
                 self.agent.after_episode(index, self.num_envs)
         self.obs = new_obs
 
@@ -161,9 +182,12 @@ class OffPolicyIteration(Algorithm):
             "misc/nonfinite_updates_skipped": run.nonfinite.total_skipped,
             "misc/env_restarts": getattr(self.venv, "restarts", 0),
         }
+        if window.successes:
+            values["train/success_rate"] = _mean(window.successes)
         for name, samples in window.stats.items():
             values[name if "/" in name else f"train/{name}"] = _mean(samples)
-        if isinstance(self.evaluation, EvalSteps):
+        values.update(getattr(self.agent, "log_values", dict)())
+        if hasattr(self.evaluation, "log_values"):
             values.update(self.evaluation.log_values())
         for key, value in values.items():
             logger.record_tabular(key, value)
@@ -241,6 +265,7 @@ class LogWindow:
     def __init__(self) -> None:
         self.episode_returns: list[float] = []
         self.episode_lengths: list[int] = []
+        self.successes: list[float] = []  # goal envs' info['is_success'] at each episode's end
         self.actions: list[np.ndarray] = []
         self.stats: dict[str, list[float]] = {}
 
@@ -250,6 +275,24 @@ class LogWindow:
             self.stats.setdefault(name, []).append(float(value))
 
 
+def final_observations(new_obs: Any, dones: np.ndarray, infos: Any) -> Any:
+    """Each env's observation after its step: the reset observation the VecEnv returns replaced, where an episode
+    ended, by its terminal observation (an array batch, or a goal env's dict of batches)."""
+    ended = np.flatnonzero(dones)
+    if isinstance(new_obs, dict):
+        final = {key: np.array(value) for key, value in new_obs.items()}
+        for index in ended:
+            terminal = infos[index].get(TERMINAL_OBSERVATION)
+            if terminal is not None:
+                for key in final:
+                    final[key][index] = terminal[key]
+        return final
+    final_array = np.array(new_obs)
+    for index in ended:
+        final_array[index] = np.asarray(infos[index].get(TERMINAL_OBSERVATION, new_obs[index]))
+    return final_array
+
+
 def _mean(values: Any) -> float:
     values = list(values)
     return float(np.mean(values)) if values else float("nan")
@@ -257,9 +300,13 @@ def _mean(values: Any) -> float:
 
 def train_off_policy(agent: Any, venv: VecEnv, schedule: Schedule, options: RunOptions, *,
                      load_path: str | None, save_replay: bool, buffer_size: int,
-                     evaluation: PeriodicEvaluation | EvalSteps | None = None, callback: Any = None) -> None:
-    """Run `agent` on `venv` through the training core: replay memory, the iteration, resume and checkpoints."""
-    memory = Memory(buffer_size, (agent.nb_actions,), (agent.obs_size,), seed=options.seed)
+                     evaluation: Any = None, callback: Any = None, replay: Any = None) -> None:
+    """Run `agent` on `venv` through the training core: replay memory, the iteration, resume and checkpoints.
+
+    `replay(buffer_size, action_shape, observation_shape, seed=, flatten=)` builds the replay memory (default:
+    `Memory`; HER's `HerReplayBuffer` takes a goal env's dict observations)."""
+    memory: Replay = (replay or Memory)(buffer_size, (agent.nb_actions,), (agent.obs_size,), seed=options.seed,
+                                flatten=agent.flat_observations)
     run = TrainingRun(agent, venv, options, schedule.rollout_steps * venv.num_envs * agent.world.size)
     algorithm = OffPolicyIteration(agent, venv, memory, schedule, run, evaluation, save_replay)
     if load_path is not None:

@@ -111,8 +111,11 @@ class ObservationNormalizer:
     With several MPI `ranks`, each `update` merges every rank's batch (one Allgather), so every rank holds the
     statistics one process would have of all ranks' observations."""
 
-    def __init__(self, obs_size: int, enabled: bool, ranks: World | None = None) -> None:
+    def __init__(self, obs_size: int, enabled: bool, ranks: World | None = None,
+                 min_variance: float = MIN_OBSERVATION_VARIANCE, clip: float = OBSERVATION_CLIP) -> None:
         self.enabled = enabled
+        self.min_variance = min_variance  # the std is at least its square root
+        self.clip = clip  # normalized observations are clipped to +-clip
         self.ranks = ranks or World()
         self.mean = tf.Variable(np.zeros(obs_size), dtype=tf.float64, trainable=False, name="obs_mean")
         self.var = tf.Variable(np.ones(obs_size), dtype=tf.float64, trainable=False, name="obs_var")
@@ -139,15 +142,15 @@ class ObservationNormalizer:
         return total
 
     def mean_std(self) -> tuple[tf.Tensor, tf.Tensor]:
-        """float32 mean and std (the variance floored at 1e-2, as baselines)."""
-        std = tf.sqrt(tf.maximum(self.var, MIN_OBSERVATION_VARIANCE))
+        """float32 mean and std (the variance floored at `min_variance`: 1e-2 as baselines' DDPG, eps^2 in HER)."""
+        std = tf.sqrt(tf.maximum(self.var, self.min_variance))
         return tf.cast(self.mean, tf.float32), tf.cast(std, tf.float32)
 
     def __call__(self, observations: tf.Tensor) -> tf.Tensor:
         if not self.enabled:
             return observations
         mean, std = self.mean_std()
-        return tf.clip_by_value((observations - mean) / (std + 1e-8), -OBSERVATION_CLIP, OBSERVATION_CLIP)
+        return tf.clip_by_value((observations - mean) / (std + 1e-8), -self.clip, self.clip)
 
     def state(self) -> list[tuple[str, np.ndarray]]:
         """The statistics as named arrays, for checkpoints."""

@@ -3,7 +3,7 @@ NumPy rings, sampled uniformly with replacement. No TensorFlow here."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -17,12 +17,15 @@ class Memory:
 
     `sample` returns baselines' dict: 'obs0', 'obs1' [B, *obs], 'actions' [B, *action], 'rewards' and 'terminals1'
     [B, 1], all float32. `terminal1` is 1 only where the episode really ended (not a time-limit cut), so targets
-    bootstrap through truncation. `seed` seeds sampling.
+    bootstrap through truncation. `seed` seeds sampling. `flatten` turns a batch of an env's observations into rows
+    of `observation_shape` in `store` (a goal env's dict into concat(observation, desired_goal)).
     """
 
     def __init__(self, limit: int, action_shape: tuple[int, ...], observation_shape: tuple[int, ...],
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, flatten: Callable[[Any], np.ndarray] | None = None) -> None:
         self.limit = require_int("limit", limit, minimum=1)
+        self.observation_shape = tuple(observation_shape)
+        self.flatten = flatten
         self.rng = np.random.default_rng(seed)
         shapes = {"obs0": observation_shape, "actions": action_shape, "rewards": (1,), "obs1": observation_shape,
                   "terminals1": (1,)}
@@ -62,6 +65,18 @@ class Memory:
         for name, value in zip(FIELDS, values):
             self.arrays[name][slots] = value
         self.added += count
+
+    def store(self, obs0: Any, actions: np.ndarray, rewards: np.ndarray, obs1: Any, terminals1: np.ndarray,
+              dones: np.ndarray, infos: Any) -> None:
+        """One VecEnv step (the training loop's call): a transition per env."""
+        count = len(actions)
+        rows = [self.flatten(obs) if self.flatten is not None else np.asarray(obs, np.float32)
+                for obs in (obs0, obs1)]
+        obs0_rows, obs1_rows = (np.asarray(row, np.float32).reshape(count, *self.observation_shape) for row in rows)
+        self.append_batch(obs0_rows, actions, rewards, obs1_rows, terminals1)
+
+    def end_episodes(self) -> None:
+        """The envs were reset mid-episode; transitions carry no episode structure here, so nothing to do."""
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         """`batch_size` transitions drawn uniformly with replacement, as baselines' dict of float32 arrays."""

@@ -521,7 +521,11 @@ def _short(value: Any) -> str:
 
 
 def space_to_json(space: gymnasium.Space) -> dict[str, Any]:
-    """A JSON description of a Box, Discrete, MultiDiscrete or MultiBinary space (bounds kept exactly)."""
+    """A JSON description of a Box, Discrete, MultiDiscrete or MultiBinary space (bounds kept exactly), or of a Dict
+    of Boxes (goal-based envs' observations)."""
+    if isinstance(space, gymnasium.spaces.Dict) and all(
+            isinstance(sub, gymnasium.spaces.Box) for sub in space.spaces.values()):
+        return {"type": "Dict", "spaces": {str(key): space_to_json(sub) for key, sub in space.spaces.items()}}
     if isinstance(space, gymnasium.spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, gymnasium.spaces.Box):
@@ -532,7 +536,8 @@ def space_to_json(space: gymnasium.Space) -> dict[str, Any]:
     if isinstance(space, gymnasium.spaces.MultiBinary):
         return {"type": "MultiBinary", "n": np.asarray(space.n).tolist()}
     raise CheckpointError(
-        f"cannot describe space {space} in a checkpoint; supported: Box, Discrete, MultiDiscrete, MultiBinary")
+        f"cannot describe space {space} in a checkpoint; supported: Box, Discrete, MultiDiscrete, MultiBinary and "
+        "Dict of Box")
 
 
 def _compact_bound(bound: np.ndarray) -> Any:
@@ -558,6 +563,12 @@ def space_from_json(description: Mapping[str, Any]) -> gymnasium.Space:
         return gymnasium.spaces.MultiDiscrete(description["nvec"])
     if kind == "MultiBinary":
         return gymnasium.spaces.MultiBinary(description["n"])
+    if kind == "Dict":  # one level of Boxes, as space_to_json writes (a nested Dict is refused, not recursed into)
+        entries = description["spaces"]
+        if not isinstance(entries, Mapping) or any(
+                not isinstance(sub, Mapping) or sub.get("type") != "Box" for sub in entries.values()):
+            raise CheckpointError("checkpoint describes a Dict space whose entries are not all Box spaces")
+        return gymnasium.spaces.Dict({str(key): space_from_json(sub) for key, sub in entries.items()})
     raise CheckpointError(f"checkpoint describes an unknown space type {kind!r}")
 
 
@@ -603,4 +614,6 @@ def _describe_space(space_json: Any) -> str:
         return f"Discrete({space_json['n']})"
     if space_json.get("type") == "Box":
         return f"Box(shape={tuple(space_json['shape'])}, dtype={space_json['dtype']})"
+    if space_json.get("type") == "Dict" and isinstance(space_json.get("spaces"), dict):
+        return "Dict(" + ", ".join(f"{key}: {_describe_space(sub)}" for key, sub in space_json["spaces"].items()) + ")"
     return _short(space_json)

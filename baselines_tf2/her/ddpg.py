@@ -1,0 +1,104 @@
+"""The DDPG agent HER trains (baselines' `her.ddpg.DDPG`): baselines' DDPG learner with HER's differences.
+
+Each difference from `ddpg.ddpg_learner.DDPG` is one override below: networks of 3 x 256 ReLU over
+concat(observation, goal) clipped to +-200 and normalized (std at least 0.01, clipped to +-5); Q targets clipped to
+[-1/(1-gamma), 0] (rewards are -1 or 0); an action L2 penalty in the actor's loss; targets moved once per cycle
+with polyak 0.95; exploration by Gaussian noise plus uniformly random actions; and observation statistics learnt
+from each cycle's transitions with their hindsight goals, not from the raw steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from baselines_tf2.ddpg import ddpg_learner
+from baselines_tf2.her.config import HERConfig
+from baselines_tf2.nn.tf_util import CompiledFunction
+from baselines_tf2.off_policy.goals import describe_goal_space_problem, goal_sizes, is_goal_space
+
+
+def network_kwargs_of(config: HERConfig) -> dict[str, Any]:
+    """The mlp torso of baselines' HER actor and critic (`layers` x `hidden`, ReLU)."""
+    return {"num_layers": config.layers, "num_hidden": config.hidden, "activation": "relu"}
+
+
+class DDPG(ddpg_learner.DDPG):
+    """HER's actor, critic, targets and normalizer over a goal env's (observation, desired goal)."""
+
+    alg = "her"
+    targets_every_update = False  # once per cycle, in after_training
+
+    def __init__(self, observation_space: Any, action_space: Any, network: str, network_kwargs: Mapping[str, Any],
+                 config: HERConfig, seed: int | None = None) -> None:
+        if not is_goal_space(observation_space):
+            raise ValueError(f"her needs a goal-based env (Dict observations with observation, achieved_goal and "
+                             f"desired_goal, e.g. FetchReach-v4): {describe_goal_space_problem(observation_space)}")
+        if config.gamma is None:
+            raise ValueError("HER's agent needs gamma resolved from the episode length (her.learn does this)")
+        self.observation_clip = config.clip_obs
+        # Q targets lie in [-1/(1-gamma), 0] when every reward is -1 or 0 (baselines' clip_return); set before the
+        # parent traces the update
+        self.return_bound = 1.0 / (1.0 - config.gamma) if config.clip_return else np.inf
+        super().__init__(observation_space, action_space, network, network_kwargs, config, seed=seed)
+        self.observation_size = goal_sizes(observation_space)[0]
+        self.move_targets = CompiledFunction(self._move_targets, [])
+        obs_spec = tf.TensorSpec([None, self.obs_size], tf.float32)
+        self.greedy_q = CompiledFunction(self._greedy_q, [obs_spec])
+
+    def normalizer_settings(self) -> dict[str, float]:
+        return {"min_variance": self.config.norm_eps ** 2, "clip": self.config.norm_clip}
+
+    # ---- the update: DDPG's, with HER's target clip and action penalty ------------------------------------
+
+    def _target_q(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
+        """DDPG's target clipped to [-1/(1-gamma), 0] (baselines' clip_return with clip_pos_returns)."""
+        return tf.clip_by_value(super()._target_q(batch), -self.return_bound, 0.0)
+
+    def _actor_loss(self, obs0: tf.Tensor, mean: tf.Tensor, std: tf.Tensor) -> tf.Tensor:
+        """-Q(s, g, pi(s, g)) plus action_l2 times the mean squared action (actions in units of max_u)."""
+        actions = self.actor(obs0)
+        q_values = self.critic([obs0, actions]) * std + mean
+        return -tf.reduce_mean(q_values) + self.config.action_l2 * tf.reduce_mean(tf.square(actions))
+
+    def _greedy_q(self, obs: tf.Tensor) -> tf.Tensor:
+        """Q of the actor's actions for raw flat observations (the test rollouts' mean_Q)."""
+        normalized = self.normalizer(obs)
+        return self.critic([normalized, self.actor(normalized)])
+
+    # ---- exploration and the cycle's hooks --------------------------------------------------------------
+
+    def explore(self, obs: Any, rng: np.random.Generator) -> np.ndarray:
+        """The actor's actions plus N(0, noise_eps), clipped, each replaced by a uniform one with probability
+        random_eps (baselines' get_actions)."""
+        actions = self.deterministic_actions(self.obs_tensor(obs)).numpy()
+        actions = np.clip(actions + self.config.noise_eps * rng.standard_normal(actions.shape), -1.0, 1.0)
+        random = rng.random(len(actions)) < self.config.random_eps
+        actions[random] = rng.uniform(-1.0, 1.0, (int(random.sum()), self.nb_actions))
+        return actions.astype(np.float32)
+
+    def observe(self, observations: Any) -> None:
+        """Nothing: HER's statistics learn the cycle's transitions with their hindsight goals (after_rollout)."""
+
+    def after_rollout(self, memory: Any, steps: int) -> None:
+        """Add the cycle's transitions, relabelled as training will see them, to the observation statistics (as
+        baselines' store_episode)."""
+        count = steps * memory.num_envs
+        try:
+            batch = memory.sample(count, newest=steps)
+        except ValueError:  # no episode of this cycle has ended yet (episodes longer than a cycle)
+            return
+        self.normalizer.update(batch["obs0"])
+
+    def after_training(self) -> None:
+        """target <- polyak target + (1 - polyak) main, once per cycle."""
+        self.move_targets()
+
+    def log_values(self) -> dict[str, float]:
+        """baselines' stats_o and stats_g keys: the mean over dimensions of the statistics' means and stds."""
+        mean, std = (value.numpy() for value in self.normalizer.mean_std())
+        split = self.observation_size
+        return {"stats_o/mean": float(np.mean(mean[:split])), "stats_o/std": float(np.mean(std[:split])),
+                "stats_g/mean": float(np.mean(mean[split:])), "stats_g/std": float(np.mean(std[split:]))}

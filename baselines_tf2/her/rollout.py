@@ -1,0 +1,96 @@
+"""HER's test rollouts (baselines' evaluator `RolloutWorker(exploit=True)`) and the goal env a VecEnv runs.
+
+After each epoch, every env plays `n_test_rollouts` episodes with the actor's deterministic actions; the success
+rate (the env's `info['is_success']` at each episode's last step) and the mean Q of the actions are logged, averaged
+over MPI ranks, and rank 0 keeps the policies baselines kept: `policy_best` (the highest test success rate so far),
+`policy_latest` and every `policy_save_interval` epochs `policy_<epoch>`, in our checkpoint format.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from baselines_tf2 import logger
+from baselines_tf2.common.mpi_util import World
+from baselines_tf2.common.vec_env import VecEnv
+
+
+def local_goal_env(venv: VecEnv) -> gymnasium.Env:
+    """An instance of `venv`'s env in this process, for its `compute_reward` and spec: the first env of a
+    DummyVecEnv, else one made from the spec the workers report."""
+    inner: Any = venv
+    while hasattr(inner, "venv"):  # VecEnv wrappers
+        inner = inner.venv
+    envs = getattr(inner, "envs", None)
+    if envs:
+        return envs[0]
+    spec = venv.get_attr("spec", [0])[0] if hasattr(venv, "get_attr") else None
+    if spec is None:
+        raise ValueError("HER needs the env's compute_reward in the learner's process: give a DummyVecEnv, a "
+                         "VecEnv made by make_vec_env, or a registered env (with a spec)")
+    return gymnasium.make(spec)
+
+
+class TestRollouts:
+    """The epoch's deterministic test episodes on `env`, and the policies they select."""
+
+    def __init__(self, env: VecEnv, agent: Any, episodes_per_env: int, every: int, world: World,
+                 save_path: str | None = None, policy_save_interval: int = 5) -> None:
+        self.env = env
+        self.agent = agent
+        self.episodes_per_env = episodes_per_env
+        self.every = every  # env steps per epoch
+        self.world = world
+        self.save_path = save_path
+        self.policy_save_interval = policy_save_interval
+        self.obs: Any = None  # where the envs stand after the rollouts (the training loop takes them back)
+        self.epoch = 0
+        self.best_success_rate = -1.0
+        self.values: dict[str, float] = {}
+
+    def due(self, timesteps: int) -> bool:
+        """At the end of each epoch."""
+        return timesteps % self.every == 0
+
+    def evaluate(self, agent: Any, timesteps: int) -> None:
+        """Play the episodes, log their success rate and Q, and save the policies."""
+        obs = self.env.reset()
+        episodes_done = np.zeros(self.env.num_envs, np.int64)
+        successes: list[float] = []
+        q_values: list[float] = []
+        while episodes_done.min() < self.episodes_per_env:
+            flat = agent.obs_tensor(obs)
+            q_values.append(float(np.mean(agent.greedy_q(flat).numpy())))
+            obs, _rewards, dones, infos = self.env.step(agent.scale_actions(agent.deterministic_actions(flat).numpy()))
+            for index in np.flatnonzero(dones):
+                if episodes_done[index] < self.episodes_per_env:
+                    successes.append(float(infos[index].get("is_success", 0.0)))
+                    episodes_done[index] += 1
+        self.obs = obs
+        success_rate, mean_q = (float(value) for value in self.world.mean(
+            np.array([np.mean(successes), np.mean(q_values)], np.float64)))
+        self.values = {"epoch": self.epoch, "test/success_rate": success_rate, "test/mean_Q": mean_q,
+                       "test/episode": len(successes) * (self.epoch + 1)}
+        if self.world.rank == 0 and self.save_path:
+            self._save(agent, success_rate)
+        self.epoch += 1
+
+    def _save(self, agent: Any, success_rate: float) -> None:
+        """baselines' policy files: best (ties go to the newer), latest, and periodic."""
+        os.makedirs(self.save_path or ".", exist_ok=True)
+        folder = self.save_path or "."
+        if success_rate >= self.best_success_rate:
+            self.best_success_rate = success_rate
+            logger.info(f"New best success rate: {success_rate}. Saving policy to {folder}/policy_best ...")
+            agent.save(os.path.join(folder, "policy_best"))
+        agent.save(os.path.join(folder, "policy_latest"))
+        if self.policy_save_interval > 0 and self.epoch % self.policy_save_interval == 0:
+            agent.save(os.path.join(folder, f"policy_{self.epoch}"))
+
+    def log_values(self) -> dict[str, float]:
+        """The last epoch's test keys, for the log line that follows it."""
+        return dict(self.values)
