@@ -24,11 +24,12 @@ import gymnasium
 
 from baselines_tf2 import logger
 from baselines_tf2.algorithms import ALGORITHMS, AlgorithmEntry
-from baselines_tf2.common.cmd_util import common_arg_parser, make_vec_env
+from baselines_tf2.common.cmd_util import ROBOTICS_EXTRA, common_arg_parser, make_vec_env
 from baselines_tf2.common.cmd_util import get_env_type as env_type_of
 from baselines_tf2.common.mpi_util import DistributedEnvError, abort_on_failure, world
 from baselines_tf2.common.retro_wrappers import check_retro_game
 from baselines_tf2.common.vec_env import VecEnv, VecEnvError, VecFrameStack, VecNormalize, VecVideoRecorder
+from baselines_tf2.off_policy.goals import GOAL_KEYS, describe_goal_space_problem, is_goal_space
 from baselines_tf2.training.checkpoint import CHECKPOINTS_SUBDIR, CheckpointError, read_metadata
 from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP, CheckpointDirectory
 from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES, NonFiniteUpdateError
@@ -111,7 +112,8 @@ def build_env(
 ) -> VecEnv:
     """The training VecEnv as baselines' run.py builds it: Atari and retro games with DeepMind wrappers and 4 stacked
     frames (retro from save state --gamestate), MuJoCo behind VecNormalize (unless the algorithm's entry says
-    otherwise). `build_env(args)` (baselines' call) takes the env type, algorithm and seed from `args`."""
+    otherwise), Dict observations (goal-based robotics envs) kept for the algorithms that take them (HER) and
+    flattened for the others. `build_env(args)` (baselines' call) takes the env type, algorithm and seed from `args`."""
     if env_type is None:
         env_type = args.env_type or env_type_of(args.env)
         seed = args.seed if seed is None else seed
@@ -120,7 +122,8 @@ def build_env(
     options = {"reward_scale": args.reward_scale, "monitor_dir": monitor_dir, "env_timeout": args.env_timeout,
                "resumable": getattr(args, "deterministic", False),
                "restart_crashed_envs": args.restart_crashed_envs, "render_mode": render_mode,
-               "gamestate": getattr(args, "gamestate", None)}
+               "gamestate": getattr(args, "gamestate", None),
+               "flatten_dict_observations": not algorithm.dict_observations}
     if not algorithm.vectorized:  # one env stacking its own frames, as the replay learners store them
         stacking: dict[str, dict[str, Any]] = {"atari": {"frame_stack": True}, "retro": {"frame_stack": 4}}
         wrapper_kwargs = stacking.get(env_type)
@@ -424,11 +427,19 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
     # Only rank 0 writes logs; every rank's envs write their own <rank>.<env>.monitor.csv into run_dir (baselines).
     logger.configure(run_dir, ["stdout", "csv", "tensorboard"] if ranks.rank == 0 else [])
     recording = bool(args.save_video_interval) and ranks.rank == 0
+    if kwargs.get("replay_buffer_class") is not None:  # SAC/TD3 with HER: the goal env's Dict observations stay
+        algorithm = dataclasses.replace(algorithm, dict_observations=True)
     env = build_env(args, env_type, algorithm, args.seed, render_mode="rgb_array" if recording else None)
     if recording:
         interval = args.save_video_interval
         env = VecVideoRecorder(env, os.path.join(run_dir, "videos"), lambda step: step % interval == 0,
                                video_length=args.save_video_length)
+    # first: an env without goals is the wrong kind of env for HER, whatever its actions
+    if algorithm.goal_observations_only and not is_goal_space(env.observation_space):
+        env.close()
+        parser.error(f"--alg={args.alg} needs goal-based observations (a Dict of Boxes {', '.join(GOAL_KEYS)}), but "
+                     f"{args.env} does not: {describe_goal_space_problem(env.observation_space)}; use a goal-based "
+                     f"env such as FetchReach-v4, FetchPush-v4 or HandManipulateBlock-v1 ({ROBOTICS_EXTRA})")
     if algorithm.discrete_actions_only and not isinstance(env.action_space, gymnasium.spaces.Discrete):
         env.close()
         parser.error(f"--alg={args.alg} needs a Discrete action space, but {args.env} has {env.action_space}; "

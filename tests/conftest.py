@@ -31,8 +31,8 @@ SPREAD_TEST_BY_TEST = frozenset({
 })
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put each test of a file outside SPREAD_TEST_BY_TEST in its file's xdist group."""
-    for item in items:
-        if item.path.name not in SPREAD_TEST_BY_TEST:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Put each test of a file outside SPREAD_TEST_BY_TEST in its file's xdist group (as each test is collected:
+    xdist turns the groups into test ids in its own pytest_collection_modifyitems, which runs before a conftest's)."""
+    if item.path.name not in SPREAD_TEST_BY_TEST:
+        item.add_marker(pytest.mark.xdist_group(item.path.name))

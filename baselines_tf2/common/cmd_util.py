@@ -40,6 +40,9 @@ VEC_ENV_KINDS = ("dummy", "subproc", "shmem")
 WRAPPED_ENV_TYPES = ("atari", "retro")  # the env types whose make_env applies DeepMind wrappers (wrapper_kwargs)
 RETRO_WRAPPER_DEFAULTS = {"scale": False, "frame_stack": 1}  # 84x84x1 uint8 frames, stacked by the VecEnv
 RETRO_MAX_EPISODE_STEPS = 10000  # baselines' make_env
+ROBOTICS_EXTRA = "pip install 'baselines_tf2[robotics]'"
+# gym's robotics ids (Fetch*, Hand*) that gymnasium-robotics now holds: an unknown id of this look names its extra
+ROBOTICS_ID_PREFIXES = ("Fetch", "Hand")
 
 
 def _register_ale() -> None:
@@ -47,6 +50,28 @@ def _register_ale() -> None:
     import ale_py
 
     gymnasium.register_envs(ale_py)
+
+
+def _is_registered(env_id: str) -> bool:
+    try:
+        gymnasium.spec(env_id)
+    except gymnasium.error.Error:
+        return False
+    return True
+
+
+def register_robotics_envs() -> bool:
+    """Register gymnasium-robotics' ids (Fetch, Hand, mazes, ...) if it is installed; whether it is."""
+    if importlib.util.find_spec("gymnasium_robotics") is None:
+        return False
+    import gymnasium_robotics
+
+    gymnasium.register_envs(gymnasium_robotics)
+    return True
+
+
+def _looks_like_robotics(env_id: str) -> bool:
+    return env_id.startswith(ROBOTICS_ID_PREFIXES)
 
 
 def import_env_module(env_id: str) -> str:
@@ -68,28 +93,34 @@ def import_env_module(env_id: str) -> str:
 
 
 def get_env_type(env_id: str) -> str:
-    """The env's family as baselines names it ('atari', 'retro', 'classic_control', 'box2d', 'mujoco', ...).
+    """The env's family as baselines names it ('atari', 'retro', 'mujoco', 'robotics', 'classic_control', ...).
 
     A 'module:EnvId' id imports the module first, then classifies EnvId. An id gymnasium does not know is 'retro'
-    if stable-retro (when installed) has that game, as baselines looked ids up in retro's game list. Raises
-    ValueError naming close matches when the id is not registered, or naming the module when it cannot be imported.
+    if stable-retro (when installed) has that game, as baselines looked ids up in retro's game list, else
+    'robotics' if gymnasium-robotics (when installed, registered only then) has it. Raises ValueError naming close
+    matches when the id is not registered (and the robotics extra for a Fetch/Hand id without gymnasium-robotics),
+    or naming the module when it cannot be imported.
     """
     _register_ale()
     env_id = import_env_module(env_id)
-    try:
-        spec = gymnasium.spec(env_id)
-    except gymnasium.error.Error:
+    if not _is_registered(env_id):
         if retro_game_id(env_id) is not None:
             return "retro"
-        close = difflib.get_close_matches(env_id, [*gymnasium.registry, *retro_game_names()], n=5, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        if importlib.util.find_spec("stable_retro") is None:
-            hint += f" (retro game ids need stable-retro: {RETRO_INSTALL_HINT})"
-        raise ValueError(f"unknown environment id {env_id!r}{hint}") from None
-    entry_point = spec.entry_point
+        robotics_installed = register_robotics_envs()
+        if not _is_registered(env_id):
+            close = difflib.get_close_matches(env_id, [*gymnasium.registry, *retro_game_names()], n=5, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            if not robotics_installed and _looks_like_robotics(env_id):
+                hint += f" (Fetch and Hand ids need gymnasium-robotics: {ROBOTICS_EXTRA})"
+            elif importlib.util.find_spec("stable_retro") is None:
+                hint += f" (retro game ids need stable-retro: {RETRO_INSTALL_HINT})"
+            raise ValueError(f"unknown environment id {env_id!r}{hint}")
+    entry_point = gymnasium.spec(env_id).entry_point
     module = entry_point.split(":")[0] if isinstance(entry_point, str) else entry_point.__module__
     if module.startswith("ale_py"):
         return "atari"
+    if module.startswith("gymnasium_robotics"):
+        return "robotics"  # baselines' name (gym.envs.robotics) for what gymnasium-robotics now holds
     parts = module.split(".")
     if parts[:2] == ["gymnasium", "envs"] and len(parts) > 2:
         return parts[2]
@@ -146,6 +177,10 @@ def make_env(
         env = make_retro(game=env_id, state=gamestate, max_episode_steps=RETRO_MAX_EPISODE_STEPS, **env_kwargs)
     else:
         _register_ale()
+        # gymnasium-robotics only for an id not known without it (importing it loads MuJoCo and 234 ids); env
+        # worker processes start with bare registries and get here with the id alone
+        if not _is_registered(env_id) and not register_robotics_envs() and env_type == "robotics":
+            raise ImportError(f"robotics env {env_id!r} needs gymnasium-robotics: {ROBOTICS_EXTRA}")
         env = gymnasium.make(env_id, **env_kwargs)
         if flatten_dict_observations and isinstance(env.observation_space, gymnasium.spaces.Dict):
             env = gymnasium.wrappers.FlattenObservation(env)
@@ -325,9 +360,6 @@ def make_atari_env(
     )
 
 
-ROBOTICS_EXTRA = "pip install 'baselines_tf2[robotics]'"
-
-
 def make_mujoco_env(env_id: str, seed: int | None, reward_scale: float = 1.0) -> gymnasium.Env:
     """baselines' single MuJoCo env: global seeds set (`seed + 1000 * rank`), env seeded with `seed`, monitored to
     `<logger dir>/<rank>.monitor.csv`, actions clipped to the action space (as make_env does)."""
@@ -347,11 +379,8 @@ def make_mujoco_env(env_id: str, seed: int | None, reward_scale: float = 1.0) ->
 def make_robotics_env(env_id: str, seed: int | None, rank: int = 0) -> gymnasium.Env:
     """baselines' goal-based robotics env (gymnasium-robotics' Fetch/Hand): observation and desired goal flattened
     into one vector, monitored with `is_success`, seeded with `seed`. Needs the `robotics` extra."""
-    try:
-        import gymnasium_robotics
-    except ImportError:
-        raise ImportError(f"make_robotics_env needs gymnasium-robotics: {ROBOTICS_EXTRA}") from None
-    gymnasium.register_envs(gymnasium_robotics)
+    if not register_robotics_envs():
+        raise ImportError(f"make_robotics_env needs gymnasium-robotics: {ROBOTICS_EXTRA}")
     set_global_seeds(seed)
     env: gymnasium.Env = gymnasium.make(import_env_module(env_id))
     env = gymnasium.wrappers.FlattenObservation(
@@ -404,8 +433,13 @@ def common_arg_parser() -> argparse.ArgumentParser:
     """baselines' `run` flags and the env options; anything else is parsed as an extra `--name=value`
     hyperparameter (`baselines_tf2.run` adds the training flags: precision, checkpoints, determinism)."""
     parser = arg_parser()
-    parser.add_argument("--env", help="environment id", type=str, default="BreakoutNoFrameskip-v4")
-    parser.add_argument("--env_type", help="env type when it cannot be told from the id", type=str, default=None)
+    parser.add_argument("--env", type=str, default="BreakoutNoFrameskip-v4",
+                        help="environment id: gymnasium's, Atari's (ale-py), a retro game's (retro extra), or a "
+                             f"goal-based robotics one such as FetchReach-v4 ({ROBOTICS_EXTRA}); 'module:EnvId' "
+                             "imports module first")
+    parser.add_argument("--env_type", type=str, default=None,
+                        help="env type when it cannot be told from the id: atari, retro, mujoco, robotics, "
+                             "classic_control, box2d, ...")
     parser.add_argument("--seed", help="random seed", type=int, default=None)
     parser.add_argument("--alg", help="algorithm", type=str, default="ppo2")
     parser.add_argument("--num_timesteps", type=float, default=1e6)

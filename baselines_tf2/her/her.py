@@ -19,8 +19,8 @@ from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.her.config import HERConfig, config_for
 from baselines_tf2.her.ddpg import DDPG, network_kwargs_of
-from baselines_tf2.her.replay_buffer import HerReplayBuffer
-from baselines_tf2.her.rollout import TestRollouts, local_goal_env
+from baselines_tf2.her.replay_buffer import HerReplayBuffer, local_goal_env
+from baselines_tf2.her.rollout import TestRollouts
 from baselines_tf2.nn.tf_util import rank_seed
 from baselines_tf2.off_policy.agent import agent_from_checkpoint
 from baselines_tf2.off_policy.goals import describe_goal_space_problem, is_goal_space

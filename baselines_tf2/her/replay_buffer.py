@@ -8,12 +8,14 @@ episodes that have ended are sampled (a goal is picked among an episode's later 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from typing import Any, Callable, Mapping
 
 import gymnasium
 import numpy as np
 
 from baselines_tf2.common.validation import require_int
+from baselines_tf2.off_policy.config import REPLAY_BUFFER_NAMES
 from baselines_tf2.off_policy.goals import GOAL_KEYS, describe_goal_space_problem, goal_sizes, is_goal_space
 
 STRATEGIES = ("future", "final", "episode", "none")
@@ -218,3 +220,45 @@ class HerReplayBuffer:
         self.steps = steps
         self.sampleable = int(info["sampleable"])
         self.rng.bit_generator.state = info["rng"]
+
+
+def local_goal_env(venv: Any) -> gymnasium.Env:
+    """An instance of `venv`'s env in this process, for its `compute_reward` and spec: the first env of a
+    DummyVecEnv, else one made from the spec the workers report."""
+    inner: Any = venv
+    while hasattr(inner, "venv"):  # VecEnv wrappers
+        inner = inner.venv
+    envs = getattr(inner, "envs", None)
+    if envs:
+        return envs[0]
+    spec = venv.get_attr("spec", [0])[0] if hasattr(venv, "get_attr") else None
+    if spec is None:
+        raise ValueError("HER needs the env's compute_reward in the learner's process: give a DummyVecEnv, a "
+                         "VecEnv made by make_vec_env, or a registered env (with a spec)")
+    return gymnasium.make(spec)
+
+
+
+def replay_factory(venv: Any, replay_buffer_class: Any, replay_buffer_kwargs: Mapping[str, Any] | None
+                   ) -> Callable[..., Any] | None:
+    """The replay memory SAC and TD3 train on, as stable-baselines3's `replay_buffer_class`/`replay_buffer_kwargs`:
+    None (their uniform Memory) or HerReplayBuffer (given as the class or its name), bound to `venv`'s goal env;
+    ValueError for anything else, or for HER on an env without goals."""
+    if replay_buffer_class is None:
+        if replay_buffer_kwargs:
+            raise ValueError("replay_buffer_kwargs were given without replay_buffer_class")
+        return None
+    if getattr(replay_buffer_class, "__name__", replay_buffer_class) not in REPLAY_BUFFER_NAMES:
+        raise ValueError(f"replay_buffer_class must be None or HerReplayBuffer (or the name "
+                         f"{REPLAY_BUFFER_NAMES[0]!r}), got {replay_buffer_class!r}")
+    if not is_goal_space(venv.observation_space):
+        problem = describe_goal_space_problem(venv.observation_space)
+        raise ValueError(f"HerReplayBuffer needs a goal-based env: {problem}")
+    options = dict(replay_buffer_kwargs or {})
+    unknown = sorted(set(options) - {"n_sampled_goal", "goal_selection_strategy"})
+    if unknown:
+        raise ValueError(f"unknown replay_buffer_kwargs {unknown}; HerReplayBuffer takes n_sampled_goal and "
+                         "goal_selection_strategy")
+    compute_reward = local_goal_env(venv).unwrapped.compute_reward  # type: ignore[attr-defined]
+    return functools.partial(HerReplayBuffer, observation_space=venv.observation_space, num_envs=venv.num_envs,
+                             compute_reward=compute_reward, **options)

@@ -1,4 +1,4 @@
-"""HER's test rollouts (baselines' evaluator `RolloutWorker(exploit=True)`) and the goal env a VecEnv runs.
+"""HER's test rollouts (baselines' evaluator `RolloutWorker(exploit=True)`).
 
 After each epoch, every env plays `n_test_rollouts` episodes with the actor's deterministic actions; the success
 rate (the env's `info['is_success']` at each episode's last step) and the mean Q of the actions are logged, averaged
@@ -11,28 +11,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import gymnasium
 import numpy as np
 
 from baselines_tf2 import logger
 from baselines_tf2.common.mpi_util import World
 from baselines_tf2.common.vec_env import VecEnv
-
-
-def local_goal_env(venv: VecEnv) -> gymnasium.Env:
-    """An instance of `venv`'s env in this process, for its `compute_reward` and spec: the first env of a
-    DummyVecEnv, else one made from the spec the workers report."""
-    inner: Any = venv
-    while hasattr(inner, "venv"):  # VecEnv wrappers
-        inner = inner.venv
-    envs = getattr(inner, "envs", None)
-    if envs:
-        return envs[0]
-    spec = venv.get_attr("spec", [0])[0] if hasattr(venv, "get_attr") else None
-    if spec is None:
-        raise ValueError("HER needs the env's compute_reward in the learner's process: give a DummyVecEnv, a "
-                         "VecEnv made by make_vec_env, or a registered env (with a spec)")
-    return gymnasium.make(spec)
 
 
 class TestRollouts:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from baselines_tf2.common.validation import require_int, require_number, whole_floats_as_ints
 from baselines_tf2.off_policy.loop import Schedule
+
+REPLAY_BUFFER_NAMES = ("HerReplayBuffer", "her")  # how a config (and the command line) names HER's replay
 
 TD3_SAC_NETWORK = {"num_layers": 2, "num_hidden": 256, "activation": "relu"}  # both papers' MuJoCo networks
 
@@ -28,9 +31,21 @@ class OffPolicyConfig:
     checkpoint_freq: int = 50_000  # env steps between checkpoints in <log dir>/checkpoints
     save_replay: bool = False  # checkpoints also hold the replay memory, so a resumed run trains on at once
     precision: str = "float32"  # small MLPs: float32 only
+    # 'HerReplayBuffer' (or the class baselines_tf2.her.replay_buffer.HerReplayBuffer): hindsight goals on a goal
+    # env's Dict observations, as stable-baselines3's replay_buffer_class; None: uniform replay
+    replay_buffer_class: str | None = None
+    replay_buffer_kwargs: dict[str, Any] | None = None  # HerReplayBuffer's n_sampled_goal, goal_selection_strategy
 
     def __post_init__(self) -> None:
         whole_floats_as_ints(self)
+        # the class given to learn() is kept by name: the config is data (checkpoints hold it as JSON)
+        object.__setattr__(self, "replay_buffer_class", getattr(self.replay_buffer_class, "__name__",
+                                                                self.replay_buffer_class))
+        if self.replay_buffer_class not in (None, *REPLAY_BUFFER_NAMES):
+            raise ValueError(f"replay_buffer_class must be None or {REPLAY_BUFFER_NAMES[0]!r}, got "
+                             f"{self.replay_buffer_class!r}")
+        if self.replay_buffer_kwargs is not None and not isinstance(self.replay_buffer_kwargs, dict):
+            raise ValueError(f"replay_buffer_kwargs must be a dict, got {self.replay_buffer_kwargs!r}")
         for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "log_interval", "eval_episodes"):
             require_int(name, getattr(self, name), minimum=1)
         for name in ("learning_starts", "eval_freq", "checkpoint_freq"):

@@ -20,6 +20,7 @@ import tensorflow as tf
 from baselines_tf2.common.validation import require_int, require_number
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
+from baselines_tf2.her.replay_buffer import replay_factory
 from baselines_tf2.nn.optimizers import FusedAdam
 from baselines_tf2.nn.tf_util import CompiledFunction, apply_if_finite
 from baselines_tf2.off_policy.agent import OffPolicyAgent, agent_from_checkpoint, batch_signature
@@ -234,6 +235,8 @@ def learn(
     keep_checkpoints: int = DEFAULT_KEEP,
     max_nonfinite_updates: int = DEFAULT_MAX_NONFINITE_UPDATES,
     deterministic: bool = False,
+    replay_buffer_class: str | type | None = None,
+    replay_buffer_kwargs: dict[str, Any] | None = None,
     **network_kwargs: Any,
 ) -> SAC:
     """Train SAC on `env` (Box actions) for `total_timesteps` env steps; return the agent (`agent.save(path)`).
@@ -243,6 +246,9 @@ def learn(
     (the paper's), overridable by `network_kwargs`. `eval_env` is evaluated every `eval_freq` steps with the
     deterministic (mean) action. `load_path` loads an agent, resuming its run when unfinished with the same total
     steps. `callback(locals(), globals())` returning True stops (deepq's convention).
+    `replay_buffer_class=HerReplayBuffer` (`baselines_tf2.her.replay_buffer`, or its name) trains on a goal env's
+    Dict observations with hindsight goals, `replay_buffer_kwargs` its n_sampled_goal and goal_selection_strategy
+    (as stable-baselines3).
     """
     config = config_from_arguments(SACConfig, locals())
     venv = as_vec_env(env, seed)
@@ -251,7 +257,8 @@ def learn(
     agent = learn_off_policy(lambda obs_space, action_space: SAC(obs_space, action_space, network, kwargs, config,
                                                                  seed=seed),
                              venv, config, config.schedule(venv.num_envs), options, load_path=load_path,
-                             eval_env=eval_env, callback=callback)
+                             eval_env=eval_env, callback=callback,
+                             replay=replay_factory(venv, config.replay_buffer_class, config.replay_buffer_kwargs))
     assert isinstance(agent, SAC)
     return agent
 

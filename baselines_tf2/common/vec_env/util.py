@@ -28,6 +28,14 @@ def obs_space_info(space: gymnasium.Space) -> dict[str | None, tuple[tuple[int, 
     return info
 
 
+def dict_obs_hint(space: gymnasium.Space) -> str:
+    """For errors of wrappers that take one array: how to get one from a Dict space ('' for other spaces)."""
+    if not isinstance(space, gymnasium.spaces.Dict):
+        return ""
+    return ("; for Dict observations, wrap VecExtractDictObs(venv, key) below it (keys: "
+            f"{', '.join(map(str, space.spaces))}) or build the env with flatten_dict_observations=True")
+
+
 class ObsBuffers:
     """Preallocated per-key arrays of shape [num_envs, *obs_shape] that envs write into one index at a time."""
 
@@ -49,7 +57,6 @@ class ObsBuffers:
         if None in self.buffers:
             return self.buffers[None].copy()
         return {key: buffer.copy() for key, buffer in self.buffers.items() if key is not None}  # Dict keys are str
-
 
 
 def copy_obs_dict(obs: dict[Any, np.ndarray]) -> dict[Any, np.ndarray]:

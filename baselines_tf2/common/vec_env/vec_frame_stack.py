@@ -7,6 +7,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from baselines_tf2.common.vec_env.util import dict_obs_hint
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, VecEnv, VecEnvWrapper
 
 CHANNEL_ORDERS = ("last", "first")
@@ -30,7 +31,9 @@ class VecFrameStack(VecEnvWrapper):
             raise ValueError(f"channels_order must be one of {CHANNEL_ORDERS}, got {channels_order!r}")
         space = venv.observation_space
         if not isinstance(space, gymnasium.spaces.Box) or len(space.shape) == 0:
-            raise TypeError(f"VecFrameStack stacks Box observations with at least one axis, got {space}")
+            raise TypeError(
+                f"VecFrameStack stacks Box observations with at least one axis, got {space}{dict_obs_hint(space)}"
+            )
         self.nstack = int(nstack)
         self.channels_order = channels_order
         self._stack_axis = len(space.shape) - 1 if channels_order == "last" else 0

@@ -15,6 +15,7 @@ import numpy as np
 
 from baselines_tf2.common.atomic_io import atomic_write_text
 from baselines_tf2.common.running_mean_std import RunningMeanStd
+from baselines_tf2.common.vec_env.util import dict_obs_hint
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, VecEnv, VecEnvWrapper
 
 STATS_FORMAT = "baselines_tf2.VecNormalize"
@@ -42,7 +43,7 @@ class VecNormalize(VecEnvWrapper):
     ) -> None:
         space = venv.observation_space
         if not isinstance(space, gymnasium.spaces.Box):
-            raise TypeError(f"VecNormalize normalises Box observations, got {space}")
+            raise TypeError(f"VecNormalize normalises Box observations, got {space}{dict_obs_hint(space)}")
         for name, value in (("clipob", clipob), ("cliprew", cliprew), ("epsilon", epsilon)):
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
