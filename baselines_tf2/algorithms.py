@@ -27,6 +27,8 @@ class AlgorithmEntry:
     # keeps an env's Dict observations as they are (make_vec_env's flatten_dict_observations=False), as baselines'
     # run.py did for her; the others see them flattened into one vector
     dict_observations: bool = False
+    learn_options: tuple[str, ...] = ()  # learn() parameters the CLI passes through besides the config's fields
+    network_kwargs: bool = True  # the torso takes the registry network's kwargs (HER sizes its MLP by its config)
     default_num_env: int | None = None  # envs when --num_env is not given (None: the env type's rule)
     bf16_validated: bool = False  # --precision=auto may pick bfloat16: equal-step learning curves matched float32
     data_parallel: bool = False  # runs on several MPI ranks, averaging their gradients
@@ -74,6 +76,7 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         "baselines_tf2.her.her", "HERConfig", "baselines_tf2.her.her:policy_from_checkpoint",
         value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1, feedforward_only=True,
         data_parallel=True, goal_observations_only=True, dict_observations=True, mujoco_vec_normalize=False,
+        learn_options=("demo_file", "policy_save_interval", "override_params"), network_kwargs=False,
     ),
     "td3": AlgorithmEntry(
         "baselines_tf2.td3.td3", "TD3Config", "baselines_tf2.td3.td3:policy_from_checkpoint",

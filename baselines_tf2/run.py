@@ -183,7 +183,7 @@ def resolve_hyperparameters(
     """(learn function, config, network name, keyword arguments) after defaults and checks; usage errors exit 2.
 
     The options an algorithm takes are its config's fields (the one source of its hyperparameters), `load_path`,
-    and the network's and head's keyword arguments."""
+    the network's and head's keyword arguments, and the learn() options its entry names (HER's demo_file)."""
     from baselines_tf2.nn.models import get_network_builder, is_recurrent_network, registered_networks
 
     algorithm = ALGORITHMS[args.alg]
@@ -205,7 +205,9 @@ def resolve_hyperparameters(
     config_class = getattr(module, algorithm.config)
     config_fields = {field.name for field in dataclasses.fields(config_class)}
     flags = {"precision", "save_replay"}  # config fields set by their own command-line flags
-    valid = (config_fields - flags) | {"load_path"} | network_keys(network) | set(algorithm.model_keys)
+    torso_keys = network_keys(network) if algorithm.network_kwargs else set()
+    valid = (config_fields - flags) | {"load_path"} | torso_keys | set(algorithm.model_keys) | set(
+        algorithm.learn_options)
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         parser.error(f"unknown option(s) for --alg={args.alg} with --network={network}: "

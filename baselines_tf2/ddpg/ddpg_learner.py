@@ -280,13 +280,13 @@ class DDPG(OffPolicyAgent):
         critic_gradients, critic_norm = clipped_gradients(
             tape.gradient(critic_loss, self.critic.trainable_variables), config.clip_norm)
         with tf.GradientTape() as tape:
-            actor_loss = self._actor_loss(obs0, mean, std)
+            actor_loss = self._actor_loss(obs0, batch["actions"], mean, std)
         actor_gradients, actor_norm = clipped_gradients(
             tape.gradient(actor_loss, self.actor.trainable_variables), config.clip_norm)
         return Gradients(critic_gradients, actor_gradients, critic_loss, actor_loss, critic_norm, actor_norm)
 
-    def _actor_loss(self, obs0: tf.Tensor, mean: tf.Tensor, std: tf.Tensor) -> tf.Tensor:
-        """-Q(s, mu(s)) in return units, averaged over the batch."""
+    def _actor_loss(self, obs0: tf.Tensor, actions: tf.Tensor, mean: tf.Tensor, std: tf.Tensor) -> tf.Tensor:
+        """-Q(s, mu(s)) in return units, averaged over the batch (the batch's `actions` serve HER's cloning)."""
         return -tf.reduce_mean(self.critic([obs0, self.actor(obs0)]) * std + mean)
 
     def _apply(self, gradients: Gradients) -> tf.Tensor:

@@ -44,6 +44,7 @@ class DDPG(ddpg_learner.DDPG):
         self.return_bound = 1.0 / (1.0 - config.gamma) if config.clip_return else np.inf
         super().__init__(observation_space, action_space, network, network_kwargs, config, seed=seed)
         self.observation_size = goal_sizes(observation_space)[0]
+        self.demonstrations_observed = False  # whether after_rollout has added the demonstrations to the statistics
         self.move_targets = CompiledFunction(self._move_targets, [])
         obs_spec = tf.TensorSpec([None, self.obs_size], tf.float32)
         self.greedy_q = CompiledFunction(self._greedy_q, [obs_spec])
@@ -57,11 +58,24 @@ class DDPG(ddpg_learner.DDPG):
         """DDPG's target clipped to [-1/(1-gamma), 0] (baselines' clip_return with clip_pos_returns)."""
         return tf.clip_by_value(super()._target_q(batch), -self.return_bound, 0.0)
 
-    def _actor_loss(self, obs0: tf.Tensor, mean: tf.Tensor, std: tf.Tensor) -> tf.Tensor:
-        """-Q(s, g, pi(s, g)) plus action_l2 times the mean squared action (actions in units of max_u)."""
-        actions = self.actor(obs0)
-        q_values = self.critic([obs0, actions]) * std + mean
-        return -tf.reduce_mean(q_values) + self.config.action_l2 * tf.reduce_mean(tf.square(actions))
+    def _actor_loss(self, obs0: tf.Tensor, actions: tf.Tensor, mean: tf.Tensor, std: tf.Tensor) -> tf.Tensor:
+        """-Q(s, g, pi(s, g)) plus action_l2 times the mean squared action (actions in units of max_u); with
+        demonstrations (bc_loss), both weighted by prm_loss_weight, plus aux_loss_weight times the summed squared
+        distance of the actor's actions to the demonstrated ones on the batch's demonstration rows (the last
+        demo_batch_size), only where the critic prefers the demonstrated action with q_filter (Nair et al. 2018)."""
+        config = self.config
+        policy_actions = self.actor(obs0)
+        q_policy = self.critic([obs0, policy_actions]) * std + mean
+        loss = -tf.reduce_mean(q_policy) + config.action_l2 * tf.reduce_mean(tf.square(policy_actions))
+        if not config.bc_loss:
+            return loss
+        demo_rows = tf.range(tf.shape(obs0)[0]) >= tf.shape(obs0)[0] - config.demo_batch_size
+        if config.q_filter:  # clone only where Q(s, g, demonstrated action) > Q(s, g, pi(s, g))
+            q_demo = self.critic([obs0, actions]) * std + mean
+            demo_rows = tf.logical_and(demo_rows, q_demo > q_policy)
+        squared = tf.reduce_sum(tf.square(policy_actions - actions), axis=1)
+        cloning = tf.reduce_sum(tf.where(demo_rows, squared, tf.zeros_like(squared)))
+        return config.prm_loss_weight * loss + config.aux_loss_weight * cloning
 
     def _greedy_q(self, obs: tf.Tensor) -> tf.Tensor:
         """Q of the actor's actions for raw flat observations (the test rollouts' mean_Q)."""
@@ -85,6 +99,12 @@ class DDPG(ddpg_learner.DDPG):
     def after_rollout(self, memory: Any, steps: int) -> None:
         """Add the cycle's transitions, relabelled as training will see them, to the observation statistics (as
         baselines' store_episode)."""
+        demonstrations = getattr(memory, "demonstrations", None)
+        if demonstrations is not None and not self.demonstrations_observed and self.timesteps == 0:
+            # baselines' init_demo_buffer(update_stats=True): the demonstrations count in the statistics once (a
+            # resumed run has them in its saved statistics already)
+            self.normalizer.update(demonstrations.sample(demonstrations.nb_entries)["obs0"])
+        self.demonstrations_observed = True
         count = steps * memory.num_envs
         try:
             batch = memory.sample(count, newest=steps)

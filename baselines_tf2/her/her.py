@@ -14,12 +14,15 @@ import dataclasses
 import functools
 from typing import Any, Callable
 
+import numpy as np
+
 from baselines_tf2 import logger
 from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.her.config import HERConfig, config_for
 from baselines_tf2.her.ddpg import DDPG, network_kwargs_of
-from baselines_tf2.her.replay_buffer import HerReplayBuffer, local_goal_env
+from baselines_tf2.her.demos import demo_steps, load_demos
+from baselines_tf2.her.replay_buffer import HerReplayBuffer, WithDemonstrations, local_goal_env
 from baselines_tf2.her.rollout import TestRollouts
 from baselines_tf2.nn.tf_util import rank_seed
 from baselines_tf2.off_policy.agent import agent_from_checkpoint
@@ -55,14 +58,15 @@ def learn(
     steps (baselines counted per rank). Any HERConfig field (baselines' DEFAULT_PARAMS) can be given in
     `override_params` or as a keyword (`lr` sets both learning rates); the run options progress_bar,
     keep_checkpoints, max_nonfinite_updates and deterministic go to the training core. `save_path` is a folder for
-    baselines' policy_best, policy_latest and policy_<epoch> checkpoints. `load_path` loads an agent and resumes
+    baselines' policy_best, policy_latest and policy_<epoch> checkpoints. `demo_file` (our data-only .npz, see
+    `baselines_tf2.her.demos`; baselines' pickled files are refused) turns on the behaviour cloning loss: each batch
+    ends with demo_batch_size demonstrated transitions (q_filter, prm_loss_weight and aux_loss_weight as baselines'
+    README sets them for demonstrations). `load_path` loads an agent and resumes
     its run when unfinished with the same total steps. `callback(locals(), globals())` returning True stops.
     """
     if network != "mlp":
         raise ValueError(f"her trains baselines' actor-critic MLP (network='mlp'; size it with layers= and "
                          f"hidden=), got network={network!r}")
-    if demo_file is not None:
-        raise ValueError("demo_file: learning from demonstrations is not available yet in baselines_tf2's HER")
     run_arguments = {name: kwargs.pop(name) for name in RUN_OPTION_NAMES if name in kwargs}
     ranks = world()
     seed_of_rank = rank_seed(seed, ranks.rank)
@@ -76,8 +80,16 @@ def learn(
     if not episode_length:
         raise ValueError("her plays episodes of a fixed length T (baselines read the env's max_episode_steps); "
                          "this env has no time limit: wrap it in gymnasium.wrappers.TimeLimit")
+    if demo_file is not None:  # baselines: a demo file turns the behaviour cloning loss on
+        kwargs.setdefault("bc_loss", True)
     config = config_for(getattr(spec, "id", None), override_params, replay_strategy=replay_strategy,
                         clip_return=clip_return, **kwargs)
+    if config.bc_loss and demo_file is None:
+        raise ValueError("bc_loss clones demonstrations: give demo_file (a .npz made by "
+                         "baselines_tf2.her.experiment.data_generation.record_demos)")
+    if config.bc_loss and config.demo_batch_size >= config.batch_size:
+        raise ValueError(f"demo_batch_size ({config.demo_batch_size}) must be smaller than batch_size "
+                         f"({config.batch_size}): each batch holds both")
     config = dataclasses.replace(config, gamma=config.discount(episode_length))
     steps_per_epoch = config.n_cycles * episode_length * venv.num_envs * ranks.size
     epochs = int(total_timesteps) // steps_per_epoch
@@ -93,9 +105,12 @@ def learn(
                         checkpoint_every=config.checkpoint_freq)
     options = run_options_from_arguments(run_arguments, total_timesteps=epochs * steps_per_epoch,
                                          seed=seed_of_rank)
-    replay = functools.partial(HerReplayBuffer, observation_space=venv.observation_space, num_envs=venv.num_envs,
-                               compute_reward=goal_env.unwrapped.compute_reward,  # type: ignore[attr-defined]
-                               n_sampled_goal=config.replay_k, goal_selection_strategy=config.replay_strategy)
+    replay: Callable[..., Any] = functools.partial(
+        HerReplayBuffer, observation_space=venv.observation_space, num_envs=venv.num_envs,
+        compute_reward=goal_env.unwrapped.compute_reward,  # type: ignore[attr-defined]
+        n_sampled_goal=config.replay_k, goal_selection_strategy=config.replay_strategy)
+    if demo_file is not None:
+        replay = with_demonstrations(replay, demo_file, venv, config, episode_length)
     test_env = as_vec_env(eval_env, None if seed_of_rank is None else seed_of_rank + 1) or venv
     agent = learn_off_policy(
         lambda obs_space, action_space: DDPG(obs_space, action_space, "mlp", network_kwargs_of(config), config,
@@ -105,6 +120,31 @@ def learn(
                                               save_path, policy_save_interval))
     assert isinstance(agent, DDPG)
     return agent
+
+
+def with_demonstrations(replay: Callable[..., HerReplayBuffer], demo_file: str, venv: Any, config: HERConfig,
+                        episode_length: int) -> Callable[..., WithDemonstrations]:
+    """The replay factory whose memories mix in the first `num_demo` episodes of `demo_file` (our data-only .npz,
+    checked against the env's spaces now, before anything trains)."""
+    demos = load_demos(demo_file, venv.observation_space, venv.action_space, config.num_demo)
+    episodes, steps = demos["actions"].shape[:2]
+    if steps != episode_length:
+        raise ValueError(f"{demo_file}: its episodes have {steps} steps, this env's have {episode_length}")
+
+    def build(limit: int, action_shape: tuple[int, ...], observation_shape: tuple[int, ...], seed: int | None = None,
+              flatten: Callable[[Any], Any] | None = None) -> WithDemonstrations:
+        memory = replay(limit, action_shape, observation_shape, seed=seed, flatten=flatten)
+        demo_memory = HerReplayBuffer(episodes * steps, action_shape, observation_shape,
+                                      seed=None if seed is None else seed + 1, flatten=flatten,
+                                      observation_space=venv.observation_space, num_envs=1,
+                                      compute_reward=memory.compute_reward, n_sampled_goal=config.replay_k,
+                                      goal_selection_strategy=config.replay_strategy)
+        no_reward, not_terminal = np.zeros(1, np.float32), np.zeros(1, np.float32)
+        for step in demo_steps(demos, venv.action_space):
+            demo_memory.store(step.obs0, step.actions, no_reward, step.obs1, not_terminal, step.done, [{}])
+        return WithDemonstrations(memory, demo_memory, config.demo_batch_size)
+
+    return build
 
 
 def policy_from_checkpoint(metadata: Any, groups: Any, path: str, *, nenvs: int = 1) -> DDPG:

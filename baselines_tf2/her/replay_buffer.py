@@ -262,3 +262,45 @@ def replay_factory(venv: Any, replay_buffer_class: Any, replay_buffer_kwargs: Ma
     compute_reward = local_goal_env(venv).unwrapped.compute_reward  # type: ignore[attr-defined]
     return functools.partial(HerReplayBuffer, observation_space=venv.observation_space, num_envs=venv.num_envs,
                              compute_reward=compute_reward, **options)
+
+
+class WithDemonstrations:
+    """A replay memory whose batches end with `demo_batch_size` transitions of demonstrations (baselines' HER with
+    demo_file: the rest of each batch comes from the agent's own memory). Both parts get hindsight goals; the
+    actor's cloning loss reads the demonstration rows at the end of the batch."""
+
+    def __init__(self, memory: HerReplayBuffer, demonstrations: HerReplayBuffer, demo_batch_size: int) -> None:
+        self.memory = memory
+        self.demonstrations = demonstrations
+        self.demo_batch_size = demo_batch_size
+        self.num_envs = memory.num_envs
+
+    @property
+    def nb_entries(self) -> int:
+        """The agent's own sampleable transitions (training starts on them, as without demonstrations)."""
+        return self.memory.nb_entries
+
+    def store(self, *args: Any) -> None:
+        """Store a VecEnv step in the agent's own memory."""
+        self.memory.store(*args)
+
+    def end_episodes(self) -> None:
+        """See HerReplayBuffer.end_episodes."""
+        self.memory.end_episodes()
+
+    def sample(self, batch_size: int, newest: int | None = None) -> dict[str, np.ndarray]:
+        """`batch_size - demo_batch_size` transitions of the agent's then `demo_batch_size` demonstrated ones; with
+        `newest` (the statistics' sample of the last cycle), the agent's own only."""
+        if newest is not None:
+            return self.memory.sample(batch_size, newest)
+        own = self.memory.sample(batch_size - self.demo_batch_size)
+        demo = self.demonstrations.sample(self.demo_batch_size)
+        return {key: np.concatenate([own[key], demo[key]]) for key in own}
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The agent's own memory (the demonstrations are read again from the demo file)."""
+        return self.memory.state()
+
+    def load_state(self, info: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """See HerReplayBuffer.load_state."""
+        self.memory.load_state(info, arrays)

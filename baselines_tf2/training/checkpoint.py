@@ -399,6 +399,18 @@ def _check_space(space: dict[str, Any], field: str, where: str) -> None:
 
 def _space_problem(space: dict[str, Any]) -> str | None:
     kind = space.get("type")
+    if kind == "Dict":  # goal envs' observations: one level of Boxes, as space_to_json writes them
+        entries = space.get("spaces")
+        if not isinstance(entries, dict) or not all(isinstance(sub, dict) and sub.get("type") == "Box"
+                                                    for sub in entries.values()):
+            return "a Dict space's entries must all be Box spaces"
+        problems = [f"entry {_short(key)}: {problem}" for key, sub in entries.items()
+                    if (problem := _space_problem(sub)) is not None]
+        if problems:
+            return problems[0]
+        if sum(math.prod(sub["shape"]) for sub in entries.values()) > MAX_SPACE_ELEMENTS:
+            return f"its entries hold more values than any policy's space ({MAX_SPACE_ELEMENTS})"
+        return None
     fields = _SPACE_FIELDS.get(kind) if isinstance(kind, str) else None
     if fields is None:
         return f"unknown space type {_short(kind)}"
