@@ -9,6 +9,8 @@ they are whole-game scores, not clipped per-life rewards. Actions:
 No-op starts (Atari): make_atari's NoopResetEnv already starts every game with 1..30 random no-op frames (one
 emulator frame each, inside the 4-frame skip, as baselines), which is the 30 no-op protocol; --noop_starts N sets
 that wrapper's maximum to N instead of adding a second round of no-ops. Other envs have no NOOP action and refuse it.
+Goal envs (FetchReach-v4 and any other whose info has is_success) also report each episode's success (is_success at
+its last step) and the success rate.
 Bad input (missing or corrupt checkpoint, flags that do not fit it) prints one line and exits with status 2.
 """
 
@@ -43,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Atari: start each game with 1..N random no-op frames (default: the env's own, 30)")
     parser.add_argument("--seed", type=int, default=None, help="seeds the env, the no-ops and the action draws")
     parser.add_argument("--json", default=None, metavar="PATH",
-                        help="also write settings, per-episode scores and summary as JSON to PATH ('-' = stdout)")
+                        help="also write settings, per-episode scores (and successes, for goal envs) and summary as "
+                             "JSON to PATH ('-' = stdout)")
     return parser
 
 
@@ -63,7 +66,8 @@ def flag_problem(args: argparse.Namespace) -> str | None:
 
 
 def describe(report: dict[str, Any]) -> str:
-    """The report as text: what was evaluated and how, then baselines' table of the score statistics."""
+    """The report as text: what was evaluated and how, then baselines' table of the score statistics (and the
+    success rate, for goal envs)."""
     settings, summary = report["settings"], report["summary"]
     actions = "sampled from the policy" if settings["actions"] == "sampled" else settings["actions"]
     if actions == "epsilon-greedy":
@@ -76,6 +80,8 @@ def describe(report: dict[str, Any]) -> str:
         "median": f"{summary['median']:.6g}",
         "max": f"{summary['max']:.6g}",
     }
+    if "success_rate" in summary:
+        stats["success rate"] = f"{summary['success_rate']:.3g} ({sum(report['successes'])}/{summary['episodes']})"
     header = (f"{report['checkpoint']} ({settings['alg']} on {settings['env_id']}): "
               f"actions {actions}, no-op starts {noops}, seed {settings['seed']}")
     return header + "\n" + format_table(stats)

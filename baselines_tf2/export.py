@@ -17,6 +17,7 @@ import sys
 import tempfile
 from typing import Any, Sequence
 
+import gymnasium
 import numpy as np
 
 from baselines_tf2.tools import export_formats
@@ -31,9 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m baselines_tf2.export",
         description="Export a checkpoint's policy for plain TensorFlow, Keras, TFLite or ONNX Runtime. The model "
-        "takes a batch of raw observations (as the env gives them, e.g. uint8 [batch, 84, 84, 4] for Atari) and "
-        "returns 'actions' (the most likely action; Q-learners: argmax Q) and 'values' (actor-critics: V(s); "
-        "Q-learners: Q-values).",
+        "takes a batch of raw observations (as the env gives them, e.g. uint8 [batch, 84, 84, 4] for Atari; a goal "
+        "env's Dict observations as one input per key, not for onnx) and returns 'actions' (the most likely "
+        "action; Q-learners: argmax Q) and 'values' (actor-critics: V(s); Q-learners: Q-values).",
     )
     parser.add_argument("checkpoint", help="a checkpoint written by baselines_tf2 (any algorithm)")
     parser.add_argument("--format", required=True, choices=export_formats.FORMATS, help="artefact format")
@@ -145,6 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.format == "tflite" and metadata.get("precision") == "mixed_bfloat16":
             raise UnsupportedPolicyError("the checkpoint computes in mixed_bfloat16, for which TFLite has no "
                                          "kernels; add --float32 to export it computing in float32 (same weights)")
+        if args.format == "onnx" and isinstance(policy.observation_space, gymnasium.spaces.Dict):
+            raise UnsupportedPolicyError(
+                f"--format onnx exports models of one observation array, and this {metadata['alg']} checkpoint "
+                f"takes Dict observations ({', '.join(policy.observation_space.spaces)}); export it as savedmodel, "
+                "keras or tflite, whose models take one named input per key")
         model = inference_model(policy, metadata["alg"])
     except (CheckpointError, UnsupportedPolicyError) as err:
         parser.error(str(err))
@@ -162,18 +168,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         problems = parity_problems(expected, got, rtol=args.rtol, atol=args.atol)
         if problems:
-            print(f"the exported {args.format} model does not match the checkpoint's policy on {len(obs)} "
+            print(f"the exported {args.format} model does not match the checkpoint's policy on {args.samples} "
                   f"observations (seed {args.seed}); nothing written:\n  " + "\n  ".join(problems), file=sys.stderr)
             return 1
         publish(staged, out, workdir)
 
     value_kind = policy.value_kind
     actions_match = "equal" if np.issubdtype(expected["actions"].dtype, np.integer) else "within tolerance"
+    inputs = obs if isinstance(obs, dict) else {export_formats.INPUT_NAME: obs}
     print(f"wrote {out} ({args.format}, computing in {metadata.get('precision', 'float32')})\n"
-          f"  input   {_describe(export_formats.INPUT_NAME, obs)}\n"
+          f"  input   {', '.join(_describe(name, value) for name, value in inputs.items())}\n"
           f"  outputs {_describe('actions', expected['actions'])} (most likely action), "
           f"{_describe('values', expected['values'])} ({value_kind})\n"
-          f"  parity  {len(obs)} observations (seed {args.seed}): actions {actions_match}, values within "
+          f"  parity  {args.samples} observations (seed {args.seed}): actions {actions_match}, values within "
           f"{max_difference(got['values'], expected['values']):.2g} (rtol={args.rtol:g}, atol={args.atol:g})")
     return 0
 

@@ -1,4 +1,5 @@
-"""Play a saved agent: rebuilds the env it was trained on, plays headless, prints each episode's real score.
+"""Play a saved agent: rebuilds the env it was trained on, plays headless, prints each episode's real score (and,
+for goal envs such as FetchReach-v4 whose info has is_success, whether the episode ended at its goal).
 
     python examples/play.py runs/ppo2-BreakoutNoFrameskip-v4-.../model --episodes 3 [--video out.mp4] [--seed 0]
 """
@@ -26,12 +27,16 @@ def main() -> int:
     from baselines_tf2.tools.play import play_checkpoint
 
     try:
-        scores = play_checkpoint(args.checkpoint, episodes=args.episodes, seed=args.seed, video_path=args.video,
-                                 deterministic=args.deterministic)
+        episodes = play_checkpoint(args.checkpoint, episodes=args.episodes, seed=args.seed, video_path=args.video,
+                                   deterministic=args.deterministic)
     except (CheckpointError, ValueError) as err:
         print(f"play.py: error: {err}", file=sys.stderr)
         return 2
-    print(f"mean score over {len(scores)} episodes: {sum(scores) / len(scores):g}")
+    print(f"mean score over {len(episodes)} episodes: {sum(episode.score for episode in episodes) / len(episodes):g}")
+    successes = [episode.success for episode in episodes if episode.success is not None]
+    if successes:
+        print(f"success rate over {len(successes)} episodes: {sum(successes) / len(successes):g} "
+              f"({sum(successes)}/{len(successes)})")
     if args.video:
         from baselines_tf2.common.video import video_path_for
 

@@ -99,6 +99,7 @@ def test_ppo2_scores_are_cartpole_episode_returns_and_json_dash_keeps_stdout_pur
     assert all(score == int(score) and 1 <= score <= CARTPOLE_MAX_RETURN for score in scores)  # return = length
     assert report["settings"] == {"alg": "ppo2", "env_id": "CartPole-v1", "episodes": 5, "actions": "sampled",
                                   "epsilon": None, "noop_starts": None, "seed": 0}
+    assert "successes" not in report and "success_rate" not in report["summary"]  # CartPole has no is_success
     assert "mean ± std" in result.stderr  # the table still shows, on stderr
 
 

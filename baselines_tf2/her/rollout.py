@@ -31,7 +31,7 @@ class TestRollouts:
         self.save_path = save_path
         self.policy_save_interval = policy_save_interval
         self.obs: Any = None  # where the envs stand after the rollouts (the training loop takes them back)
-        self.epoch = 0
+        self.epoch = 0  # the epoch just ended
         self.best_success_rate = -1.0
         self.values: dict[str, float] = {}
 
@@ -54,25 +54,34 @@ class TestRollouts:
                     successes.append(float(infos[index].get("is_success", 0.0)))
                     episodes_done[index] += 1
         self.obs = obs
+        self.epoch = timesteps // self.every - 1  # counts from the run's start, resumed runs included
         success_rate, mean_q = (float(value) for value in self.world.mean(
             np.array([np.mean(successes), np.mean(q_values)], np.float64)))
         self.values = {"epoch": self.epoch, "test/success_rate": success_rate, "test/mean_Q": mean_q,
                        "test/episode": len(successes) * (self.epoch + 1)}
         if self.world.rank == 0 and self.save_path:
-            self._save(agent, success_rate)
-        self.epoch += 1
+            self._save(agent, success_rate, timesteps)
 
-    def _save(self, agent: Any, success_rate: float) -> None:
+    def training_state(self) -> dict[str, Any]:
+        """What a resumed run needs to keep choosing policy_best as this one did."""
+        return {"best_test_success_rate": self.best_success_rate}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back `training_state` from a checkpoint's training state."""
+        self.best_success_rate = float(state.get("best_test_success_rate", -1.0))
+
+    def _save(self, agent: Any, success_rate: float, timesteps: int) -> None:
         """baselines' policy files: best (ties go to the newer), latest, and periodic."""
-        os.makedirs(self.save_path or ".", exist_ok=True)
         folder = self.save_path or "."
+        os.makedirs(folder, exist_ok=True)
+        trained = {"timesteps": timesteps}  # the agent's own count moves only at the run's checkpoints
         if success_rate >= self.best_success_rate:
             self.best_success_rate = success_rate
             logger.info(f"New best success rate: {success_rate}. Saving policy to {folder}/policy_best ...")
-            agent.save(os.path.join(folder, "policy_best"))
-        agent.save(os.path.join(folder, "policy_latest"))
+            agent.save(os.path.join(folder, "policy_best"), trained)
+        agent.save(os.path.join(folder, "policy_latest"), trained)
         if self.policy_save_interval > 0 and self.epoch % self.policy_save_interval == 0:
-            agent.save(os.path.join(folder, f"policy_{self.epoch}"))
+            agent.save(os.path.join(folder, f"policy_{self.epoch}"), trained)
 
     def log_values(self) -> dict[str, float]:
         """The last epoch's test keys, for the log line that follows it."""

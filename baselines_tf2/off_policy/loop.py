@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import gymnasium
 import numpy as np
 
 from baselines_tf2 import logger
@@ -199,7 +200,8 @@ class OffPolicyIteration(Algorithm):
             (iteration - 1) * self.steps_per_iteration) // every
 
     def training_state(self) -> dict[str, Any]:
-        return {"episodes": self.episodes, "gradient_steps": self.gradient_steps}
+        evaluation_state = getattr(self.evaluation, "training_state", dict)()  # HER's best test success rate
+        return {"episodes": self.episodes, "gradient_steps": self.gradient_steps, **evaluation_state}
 
     def checkpoint_data(self) -> tuple[dict[str, Any], ArrayGroups]:
         if not self.save_replay:
@@ -210,6 +212,8 @@ class OffPolicyIteration(Algorithm):
     def restore(self, state: dict[str, Any], metadata: dict[str, Any], groups: dict[str, list[np.ndarray]]) -> str:
         self.episodes = int(state.get("episodes", 0))
         self.gradient_steps = int(state.get("gradient_steps", 0))
+        if hasattr(self.evaluation, "restore"):
+            self.evaluation.restore(state)
         if "replay" in groups:
             self.memory.load_state(metadata["replay"], dict(zip(metadata["replay_arrays"], groups["replay"])))
             return ""
@@ -217,10 +221,20 @@ class OffPolicyIteration(Algorithm):
                 f"{self.schedule.learning_starts} transitions again")
 
     def env_position(self) -> list[tuple[str, np.ndarray]] | None:
-        return None if self.obs is None else [("obs", np.asarray(self.obs))]
+        if self.obs is None:
+            return None
+        if isinstance(self.obs, dict):  # a goal env's observations: one array per key, in the space's key order
+            space = self.venv.observation_space
+            assert isinstance(space, gymnasium.spaces.Dict)
+            return [(f"obs.{key}", np.asarray(self.obs[key])) for key in space.spaces]
+        return [("obs", np.asarray(self.obs))]
 
     def set_env_position(self, arrays: list[np.ndarray]) -> None:
-        self.obs = arrays[0]
+        space = self.venv.observation_space
+        if isinstance(space, gymnasium.spaces.Dict):
+            self.obs = dict(zip(space.spaces, arrays))
+        else:
+            self.obs = arrays[0]
 
 
 class EvalSteps:
@@ -294,8 +308,10 @@ def final_observations(new_obs: Any, dones: np.ndarray, infos: Any) -> Any:
 
 
 def _mean(values: Any) -> float:
-    values = list(values)
-    return float(np.mean(values)) if values else float("nan")
+    """The mean of the values that are numbers: TD3 reports its actor loss as NaN on the updates that skip the actor,
+    and the log line shows the mean of those it made (NaN when none)."""
+    finite = [value for value in values if not np.isnan(value)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def train_off_policy(agent: Any, venv: VecEnv, schedule: Schedule, options: RunOptions, *,

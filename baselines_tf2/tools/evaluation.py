@@ -16,7 +16,7 @@ from baselines_tf2.algorithms import ALGORITHMS
 from baselines_tf2.common.atari_wrappers import NOOP_ACTION, NoopResetEnv
 from baselines_tf2.common.vec_env import DummyVecEnv, VecEnv
 from baselines_tf2.nn.tf_util import set_global_seeds
-from baselines_tf2.tools.play import ActionPicker, checkpoint_with_env, play_episodes, policy_actions
+from baselines_tf2.tools.play import ActionPicker, checkpoint_with_env, play_episode_results, policy_actions
 
 
 def acting_epsilon(default_epsilon: float | None, epsilon: float | None, deterministic: bool) -> float | None:
@@ -112,7 +112,8 @@ def evaluate_checkpoint(
     noop_starts: int | None = None,
     seed: int | None = None,
 ) -> dict[str, Any]:
-    """Play `episodes` episodes with a checkpoint on its rebuilt env; a JSON-able report of settings and scores.
+    """Play `episodes` episodes with a checkpoint on its rebuilt env; a JSON-able report of settings and scores, and
+    for goal envs (whose info has is_success) each episode's success and the success rate.
 
     `noop_starts=None` keeps the env as trained (Atari: 1..30 no-op frames per game, from make_atari). Raises
     CheckpointError for a missing, corrupt or mismatched checkpoint and ValueError for settings that do not fit.
@@ -132,7 +133,7 @@ def evaluate_checkpoint(
             pick = greedy if effective_epsilon == 0.0 else epsilon_greedy(
                 greedy, env.action_space, effective_epsilon, np.random.default_rng(seed))
         noop_maxes = {wrapper.noop_max for wrapper in noop_wrappers(env) if wrapper is not None}
-        scores = play_episodes(env, episodes, pick)
+        results = play_episode_results(env, episodes, pick)
     actions = "sampled" if effective_epsilon is None else "greedy" if effective_epsilon == 0.0 else "epsilon-greedy"
     settings = {
         "alg": metadata.get("alg"),
@@ -143,4 +144,11 @@ def evaluate_checkpoint(
         "noop_starts": noop_maxes.pop() if noop_maxes else None,
         "seed": seed,
     }
-    return {"checkpoint": path, "settings": settings, "scores": scores, "summary": summarize(scores)}
+    scores = [result.score for result in results]
+    summary: dict[str, float | int] = summarize(scores)
+    report: dict[str, Any] = {"checkpoint": path, "settings": settings, "scores": scores, "summary": summary}
+    successes = [result.success for result in results if result.success is not None]
+    if len(successes) == len(results):  # a goal env reports is_success at every episode's end
+        report["successes"] = successes
+        summary["success_rate"] = float(np.mean(successes))
+    return report

@@ -71,8 +71,10 @@ def _write_onnx(model: Any, path: str) -> None:
     tf2onnx.convert.from_function(function, input_signature=spec, output_path=path)
 
 
-def run(fmt: str, path: str, obs: np.ndarray) -> dict[str, np.ndarray]:
-    """Load the artefact at `path` with the format's plain loader and return its outputs for `obs`."""
+def run(fmt: str, path: str, obs: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Load the artefact at `path` with the format's plain loader and return its outputs for `obs` (one batch, or
+    a goal env's batches by key, each the input of that name)."""
+    inputs = obs if isinstance(obs, dict) else {INPUT_NAME: obs}
     if fmt == "keras":
         import keras
 
@@ -80,15 +82,16 @@ def run(fmt: str, path: str, obs: np.ndarray) -> dict[str, np.ndarray]:
     elif fmt == "savedmodel":
         import tensorflow as tf
 
-        outputs = tf.saved_model.load(path).signatures[SIGNATURE](**{INPUT_NAME: tf.constant(obs)})
+        outputs = tf.saved_model.load(path).signatures[SIGNATURE](
+            **{name: tf.constant(value) for name, value in inputs.items()})
     elif fmt == "tflite":
-        outputs = _tflite_interpreter(path).get_signature_runner(SIGNATURE)(**{INPUT_NAME: obs})
+        outputs = _tflite_interpreter(path).get_signature_runner(SIGNATURE)(**inputs)
     elif fmt == "onnx":
         import onnxruntime
 
         session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
         names = [output.name for output in session.get_outputs()]
-        outputs = dict(zip(names, session.run(None, {INPUT_NAME: obs})))
+        outputs = dict(zip(names, session.run(None, inputs)))
     else:
         raise ValueError(f"unknown export format {fmt!r}; valid: {', '.join(FORMATS)}")
     return {name: np.asarray(value) for name, value in outputs.items()}

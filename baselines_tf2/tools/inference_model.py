@@ -3,6 +3,9 @@
 The model is functional and built only from Keras' own layers and `keras.ops`, reusing the policy's layers (so its
 weights), which is why it saves, exports and reloads with plain Keras/TensorFlow, without this library.
 
+Inputs: one batch of raw observations named 'observations', or for a goal env's Dict observations (HER) one input
+per key ('observation', 'achieved_goal', 'desired_goal'), so the env's observation dict can be passed as it is.
+
 Outputs, both with the batch as first dimension, as each policy's `greedy_outputs` defines them:
     actions  the most likely action: for actor-critics the argmax of the logits (Discrete: int64 [B];
              MultiDiscrete: int64 [B, k]), logits > 0 (MultiBinary: int8 [B, n]), the Gaussian's mean (Box:
@@ -20,11 +23,15 @@ import keras
 import numpy as np
 
 from baselines_tf2.nn.policies import encode_observation, raw_observation_spec
+from baselines_tf2.off_policy.goals import describe_goal_space_problem, is_goal_space
 from baselines_tf2.tools.export_formats import INPUT_NAME
 
 
 class UnsupportedPolicyError(ValueError):
     """A policy that cannot be exported as a feed-forward function of the observations (e.g. a recurrent one)."""
+
+
+Observations = np.ndarray | dict[str, np.ndarray]  # a batch: one array, or one per key of a goal env's Dict
 
 
 def inference_model(policy: Any, name: str = "exported") -> keras.Model:
@@ -35,15 +42,39 @@ def inference_model(policy: Any, name: str = "exported") -> keras.Model:
             "recurrent policies (lstm, cnn_lstm, cnn_lnlstm) cannot be exported: their actions depend on a state "
             "and episode-start masks the exported function would have to take and return; export a feed-forward one"
         )
-    spec = raw_observation_spec(policy.observation_space)
+    space = policy.observation_space
+    if isinstance(space, gymnasium.spaces.Dict):
+        if not is_goal_space(space):
+            raise UnsupportedPolicyError(f"Dict observations other than a goal env's cannot be exported: "
+                                         f"{describe_goal_space_problem(space)}")
+        specs = {key: raw_observation_spec(sub) for key, sub in space.spaces.items()}
+        inputs = {key: keras.Input(shape=tuple(spec.shape[1:]), dtype=spec.dtype.name, name=key)
+                  for key, spec in specs.items()}
+        actions, values = policy.greedy_outputs(goal_network_input(inputs, getattr(policy, "observation_clip", None)))
+        return keras.Model(inputs, {"actions": actions, "values": values}, name=f"{name}_policy")
+    spec = raw_observation_spec(space)
     observations = keras.Input(shape=tuple(spec.shape[1:]), dtype=spec.dtype.name, name=INPUT_NAME)
-    actions, values = policy.greedy_outputs(encode_observation(policy.observation_space, observations))
+    actions, values = policy.greedy_outputs(encode_observation(space, observations))
     return keras.Model(observations, {"actions": actions, "values": values}, name=f"{name}_policy")
 
 
-def sample_observations(space: gymnasium.Space, count: int, seed: int) -> np.ndarray:
-    """`count` valid observations drawn from `space` (seeded), in the dtype the exported model takes."""
+def goal_network_input(inputs: dict[str, Any], clip: float | None) -> Any:
+    """What the goal-conditioned networks take, as Keras tensors: concat(observation, desired goal), clipped to
+    +-`clip` when given (the Keras twin of `off_policy.goals.flat_goal_observations`, which the export's parity
+    check runs against it)."""
+    flat = keras.ops.concatenate([keras.layers.Flatten()(inputs["observation"]),
+                                  keras.layers.Flatten()(inputs["desired_goal"])], axis=-1)
+    return flat if clip is None else keras.ops.clip(flat, -clip, clip)
+
+
+def sample_observations(space: gymnasium.Space, count: int, seed: int) -> Observations:
+    """`count` valid observations drawn from `space` (seeded), in the dtype the exported model takes; for a Dict
+    space, one batch per key."""
     space = copy.deepcopy(space)  # seeding the policy's own space would change its later samples
     space.seed(seed)
+    samples = [space.sample() for _ in range(count)]
+    if isinstance(space, gymnasium.spaces.Dict):
+        return {key: np.stack([np.asarray(sample[key]) for sample in samples]).astype(
+                    raw_observation_spec(sub).dtype.as_numpy_dtype) for key, sub in space.spaces.items()}
     dtype = raw_observation_spec(space).dtype.as_numpy_dtype
-    return np.stack([np.asarray(space.sample()) for _ in range(count)]).astype(dtype)
+    return np.stack([np.asarray(sample) for sample in samples]).astype(dtype)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium
 import numpy as np
@@ -40,10 +40,19 @@ def policy_actions(policy: Any, num_envs: int, *, deterministic: bool = False) -
     return pick
 
 
-def play_episodes(
+class EpisodeResult(NamedTuple):
+    """One played episode: its real score and length (the Monitor's), and whether it reached its goal."""
+
+    score: float
+    length: int
+    success: bool | None  # goal envs: info['is_success'] at the episode's last step; None for envs without it
+
+
+def play_episode_results(
     env: VecEnv, episodes: int, pick_actions: ActionPicker, *, video_path: str | None = None
-) -> list[float]:
-    """Play from a reset until `episodes` episodes have ended on `env`; return each score as the Monitor counted it.
+) -> list[EpisodeResult]:
+    """Play from a reset until `episodes` episodes have ended on `env`; each one's score as the Monitor counted it,
+    its length, and (for envs whose info has `is_success`, e.g. gymnasium-robotics' goal envs) its success.
 
     With Atari's wrappers the Monitor sits below life-loss and reward clipping, so the score is the real game
     score over all lives.
@@ -51,11 +60,11 @@ def play_episodes(
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     frames: list[np.ndarray] = []
-    scores: list[float] = []
+    results: list[EpisodeResult] = []
     obs = env.reset()
     dones = np.zeros(env.num_envs, np.float32)
     steps_since_episode = 0
-    while len(scores) < episodes:
+    while len(results) < episodes:
         check_episode_progress(steps_since_episode)
         steps_since_episode += 1
         obs, _rewards, done_flags, infos = env.step(pick_actions(obs, dones))
@@ -63,13 +72,25 @@ def play_episodes(
         if video_path:
             frames.append(env.get_images()[0])
         for info in infos:
-            if "episode" in info and len(scores) < episodes:
+            if "episode" in info and len(results) < episodes:
                 steps_since_episode = 0
-                scores.append(float(info["episode"]["r"]))
-                logger.log(f"episode {len(scores)}: score {info['episode']['r']:g}, {info['episode']['l']} steps")
+                # the info of an episode's last step, where the Monitor adds "episode", holds the goal env's verdict
+                success = bool(info["is_success"]) if "is_success" in info else None
+                results.append(EpisodeResult(float(info["episode"]["r"]), int(info["episode"]["l"]), success))
+                verdict = "" if success is None else f", success {'yes' if success else 'no'}"
+                logger.log(f"episode {len(results)}: score {info['episode']['r']:g}, {info['episode']['l']} steps"
+                           f"{verdict}")
     if video_path:
         write_video(video_path, frames)
-    return scores
+    return results
+
+
+def play_episodes(
+    env: VecEnv, episodes: int, pick_actions: ActionPicker, *, video_path: str | None = None
+) -> list[float]:
+    """Play from a reset until `episodes` episodes have ended on `env`; return each score as the Monitor counted it
+    (see `play_episode_results`)."""
+    return [result.score for result in play_episode_results(env, episodes, pick_actions, video_path=video_path)]
 
 
 def play_policy(
@@ -125,7 +146,9 @@ def checkpoint_with_env(
 
 def play_checkpoint(
     path: str, *, episodes: int, seed: int | None = None, video_path: str | None = None, deterministic: bool = False
-) -> list[float]:
-    """Load a checkpoint, rebuild its env (wrappers, frame stack) and play; raises CheckpointError on a bad file."""
+) -> list[EpisodeResult]:
+    """Load a checkpoint, rebuild its env (wrappers, frame stack) and play; each episode's score, length and (goal
+    envs) success. Raises CheckpointError on a bad file."""
     with checkpoint_with_env(path, seed=seed, render_mode="rgb_array" if video_path else None) as (policy, _, env):
-        return play_policy(policy, env, episodes, deterministic=deterministic, video_path=video_path)
+        pick = policy_actions(policy, env.num_envs, deterministic=deterministic)
+        return play_episode_results(env, episodes, pick, video_path=video_path)
