@@ -200,7 +200,8 @@ class OffPolicyIteration(Algorithm):
             (iteration - 1) * self.steps_per_iteration) // every
 
     def training_state(self) -> dict[str, Any]:
-        evaluation_state = getattr(self.evaluation, "training_state", dict)()  # HER's best test success rate
+        # HER's test rollouts keep their best success rate across a resume
+        evaluation_state: dict[str, Any] = getattr(self.evaluation, "training_state", dict)()
         return {"episodes": self.episodes, "gradient_steps": self.gradient_steps, **evaluation_state}
 
     def checkpoint_data(self) -> tuple[dict[str, Any], ArrayGroups]:
