@@ -1,1 +1,2 @@
-"""baselines' `her.experiment` scripts that baselines_tf2 keeps: `data_generation` (recording demonstrations)."""
+"""baselines' `her.experiment` modules that baselines_tf2 keeps: `config` (parameter dicts), `play` (playing a
+checkpoint) and `data_generation` (recording demonstrations)."""
