@@ -175,6 +175,22 @@ def test_rewards_on_fetchreach_are_its_compute_reward_for_the_relabelled_goals()
     assert (batch["rewards"] == 0).mean() > 0.1, "relabelled goals near the gripper earn 0"
 
 
+@pytest.mark.parametrize("vec_env_kind", ["dummy", "subproc"])
+def test_the_reward_function_of_envs_in_worker_processes_is_the_envs_own(vec_env_kind: str) -> None:
+    """HER calls compute_reward in the learner's process: for envs in worker processes it makes one from their spec
+    (without the wrappers make_env adds), and its rewards are FetchReach's."""
+    from baselines_tf2.common.cmd_util import make_vec_env
+    from baselines_tf2.her.replay_buffer import local_goal_env
+
+    venv = make_vec_env("FetchReach-v4", "robotics", 2, 0, flatten_dict_observations=False, vec_env_kind=vec_env_kind)
+    try:
+        compute_reward = local_goal_env(venv).unwrapped.compute_reward
+        goal = np.zeros((2, 3))
+        np.testing.assert_array_equal(compute_reward(goal, goal + [[0.01, 0, 0], [1, 0, 0]], {}), [0.0, -1.0])
+    finally:
+        venv.close()
+
+
 def batched(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {key: value[None] for key, value in obs.items()}
 

@@ -8,6 +8,7 @@ episodes that have ended are sampled (a goal is picked among an episode's later 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, Callable, Mapping
 
@@ -235,7 +236,9 @@ def local_goal_env(venv: Any) -> gymnasium.Env:
     if spec is None:
         raise ValueError("HER needs the env's compute_reward in the learner's process: give a DummyVecEnv, a "
                          "VecEnv made by make_vec_env, or a registered env (with a spec)")
-    return gymnasium.make(spec)
+    # without the wrappers make_env added in the workers (ClipActionsWrapper cannot be rebuilt from a spec, and
+    # compute_reward is the env's own)
+    return gymnasium.make(dataclasses.replace(spec, additional_wrappers=()))
 
 
 
