@@ -17,8 +17,9 @@ from baselines_tf2.training.run import RunOptions
 PACKAGE_DIR = Path(baselines_tf2.__file__).parent
 SHARED_PACKAGES = ("common", "training", "tools", "nn", "on_policy", "off_policy")  # code every algorithm uses
 ALGORITHM_PACKAGES = {entry.module.split(".")[1] for entry in ALGORITHMS.values()}  # ppo2, a2c, deepq
+CONFIG_THROUGH_KWARGS = {"her"}  # baselines' her.learn: hyperparameters as **kwargs or override_params
 LEARN_ONLY = {"network", "env", "seed", "load_path", "callback", "eval_env", "network_kwargs", "param_noise",
-              "policy_fn"}
+              "policy_fn", "save_path"}
 
 
 def module_name(path: Path) -> str:
@@ -110,6 +111,10 @@ def test_learn_defaults_are_the_config_defaults(alg: str) -> None:
     config_class = getattr(module, ALGORITHMS[alg].config)
     parameters = inspect.signature(module.learn).parameters
     for field in dataclasses.fields(config_class):
+        if alg in CONFIG_THROUGH_KWARGS and field.name not in parameters:
+            # baselines' her.learn(**kwargs) takes every DEFAULT_PARAMS entry by name: each field must get there
+            assert getattr(module.config_for(None, None, **{field.name: field.default}), field.name) == field.default
+            continue
         assert field.name in parameters, f"{alg}.learn() lacks the config field {field.name!r}"
         no_default = parameters[field.name].default is inspect.Parameter.empty and field.default is dataclasses.MISSING
         assert no_default or parameters[field.name].default == field.default, (
@@ -120,7 +125,9 @@ def test_learn_defaults_are_the_config_defaults(alg: str) -> None:
         if name in run_options and run_options[name] is not dataclasses.MISSING:
             assert parameter.default == run_options[name], f"{alg}.learn({name}=...) differs from RunOptions"
     config_fields = {field.name for field in dataclasses.fields(config_class)}
-    stray = set(parameters) - config_fields - set(run_options) - LEARN_ONLY
+    variadic = {name for name, parameter in parameters.items() if parameter.kind is inspect.Parameter.VAR_KEYWORD}
+    stray = (set(parameters) - config_fields - set(run_options) - LEARN_ONLY - set(ALGORITHMS[alg].learn_options)
+             - (variadic if alg in CONFIG_THROUGH_KWARGS else set()))
     assert not stray, f"{alg}.learn() takes {sorted(stray)}, which are neither config fields nor run options"
 
 
