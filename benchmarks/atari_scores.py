@@ -25,51 +25,43 @@ the harness prints how long the remaining work will take, from the steps/s measu
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import fcntl
+import functools
 import json
-import os
 import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from bench_common import DQN_SETTINGS
-from compare_peers import PEER_SCRIPT, ensure_peer_venv, last_json_object
+from compare_peers import PEER_SCRIPT, ensure_peer_venv
 from ours import SB3_Q_NETWORK
 from peer_sb3 import DQN_LEARNING_FLAGS
 from run_table import (
     BENCH_DIR,
-    LOG_FILE,
-    PIECES_FILE,
+    PEER_RESULT,
     REPO_DIR,
     WALL_FILE,
+    Harness,
+    TableRun,
     checkpoint_state,
     checkpoint_step,
     episodes,
     fmt_mean_se,
-    has_checkpoint,
-    keep_summary,
+    fmt_steps,
     mean_se_band,
-    monitor_rows,
     pieces,
-    run_piece,
     training_finished,
-    wall_seconds,
     write_docs_section,
-    write_json_atomic,
 )
 
 DOCS_FILE = REPO_DIR / "docs" / "scores.md"
 IMG_DIR = REPO_DIR / "docs" / "img"
 MARKS = ("<!-- atari-scores:start -->", "<!-- atari-scores:end -->")
+TAG = "atari_scores"  # names the harness in its messages
 RESULTS_DIR = BENCH_DIR / "results" / "atari"  # finished runs' summaries, committed: run folders are not
-RESULT_FILE = "result.json"  # the peer's finished run (ours: the final checkpoint says so)
 LAST_GAMES = 100  # the score: mean of the last 100 games, as the PPO paper and baselines' benchmarks report
 CURVE_POINTS = 50
-POLL_S = 60.0  # how often to look whether a hand-started process still trains a run folder
 
 # SB3's DQN Atari settings (rl-baselines3-zoo's atari entry: 100k-step learning start, 100k buffer, target sync every
 # 1000 steps, eps 1 -> 0.01 over 10 % of the run); the rest as compare_peers' DQN speed row, on both sides.
@@ -154,32 +146,17 @@ DEFAULT_RUNS = ("ppo2:PongNoFrameskip-v4:3000000", "deepq:PongNoFrameskip-v4:150
                 "ppo2:BreakoutNoFrameskip-v4:10000000")
 
 
-@dataclasses.dataclass(frozen=True)
-class Run:
+class Run(TableRun[Config]):
     """One cell of the table."""
-
-    config: Config
-    env_id: str
-    seed: int
-    timesteps: int
 
     @property
     def game(self) -> str:
         return self.env_id.split("NoFrameskip")[0].split("-")[0]
 
-    def folder(self, out: Path) -> Path:
-        return out / self.config.name / self.env_id / f"seed{self.seed}"
 
-    def summary_file(self, results: Path) -> Path:
-        return results / f"{self.config.name}-{self.env_id}-seed{self.seed}-{self.timesteps}.json"
-
-    def label(self) -> str:
-        return f"{self.config.name} {self.env_id} seed {self.seed} ({self.timesteps:,} steps)"
-
-
-def command_for(run: Run, run_dir: Path, extra_args: tuple[str, ...] = (), peer_python: str | None = None,
-                resume: bool = False) -> list[str]:
-    """The command that trains `run` into `run_dir` (ours: plus --load_path when resuming)."""
+def command_for(run: Run, run_dir: Path, peer_python: str | None = None, resume: bool = False,
+                extra_args: tuple[str, ...] = ()) -> list[str]:
+    """The command that trains `run` into `run_dir` (ours: with `extra_args`, plus --load_path when resuming)."""
     if run.config.side == "peer":
         if peer_python is None:
             raise ValueError("the peer's command needs the peer virtualenv's python")
@@ -206,147 +183,22 @@ def run_status(run: Run, run_dir: Path) -> dict[str, Any]:
     """What a run folder shows so far: steps done, wall time, games, score and curve (finished or not)."""
     games = episodes(run_dir, run.config.frames_per_monitor_step, pieces(run_dir))
     steps = checkpoint_step(run_dir) if run.config.side == "ours" else (games[-1][0] if games else 0.0)
-    finished = (run_dir / RESULT_FILE).exists() if run.config.side == "peer" else training_finished(
+    finished = (run_dir / PEER_RESULT).exists() if run.config.side == "peer" else training_finished(
         run_dir, run.timesteps)
-    return {"config": run.config.name, "env": run.env_id, "seed": run.seed, "timesteps": run.timesteps,
-            "steps_done": run.timesteps if finished else steps, "finished": finished,
-            "wall_s": wall_seconds(run_dir), "games": len(games), "last100_mean": last_mean(games),
-            "curve": last_mean_curve(games, run.timesteps), "pieces": len(pieces(run_dir)) + 1}
+    return {**run.status(run_dir), "steps_done": run.timesteps if finished else steps, "finished": finished,
+            "games": len(games), "last100_mean": last_mean(games), "curve": last_mean_curve(games, run.timesteps)}
 
 
-def training_pids(run_dir: Path) -> list[int]:
-    """Processes (other than this one) that train into `run_dir`: their --log_path (or the peer's --monitor_dir),
-    resolved from their working directory, is the folder (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            arguments = [part.decode(errors="replace") for part in (entry / "cmdline").read_bytes().split(b"\0")]
-            cwd = (entry / "cwd").resolve()
-        except OSError:
-            continue
-        folders = [part.split("=", 1)[1] for part in arguments if part.startswith("--log_path=")]
-        folders += [following for part, following in zip(arguments, arguments[1:]) if part == "--monitor_dir"]
-        if any((cwd / folder).resolve() == run_dir.resolve() for folder in folders):
-            found.append(int(entry.name))
-    return found
-
-
-def wait_for_other_training(run_dir: Path) -> None:
-    """Wait while another process trains into the folder (a run started by hand, or one a killed harness left)."""
-    while pids := training_pids(run_dir):
-        print(f"[atari_scores] waiting for process {pids[0]}, which trains {run_dir}", file=sys.stderr, flush=True)
-        time.sleep(POLL_S)
-
-
-def adopt(run: Run, run_dir: Path) -> None:
-    """Take over a run folder started outside the harness: check it is this run, and estimate the wall time it took
-    up to its newest checkpoint (monitor files' start to the checkpoint's write) if no harness piece recorded it."""
-    state = checkpoint_state(run_dir)
-    if state is not None and state.get("total_timesteps") != run.timesteps:
-        raise SystemExit(f"{run_dir} holds a run of {state.get('total_timesteps')} steps, not {run.timesteps}; "
-                         "move it away or give this row its steps")
-    if state is not None and not (run_dir / WALL_FILE).exists():
+def adopt(run_dir: Path) -> None:
+    """Take over a run folder started outside the harness (Harness.train has checked it is this run): estimate the wall
+    time it took up to its newest checkpoint (monitor files' start to the checkpoint's write) if no harness piece
+    recorded it."""
+    if not (run_dir / WALL_FILE).exists() and checkpoint_state(run_dir) is not None:
         headers = [json.loads(path.open(encoding="utf-8").readline().lstrip("#")).get("t_start")
                    for path in run_dir.glob("*monitor.csv")]
         newest = max((path.stat().st_mtime for path in (run_dir / "checkpoints").iterdir()), default=None)
         if headers and newest is not None:
             (run_dir / WALL_FILE).write_text(f"{max(0.0, newest - min(headers))}\n")
-
-
-def restart_peer(run_dir: Path) -> None:
-    """Clear an interrupted peer run (SB3 cannot continue it), keeping its log."""
-    if any(run_dir.glob("*monitor.csv")):
-        with open(run_dir / LOG_FILE, "a", encoding="utf-8") as log:
-            log.write("[atari_scores] the previous peer run was interrupted; starting again from scratch\n")
-    for path in [*run_dir.glob("*monitor.csv"), run_dir / WALL_FILE, run_dir / PIECES_FILE]:
-        path.unlink(missing_ok=True)
-
-
-def train(run: Run, run_dir: Path, extra_args: tuple[str, ...], peer_python: str | None) -> None:
-    """Train (or resume) one run to its end; a failed or stopped piece ends the harness (start it again to go on)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    wait_for_other_training(run_dir)
-    if run.config.side == "peer":
-        restart_peer(run_dir)
-        status = run_piece(command_for(run, run_dir, peer_python=peer_python), run_dir, "atari_scores")
-        if status == 0:
-            peer = last_json_object((run_dir / LOG_FILE).read_text(encoding="utf-8")) or {}
-            write_json_atomic(run_dir / RESULT_FILE, {"wall_s": wall_seconds(run_dir), "peer": peer})
-    else:
-        adopt(run, run_dir)
-        if training_finished(run_dir, run.timesteps):
-            return
-        command = command_for(run, run_dir, extra_args, resume=has_checkpoint(run_dir))
-        status = run_piece(command, run_dir, "atari_scores")
-    if status != 0:
-        raise SystemExit(f"{run.label()} stopped with status {status}; see {run_dir}/{LOG_FILE} "
-                         "(run this script again to resume)")
-
-
-def finish(run: Run, run_dir: Path, extra_args: tuple[str, ...], results: Path) -> None:
-    """Write the finished run's summary where git keeps it."""
-    command = command_for(run, run_dir, extra_args, peer_python="PEER_VENV/bin/python")
-    keep_summary(run.summary_file(results), {**run_status(run, run_dir),
-                                             "command": [part.replace(f"{REPO_DIR}/", "") for part in command]})
-
-
-def rates(plan: list[Run], out: Path, results: Path) -> dict[str, float]:
-    """Steps/s of each config, measured so far over its run folders (and finished summaries)."""
-    done: dict[str, list[float]] = {}
-    for run in plan:
-        if run.summary_file(results).exists():
-            summary = json.loads(run.summary_file(results).read_text(encoding="utf-8"))
-            steps, wall = float(summary["timesteps"]), float(summary["wall_s"] or 0.0)
-        elif (run.folder(out) / WALL_FILE).exists():
-            status = run_status(run, run.folder(out))
-            steps, wall = float(status["steps_done"]), float(status["wall_s"])
-        else:
-            continue
-        if wall > 0 and steps > 0:
-            totals = done.setdefault(run.config.name, [0.0, 0.0])
-            totals[0] += steps
-            totals[1] += wall
-    return {name: steps / wall for name, (steps, wall) in done.items()}
-
-
-def remaining_work(plan: list[Run], out: Path, results: Path) -> str:
-    """How long the unfinished runs will take at the steps/s measured so far (per config)."""
-    measured = rates(plan, out, results)
-    lines, total_s, unknown = [], 0.0, []
-    for run in plan:
-        if run.summary_file(results).exists():
-            continue
-        run_dir = run.folder(out)
-        done = 0 if run.config.side == "peer" else checkpoint_step(run_dir) if run_dir.exists() else 0
-        left = run.timesteps - done
-        rate = measured.get(run.config.name)
-        if rate is None:
-            unknown.append(run.label())
-            lines.append(f"  {run.label()}: {left:,} steps left, no speed measured yet")
-            continue
-        total_s += left / rate
-        lines.append(f"  {run.label()}: {left:,} steps left at {rate:.0f} steps/s = {left / rate / 3600:.1f} h")
-    head = f"[atari_scores] remaining work: about {total_s / 3600:.1f} h" + (
-        f" plus {len(unknown)} run(s) of unmeasured speed" if unknown else "")
-    return "\n".join([head, *lines])
-
-
-def summaries(plan: list[Run], out: Path, results: Path) -> list[dict[str, Any]]:
-    """Every row's finished summary, or its unfinished run folder's status so far (rows with no games left out)."""
-    found = []
-    for run in plan:
-        if run.summary_file(results).exists():
-            found.append(json.loads(run.summary_file(results).read_text(encoding="utf-8")))
-        elif run.folder(out).is_dir() and monitor_rows(run.folder(out)):
-            found.append(run_status(run, run.folder(out)))
-    return found
-
-
-def fmt_steps(steps: float) -> str:
-    """1500000 -> '1.5M', 300000 -> '300k'."""
-    return f"{steps / 1e6:g}M" if steps >= 1e6 else f"{steps / 1e3:g}k"
 
 
 def references_for(config_name: str, game: str) -> list[dict[str, Any]]:
@@ -451,23 +303,6 @@ def parse_runs(parser: argparse.ArgumentParser, specs: list[str], seeds: list[in
     return [Run(config, env_id, seed, steps) for seed in seeds for config, env_id, steps in rows]
 
 
-@contextlib.contextmanager
-def harness_lock(path: Path) -> Iterator[None]:
-    """One harness per output folder: a second start exits instead of training a second run beside the first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            raise SystemExit(f"another atari_scores.py (pid {handle.read().strip() or '?'}) is running on "
-                             f"{path.parent}; let it finish or stop it with SIGTERM") from None
-        handle.truncate(0)
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        yield
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS), metavar="CONFIG:GAME:STEPS",
@@ -485,17 +320,11 @@ def main() -> None:
     args = parser.parse_args()
     plan = parse_runs(parser, args.runs, args.seeds)
     out, results, extra_args = args.out.resolve(), args.results.resolve(), tuple(args.extra_args.split())
+    harness = Harness(TAG, out, results, functools.partial(command_for, extra_args=extra_args), run_status,
+                      shows=lambda status: status["games"] > 0, peer_outputs=("*monitor.csv",), prepare_ours=adopt)
     if not args.report_only:
-        with_peer = any(run.config.side == "peer" and not run.summary_file(results).exists() for run in plan)
-        peer_python = str(ensure_peer_venv(args.peer_venv.resolve())) if with_peer else None
-        with harness_lock(out / "harness.lock"):
-            for run in plan:
-                if run.summary_file(results).exists():
-                    continue
-                print(remaining_work(plan, out, results), file=sys.stderr, flush=True)
-                train(run, run.folder(out), extra_args, peer_python)
-                finish(run, run.folder(out), extra_args, results)
-    rows = summaries(plan, out, results)
+        harness.train_all(plan, lambda: str(ensure_peer_venv(args.peer_venv.resolve())))
+    rows = harness.summaries(plan)
     command = "python benchmarks/atari_scores.py --runs " + " ".join(args.runs) + " --seeds " + " ".join(
         map(str, args.seeds))
     section = report(rows, command, list(dict.fromkeys(run.game for run in plan)))

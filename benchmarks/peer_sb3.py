@@ -13,6 +13,8 @@ Runs with the peer virtualenv's python (stable-baselines3, torch CPU, gymnasium,
         --activation relu --lr 3e-4 --batch_size 256 ...   (every setting explicit: see continuous_control.py)
     PEER_VENV/bin/python benchmarks/peer_sb3.py trpo_mujoco --env Hopper-v5 --timesteps 51200 --hiddens 32,32 \
         --activation tanh --timesteps_per_batch 1024 --max_kl 0.01 ...   (likewise)
+    PEER_VENV/bin/python benchmarks/peer_sb3.py sac_her_learning --env FetchReach-v4 --timesteps 10000 \
+        --monitor_dir DIR --hiddens 256,256 --gamma 0.95 ...   (every setting explicit: her_benchmark.py)
 
 Settings come from `bench_common.py`, the same ones `ours.py` uses; SB3 defaults fill the rest. The continuous-control
 subcommands (sac_mujoco, td3_mujoco, ddpg_mujoco, trpo_mujoco) instead take every hyperparameter on the command line,
@@ -534,6 +536,81 @@ def measure_trpo(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# sac_her_learning's settings beyond the continuous-control ones (all required): HER's relabelling.
+HER_SETTINGS = ("n_sampled_goal", "goal_selection_strategy")
+# The observation normalization rl-baselines3-zoo gives SAC on FetchReach (`normalize: True` in hyperparams/sac.yml
+# is VecNormalize's defaults, which also scale rewards); rewards are left alone here, as ours leaves them.
+HER_VEC_NORMALIZE = dict(norm_obs=True, norm_reward=False, clip_obs=10.0, epsilon=1e-8)
+
+
+def measure_sac_her_learning(args: argparse.Namespace) -> dict[str, Any]:
+    """SB3's SAC('MultiInputPolicy') with its HerReplayBuffer trained on the goal env `--env` (gymnasium-robotics),
+    one env in SB3's Monitor (with `is_success`, to `--monitor_dir`/0.monitor.csv) behind VecNormalize of the
+    observations (HER_VEC_NORMALIZE), every hyperparameter given (her_benchmark.py passes ours). Each finished
+    training episode is also appended to `--monitor_dir`/episodes.csv as `step,is_success,return,length,wall_s`
+    (step: env steps done when it ended), which her_benchmark.py bins into its curve. Not resumable (SB3 would
+    need its replay buffer pickled): an interrupted run is started again from scratch."""
+    import gymnasium
+    import gymnasium_robotics
+    import stable_baselines3
+    from stable_baselines3 import HerReplayBuffer
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    require_settings(args, CONTINUOUS_COMMON + CONTINUOUS_ONLY["sac"] + HER_SETTINGS)
+    if not args.monitor_dir:
+        raise SystemExit("sac_her_learning needs --monitor_dir")
+    os.makedirs(args.monitor_dir, exist_ok=True)
+    gymnasium.register_envs(gymnasium_robotics)
+    start = time.perf_counter()
+    env = VecNormalize(DummyVecEnv([lambda: Monitor(gymnasium.make(args.env), os.path.join(args.monitor_dir, "0"),
+                                                    info_keywords=("is_success",))]), **HER_VEC_NORMALIZE)
+    episodes: list[float] = []
+
+    class EpisodeLog(BaseCallback):
+        """One CSV row per finished training episode, written as it ends (a reader sees the run so far)."""
+
+        def _on_training_start(self) -> None:
+            self.handle = open(os.path.join(args.monitor_dir, "episodes.csv"), "w", encoding="utf-8")
+            self.handle.write("step,is_success,return,length,wall_s\n")
+
+        def _on_step(self) -> bool:
+            for done, info in zip(self.locals["dones"], self.locals["infos"]):
+                if done and "episode" in info:  # the Monitor's record of the episode that just ended
+                    success = float(info.get("is_success", float("nan")))
+                    episodes.append(success)
+                    self.handle.write(f"{self.num_timesteps},{success:g},{info['episode']['r']:g},"
+                                      f"{info['episode']['l']},{time.perf_counter() - start:.3f}\n")
+                    self.handle.flush()
+            return True
+
+        def _on_training_end(self) -> None:
+            self.handle.close()
+
+    try:
+        kwargs = sb3_continuous_kwargs("sac", args, int(np.prod(env.action_space.shape)))
+        model = stable_baselines3.SAC(
+            "MultiInputPolicy", env, replay_buffer_class=HerReplayBuffer,
+            replay_buffer_kwargs=dict(n_sampled_goal=args.n_sampled_goal,
+                                      goal_selection_strategy=args.goal_selection_strategy),
+            seed=args.seed, device="cpu", verbose=0, **kwargs)
+        model.learn(total_timesteps=args.timesteps, callback=EpisodeLog())
+        end = time.perf_counter()
+    finally:
+        env.close()
+    last = episodes[-20:]
+    return {
+        "config": "SAC, MultiInputPolicy, HerReplayBuffer, VecNormalize(obs)", "env": args.env,
+        "value": model.num_timesteps / (end - start), "unit": "steps/s", "wall_s": end - start,
+        "timesteps": int(model.num_timesteps), "episodes": len(episodes),
+        "last20_success_rate": float(np.mean(last)) if last else None,
+        "policy_kwargs": {"net_arch": kwargs["policy_kwargs"]["net_arch"], "n_critics": model.policy.critic.n_critics},
+        "vec_normalize": HER_VEC_NORMALIZE, "gymnasium_robotics": gymnasium_robotics.__version__,
+        **torch_versions(),
+    }
+
+
 MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "ppo_breakout": measure_ppo_breakout,
     "dqn_breakout": measure_dqn_breakout,
@@ -544,6 +621,7 @@ MEASUREMENTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "dqn_learning": measure_dqn_learning,
     **{f"{algorithm}_mujoco": functools.partial(measure_continuous, algorithm) for algorithm in CONTINUOUS_ONLY},
     "trpo_mujoco": measure_trpo,
+    "sac_her_learning": measure_sac_her_learning,
 }
 
 
@@ -572,6 +650,11 @@ def main() -> None:
         group.add_argument(f"--{name}", type=kind, default=None)
     group.add_argument("--ent_coef", default=None, help="SAC: 'auto' (learned, from 1.0), 'auto_0.1' or a number")
     group.add_argument("--target_entropy", default=None, help="SAC: 'auto' (-dim(A)) or a number")
+    her = parser.add_argument_group("sac_her_learning: --env, --monitor_dir (its monitor file and episodes.csv), "
+                                    "the continuous-control settings above (sac's) and these, all explicit "
+                                    "(her_benchmark.py passes them)")
+    her.add_argument("--n_sampled_goal", type=int, default=None, help="relabelled goals per real one (HER's k)")
+    her.add_argument("--goal_selection_strategy", default=None, help="future, final or episode")
     args = parser.parse_args()
     if args.torch_threads is not None:
         import torch

@@ -1,5 +1,8 @@
-"""What the learning tables share (`mujoco_table.py`, `atari_scores.py`): train or resume one CLI run into its
-folder, read its games from the monitor files, keep a committed summary, and render a docs section between markers.
+"""What the learning tables share (`mujoco_table.py`, `atari_scores.py`, `her_benchmark.py`): train or resume one
+CLI run into its folder, read its games from the monitor files, keep a committed summary, and render a docs section
+between markers. The harnesses of `atari_scores.py` and `her_benchmark.py` also share their resume rules: one
+harness per output folder, waiting for another process that trains a run folder, a peer (SB3) run started again
+from scratch, and the estimate of the remaining work.
 
 A run folder holds the CLI's logs, monitor files and `checkpoints/`, plus what the tables add: `train.log` (the
 output of every piece, appended), `wall_s` (wall time summed over the pieces) and `pieces.json` (when each resumed
@@ -8,7 +11,10 @@ piece started and from which step, so a curve keeps its step count across resume
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
+import fcntl
 import json
 import os
 import signal
@@ -17,7 +23,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Generic, Iterator, Protocol, Sequence, TypeVar
+
+from compare_peers import last_json_object
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's baselines_tf2 (checkpoint reading)
 
@@ -27,6 +35,8 @@ WALL_FILE = "wall_s"
 PIECES_FILE = "pieces.json"
 LOG_FILE = "train.log"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)  # forwarded to the training, which checkpoints and exits
+PEER_RESULT = "result.json"  # a peer run's end: its wall time and the peer script's JSON (ours: the checkpoint's)
+POLL_S = 60.0  # how often to look whether another process still trains a run folder
 
 
 def checkpoint_state(run_dir: Path) -> dict[str, Any] | None:
@@ -204,3 +214,231 @@ def write_docs_section(docs_file: Path, marks: tuple[str, str], section: str, he
     else:
         text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + block + "\n"
     docs_file.write_text(text, encoding="utf-8")
+
+
+# ---- a harness's runs (atari_scores.py, her_benchmark.py) ------------------------------------------------------
+
+
+class RunConfig(Protocol):
+    """What the harness reads of a run's configuration."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def side(self) -> str: ...  # "ours" (a resumable CLI run) or "peer" (SB3, started again from scratch)
+
+
+ConfigT = TypeVar("ConfigT", bound=RunConfig)
+
+
+@dataclasses.dataclass(frozen=True)
+class TableRun(Generic[ConfigT]):
+    """One cell of a table: a config trained on an env with a seed for a number of steps, in its own folder."""
+
+    config: ConfigT
+    env_id: str
+    seed: int
+    timesteps: int
+
+    @property
+    def layout(self) -> str:
+        """What tells runs of another layout apart in the folder and names ('' where there is one layout)."""
+        return ""
+
+    def folder(self, out: Path) -> Path:
+        """out/<config>/<env>[/<layout>]/seed<S>."""
+        return out / self.config.name / self.env_id / self.layout / f"seed{self.seed}"
+
+    def summary_file(self, results: Path) -> Path:
+        """results/<config>-<env>[-<layout>]-seed<S>-<steps>.json."""
+        layout = f"-{self.layout}" if self.layout else ""
+        return results / f"{self.config.name}-{self.env_id}{layout}-seed{self.seed}-{self.timesteps}.json"
+
+    def label(self) -> str:
+        """'<config> <env>[ <layout>] seed <S> (<steps> steps)', for messages."""
+        layout = f" {self.layout}" if self.layout else ""
+        return f"{self.config.name} {self.env_id}{layout} seed {self.seed} ({self.timesteps:,} steps)"
+
+    def status(self, run_dir: Path) -> dict[str, Any]:
+        """What every run folder's status starts with (each script adds steps_done, finished and its curve)."""
+        return {"config": self.config.name, "env": self.env_id, "seed": self.seed, "timesteps": self.timesteps,
+                "wall_s": wall_seconds(run_dir), "pieces": len(pieces(run_dir)) + 1}
+
+
+RunT = TypeVar("RunT", bound=TableRun[Any])
+
+
+@dataclasses.dataclass(frozen=True)
+class Harness(Generic[RunT]):
+    """A table script's resumable runs into `out`, one at a time, with finished runs' summaries in `results`: what
+    differs between the scripts is given, the resume rules are here."""
+
+    tag: str  # the script's name, in its messages and its lock's
+    out: Path
+    results: Path
+    command: Callable[[RunT, Path, str | None, bool], list[str]]  # (run, folder, peer python, resume) -> command
+    run_status: Callable[[RunT, Path], dict[str, Any]]  # a folder so far: TableRun.status plus steps_done, ...
+    shows: Callable[[dict[str, Any]], bool]  # whether an unfinished run's status has anything to report yet
+    peer_outputs: tuple[str, ...]  # glob patterns of what a peer run writes into its folder
+    prepare_ours: Callable[[Path], None]  # before our run trains: the script's adoption or clean-up of its folder
+
+    def train_all(self, plan: Sequence[RunT], peer_python: Callable[[], str]) -> None:
+        """Train each run of `plan` without a summary, in order, and keep its summary; `peer_python` is called once,
+        if a peer run is left."""
+        with_peer = any(run.config.side == "peer" and not run.summary_file(self.results).exists() for run in plan)
+        python = peer_python() if with_peer else None
+        with harness_lock(self.out, self.tag):
+            for run in plan:
+                if run.summary_file(self.results).exists():
+                    continue
+                print(self.remaining_work(plan), file=sys.stderr, flush=True)
+                self.train(run, python)
+                self.finish(run)
+
+    def train(self, run: RunT, peer_python: str | None) -> None:
+        """Train (or resume) one run to its end; a failed or stopped piece ends the harness (start it again to go on).
+
+        First waits while another process trains into the folder (a run started by hand, or one a killed harness
+        left). A peer run starts again from scratch and ends with PEER_RESULT. Ours refuses a checkpoint of another
+        step count, then prepare_ours, then resumes when the folder holds checkpoints."""
+        run_dir = run.folder(self.out)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        while pids := training_pids(run_dir):
+            print(f"[{self.tag}] waiting for process {pids[0]}, which trains {run_dir}", file=sys.stderr, flush=True)
+            time.sleep(POLL_S)
+        if run.config.side == "peer":
+            self.restart_peer(run_dir)
+            status = run_piece(self.command(run, run_dir, peer_python, False), run_dir, self.tag)
+            if status == 0:
+                peer = last_json_object((run_dir / LOG_FILE).read_text(encoding="utf-8")) or {}
+                write_json_atomic(run_dir / PEER_RESULT, {"wall_s": wall_seconds(run_dir), "peer": peer})
+        else:
+            state = checkpoint_state(run_dir)
+            if state is not None and state.get("total_timesteps") != run.timesteps:
+                raise SystemExit(f"{run_dir} holds a run of {state.get('total_timesteps')} steps, not "
+                                 f"{run.timesteps}; move it away or give this row its steps")
+            self.prepare_ours(run_dir)
+            if training_finished(run_dir, run.timesteps):
+                return
+            status = run_piece(self.command(run, run_dir, None, has_checkpoint(run_dir)), run_dir, self.tag)
+        if status != 0:
+            raise SystemExit(f"{run.label()} stopped with status {status}; see {run_dir}/{LOG_FILE} "
+                             "(run this script again to resume)")
+
+    def restart_peer(self, run_dir: Path) -> None:
+        """Clear an interrupted peer run (SB3 cannot continue it): what it wrote, its wall time and pieces; its log
+        is kept and told."""
+        written = [path for pattern in self.peer_outputs for path in run_dir.glob(pattern)]
+        if written:
+            with open(run_dir / LOG_FILE, "a", encoding="utf-8") as log:
+                log.write(f"[{self.tag}] the previous peer run was interrupted; starting again from scratch\n")
+        for path in [*written, run_dir / WALL_FILE, run_dir / PIECES_FILE]:
+            path.unlink(missing_ok=True)
+
+    def finish(self, run: RunT) -> None:
+        """Write the finished run's summary, with its command (paths relative to the repository), where git keeps
+        it."""
+        run_dir = run.folder(self.out)
+        command = self.command(run, run_dir, "PEER_VENV/bin/python", False)
+        relative = [part.replace(f"{REPO_DIR}/", "") for part in command]
+        keep_summary(run.summary_file(self.results), {**self.run_status(run, run_dir), "command": relative})
+
+    def rates(self, plan: Sequence[RunT]) -> dict[str, float]:
+        """Steps/s of each config so far, over its finished summaries and run folders."""
+        done: dict[str, list[float]] = {}
+        for run in plan:
+            if run.summary_file(self.results).exists():
+                summary = json.loads(run.summary_file(self.results).read_text(encoding="utf-8"))
+                steps, wall = float(summary["timesteps"]), float(summary.get("wall_s") or 0.0)
+            elif (run.folder(self.out) / WALL_FILE).exists():
+                status = self.run_status(run, run.folder(self.out))
+                steps, wall = float(status["steps_done"]), float(status["wall_s"])
+            else:
+                continue
+            if wall > 0 and steps > 0:
+                totals = done.setdefault(run.config.name, [0.0, 0.0])
+                totals[0] += steps
+                totals[1] += wall
+        return {name: steps / wall for name, (steps, wall) in done.items()}
+
+    def remaining_work(self, plan: Sequence[RunT]) -> str:
+        """How long the unfinished runs will take at the steps/s measured so far (per config; a peer run starts
+        again, ours goes on from its checkpoint)."""
+        measured = self.rates(plan)
+        lines, total_s, unknown = [], 0.0, 0
+        for run in plan:
+            if run.summary_file(self.results).exists():
+                continue
+            run_dir = run.folder(self.out)
+            left = run.timesteps - (checkpoint_step(run_dir) if run.config.side == "ours" and run_dir.exists() else 0)
+            rate = measured.get(run.config.name)
+            if rate is None:
+                unknown += 1
+                lines.append(f"  {run.label()}: {left:,} steps left, no speed measured yet")
+                continue
+            total_s += left / rate
+            lines.append(f"  {run.label()}: {left:,} steps left at {rate:.0f} steps/s = {fmt_duration(left / rate)}")
+        head = f"[{self.tag}] remaining work: about {total_s / 3600:.1f} h" + (
+            f" plus {unknown} run(s) of unmeasured speed" if unknown else "")
+        return "\n".join([head, *lines])
+
+    def summaries(self, plan: Sequence[RunT]) -> list[dict[str, Any]]:
+        """Every run's finished summary, or its unfinished folder's status so far where that shows something."""
+        found = []
+        for run in plan:
+            if run.summary_file(self.results).exists():
+                found.append(json.loads(run.summary_file(self.results).read_text(encoding="utf-8")))
+            elif run.folder(self.out).is_dir():
+                status = self.run_status(run, run.folder(self.out))
+                if self.shows(status):
+                    found.append(status)
+        return found
+
+
+@contextlib.contextmanager
+def harness_lock(out: Path, tag: str) -> Iterator[None]:
+    """One harness per output folder (`out`/harness.lock holds its pid): a second start exits instead of training a
+    second run beside the first."""
+    path = out / "harness.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise SystemExit(f"another {tag}.py (pid {handle.read().strip() or '?'}) is running on {out}; "
+                             "let it finish or stop it with SIGTERM") from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+
+
+def training_pids(run_dir: Path) -> list[int]:
+    """Processes (other than this one) that train into `run_dir`: their --log_path (or the peer's --monitor_dir),
+    resolved from their working directory, is the folder (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            arguments = [part.decode(errors="replace") for part in (entry / "cmdline").read_bytes().split(b"\0")]
+            cwd = (entry / "cwd").resolve()
+        except OSError:
+            continue
+        folders = [part.split("=", 1)[1] for part in arguments if part.startswith("--log_path=")]
+        folders += [following for part, following in zip(arguments, arguments[1:]) if part == "--monitor_dir"]
+        if any((cwd / folder).resolve() == run_dir.resolve() for folder in folders):
+            found.append(int(entry.name))
+    return found
+
+
+def fmt_steps(steps: float) -> str:
+    """10000 -> '10k', 300000 -> '300k', 1500000 -> '1.5M'."""
+    return f"{steps / 1e6:g}M" if steps >= 1e6 else f"{steps / 1e3:g}k"
+
+
+def fmt_duration(seconds: float) -> str:
+    """'1.5 h' from an hour up, '12 min' below."""
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"

@@ -185,10 +185,10 @@ def test_a_hand_started_run_is_found_by_its_log_path_from_its_working_directory(
                                cwd=tmp_path)
     try:
         deadline = time.monotonic() + 10
-        while not atari_scores.training_pids(tmp_path / "runs" / "seed0") and time.monotonic() < deadline:
+        while not run_table.training_pids(tmp_path / "runs" / "seed0") and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert atari_scores.training_pids(tmp_path / "runs" / "seed0") == [process.pid]
-        assert atari_scores.training_pids(tmp_path / "runs" / "seed1") == []
+        assert run_table.training_pids(tmp_path / "runs" / "seed0") == [process.pid]
+        assert run_table.training_pids(tmp_path / "runs" / "seed1") == []
     finally:
         process.kill()
         process.wait()
