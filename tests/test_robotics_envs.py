@@ -330,32 +330,16 @@ def assert_names_the_goal_env_problem(line: str, alg: str) -> None:
     assert "FetchReach-v4" in line and ROBOTICS_EXTRA in line
 
 
-@pytest.fixture
-def goal_algorithm(monkeypatch: pytest.MonkeyPatch) -> str:
-    """A stand-in for HER until it lands: DDPG's entry, taking goal-based Dict observations only."""
-    entry = dataclasses.replace(ALGORITHMS["ddpg"], goal_observations_only=True, dict_observations=True)
-    monkeypatch.setitem(ALGORITHMS, "goal_ddpg", entry)
-    return "goal_ddpg"
-
-
-@pytest.mark.skipif("her" in ALGORITHMS, reason="test_her_refuses_an_env_without_goals checks it on HER itself")
-def test_a_goal_algorithm_refuses_an_env_without_goals(goal_algorithm: str, tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    # CartPole's Discrete actions would fail the continuous-actions check too: the goal check comes first
-    line = goal_env_error([f"--alg={goal_algorithm}", "--env=CartPole-v1"], tmp_path, capsys)
-    assert_names_the_goal_env_problem(line, goal_algorithm)
-
-
-@pytest.mark.skipif("her" not in ALGORITHMS, reason="HER is not registered yet")
 def test_her_refuses_an_env_without_goals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # CartPole's Discrete actions would fail the continuous-actions check too: the goal check comes first
     line = goal_env_error(["--alg=her", "--env=CartPole-v1"], tmp_path, capsys)
     assert_names_the_goal_env_problem(line, "her")
 
 
 @requires_robotics
-def test_build_env_keeps_dict_observations_for_the_algorithms_that_take_them(goal_algorithm: str) -> None:
+def test_build_env_keeps_dict_observations_for_the_algorithms_that_take_them() -> None:
     args = run_cli.run_arg_parser().parse_args([f"--env={ENV_ID}", "--num_env=1"])
-    with run_cli.build_env(args, "robotics", ALGORITHMS[goal_algorithm], seed=SEED) as venv:
+    with run_cli.build_env(args, "robotics", ALGORITHMS["her"], seed=SEED) as venv:
         assert isinstance(venv.observation_space, gymnasium.spaces.Dict)
         assert set(venv.reset()) == set(GOAL_SHAPES)
     with run_cli.build_env(args, "robotics", ALGORITHMS["ppo2"], seed=SEED) as venv:

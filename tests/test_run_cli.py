@@ -28,7 +28,7 @@ TIMEOUT_S = 120
 # {tmp} is a scratch folder, {file} a regular file in it, {checkpoint} a ppo2 CartPole checkpoint, {corrupt} a
 # truncated copy of it.
 USAGE_ERRORS = {
-    "unknown_alg": (["--alg=ppo3"], [r"unknown algorithm 'ppo3'", r"valid: a2c, ddpg, deepq, ppo2, sac, td3"]),
+    "unknown_alg": (["--alg=ppo3"], [r"unknown algorithm 'ppo3'", r"valid: a2c, ddpg, deepq, her, ppo2, sac, td3"]),
     "unknown_env": (["--env=CartPol-v1"], [r"unknown environment id 'CartPol-v1'", r"did you mean CartPole-v1"]),
     "unknown_network": (["--env=CartPole-v1", "--network=mlpp"], [r"unknown network 'mlpp'", r"valid: .*\bmlp\b"]),
     "unknown_hyperparameter": (
