@@ -7,6 +7,7 @@ import pickle
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -246,9 +247,12 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def play(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The script's stdout, run in-process under a logger that writes no stdout (as after a training in-process)."""
+    from baselines_tf2 import logger
     from baselines_tf2.her.experiment import play as play_module
 
-    assert play_module.main(argv) == 0
+    with tempfile.TemporaryDirectory() as log_dir, logger.scoped_configure(log_dir, ["csv"]):
+        assert play_module.main(argv) == 0
     return capsys.readouterr().out
 
 

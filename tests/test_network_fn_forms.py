@@ -4,6 +4,7 @@ Keras model and its master's `network_fn(X)` mapping a tensor, beside this proje
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any, Callable
 
 import gymnasium
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from baselines_tf2 import logger
 from baselines_tf2.common.vec_env import DummyVecEnv
 from baselines_tf2.nn.models import as_network_fn, get_network_builder, register
 from baselines_tf2.ppo2 import ppo2
@@ -71,11 +73,17 @@ def test_ppo2_trains_cartpole_with_a_registered_tf2_branch_network() -> None:
     env.close()
 
 
-def test_ppo2_takes_a_one_argument_network_fn_itself() -> None:
+@pytest.mark.parametrize("log_dir", [False, True], ids=["no_log_dir", "with_log_dir"])
+def test_ppo2_takes_a_one_argument_network_fn_itself(log_dir: bool, tmp_path: Path) -> None:
+    """With a log dir configured the run cannot checkpoint a network it cannot name: it says so and still trains."""
     env = DummyVecEnv([lambda: gymnasium.make("CartPole-v1")])
-    model = ppo2.learn(network=tf2_branch_mlp(num_hidden=8), env=env, total_timesteps=64, nsteps=32, nminibatches=2,
-                       noptepochs=1, seed=0)
-    assert any(tuple(w.shape) == (4, 8) for w in model.policy.net.weights)
+    with logger.scoped_configure(str(tmp_path) if log_dir else None, ["log"]):
+        model = ppo2.learn(network=tf2_branch_mlp(num_hidden=8), env=env, total_timesteps=64, nsteps=32,
+                           nminibatches=2, noptepochs=1, seed=0)
+    assert model.timesteps == 64 and any(tuple(w.shape) == (4, 8) for w in model.policy.net.weights)
+    if log_dir:
+        assert "writes no checkpoints: the policy's network was given as a function" in (tmp_path / "log.txt").read_text()
+        assert not (tmp_path / "checkpoints").exists()
     env.close()
 
 

@@ -49,10 +49,12 @@ class EpisodeResult(NamedTuple):
 
 
 def play_episode_results(
-    env: VecEnv, episodes: int, pick_actions: ActionPicker, *, video_path: str | None = None
+    env: VecEnv, episodes: int, pick_actions: ActionPicker, *, video_path: str | None = None,
+    report: Callable[[str], None] = logger.log,
 ) -> list[EpisodeResult]:
     """Play from a reset until `episodes` episodes have ended on `env`; each one's score as the Monitor counted it,
     its length, and (for envs whose info has `is_success`, e.g. gymnasium-robotics' goal envs) its success.
+    `report` gets one line per episode (the logger's, by default).
 
     With Atari's wrappers the Monitor sits below life-loss and reward clipping, so the score is the real game
     score over all lives.
@@ -78,8 +80,8 @@ def play_episode_results(
                 success = bool(info["is_success"]) if "is_success" in info else None
                 results.append(EpisodeResult(float(info["episode"]["r"]), int(info["episode"]["l"]), success))
                 verdict = "" if success is None else f", success {'yes' if success else 'no'}"
-                logger.log(f"episode {len(results)}: score {info['episode']['r']:g}, {info['episode']['l']} steps"
-                           f"{verdict}")
+                report(f"episode {len(results)}: score {info['episode']['r']:g}, {info['episode']['l']} steps"
+                       f"{verdict}")
     if video_path:
         write_video(video_path, frames)
     return results

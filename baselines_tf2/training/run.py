@@ -122,6 +122,12 @@ class TrainingRun:
         log_dir = logger.get_dir()
         folder = os.path.join(log_dir, CHECKPOINTS_SUBDIR) if log_dir and self.world.rank == 0 else None
         self.checkpoints = CheckpointDirectory(folder, options.keep_checkpoints) if folder else None
+        if self.checkpoints is not None:
+            try:  # an agent no checkpoint can describe (a network given as a function) trains without checkpoints
+                agent.metadata()
+            except CheckpointError as err:
+                logger.warn(f"WARNING: this run writes no checkpoints: {err}")
+                self.checkpoints = None
         self.best_model = BestModel()
         self.save_failure: str | None = None  # why the last checkpoint could not be written (None: it was)
 

@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except CheckpointError as err:
             parser.error(str(err))
         results = play_episode_results(env, args.n_test_rollouts,
-                                       policy_actions(policy, env.num_envs, deterministic=True))
+                                       policy_actions(policy, env.num_envs, deterministic=True), report=print)
     finally:
         env.close()
     wins = sum(bool(result.success) for result in results)
