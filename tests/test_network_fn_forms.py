@@ -82,7 +82,8 @@ def test_ppo2_takes_a_one_argument_network_fn_itself(log_dir: bool, tmp_path: Pa
                            nminibatches=2, noptepochs=1, seed=0)
     assert model.timesteps == 64 and any(tuple(w.shape) == (4, 8) for w in model.policy.net.weights)
     if log_dir:
-        assert "writes no checkpoints: the policy's network was given as a function" in (tmp_path / "log.txt").read_text()
+        log_text = (tmp_path / "log.txt").read_text()
+        assert "writes no checkpoints: the policy's network was given as a function" in log_text
         assert not (tmp_path / "checkpoints").exists()
     env.close()
 
