@@ -87,6 +87,8 @@ class Config:
 
 CONFIGS = {config.name: config for config in (
     Config("ppo2", "ppo2", "baselines' Atari defaults (8 envs x 128 steps, lr and clip annealed)", ("--num_env=8",)),
+    Config("ppo2_float32", "ppo2", "as ppo2, in float32 (ppo2 computes in bfloat16 where the CPU has it natively)",
+           ("--num_env=8", "--precision=float32")),
     Config("deepq", "deepq", "baselines' atari() defaults: dueling, double Q, prioritized replay (10k buffer)",
            ("--save_replay",)),
     Config("deepq_sb3like", "deepq", "SB3's DQN settings: uniform replay (100k), no dueling, no double Q, Nature "
