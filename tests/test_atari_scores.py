@@ -134,6 +134,8 @@ def test_curve_counts_steps_across_a_resume_and_the_report_renders(tmp_path: Pat
     curve = atari_scores.last_mean_curve(games, 1000)
     assert len(curve) == atari_scores.CURVE_POINTS
     assert curve[0] is None and curve[4] == pytest.approx(1.0) and curve[-1] == pytest.approx(3.0)
+    unfinished = atari_scores.last_mean_curve(games, 1000, reached=550)  # an unfinished run stops where it is
+    assert unfinished[:27] == curve[:27] and unfinished[27:] == [None] * (atari_scores.CURVE_POINTS - 27)
 
     many = [(float(step), float(step % 7)) for step in range(1, 301)]
     assert atari_scores.last_mean(many) == pytest.approx(sum(score for _, score in many[-100:]) / 100)
