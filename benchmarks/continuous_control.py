@@ -72,6 +72,7 @@ from compare_peers import (
     load_average,
     machine_description,
 )
+from run_table import mean_se_band
 
 # The settings both sides train with, per algorithm; `--set NAME=VALUE` overrides one for a run of this script.
 # Actor and critic(s) share `hiddens` and `activation`. SAC: ent_coef 'auto' = learned temperature starting at 1.0
@@ -472,8 +473,39 @@ def run_learning(args: argparse.Namespace, settings: dict[str, dict[str, Any]], 
                                   "curve": curve(episode_ends(run_dir), args.timesteps, args.bins)})
     if args.json is not None:
         args.json.write_text(json.dumps(summaries, indent=2) + "\n", encoding="utf-8")
+    if args.plot is not None and summaries:
+        plot_learning(args, summaries)
     text = learning_report(args, summaries, settings)
     return text + (f"\n\nFailed runs (train.log in each run folder): {', '.join(failed)}" if failed else "")
+
+
+def plot_learning(args: argparse.Namespace, summaries: list[dict[str, Any]]) -> None:
+    """One panel per algorithm: each side's binned curve, mean +- standard error over seeds, written to --plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(args.algs), figsize=(4.5 * len(args.algs), 3.5), squeeze=False)
+    steps = [args.timesteps * (index + 1) / args.bins for index in range(args.bins)]
+    for axis, alg in zip(axes[0], args.algs):
+        for side in args.sides:
+            curves = [row["curve"] for row in summaries if row["alg"] == alg and row["side"] == side]
+            if not curves:
+                continue
+            indices, means, ses = mean_se_band(curves)
+            xs = [steps[index] for index in indices]
+            name = "ours" if side == "ours" else PEER_CLASSES[alg]
+            axis.plot(xs, means, marker=".", label=f"{name} ({len(curves)} seeds)")
+            axis.fill_between(xs, [m - e for m, e in zip(means, ses)], [m + e for m, e in zip(means, ses)], alpha=0.25)
+        axis.set_title(f"{alg} on {env_for(args, alg)}")
+        axis.set_xlabel("steps")
+        axis.set_ylabel("training episode return")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    args.plot.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(args.plot, dpi=100)
+    plt.close(figure)
 
 
 def mean_and_se(values: Sequence[float]) -> str:
@@ -585,6 +617,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=None, help="seconds before a run is abandoned (default: none)")
     parser.add_argument("--report_only", action="store_true", help="learning: summarize finished runs, train nothing")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write every run's figures")
+    parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
+                        help="learning: also plot each side's curve (mean +- s.e. over seeds) per algorithm")
     args = parser.parse_args(argv)
     args.algs = list(dict.fromkeys(args.algs or (["sac", "td3", "ddpg"] if args.mode == "speed" else ["sac", "td3"])))
     args.sides = list(dict.fromkeys(args.sides))
