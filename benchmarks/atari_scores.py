@@ -49,8 +49,8 @@ from run_table import (
     episodes,
     fmt_mean_se,
     fmt_steps,
-    mean_se_band,
     pieces,
+    plot_mean_se,
     training_finished,
     write_docs_section,
 )
@@ -289,14 +289,12 @@ def plot(rows: list[dict[str, Any]]) -> list[Path]:
         game_rows = [row for row in rows if row["env"].split("NoFrameskip")[0] == game]
         for config_name, timesteps in dict.fromkeys((row["config"], row["timesteps"]) for row in game_rows):
             cell = [row for row in game_rows if (row["config"], row["timesteps"]) == (config_name, timesteps)]
-            indices, means, ses = mean_se_band([row["curve"] for row in cell])
-            xs = [timesteps * (index + 1) / len(cell[0]["curve"]) for index in indices]
             unfinished = any(not row.get("finished", True) for row in cell)
             label = f"{config_name}, {fmt_steps(timesteps)} ({len(cell)} seed{'s' * (len(cell) > 1)}" + (
                 ", unfinished)" if unfinished else ")")
-            line, = axis.plot(xs, means, label=label, linestyle="--" if unfinished else "-")
-            axis.fill_between(xs, [m - s for m, s in zip(means, ses)], [m + s for m, s in zip(means, ses)],
-                              alpha=0.25, color=line.get_color())
+            bins = len(cell[0]["curve"])
+            plot_mean_se(axis, [row["curve"] for row in cell], [timesteps * (i + 1) / bins for i in range(bins)],
+                         label, linestyle="--" if unfinished else "-")
         families = {CONFIGS[row["config"]].alg for row in game_rows}
         points: dict[tuple[str, str], list[tuple[int, float]]] = {}  # one colour and legend entry per source
         for ref in REFERENCES:

@@ -72,7 +72,7 @@ from compare_peers import (
     load_average,
     machine_description,
 )
-from run_table import mean_se_band
+from run_table import plot_mean_se
 
 # The settings both sides train with, per algorithm; `--set NAME=VALUE` overrides one for a run of this script.
 # Actor and critic(s) share `hiddens` and `activation`. SAC: ent_coef 'auto' = learned temperature starting at 1.0
@@ -493,11 +493,8 @@ def plot_learning(args: argparse.Namespace, summaries: list[dict[str, Any]]) -> 
             curves = [row["curve"] for row in summaries if row["alg"] == alg and row["side"] == side]
             if not curves:
                 continue
-            indices, means, ses = mean_se_band(curves)
-            xs = [steps[index] for index in indices]
             name = "ours" if side == "ours" else PEER_CLASSES[alg]
-            axis.plot(xs, means, marker=".", label=f"{name} ({len(curves)} seeds)")
-            axis.fill_between(xs, [m - e for m, e in zip(means, ses)], [m + e for m, e in zip(means, ses)], alpha=0.25)
+            plot_mean_se(axis, curves, steps, f"{name} ({len(curves)} seeds)", marker=".")
         axis.set_title(f"{alg} on {env_for(args, alg)}")
         axis.set_xlabel("steps")
         axis.set_ylabel("training episode return")

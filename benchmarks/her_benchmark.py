@@ -55,7 +55,7 @@ from run_table import (
     fmt_steps,
     has_checkpoint,
     mean_se,
-    mean_se_band,
+    plot_mean_se,
     training_finished,
     write_docs_section,
 )
@@ -421,13 +421,11 @@ def plot_sac(rows: list[dict[str, Any]]) -> None:
         env_rows = [row for row in rows if row["env"] == env_id]
         for config_name, timesteps in dict.fromkeys((row["config"], row["timesteps"]) for row in env_rows):
             cell = [row for row in env_rows if (row["config"], row["timesteps"]) == (config_name, timesteps)]
-            indices, means, ses = mean_se_band([row["curve"] for row in cell])
-            xs = [(index + 1) * BIN for index in indices]
             unfinished = any(not row.get("finished", True) for row in cell)
             label = f"{config_name} ({len(cell)} seed{'s' * (len(cell) > 1)}" + (", unfinished)" if unfinished else ")")
-            line, = axis.plot(xs, means, marker="o", markersize=3, label=label, linestyle="--" if unfinished else "-")
-            axis.fill_between(xs, [m - s for m, s in zip(means, ses)], [m + s for m, s in zip(means, ses)],
-                              alpha=0.25, color=line.get_color())
+            bin_steps = [(index + 1) * BIN for index in range(len(cell[0]["curve"]))]
+            plot_mean_se(axis, [row["curve"] for row in cell], bin_steps, label, marker="o", markersize=3,
+                         linestyle="--" if unfinished else "-")
         axis.axhline(THRESHOLD, color="grey", linewidth=0.8, linestyle=":")
         axis.set_ylim(-0.05, 1.05)
         axis.set_title(f"{env_id}: training success rate ({BIN:,}-step bins)")

@@ -34,7 +34,7 @@ from run_table import (
     episodes,
     fmt_mean_se,
     has_checkpoint,
-    mean_se_band,
+    plot_mean_se,
     run_piece,
     training_finished,
     wall_seconds,
@@ -148,10 +148,7 @@ def plot(summaries: list[dict[str, Any]], timesteps: int, bins: int) -> None:
     for axis, env_id in zip(axes[0], env_ids):
         for alg in dict.fromkeys(row["alg"] for row in summaries if row["env"] == env_id):
             curves = [row["curve"] for row in summaries if row["env"] == env_id and row["alg"] == alg]
-            indices, means, ses = mean_se_band(curves)
-            xs = [steps[index] for index in indices]
-            axis.plot(xs, means, label=f"{alg} ({len(curves)} seeds)")
-            axis.fill_between(xs, [m - s for m, s in zip(means, ses)], [m + s for m, s in zip(means, ses)], alpha=0.3)
+            plot_mean_se(axis, curves, steps, f"{alg} ({len(curves)} seeds)")
             published = PUBLISHED_1M.get((alg, env_id.split("-")[0]))
             if published is not None and timesteps == 1_000_000:
                 axis.axhline(published, linestyle="--", linewidth=1, color="gray")

@@ -202,6 +202,17 @@ def mean_se_band(curves: list[list[float | None]]) -> tuple[list[int], list[floa
     return indices, means, ses
 
 
+def plot_mean_se(axis: Any, curves: list[list[float | None]], bin_steps: Sequence[float], label: str,
+                 **line_style: Any) -> None:
+    """Draw the curves' mean over seeds on a matplotlib axis as a line (bin i at step `bin_steps[i]`), with a band of
+    one standard error either side in the line's colour."""
+    indices, means, ses = mean_se_band(curves)
+    xs = [bin_steps[index] for index in indices]
+    line, = axis.plot(xs, means, label=label, **line_style)
+    axis.fill_between(xs, [m - s for m, s in zip(means, ses)], [m + s for m, s in zip(means, ses)], alpha=0.25,
+                      color=line.get_color())
+
+
 def write_docs_section(docs_file: Path, marks: tuple[str, str], section: str, heading: str) -> None:
     """Replace the text between the two marker comments of `docs_file` (appended under `heading` the first time;
     the file is created if missing)."""
