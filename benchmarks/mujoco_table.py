@@ -116,10 +116,14 @@ def report(summaries: list[dict[str, Any]], timesteps: int, command: str) -> str
     """The markdown section: one row per (algorithm, env) with both scores and the published bar."""
     lines = [
         f"`{command}`", "",
-        f"{timesteps:,} steps per run, float32, one run at a time on the 2-core VM. *train*: mean return of the last "
+        f"{timesteps:,} steps per run, float32, one run at a time on the 2-core VM (some beside other training, "
+        "so the wall column is the median run's). *train*: mean return of the last "
         f"{LAST_EPISODES} training episodes (raw rewards, as baselines' published figures); *eval*: "
         f"{EVAL_EPISODES} deterministic episodes of the final model with frozen VecNormalize statistics. Mean ± "
-        "standard error over seeds. baselines' published Mujoco1M means ran the v2 envs with 6 seeds.", "",
+        "standard error over seeds. baselines' published Mujoco1M means ran the v2 envs with 6 seeds; the v5 envs "
+        "differ most in Walker2d, whose v2-v4 model gave the left foot friction 1.9 and the right 0.9, and whose v5 "
+        "model gives both 1.9 (gymnasium's Walker2d-v5 changelog, Gymnasium issue #477), so scores on the two "
+        "are not the same measure.", "",
         "| algorithm | env | seeds | train (last 10) | eval (10 episodes) | baselines' published, 1M | wall min/run |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -128,7 +132,7 @@ def report(summaries: list[dict[str, Any]], timesteps: int, command: str) -> str
         published = PUBLISHED_1M.get((alg, env_id.split("-")[0]))
         bar = f"{published:,}" if published is not None and timesteps == 1_000_000 else "-"
         train_scores = [row["train_last10"] for row in rows if row["train_last10"] is not None]
-        wall = statistics.fmean(row["wall_s"] for row in rows) / 60
+        wall = statistics.median(row["wall_s"] for row in rows) / 60
         lines.append(f"| {alg} | {env_id} | {len(rows)} | {fmt_mean_se(train_scores)} | "
                      f"{fmt_mean_se([row['eval_mean'] for row in rows])} | {bar} | {wall:.0f} |")
     lines += ["", f"![MuJoCo learning curves](img/{PLOT_FILE.name})"]
