@@ -323,9 +323,8 @@ def parse_runs(parser: argparse.ArgumentParser, specs: list[str], seeds: list[in
         if len(parts) != 3 or parts[0] not in CONFIGS or not parts[2].isdigit() or int(parts[2]) < 1:
             parser.error(f"--runs takes CONFIG:GAME:STEPS with CONFIG one of {', '.join(CONFIGS)}, got {spec!r}")
         rows.append((CONFIGS[parts[0]], parts[1], int(parts[2])))
-    pairs = [(config.name, env_id) for config, env_id, _ in rows]
-    if len(set(pairs)) != len(pairs):
-        parser.error("each (config, game) can appear once: its runs share the folder <config>/<game>/seed<S>")
+    if len(set(rows)) != len(rows):
+        parser.error("each CONFIG:GAME:STEPS row can appear once")
     return [Run(config, env_id, seed, steps) for seed in seeds for config, env_id, steps in rows]
 
 

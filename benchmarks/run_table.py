@@ -325,10 +325,10 @@ class Harness(Generic[RunT]):
                 peer = last_json_object((run_dir / LOG_FILE).read_text(encoding="utf-8")) or {}
                 write_json_atomic(run_dir / PEER_RESULT, {"wall_s": wall_seconds(run_dir), "peer": peer})
         else:
-            state = checkpoint_state(run_dir)
-            if state is not None and state.get("total_timesteps") != run.timesteps:
-                raise SystemExit(f"{run_dir} holds a run of {state.get('total_timesteps')} steps, not "
-                                 f"{run.timesteps}; move it away or give this row its steps")
+            if not self.holds(run):
+                held = (checkpoint_state(run_dir) or {}).get("total_timesteps")
+                raise SystemExit(f"{run_dir} holds a run of {held} steps, not {run.timesteps}; move it away or give "
+                                 "this row its steps")
             self.prepare_ours(run_dir)
             if training_finished(run_dir, run.timesteps):
                 return
@@ -336,6 +336,11 @@ class Harness(Generic[RunT]):
         if status != 0:
             raise SystemExit(f"{run.label()} stopped with status {status}; see {run_dir}/{LOG_FILE} "
                              "(run this script again to resume)")
+
+    def holds(self, run: RunT) -> bool:
+        """Whether run's folder is this run's: a peer's, or ours without a checkpoint of another step count."""
+        state = checkpoint_state(run.folder(self.out)) if run.config.side == "ours" else None
+        return state is None or state.get("total_timesteps") == run.timesteps
 
     def restart_peer(self, run_dir: Path) -> None:
         """Clear an interrupted peer run (SB3 cannot continue it): what it wrote, its wall time and pieces; its log
@@ -395,12 +400,14 @@ class Harness(Generic[RunT]):
         return "\n".join([head, *lines])
 
     def summaries(self, plan: Sequence[RunT]) -> list[dict[str, Any]]:
-        """Every run's finished summary, or its unfinished folder's status so far where that shows something."""
+        """Every run's finished summary, or its unfinished folder's status so far where that shows something (not
+        a folder whose checkpoint is of another step count: rows of one config and env with other steps share it,
+        and only one of them can be unfinished at a time)."""
         found = []
         for run in plan:
             if run.summary_file(self.results).exists():
                 found.append(json.loads(run.summary_file(self.results).read_text(encoding="utf-8")))
-            elif run.folder(self.out).is_dir():
+            elif run.folder(self.out).is_dir() and self.holds(run):
                 status = self.run_status(run, run.folder(self.out))
                 if self.shows(status):
                     found.append(status)

@@ -194,3 +194,28 @@ def test_a_hand_started_run_is_found_by_its_log_path_from_its_working_directory(
     finally:
         process.kill()
         process.wait()
+
+
+def test_rows_of_one_config_and_game_with_other_steps_share_the_folder_only_when_it_is_theirs(
+        tmp_path: Path, monkeypatch) -> None:
+    out, results = tmp_path / "runs", tmp_path / "results"
+    short, long = (atari_scores.Run(atari_scores.CONFIGS["ppo2"], ENV_ID, 0, steps) for steps in (3_000, 10_000))
+    run_dir = long.folder(out)
+    run_dir.mkdir(parents=True)
+    write_monitor(run_dir / "0.0.monitor.csv", 1000.0, [(1.0, 100, 10.0), (2.0, 100, 30.0)])
+    # the folder holds the 10,000-step run, checkpointed after update 2 of 100 steps (a checkpoint's training state)
+    monkeypatch.setattr(run_table, "checkpoint_state",
+                        lambda folder: {"total_timesteps": 10_000, "update": 2, "nbatch": 100})
+    harness = run_table.Harness(atari_scores.TAG, out, results, atari_scores.command_for, atari_scores.run_status,
+                                shows=lambda status: status["games"] > 0, peer_outputs=(),
+                                prepare_ours=lambda folder: None)
+    (shown,) = harness.summaries([short, long])  # the 3,000-step row has no summary and the folder is not its own
+    assert shown["timesteps"] == 10_000 and shown["steps_done"] == 200 and shown["games"] == 2
+    assert not shown["finished"]
+    with pytest.raises(SystemExit, match="holds a run of 10000 steps, not 3000"):
+        harness.train(short, None)
+
+    parser = atari_scores.argparse.ArgumentParser()
+    assert len(atari_scores.parse_runs(parser, [f"ppo2:{ENV_ID}:3000", f"ppo2:{ENV_ID}:10000"], [0])) == 2
+    with pytest.raises(SystemExit):
+        atari_scores.parse_runs(parser, [f"ppo2:{ENV_ID}:3000", f"ppo2:{ENV_ID}:3000"], [0])
