@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pickle
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from baselines_tf2.a2c.model import A2CModel
+from baselines_tf2.common.atomic_io import atomic_write_bytes
 from baselines_tf2.common.vec_env import DummyVecEnv
 from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.on_policy.saving import build_policy_from_metadata
@@ -268,3 +270,35 @@ def test_failed_save_keeps_the_previous_checkpoint(
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["model"], "no partial file may be left behind"
     load_policy(str(path))
+
+
+def test_an_interrupt_at_any_line_of_an_atomic_write_leaves_the_old_file_and_no_partial_one(tmp_path: Path) -> None:
+    """A second Ctrl-C raises KeyboardInterrupt wherever the main thread is; land one on each Python line the write
+    runs (the library's and the standard library's), in turn, until a write completes."""
+    target = tmp_path / "checkpoint"
+    target.write_bytes(b"old")
+    for interrupt_at in range(1, 10_000):
+        lines = 0
+
+        def interrupt(frame: Any, event: str, arg: Any, interrupt_at: int = interrupt_at) -> Any:
+            nonlocal lines
+            if event == "line":
+                lines += 1
+                if lines == interrupt_at:
+                    raise KeyboardInterrupt
+            return interrupt
+
+        sys.settrace(interrupt)
+        try:
+            atomic_write_bytes(target, b"new")
+            completed = True
+        except KeyboardInterrupt:
+            completed = False
+        finally:
+            sys.settrace(None)
+        assert [path.name for path in tmp_path.iterdir()] == ["checkpoint"], f"interrupt at line {interrupt_at}"
+        # old until the rename, new from it on (an interrupt while the folder is synced comes after the rename)
+        assert target.read_bytes() in ((b"new",) if completed else (b"old", b"new"))
+        if completed:
+            break
+    assert completed and interrupt_at > 5

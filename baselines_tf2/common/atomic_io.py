@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from typing import BinaryIO, Callable
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
     """Have `write(file)` fill a temporary file in the same folder, fsync it, rename it over `path`, then fsync
-    the folder so the rename itself survives a power cut. On any error `path` is left as it was."""
+    the folder so the rename itself survives a power cut. On any error, a second Ctrl-C included, `path` is left as
+    it was and the temporary file is removed."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".partial")
+    # The name is chosen before the file exists, so the cleanup below knows it whenever an interrupt lands (with
+    # tempfile.mkstemp, one landing after the file was made but before its name came back left the file behind).
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(8)}.partial")
     try:
-        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(handle, "wb") as file:
+        # 0o666 less the umask: the permissions any new file gets
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as file:
             write(file)
             file.flush()
             os.fsync(file.fileno())
@@ -44,8 +47,3 @@ def _fsync_folder(folder: str) -> None:
     finally:
         os.close(descriptor)
 
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
