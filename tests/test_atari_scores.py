@@ -93,7 +93,10 @@ def test_sigterm_then_restart_continues_the_same_curve(tmp_path: Path) -> None:
     restarted = [(step, length) for (end, length, _), (step, _) in zip(games_after, steps) if end >= piece["started"]]
     assert restarted[0][0] == stopped_at + restarted[0][1]
     assert [step for step, _ in restarted] == sorted(step for step, _ in restarted)
-    assert steps[-1][0] == pytest.approx(TIMESTEPS, rel=0.15)
+    # the last counted game ends at most one game per env short of the target (the games in progress at the end are
+    # not recorded), and runs at most the reset wrappers' steps ahead of it
+    longest_game = max(length for _, length, _ in games_after)
+    assert TIMESTEPS - NUM_ENV * longest_game <= steps[-1][0] <= TIMESTEPS * 1.15
 
     (summary_file,) = (tmp_path / "results").iterdir()
     summary = json.loads(summary_file.read_text())
