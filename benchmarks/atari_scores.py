@@ -11,8 +11,9 @@ plus `--load_path=<run folder>`, whoever started it: a run launched by hand with
 harness first waits for its process to end, if it is still training). SIGTERM or Ctrl-C to the harness reaches the
 training, which writes a checkpoint and exits; the next start of the harness resumes it (run it with nohup so a
 closing session does not stop it; a second harness on the same OUT exits at once). The peer config `sb3_dqn`
-(stable-baselines3's DQN, in the peer virtualenv) cannot resume the same run, so an interrupted peer run starts
-again from scratch.
+(stable-baselines3's DQN, in the peer virtualenv) saves its model and replay buffer every 100k steps and when
+stopped, and goes on from there when started again (close to, not exactly, the same run: peer_sb3.py's
+measure_dqn_learning says what differs); stopped before its first save, it starts again from scratch.
 
 A finished run's summary (the curve, the final score, wall time summed over its pieces, the command, the commit)
 goes to `benchmarks/results/atari/`, which is committed: a run with a summary there is never trained again. The
@@ -51,6 +52,7 @@ from run_table import (
     fmt_steps,
     pieces,
     plot_mean_se,
+    resume_step,
     training_finished,
     write_docs_section,
 )
@@ -205,10 +207,10 @@ def last_mean_curve(games: list[tuple[float, float]], timesteps: int,
 def run_status(run: Run, run_dir: Path) -> dict[str, Any]:
     """What a run folder shows so far: steps done, wall time, games, score and curve (finished or not)."""
     games = episodes(run_dir, run.config.frames_per_monitor_step, pieces(run_dir))
-    steps = checkpoint_step(run_dir) if run.config.side == "ours" else (games[-1][0] if games else 0.0)
+    last_game_step = games[-1][0] if games else 0.0
+    steps = checkpoint_step(run_dir) if run.config.side == "ours" else max(resume_step(run_dir) or 0, last_game_step)
     finished = (run_dir / PEER_RESULT).exists() if run.config.side == "peer" else training_finished(
         run_dir, run.timesteps)
-    last_game_step = games[-1][0] if games else 0.0
     reached = None if finished else max(steps, last_game_step)  # an unfinished curve stops where the run is
     return {**run.status(run_dir), "steps_done": run.timesteps if finished else steps, "finished": finished,
             "games": len(games), "last100_mean": last_mean(games),
@@ -346,7 +348,8 @@ def main() -> None:
     plan = parse_runs(parser, args.runs, args.seeds)
     out, results, extra_args = args.out.resolve(), args.results.resolve(), tuple(args.extra_args.split())
     harness = Harness(TAG, out, results, functools.partial(command_for, extra_args=extra_args), run_status,
-                      shows=lambda status: status["games"] > 0, peer_outputs=("*monitor.csv",), prepare_ours=adopt)
+                      shows=lambda status: status["games"] > 0,
+                      peer_outputs=("*monitor.csv", "peer_model-*", "peer_replay-*"), prepare_ours=adopt)
     if not args.report_only:
         harness.train_all(plan, lambda: str(ensure_peer_venv(args.peer_venv.resolve())))
     rows = harness.summaries(plan)

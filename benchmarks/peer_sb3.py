@@ -52,8 +52,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -105,13 +107,15 @@ def vec_env_class(name: str) -> Any:
     return {"dummy": DummyVecEnv, "subproc": SubprocVecEnv}[name]
 
 
-def atari_envs(num_env: int, seed: int, vec: str, monitor_dir: str | None = None, env_id: str = ENV_ID) -> Any:
-    """SB3's Atari pipeline: make_atari_env (AtariWrapper, Monitor) + VecFrameStack 4 (channels last)."""
+def atari_envs(num_env: int, seed: int, vec: str, monitor_dir: str | None = None, env_id: str = ENV_ID,
+               start_index: int = 0) -> Any:
+    """SB3's Atari pipeline: make_atari_env (AtariWrapper, Monitor) + VecFrameStack 4 (channels last); env i is
+    seeded seed + start_index + i and writes <start_index + i>.monitor.csv."""
     from stable_baselines3.common.env_util import make_atari_env
     from stable_baselines3.common.vec_env import VecFrameStack
 
     envs = make_atari_env(functools.partial(atari_game, env_id), n_envs=num_env, seed=seed,
-                          vec_env_cls=vec_env_class(vec), monitor_dir=monitor_dir)
+                          vec_env_cls=vec_env_class(vec), monitor_dir=monitor_dir, start_index=start_index)
     return VecFrameStack(envs, n_stack=FRAME_STACK)
 
 
@@ -234,25 +238,102 @@ def measure_ppo_learning(args: argparse.Namespace) -> dict[str, Any]:
 DQN_LEARNING_FLAGS = ("lr", "batch_size", "buffer_size", "gamma", "train_freq", "learning_starts")
 
 
+PEER_STATE = "peer_checkpoint.json"  # names a resumable dqn_learning run's newest model and replay files
+
+
 def measure_dqn_learning(args: argparse.Namespace) -> dict[str, Any]:
     """SB3 DQN('CnnPolicy') trained on the Atari game `--env` with DQN_SETTINGS (the flags in DQN_LEARNING_FLAGS,
-    when given, override theirs), one env writing its monitor file to `--monitor_dir`; atari_scores.py reads the
-    games from there. The run is not resumable: SB3 would need its whole replay buffer pickled to continue the same
-    run, so atari_scores.py starts an interrupted peer run again from scratch."""
+    when given, override theirs), one env writing its monitor files to `--monitor_dir`; atari_scores.py reads the
+    games from there.
+
+    Resumable: every `--checkpoint_every` steps, and on SIGTERM or SIGINT (then it exits with 128 + the signal),
+    the model (with its optimizer and step count) and the replay buffer go to `--monitor_dir` as SB3 saves them,
+    named by PEER_STATE, which is written last. A start that finds PEER_STATE for the same `--timesteps` goes on
+    from there; a finished run deletes its saves. Not exact, as SB3 keeps no env or RNG state: the resumed piece starts a new game (seed + piece),
+    the game in progress is not in the monitor files (atari_scores.py counts steps from the checkpoint's), and the
+    step the stop landed on is not in the replay buffer. Each piece writes its own monitor file, <piece>.monitor.csv.
+    These are SB3's own files, pickles among them, read back only by this peer script in the peer virtualenv.
+    """
+    import signal
+
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback
+
     if not args.monitor_dir:
         raise SystemExit("dqn_learning needs --monitor_dir")
     settings = {**DQN_SETTINGS, **{name: getattr(args, name) for name in DQN_LEARNING_FLAGS
                                    if getattr(args, name) is not None}}
+    run_dir = Path(args.monitor_dir)
+    state_path = run_dir / PEER_STATE
+    state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.exists() else None
+    if state is not None and state["total_timesteps"] != args.timesteps:
+        raise SystemExit(f"{state_path} is a run of {state['total_timesteps']} steps, not --timesteps "
+                         f"{args.timesteps}; move it away to start again")
+    piece = state["pieces"] if state else 0
+    stop_signal: list[int] = []
+
+    def save(model: Any) -> None:
+        """The model and replay buffer under the step count, then PEER_STATE naming them, then the older files go."""
+        step = int(model.num_timesteps)
+        model.save(run_dir / f"peer_model-{step}.zip")
+        model.save_replay_buffer(run_dir / f"peer_replay-{step}.pkl")
+        write = state_path.with_name(PEER_STATE + ".tmp")
+        write.write_text(json.dumps({"num_timesteps": step, "total_timesteps": args.timesteps,
+                                     "pieces": piece + 1}) + "\n", encoding="utf-8")
+        os.replace(write, state_path)
+        for old in [*run_dir.glob("peer_model-*.zip"), *run_dir.glob("peer_replay-*.pkl")]:
+            if old.stem.rsplit("-", 1)[1] != str(step):
+                old.unlink()
+
+    class Checkpoints(BaseCallback):
+        """Saves at the end of a rollout (its transitions stored) every `every` steps; stops after a signal."""
+
+        def __init__(self, every: int) -> None:
+            super().__init__()
+            self.every, self.next_save = every, 0
+
+        def _on_training_start(self) -> None:
+            self.next_save = (self.num_timesteps // self.every + 1) * self.every
+
+        def _on_step(self) -> bool:
+            return not stop_signal
+
+        def _on_rollout_end(self) -> None:
+            if self.num_timesteps >= self.next_save and self.num_timesteps < args.timesteps:
+                save(self.model)
+                self.next_save += self.every
+
     start = time.perf_counter()
-    env = atari_envs(1, args.seed, "dummy", monitor_dir=args.monitor_dir, env_id=args.env)
+    # pieces after the first: their own monitor file and env seed (make_vec_env uses start_index + rank for both)
+    env = atari_envs(1, args.seed, "dummy", monitor_dir=args.monitor_dir, env_id=args.env, start_index=piece)
+    previous = {signum: signal.signal(signum, lambda signum, _frame: stop_signal.append(signum))
+                for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
-        model = dqn_model(env, args.seed, settings)
-        model.learn(total_timesteps=args.timesteps)
+        if state is None:
+            model = dqn_model(env, args.seed, settings)
+        else:
+            model = DQN.load(run_dir / f"peer_model-{state['num_timesteps']}.zip", env=env, device="cpu")
+            model.load_replay_buffer(run_dir / f"peer_replay-{state['num_timesteps']}.pkl")
+            model._last_obs = None  # the saved one belongs to the old env: learn() resets the new one
+        done_before = int(model.num_timesteps)
+        model.learn(total_timesteps=args.timesteps - done_before, reset_num_timesteps=False,
+                    callback=Checkpoints(args.checkpoint_every))
+        if stop_signal:
+            save(model)
         end = time.perf_counter()
     finally:
         env.close()
-    return {"config": "DQN, CnnPolicy, uniform replay", "env": args.env, "value": model.num_timesteps / (end - start),
-            "unit": "steps/s", "timesteps": int(model.num_timesteps), "wall_s": end - start, "settings": settings,
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if stop_signal:
+        print(f"stopped by signal {stop_signal[0]} at step {model.num_timesteps}; saved to {state_path}", flush=True)
+        raise SystemExit(128 + stop_signal[0])
+    state_path.unlink(missing_ok=True)  # finished: the saves (the replay buffer is GBs) are of no more use
+    for saved in [*run_dir.glob("peer_model-*.zip"), *run_dir.glob("peer_replay-*.pkl")]:
+        saved.unlink()
+    return {"config": "DQN, CnnPolicy, uniform replay", "env": args.env,
+            "value": (model.num_timesteps - done_before) / (end - start), "unit": "steps/s",
+            "timesteps": int(model.num_timesteps), "wall_s": end - start, "pieces": piece + 1, "settings": settings,
             **torch_versions()}
 
 
@@ -632,6 +713,8 @@ def main() -> None:
     parser.add_argument("--api", choices=("forward", "predict"), default="forward", help="act: which call")
     parser.add_argument("--monitor_dir", default=None,
                         help="ppo_learning, dqn_learning, *_mujoco: where the monitor files go (*_mujoco: optional)")
+    parser.add_argument("--checkpoint_every", type=int, default=100_000,
+                        help="dqn_learning: steps between saves of model and replay buffer (resumable)")
     parser.add_argument("--torch_threads", type=int, default=None, help="torch.set_num_threads; default: torch's")
     group = parser.add_argument_group("continuous control (sac_mujoco, td3_mujoco, ddpg_mujoco, trpo_mujoco): every "
                                       "setting explicit, no defaults (continuous_control.py passes "

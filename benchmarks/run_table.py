@@ -1,8 +1,9 @@
 """What the learning tables share (`mujoco_table.py`, `atari_scores.py`, `her_benchmark.py`): train or resume one
 CLI run into its folder, read its games from the monitor files, keep a committed summary, and render a docs section
 between markers. The harnesses of `atari_scores.py` and `her_benchmark.py` also share their resume rules: one
-harness per output folder, waiting for another process that trains a run folder, a peer (SB3) run started again
-from scratch, and the estimate of the remaining work.
+harness per output folder, waiting for another process that trains a run folder, a peer (SB3) run resumed from
+its PEER_STATE file where its script writes one (atari_scores.py's DQN) and otherwise started again from scratch,
+and the estimate of the remaining work.
 
 A run folder holds the CLI's logs, monitor files and `checkpoints/`, plus what the tables add: `train.log` (the
 output of every piece, appended), `wall_s` (wall time summed over the pieces) and `pieces.json` (when each resumed
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Generic, Iterator, Protocol, Sequence, TypeVar
 
 from compare_peers import last_json_object
+from peer_sb3 import PEER_STATE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's baselines_tf2 (checkpoint reading)
 
@@ -55,6 +57,21 @@ def has_checkpoint(run_dir: Path) -> bool:
     """Whether the run folder holds checkpoints (then the CLI resumes it with --load_path)."""
     folder = run_dir / "checkpoints"
     return folder.is_dir() and any(folder.iterdir())
+
+
+def peer_state(run_dir: Path) -> dict[str, Any] | None:
+    """A resumable peer run's state (num_timesteps, total_timesteps, pieces) from its PEER_STATE file, or None."""
+    path = run_dir / PEER_STATE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def resume_step(run_dir: Path) -> int | None:
+    """The step a resume of this folder starts from: ours' newest checkpoint's, or a peer's saved step; None if the
+    folder holds nothing to resume."""
+    if has_checkpoint(run_dir):
+        return checkpoint_step(run_dir)
+    state = peer_state(run_dir)
+    return int(state["num_timesteps"]) if state else None
 
 
 def checkpoint_step(run_dir: Path) -> int:
@@ -88,8 +105,8 @@ def run_piece(command: Sequence[str], run_dir: Path, tag: str) -> int:
     to `wall_s` and, for a resume, record when it started and from which step; its exit status. SIGTERM or SIGINT
     is passed on to the training, which writes a checkpoint and exits; then this process exits with 128 + signal."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    if has_checkpoint(run_dir):
-        record = pieces(run_dir) + [{"started": time.time(), "from_step": checkpoint_step(run_dir)}]
+    if (from_step := resume_step(run_dir)) is not None:
+        record = pieces(run_dir) + [{"started": time.time(), "from_step": from_step}]
         write_json_atomic(run_dir / PIECES_FILE, record)
     print(f"[{tag}] {' '.join(command)}", file=sys.stderr, flush=True)
     start = time.perf_counter()
@@ -237,7 +254,7 @@ class RunConfig(Protocol):
     def name(self) -> str: ...
 
     @property
-    def side(self) -> str: ...  # "ours" (a resumable CLI run) or "peer" (SB3, started again from scratch)
+    def side(self) -> str: ...  # "ours" (a resumable CLI run) or "peer" (SB3: see Harness.train)
 
 
 ConfigT = TypeVar("ConfigT", bound=RunConfig)
@@ -311,24 +328,25 @@ class Harness(Generic[RunT]):
         """Train (or resume) one run to its end; a failed or stopped piece ends the harness (start it again to go on).
 
         First waits while another process trains into the folder (a run started by hand, or one a killed harness
-        left). A peer run starts again from scratch and ends with PEER_RESULT. Ours refuses a checkpoint of another
-        step count, then prepare_ours, then resumes when the folder holds checkpoints."""
+        left), and refuses a folder that holds a checkpoint of another step count. A peer run goes on from its
+        PEER_STATE (its script resumes itself with the same command) or, without one, starts again from scratch; it
+        ends with PEER_RESULT. Ours: prepare_ours, then a resume when the folder holds checkpoints."""
         run_dir = run.folder(self.out)
         run_dir.mkdir(parents=True, exist_ok=True)
         while pids := training_pids(run_dir):
             print(f"[{self.tag}] waiting for process {pids[0]}, which trains {run_dir}", file=sys.stderr, flush=True)
             time.sleep(POLL_S)
+        if not self.holds(run):
+            raise SystemExit(f"{run_dir} holds a run of {self.held_steps(run)} steps, not {run.timesteps}; move it "
+                             "away or give this row its steps")
         if run.config.side == "peer":
-            self.restart_peer(run_dir)
+            if peer_state(run_dir) is None:
+                self.restart_peer(run_dir)
             status = run_piece(self.command(run, run_dir, peer_python, False), run_dir, self.tag)
             if status == 0:
                 peer = last_json_object((run_dir / LOG_FILE).read_text(encoding="utf-8")) or {}
                 write_json_atomic(run_dir / PEER_RESULT, {"wall_s": wall_seconds(run_dir), "peer": peer})
         else:
-            if not self.holds(run):
-                held = (checkpoint_state(run_dir) or {}).get("total_timesteps")
-                raise SystemExit(f"{run_dir} holds a run of {held} steps, not {run.timesteps}; move it away or give "
-                                 "this row its steps")
             self.prepare_ours(run_dir)
             if training_finished(run_dir, run.timesteps):
                 return
@@ -337,14 +355,20 @@ class Harness(Generic[RunT]):
             raise SystemExit(f"{run.label()} stopped with status {status}; see {run_dir}/{LOG_FILE} "
                              "(run this script again to resume)")
 
+    def held_steps(self, run: RunT) -> int | None:
+        """The step count of the run whose checkpoint (ours) or PEER_STATE (a peer's) is in run's folder, or None."""
+        folder = run.folder(self.out)
+        state = checkpoint_state(folder) if run.config.side == "ours" else peer_state(folder)
+        return state.get("total_timesteps") if state else None
+
     def holds(self, run: RunT) -> bool:
-        """Whether run's folder is this run's: a peer's, or ours without a checkpoint of another step count."""
-        state = checkpoint_state(run.folder(self.out)) if run.config.side == "ours" else None
-        return state is None or state.get("total_timesteps") == run.timesteps
+        """Whether run's folder is this run's: it holds no checkpoint of a run of another step count."""
+        held = self.held_steps(run)
+        return held is None or held == run.timesteps
 
     def restart_peer(self, run_dir: Path) -> None:
-        """Clear an interrupted peer run (SB3 cannot continue it): what it wrote, its wall time and pieces; its log
-        is kept and told."""
+        """Clear an interrupted peer run that left nothing to resume from: what it wrote, its wall time and pieces;
+        its log is kept and told."""
         written = [path for pattern in self.peer_outputs for path in run_dir.glob(pattern)]
         if written:
             with open(run_dir / LOG_FILE, "a", encoding="utf-8") as log:
@@ -379,15 +403,15 @@ class Harness(Generic[RunT]):
         return {name: steps / wall for name, (steps, wall) in done.items()}
 
     def remaining_work(self, plan: Sequence[RunT]) -> str:
-        """How long the unfinished runs will take at the steps/s measured so far (per config; a peer run starts
-        again, ours goes on from its checkpoint)."""
+        """How long the unfinished runs will take at the steps/s measured so far (per config; a run goes on from its
+        checkpoint or PEER_STATE, a peer run without one starts again)."""
         measured = self.rates(plan)
         lines, total_s, unknown = [], 0.0, 0
         for run in plan:
             if run.summary_file(self.results).exists():
                 continue
             run_dir = run.folder(self.out)
-            left = run.timesteps - (checkpoint_step(run_dir) if run.config.side == "ours" and run_dir.exists() else 0)
+            left = run.timesteps - ((resume_step(run_dir) or 0) if run_dir.exists() else 0)
             rate = measured.get(run.config.name)
             if rate is None:
                 unknown += 1

@@ -222,3 +222,45 @@ def test_rows_of_one_config_and_game_with_other_steps_share_the_folder_only_when
     assert len(atari_scores.parse_runs(parser, [f"ppo2:{ENV_ID}:3000", f"ppo2:{ENV_ID}:10000"], [0])) == 2
     with pytest.raises(SystemExit):
         atari_scores.parse_runs(parser, [f"ppo2:{ENV_ID}:3000", f"ppo2:{ENV_ID}:3000"], [0])
+
+
+def test_a_peer_run_goes_on_from_its_saved_state_and_one_without_starts_again(tmp_path: Path) -> None:
+    out, results = tmp_path / "runs", tmp_path / "results"
+    peer = atari_scores.Run(atari_scores.CONFIGS["sb3_dqn"], "PongNoFrameskip-v4", 0, 1_000)
+    run_dir = peer.folder(out)
+    run_dir.mkdir(parents=True)
+    commands: list[list[str]] = []
+
+    def command(run, folder, peer_python, resume) -> list[str]:  # a peer piece that ends at once, as SB3's would
+        commands.append([str(folder), str(resume)])
+        return [sys.executable, "-c", "print('{\"value\": 1.0}')"]
+
+    harness = run_table.Harness(atari_scores.TAG, out, results, command, atari_scores.run_status,
+                                shows=lambda status: status["games"] > 0,
+                                peer_outputs=("*monitor.csv", "peer_model-*", "peer_replay-*"),
+                                prepare_ours=lambda folder: None)
+    # stopped at step 500 with its state saved: the first piece's games (in frames, 4 per step) stay
+    write_monitor(run_dir / "0.monitor.csv", 1000.0, [(-21.0, 800, 10.0), (-20.0, 800, 20.0)])
+    (run_dir / "peer_model-500.zip").write_bytes(b"model")
+    (run_dir / "peer_checkpoint.json").write_text(json.dumps(
+        {"num_timesteps": 500, "total_timesteps": 1_000, "pieces": 1}))
+    assert "500 steps left" in harness.remaining_work([peer])
+    harness.train(peer, "peer-python")
+    assert (run_dir / "0.monitor.csv").exists() and (run_dir / "peer_model-500.zip").exists()
+    assert [piece["from_step"] for piece in run_table.pieces(run_dir)] == [500]
+    assert json.loads((run_dir / run_table.PEER_RESULT).read_text())["peer"] == {"value": 1.0}
+    assert atari_scores.run_status(peer, run_dir)["finished"]
+
+    # stopped before its first save: what it wrote goes, and it starts again
+    (run_dir / "peer_checkpoint.json").unlink()
+    (run_dir / run_table.PEER_RESULT).unlink()
+    harness.train(peer, "peer-python")
+    assert not list(run_dir.glob("*monitor.csv")) and not (run_dir / "peer_model-500.zip").exists()
+    assert run_table.pieces(run_dir) == []
+
+    # a saved state of a run of other steps is refused, not wiped
+    (run_dir / "peer_checkpoint.json").write_text(json.dumps(
+        {"num_timesteps": 500, "total_timesteps": 2_000, "pieces": 1}))
+    with pytest.raises(SystemExit, match="holds a run of 2000 steps, not 1000"):
+        harness.train(peer, "peer-python")
+    assert (run_dir / "peer_checkpoint.json").exists() and len(commands) == 2
