@@ -12,8 +12,8 @@ harness first waits for its process to end, if it is still training). SIGTERM or
 training, which writes a checkpoint and exits; the next start of the harness resumes it (run it with nohup so a
 closing session does not stop it; a second harness on the same OUT exits at once). The peer config `sb3_dqn`
 (stable-baselines3's DQN, in the peer virtualenv) saves its model and replay buffer every 100k steps and when
-stopped, and goes on from there when started again (close to, not exactly, the same run: peer_sb3.py's
-measure_dqn_learning says what differs); stopped before its first save, it starts again from scratch.
+stopped by a signal, and goes on from there when started again (close to, not exactly, the same run: peer_sb3.py's
+measure_dqn_learning says what differs); killed outright before its first save, it starts again from scratch.
 
 A finished run's summary (the curve, the final score, wall time summed over its pieces, the command, the commit)
 goes to `benchmarks/results/atari/`, which is committed: a run with a summary there is never trained again. The
@@ -40,7 +40,6 @@ from ours import SB3_Q_NETWORK
 from peer_sb3 import DQN_LEARNING_FLAGS
 from run_table import (
     BENCH_DIR,
-    PEER_RESULT,
     REPO_DIR,
     WALL_FILE,
     Harness,
@@ -50,6 +49,7 @@ from run_table import (
     episodes,
     fmt_mean_se,
     fmt_steps,
+    peer_finished,
     pieces,
     plot_mean_se,
     resume_step,
@@ -83,7 +83,7 @@ class Config:
     alg: str  # the algorithm family of the published reference points (ppo2 or deepq)
     description: str
     args: tuple[str, ...]  # ours: CLI flags after --alg/--env/--num_timesteps; peer: the peer script's flags
-    side: str = "ours"  # "ours" (resumable CLI run) or "peer" (SB3 in the peer venv, restarted from scratch)
+    side: str = "ours"  # "ours" (resumable CLI run) or "peer" (SB3 in the peer venv: see run_table's Harness.train)
     frames_per_monitor_step: int = 1  # SB3's Monitor sits under the frame skip and counts frames; ours agent steps
 
 
@@ -209,7 +209,7 @@ def run_status(run: Run, run_dir: Path) -> dict[str, Any]:
     games = episodes(run_dir, run.config.frames_per_monitor_step, pieces(run_dir))
     last_game_step = games[-1][0] if games else 0.0
     steps = checkpoint_step(run_dir) if run.config.side == "ours" else max(resume_step(run_dir) or 0, last_game_step)
-    finished = (run_dir / PEER_RESULT).exists() if run.config.side == "peer" else training_finished(
+    finished = peer_finished(run_dir, run.timesteps) if run.config.side == "peer" else training_finished(
         run_dir, run.timesteps)
     reached = None if finished else max(steps, last_game_step)  # an unfinished curve stops where the run is
     return {**run.status(run_dir), "steps_done": run.timesteps if finished else steps, "finished": finished,

@@ -109,8 +109,8 @@ def vec_env_class(name: str) -> Any:
 
 def atari_envs(num_env: int, seed: int, vec: str, monitor_dir: str | None = None, env_id: str = ENV_ID,
                start_index: int = 0) -> Any:
-    """SB3's Atari pipeline: make_atari_env (AtariWrapper, Monitor) + VecFrameStack 4 (channels last); env i is
-    seeded seed + start_index + i and writes <start_index + i>.monitor.csv."""
+    """SB3's Atari pipeline: make_atari_env (AtariWrapper, Monitor) + VecFrameStack 4 (channels last); env i writes
+    <start_index + i>.monitor.csv."""
     from stable_baselines3.common.env_util import make_atari_env
     from stable_baselines3.common.vec_env import VecFrameStack
 
@@ -249,9 +249,11 @@ def measure_dqn_learning(args: argparse.Namespace) -> dict[str, Any]:
     Resumable: every `--checkpoint_every` steps, and on SIGTERM or SIGINT (then it exits with 128 + the signal),
     the model (with its optimizer and step count) and the replay buffer go to `--monitor_dir` as SB3 saves them,
     named by PEER_STATE, which is written last. A start that finds PEER_STATE for the same `--timesteps` goes on
-    from there; a finished run deletes its saves. Not exact, as SB3 keeps no env or RNG state: the resumed piece starts a new game (seed + piece),
-    the game in progress is not in the monitor files (atari_scores.py counts steps from the checkpoint's), and the
-    step the stop landed on is not in the replay buffer. Each piece writes its own monitor file, <piece>.monitor.csv.
+    from there; a finished run deletes its saves. Not exact, as SB3 keeps no env or RNG state: the resumed piece is
+    seeded seed + piece (env, action space, numpy, torch) and starts a new game; the game in progress is not in the
+    monitor files (atari_scores.py counts steps from the saved step); the step the stop landed on is not in the
+    replay buffer, and neither it nor the cut rollout's gradient step reach the target network's update count, so
+    its syncs shift by one step per stop. Each piece writes its own monitor file, <piece>.monitor.csv.
     These are SB3's own files, pickles among them, read back only by this peer script in the peer virtualenv.
     """
     import signal
@@ -304,7 +306,7 @@ def measure_dqn_learning(args: argparse.Namespace) -> dict[str, Any]:
                 self.next_save += self.every
 
     start = time.perf_counter()
-    # pieces after the first: their own monitor file and env seed (make_vec_env uses start_index + rank for both)
+    # pieces after the first: their own monitor file (make_atari_env names it start_index + rank)
     env = atari_envs(1, args.seed, "dummy", monitor_dir=args.monitor_dir, env_id=args.env, start_index=piece)
     previous = {signum: signal.signal(signum, lambda signum, _frame: stop_signal.append(signum))
                 for signum in (signal.SIGTERM, signal.SIGINT)}
@@ -312,20 +314,24 @@ def measure_dqn_learning(args: argparse.Namespace) -> dict[str, Any]:
         if state is None:
             model = dqn_model(env, args.seed, settings)
         else:
-            model = DQN.load(run_dir / f"peer_model-{state['num_timesteps']}.zip", env=env, device="cpu")
+            # load() seeds everything (env resets, action space, numpy, torch) with `seed`: a new one per piece, or
+            # the piece would replay the first one's games; with env= it also resets the env at learn()
+            model = DQN.load(run_dir / f"peer_model-{state['num_timesteps']}.zip", env=env, device="cpu",
+                             seed=args.seed + piece)
             model.load_replay_buffer(run_dir / f"peer_replay-{state['num_timesteps']}.pkl")
-            model._last_obs = None  # the saved one belongs to the old env: learn() resets the new one
         done_before = int(model.num_timesteps)
-        model.learn(total_timesteps=args.timesteps - done_before, reset_num_timesteps=False,
-                    callback=Checkpoints(args.checkpoint_every))
-        if stop_signal:
+        if not stop_signal:  # a signal while loading: nothing new to save
+            model.learn(total_timesteps=args.timesteps - done_before, reset_num_timesteps=False,
+                        callback=Checkpoints(args.checkpoint_every))
+        finished = model.num_timesteps >= args.timesteps  # a signal may land as the last step ends
+        if stop_signal and not finished and model.num_timesteps > done_before:
             save(model)
         end = time.perf_counter()
     finally:
         env.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    if stop_signal:
+    if stop_signal and not finished:
         print(f"stopped by signal {stop_signal[0]} at step {model.num_timesteps}; saved to {state_path}", flush=True)
         raise SystemExit(128 + stop_signal[0])
     state_path.unlink(missing_ok=True)  # finished: the saves (the replay buffer is GBs) are of no more use

@@ -65,6 +65,14 @@ def peer_state(run_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
+def peer_finished(run_dir: Path, timesteps: int) -> bool:
+    """Whether the folder holds a peer run that finished `timesteps` steps (its PEER_RESULT says how many it did)."""
+    path = run_dir / PEER_RESULT
+    if not path.exists():
+        return False
+    return int((json.loads(path.read_text(encoding="utf-8")).get("peer") or {}).get("timesteps", 0)) >= timesteps
+
+
 def resume_step(run_dir: Path) -> int | None:
     """The step a resume of this folder starts from: ours' newest checkpoint's, or a peer's saved step; None if the
     folder holds nothing to resume."""
@@ -340,12 +348,15 @@ class Harness(Generic[RunT]):
             raise SystemExit(f"{run_dir} holds a run of {self.held_steps(run)} steps, not {run.timesteps}; move it "
                              "away or give this row its steps")
         if run.config.side == "peer":
+            if peer_finished(run_dir, run.timesteps):  # finished, but stopped before its summary was kept
+                return
+            (run_dir / PEER_RESULT).unlink(missing_ok=True)  # a run of other steps that shared the folder
             if peer_state(run_dir) is None:
                 self.restart_peer(run_dir)
-            status = run_piece(self.command(run, run_dir, peer_python, False), run_dir, self.tag)
-            if status == 0:
-                peer = last_json_object((run_dir / LOG_FILE).read_text(encoding="utf-8")) or {}
-                write_json_atomic(run_dir / PEER_RESULT, {"wall_s": wall_seconds(run_dir), "peer": peer})
+            try:
+                status = run_piece(self.command(run, run_dir, peer_python, False), run_dir, self.tag)
+            finally:  # also when a signal stopped the harness: it may have landed as the run finished
+                self.keep_peer_result(run, run_dir)
         else:
             self.prepare_ours(run_dir)
             if training_finished(run_dir, run.timesteps):
@@ -354,6 +365,12 @@ class Harness(Generic[RunT]):
         if status != 0:
             raise SystemExit(f"{run.label()} stopped with status {status}; see {run_dir}/{LOG_FILE} "
                              "(run this script again to resume)")
+
+    def keep_peer_result(self, run: RunT, run_dir: Path) -> None:
+        """Write PEER_RESULT (wall time, the peer's JSON line) if the peer's last JSON line reports the run's steps."""
+        peer = last_json_object((run_dir / LOG_FILE).read_text(encoding="utf-8")) or {}
+        if int(peer.get("timesteps", 0)) >= run.timesteps:
+            write_json_atomic(run_dir / PEER_RESULT, {"wall_s": wall_seconds(run_dir), "peer": peer})
 
     def held_steps(self, run: RunT) -> int | None:
         """The step count of the run whose checkpoint (ours) or PEER_STATE (a peer's) is in run's folder, or None."""
@@ -372,7 +389,8 @@ class Harness(Generic[RunT]):
         written = [path for pattern in self.peer_outputs for path in run_dir.glob(pattern)]
         if written:
             with open(run_dir / LOG_FILE, "a", encoding="utf-8") as log:
-                log.write(f"[{self.tag}] the previous peer run was interrupted; starting again from scratch\n")
+                log.write(f"[{self.tag}] the previous peer run left nothing to resume from; starting again from "
+                          "scratch\n")
         for path in [*written, run_dir / WALL_FILE, run_dir / PIECES_FILE]:
             path.unlink(missing_ok=True)
 
@@ -411,7 +429,7 @@ class Harness(Generic[RunT]):
             if run.summary_file(self.results).exists():
                 continue
             run_dir = run.folder(self.out)
-            left = run.timesteps - ((resume_step(run_dir) or 0) if run_dir.exists() else 0)
+            left = run.timesteps - ((resume_step(run_dir) or 0) if run_dir.exists() and self.holds(run) else 0)
             rate = measured.get(run.config.name)
             if rate is None:
                 unknown += 1

@@ -233,7 +233,7 @@ def test_a_peer_run_goes_on_from_its_saved_state_and_one_without_starts_again(tm
 
     def command(run, folder, peer_python, resume) -> list[str]:  # a peer piece that ends at once, as SB3's would
         commands.append([str(folder), str(resume)])
-        return [sys.executable, "-c", "print('{\"value\": 1.0}')"]
+        return [sys.executable, "-c", "print('{\"value\": 1.0, \"timesteps\": 1000}')"]
 
     harness = run_table.Harness(atari_scores.TAG, out, results, command, atari_scores.run_status,
                                 shows=lambda status: status["games"] > 0,
@@ -248,8 +248,14 @@ def test_a_peer_run_goes_on_from_its_saved_state_and_one_without_starts_again(tm
     harness.train(peer, "peer-python")
     assert (run_dir / "0.monitor.csv").exists() and (run_dir / "peer_model-500.zip").exists()
     assert [piece["from_step"] for piece in run_table.pieces(run_dir)] == [500]
-    assert json.loads((run_dir / run_table.PEER_RESULT).read_text())["peer"] == {"value": 1.0}
+    assert json.loads((run_dir / run_table.PEER_RESULT).read_text())["peer"] == {"value": 1.0, "timesteps": 1000}
     assert atari_scores.run_status(peer, run_dir)["finished"]
+    harness.train(peer, "peer-python")  # finished (its summary not yet kept): nothing is trained again
+    assert len(commands) == 1
+
+    # a finished run of fewer steps in the folder is not this run's end
+    longer = atari_scores.Run(peer.config, peer.env_id, 0, 2_000)
+    assert not atari_scores.run_status(longer, run_dir)["finished"]
 
     # stopped before its first save: what it wrote goes, and it starts again
     (run_dir / "peer_checkpoint.json").unlink()
@@ -264,3 +270,4 @@ def test_a_peer_run_goes_on_from_its_saved_state_and_one_without_starts_again(tm
     with pytest.raises(SystemExit, match="holds a run of 2000 steps, not 1000"):
         harness.train(peer, "peer-python")
     assert (run_dir / "peer_checkpoint.json").exists() and len(commands) == 2
+    assert " 1,000 steps left" in harness.remaining_work([peer])  # the other run's saved step is not this one's
