@@ -89,7 +89,28 @@ def save_checkpoint(
             full_metadata = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **metadata, "arrays": index}
             archive.writestr(METADATA_ENTRY, json.dumps(full_metadata, indent=2, sort_keys=True, default=_json_default))
 
-    atomic_write(path, write)
+    def write_or_reraise_interrupt(file: BinaryIO) -> None:
+        try:
+            write(file)
+        except ValueError as err:
+            # an interrupt (a second Ctrl-C) inside a member's write leaves its handle open; ZipFile's close then
+            # raises ValueError, which would hide the interrupt: raise the interrupt, atomic_write drops the file
+            interrupt = _interrupt_behind(err)
+            if interrupt is None:
+                raise
+            raise interrupt from None
+
+    atomic_write(path, write_or_reraise_interrupt)
+
+
+def _interrupt_behind(error: BaseException) -> BaseException | None:
+    """The KeyboardInterrupt or SystemExit that `error` was raised while handling, if any."""
+    seen = error.__context__
+    while seen is not None:
+        if isinstance(seen, (KeyboardInterrupt, SystemExit)):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 def json_normalized(value: Any) -> Any:
