@@ -39,8 +39,9 @@ def inference_model(policy: Any, name: str = "exported") -> keras.Model:
     policy (any algorithm's, see `training.agent.load_policy`) builds its outputs with `greedy_outputs`."""
     if getattr(policy, "recurrent", False):
         raise UnsupportedPolicyError(
-            "recurrent policies (lstm, cnn_lstm, cnn_lnlstm) cannot be exported: their actions depend on a state "
-            "and episode-start masks the exported function would have to take and return; export a feed-forward one"
+            "recurrent policies (lstm, cnn_lstm, cnn_lnlstm, impala_cnn_lstm) cannot be exported: their actions depend "
+            "on a state and episode-start masks the exported function would have to take and return; export a "
+            "feed-forward one"
         )
     space = policy.observation_space
     if isinstance(space, gymnasium.spaces.Dict):
