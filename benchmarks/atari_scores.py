@@ -268,8 +268,8 @@ def report(rows: list[dict[str, Any]], command: str, games: list[str]) -> str:
     for name in dict.fromkeys(row["config"] for row in rows):
         config = CONFIGS[name]
         lines.append(f"- `{name}`: {config.description}; `{' '.join(config.args)}`")
-    for game in dict.fromkeys(row["env"].split("NoFrameskip")[0] for row in rows):
-        lines += ["", f"![{game}: our curves beside the published points](img/scores_{game}.png)"]
+    for game, family in figures(rows):
+        lines += ["", f"![{game}, {family}: our curves beside the published points](img/{figure_file(game, family)})"]
     lines += ["", "Reference points (value, agent steps = frames / 4, source, what it measures):", ""]
     for ref in REFERENCES:
         if ref["game"] in games:
@@ -278,17 +278,30 @@ def report(rows: list[dict[str, Any]], command: str, games: list[str]) -> str:
     return "\n".join(lines)
 
 
+def figures(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The (game, algorithm family) pairs the rows cover, in order: one figure each, so that a family's curves
+    (ours and the peer's) share a plot with that family's published points and nothing else."""
+    return list(dict.fromkeys((row["env"].split("NoFrameskip")[0], CONFIGS[row["config"]].alg) for row in rows))
+
+
+def figure_file(game: str, family: str) -> str:
+    """The figure's file name in IMG_DIR (docs/img)."""
+    return f"scores_{game}_{family}.png"
+
+
 def plot(rows: list[dict[str, Any]]) -> list[Path]:
-    """One figure per game: each config's score curve (mean ± s.e. over seeds) and the published points."""
+    """One figure per game and algorithm family: each config's score curve (mean ± s.e. over seeds) and the
+    family's published points."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     written = []
-    for game in dict.fromkeys(row["env"].split("NoFrameskip")[0] for row in rows):
+    for game, family in figures(rows):
         figure, axis = plt.subplots(figsize=(7, 4))
-        game_rows = [row for row in rows if row["env"].split("NoFrameskip")[0] == game]
+        game_rows = [row for row in rows
+                     if row["env"].split("NoFrameskip")[0] == game and CONFIGS[row["config"]].alg == family]
         for config_name, timesteps in dict.fromkeys((row["config"], row["timesteps"]) for row in game_rows):
             cell = [row for row in game_rows if (row["config"], row["timesteps"]) == (config_name, timesteps)]
             unfinished = any(not row.get("finished", True) for row in cell)
@@ -297,19 +310,18 @@ def plot(rows: list[dict[str, Any]]) -> list[Path]:
             bins = len(cell[0]["curve"])
             plot_mean_se(axis, [row["curve"] for row in cell], [timesteps * (i + 1) / bins for i in range(bins)],
                          label, linestyle="--" if unfinished else "-")
-        families = {CONFIGS[row["config"]].alg for row in game_rows}
-        points: dict[tuple[str, str], list[tuple[int, float]]] = {}  # one colour and legend entry per source
+        points: dict[str, list[tuple[int, float]]] = {}  # one colour and legend entry per source
         for ref in REFERENCES:
-            if ref["game"] == game and ref["alg"] in families:
-                points.setdefault((ref["source"], ref["alg"]), []).append((ref["steps"], ref["value"]))
-        for (source, alg), xy in points.items():
-            axis.scatter(*zip(*xy), marker="x" if alg == "ppo2" else "^", zorder=3, label=f"{source} ({alg})")
-        axis.set_title(f"{game}: mean of the last {LAST_GAMES} games")
+            if ref["game"] == game and ref["alg"] == family:
+                points.setdefault(ref["source"], []).append((ref["steps"], ref["value"]))
+        for source, xy in points.items():
+            axis.scatter(*zip(*xy), marker="x", zorder=3, label=f"{source} ({family})")
+        axis.set_title(f"{game}, {family}: mean of the last {LAST_GAMES} games")
         axis.set_xlabel("agent steps")
         axis.set_ylabel("score")
         axis.legend(fontsize=6, loc="best")
         figure.tight_layout()
-        target = IMG_DIR / f"scores_{game}.png"
+        target = IMG_DIR / figure_file(game, family)
         target.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(target, dpi=100)
         plt.close(figure)

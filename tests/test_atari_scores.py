@@ -154,11 +154,13 @@ def test_curve_counts_steps_across_a_resume_and_the_report_renders(tmp_path: Pat
     assert "20.36 (CleanRL ppo_atari.py)" in row and "13.68 (baselines Atari10M table (commit 7bfbcf1))" in row
     assert "| 2.0 | abc1234 |" in row
     assert "18.9" not in row, "DQN's points are not PPO's reference"
-    assert "img/scores_Pong.png" in text and "https://docs.cleanrl.dev/rl-algorithms/ppo/#ppo_ataripy" in text
+    assert "img/scores_Pong_ppo2.png" in text and "https://docs.cleanrl.dev/rl-algorithms/ppo/#ppo_ataripy" in text
 
     monkeypatch.setattr(atari_scores, "IMG_DIR", tmp_path / "img")
-    (written,) = atari_scores.plot([finished, running])
-    assert written == tmp_path / "img" / "scores_Pong.png" and written.stat().st_size > 0
+    peer = {**finished, "config": "sb3_dqn", "timesteps": 1_000_000, "steps_done": 1_000_000}
+    ours, theirs = atari_scores.plot([finished, running, peer])  # a figure per algorithm family: PPO's, DQN's
+    assert ours == tmp_path / "img" / "scores_Pong_ppo2.png" and ours.stat().st_size > 0
+    assert theirs == tmp_path / "img" / "scores_Pong_deepq.png" and theirs.stat().st_size > 0
 
     docs = tmp_path / "scores.md"
     docs.write_text(f"# Scores\n\nintro\n\n{atari_scores.MARKS[0]}\nold\n{atari_scores.MARKS[1]}\n\nprotocol\n")
