@@ -1,7 +1,8 @@
 """The Atari scores: (config, game, seed, steps) trained through the CLI, resumable, rendered into docs/scores.md.
 
-    nohup python benchmarks/atari_scores.py --runs ppo2:PongNoFrameskip-v4:3000000 \\
-        deepq:PongNoFrameskip-v4:1500000 --seeds 0 1 > benchmarks/.atari_runs/harness.log 2>&1 &
+    mkdir -p benchmarks/.atari_runs && nohup python benchmarks/atari_scores.py \\
+        --runs ppo2:PongNoFrameskip-v4:3000000 deepq:PongNoFrameskip-v4:1500000 --seeds 0 1 \\
+        > benchmarks/.atari_runs/harness.log 2>&1 &
     python benchmarks/atari_scores.py --report_only          (the default table; re-renders docs/scores.md)
 
 Each run is `python -m baselines_tf2.run --alg=A --env=GAME --num_timesteps=N <the config's arguments> --seed=S
@@ -18,9 +19,10 @@ measure_dqn_learning says what differs); killed outright before its first save, 
 A finished run's summary (the curve, the final score, wall time summed over its pieces, the command, the commit)
 goes to `benchmarks/results/atari/`, which is committed: a run with a summary there is never trained again. The
 score of a run is the mean of its last 100 games (real games: all lives, from the monitor files) against agent
-steps; the report (one table, one plot per game with the published reference points beside our curves, unfinished
-runs' curves so far marked as such) replaces the section between the markers of docs/scores.md. Before each run
-the harness prints how long the remaining work will take, from the steps/s measured so far in the run folders.
+steps; the report (one table, one plot per game and algorithm family with that family's published reference
+points beside our curves, unfinished runs' curves so far marked as such) replaces the section between the markers
+of docs/scores.md. Before each run the harness prints how long the remaining work will take, from the steps/s
+measured so far in the run folders.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Play a saved agent: rebuilds the env it was trained on, plays headless, prints each episode's real score (and,
-for goal envs such as FetchReach-v4 whose info has is_success, whether the episode ended at its goal).
+"""Play a saved agent headless on the env it was trained on, printing each episode's real score.
+
+Goal envs such as FetchReach-v4 (whose info has is_success) also print whether each episode ended at its goal.
 
     python examples/play.py runs/ppo2-BreakoutNoFrameskip-v4-.../model --episodes 3 [--video out.mp4] [--seed 0]
 """
