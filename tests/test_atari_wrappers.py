@@ -346,7 +346,7 @@ def test_frame_stack_repeats_first_frame_and_shares_frames_between_steps() -> No
 def test_frame_stack_frames_cannot_be_changed_in_place() -> None:
     env = FrameStack(WarpFrame(make_atari(PONG)), 4)
     obs, _ = env.reset(seed=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         obs.frames[0][0, 0, 0] = 1
 
 

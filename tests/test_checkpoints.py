@@ -101,9 +101,9 @@ def test_learn_with_load_path_restores_weights_optimizer_and_timesteps(tmp_path:
     trained.save(path)
     restored = ppo2.learn(env=cartpole_env(), total_timesteps=0, seed=2, load_path=path, **hyper)
     assert restored.timesteps == 64
-    for (name, saved), (_, loaded) in zip(trained.policy.get_weights(), restored.policy.get_weights()):
+    for (name, saved), (_, loaded) in zip(trained.policy.get_weights(), restored.policy.get_weights(), strict=True):
         np.testing.assert_array_equal(loaded, saved, err_msg=name)
-    for (name, saved), (_, loaded) in zip(trained.optimizer_state(), restored.optimizer_state()):
+    for (name, saved), (_, loaded) in zip(trained.optimizer_state(), restored.optimizer_state(), strict=True):
         np.testing.assert_array_equal(loaded, saved, err_msg=name)
     assert int(restored.optimizer.iterations.numpy()) == 2  # one update of 2 minibatches
 

@@ -177,7 +177,10 @@ def test_box_head_gives_mean_and_trainable_logstd_starting_at_zero() -> None:
     logstd_weight = next(w for w in head.trainable_weights if w.name == "logstd")
     kernel = next(w for w in head.trainable_weights if w.name == "kernel").numpy()
     assert_orthogonal_columns(kernel, 0.5)
-    assert tape.gradient(loss, logstd_weight) is not None
+    # neglogp(0) = sum_j (mean_j^2 / 2 e^(2 logstd_j) + logstd_j) + const, so at logstd = 0 its gradient summed over
+    # the batch is sum_b (1 - mean_bj^2)
+    gradient = tape.gradient(loss, logstd_weight)
+    np.testing.assert_allclose(np.reshape(gradient, -1), np.sum(1.0 - np.square(mean), axis=0), rtol=1e-5)
     assert pd.sample().dtype == tf.float32
 
 

@@ -81,6 +81,7 @@ def check_report(report: dict, episodes: int) -> list[float]:
     """The report's scores, after checking their count and that the summary is computed from them."""
     scores = report["scores"]
     assert len(scores) == episodes == report["settings"]["episodes"] == report["summary"]["episodes"]
+    assert len(report["lengths"]) == episodes and all(length >= 1 for length in report["lengths"])
     summary = report["summary"]
     assert summary["mean"] == pytest.approx(np.mean(scores))
     assert summary["std"] == pytest.approx(np.std(scores))
@@ -96,7 +97,8 @@ def test_ppo2_scores_are_cartpole_episode_returns_and_json_dash_keeps_stdout_pur
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     scores = check_report(report, 5)
-    assert all(score == int(score) and 1 <= score <= CARTPOLE_MAX_RETURN for score in scores)  # return = length
+    assert all(score == int(score) and 1 <= score <= CARTPOLE_MAX_RETURN for score in scores)
+    assert scores == report["lengths"]  # CartPole pays 1 per step: each return is its episode's length
     assert report["settings"] == {"alg": "ppo2", "env_id": "CartPole-v1", "episodes": 5, "actions": "sampled",
                                   "epsilon": None, "noop_starts": None, "seed": 0}
     assert "successes" not in report and "success_rate" not in report["summary"]  # CartPole has no is_success
@@ -122,6 +124,10 @@ def test_atari_checkpoint_plays_whole_games_with_noop_starts(
     report = json.loads(Path(checkpoints["out"], "atari.json").read_text())
     [score] = check_report(report, 1)
     assert score == int(score) and score >= 0  # Breakout's game score over all 5 lives, unclipped
+    # a whole game: 5 lives, each at least the 24 agent steps the ball takes to fall past the paddle (the shortest
+    # of 150 random-play lives), so an episode cut at the first life lost would be shorter
+    [length] = report["lengths"]
+    assert length >= 5 * 24, length
     assert report["settings"]["noop_starts"] == 5 and report["settings"]["env_id"] == "BreakoutNoFrameskip-v4"
 
 

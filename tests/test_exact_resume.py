@@ -87,7 +87,7 @@ def test_sigterm_then_resume_gives_the_uninterrupted_parameters(env: str, tmp_pa
     expected, actual = final_weights(tmp_path / "whole.ckpt"), final_weights(tmp_path / "resumed.ckpt")
     initial_difference = max(float(np.max(np.abs(a - b))) for a, b in zip(expected, final_weights(tmp_path / "part")))
     assert initial_difference > 0  # training after the stop changed the weights, so equality below means something
-    for saved, restored in zip(expected, actual):
+    for saved, restored in zip(expected, actual, strict=True):
         np.testing.assert_array_equal(restored, saved)
 
 
@@ -153,5 +153,5 @@ def test_ppo2_behind_vec_normalize_resumes_exactly(tmp_path: Path) -> None:
     assert ppo2_normalized_run(tmp_path / "part", stop_at=5) is None
     assert read_metadata(tmp_path / "part")["vec_normalize"]["ob_rms"] is not None
     resumed = ppo2_normalized_run(tmp_path / "rest", load_path=tmp_path / "part")
-    for saved, restored in zip(whole, resumed):
+    for saved, restored in zip(whole, resumed, strict=True):
         np.testing.assert_array_equal(restored, saved)

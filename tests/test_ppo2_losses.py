@@ -182,8 +182,12 @@ def test_config_rejects_out_of_range_hyperparameters(
 
 
 def test_config_accepts_schedules_and_no_clipping() -> None:
-    PPO2Config(lr=lambda frac: 3e-4 * frac, cliprange=lambda frac: 0.2 * frac, max_grad_norm=None)
-    A2CConfig(max_grad_norm=None, gamma=1.0, ent_coef=0.0)
+    ppo2 = PPO2Config(lr=lambda frac: 3e-4 * frac, cliprange=lambda frac: 0.2 * frac, max_grad_norm=None)
+    assert ppo2.max_grad_norm is None
+    assert ppo2.lr_schedule()(0.5) == pytest.approx(1.5e-4) and ppo2.cliprange(0.5) == pytest.approx(0.1)
+    assert PPO2Config(lr=3e-4).lr_schedule()(0.5) == pytest.approx(3e-4)  # a number is a constant schedule
+    a2c = A2CConfig(max_grad_norm=None, gamma=1.0, ent_coef=0.0)
+    assert (a2c.max_grad_norm, a2c.gamma, a2c.ent_coef) == (None, 1.0, 0.0)
 
 
 def test_nminibatches_that_do_not_divide_the_batch_name_the_valid_divisors() -> None:

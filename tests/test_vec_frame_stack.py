@@ -119,9 +119,11 @@ def test_observation_space_bounds_follow_the_channel_layout() -> None:
     np.testing.assert_array_equal(space.high, [[50, 200, 50, 200]])
 
 
-@pytest.mark.parametrize("kwargs", [{"nstack": 0}, {"nstack": 2, "channels_order": "middle"}])
-def test_invalid_arguments_are_rejected(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "kwargs, named", [({"nstack": 0}, "nstack"), ({"nstack": 2, "channels_order": "middle"}, "channels_order")]
+)
+def test_invalid_arguments_are_rejected(kwargs: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
         VecFrameStack(counter_venv(), **kwargs)
 
 

@@ -146,7 +146,8 @@ def evaluate_checkpoint(
     }
     scores = [result.score for result in results]
     summary: dict[str, float | int] = summarize(scores)
-    report: dict[str, Any] = {"checkpoint": path, "settings": settings, "scores": scores, "summary": summary}
+    report: dict[str, Any] = {"checkpoint": path, "settings": settings, "scores": scores,
+                              "lengths": [result.length for result in results], "summary": summary}
     successes = [result.success for result in results if result.success is not None]
     if len(successes) == len(results):  # a goal env reports is_success at every episode's end
         report["successes"] = successes
