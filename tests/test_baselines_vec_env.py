@@ -19,6 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from test_mpi import MPIEXEC, requires_mpi
 
 from baselines_tf2.common.vec_env.dummy_vec_env import DummyVecEnv
 from baselines_tf2.common.vec_env.shmem_vec_env import ShmemVecEnv
@@ -27,7 +28,6 @@ from baselines_tf2.common.vec_env.vec_env import VecEnv
 
 pytestmark = pytest.mark.filterwarnings("ignore::baselines_tf2.common.vec_env.compat.OldGymApiWarning")
 
-MPIEXEC = Path(sys.executable).with_name("mpiexec")  # the mpich wheel installs it next to the interpreter
 MPI_RANKS = 2
 MPI_TIMEOUT_S = 120
 
@@ -159,7 +159,7 @@ MPI_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(not MPIEXEC.exists(), reason=f"the mpi extra is not installed: no {MPIEXEC}")
+@requires_mpi
 def test_mpi_with_subprocvecenv(tmp_path: Path) -> None:
     """baselines' test_mpi_with_subprocvecenv (run by its with_mpi() on 2 ranks): a SubprocVecEnv under mpiexec,
     from a script importing mpi4py at top level, starts workers that do not take themselves for MPI ranks."""

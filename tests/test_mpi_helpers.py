@@ -8,7 +8,6 @@ TensorFlow.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_mpi import MPIEXEC, requires_mpi
 
 from baselines_tf2.common.mpi_adam import MpiAdam
 from baselines_tf2.common.mpi_moments import mpi_mean, mpi_moments
@@ -28,7 +28,6 @@ from baselines_tf2.common.mpi_util import (
     sync_from_root,
 )
 
-MPIEXEC = Path(sys.executable).with_name("mpiexec")
 # each rank's data: different batch sizes, so a mean of per-rank means would be wrong
 RANK_BATCHES = [[(3, 2), (4, 2), (5, 2)], [(6, 2), (7, 2), (8, 2)]]
 ADAM_STEPS = 12
@@ -121,8 +120,7 @@ def test_mpi_adam_takes_adam_steps_on_the_variables() -> None:
         adam.update(np.zeros(3), 1e-2)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None or not MPIEXEC.exists(),
-                    reason="the mpi extra is not installed (pip install 'baselines_tf2[mpi]')")
+@requires_mpi
 def test_on_two_ranks_the_helpers_see_every_ranks_data(tmp_path: Path) -> None:
     result = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, __file__, str(tmp_path)], capture_output=True,
                             text=True, timeout=120)
