@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Atari: start each game with 1..N random no-op frames (default: the env's own, 30)")
     parser.add_argument("--seed", type=int, default=None, help="seeds the env, the no-ops and the action draws")
     parser.add_argument("--json", default=None, metavar="PATH",
-                        help="also write settings, per-episode scores (and successes, for goal envs) and summary as "
-                             "JSON to PATH ('-' = stdout)")
+                        help="also write settings, per-episode scores and lengths (and successes, for goal envs) "
+                             "and summary as JSON to PATH ('-' = stdout)")
     return parser
 
 
@@ -79,6 +79,7 @@ def describe(report: dict[str, Any]) -> str:
         "min": f"{summary['min']:.6g}",
         "median": f"{summary['median']:.6g}",
         "max": f"{summary['max']:.6g}",
+        "mean length": f"{sum(report['lengths']) / len(report['lengths']):.6g} steps",
     }
     if "success_rate" in summary:
         stats["success rate"] = f"{summary['success_rate']:.3g} ({sum(report['successes'])}/{summary['episodes']})"

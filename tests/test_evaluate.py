@@ -103,6 +103,7 @@ def test_ppo2_scores_are_cartpole_episode_returns_and_json_dash_keeps_stdout_pur
                                   "epsilon": None, "noop_starts": None, "seed": 0}
     assert "successes" not in report and "success_rate" not in report["summary"]  # CartPole has no is_success
     assert "mean ± std" in result.stderr  # the table still shows, on stderr
+    assert "mean length" in result.stderr and f"{np.mean(report['lengths']):.6g} steps" in result.stderr
 
 
 def test_deepq_defaults_to_epsilon_greedy(finished: dict[str, Finished], checkpoints: dict[str, str]) -> None:
