@@ -561,6 +561,7 @@ def test_play_prints_each_episodes_success_beside_its_return(cli_checkpoint: Pat
     report = json.loads(report_path.read_text())
     assert report["scores"] == [float(score) for _number, score, _success in episodes]
     assert report["successes"] == [success == "yes" for _number, _score, success in episodes]
+    assert report["lengths"] == [50, 50, 50]  # a Fetch episode never terminates; its time limit cuts it at 50 steps
     assert report["summary"]["success_rate"] == pytest.approx(wins / 3)
     assert re.search(rf"\| success rate +\| {wins / 3:.3g} \({wins}/3\) +\|", capsys.readouterr().out)
 
