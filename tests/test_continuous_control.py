@@ -189,6 +189,30 @@ def test_ddpg_target_networks_follow_by_polyak_averaging() -> None:
         np.testing.assert_allclose(target.numpy(), 0.75 * before + 0.25 * critic.numpy(), rtol=1e-5, atol=1e-7)
 
 
+def test_ddpg_clip_norm_clips_each_variables_gradient_as_baselines_flatgrad() -> None:
+    import keras
+    import tensorflow as tf
+
+    from baselines_tf2.ddpg.ddpg import DDPGConfig
+    from baselines_tf2.ddpg.ddpg_learner import DDPG
+
+    def gradients(clip_norm: float | None) -> Any:
+        config = DDPGConfig(noise_type="none", normalize_observations=False, clip_norm=clip_norm)
+        keras.utils.set_random_seed(0)  # both agents start from the same weights
+        agent = DDPG(*space_pair(), "mlp", {"num_hidden": 8}, config, seed=0)
+        batch = {key: tf.constant(value) for key, value in replay_batch().items()}
+        return agent._gradients(batch, agent._target_q(batch))
+
+    free, clipped = gradients(None), gradients(0.05)
+    for raw, cut in zip([*free.critic, *free.actor], [*clipped.critic, *clipped.actor], strict=True):
+        norm = float(tf.norm(raw))
+        # per variable, not by the global norm: a variable under the limit keeps its gradient whole
+        np.testing.assert_allclose(cut.numpy(), raw.numpy() * min(1.0, 0.05 / max(norm, 1e-30)), rtol=1e-5, atol=1e-8)
+    norms = [float(tf.norm(raw)) for raw in [*free.critic, *free.actor]]
+    assert min(norms) < 0.05 < max(norms), norms  # both cases occur, so the check above tells the two rules apart
+    assert float(clipped.critic_norm) == pytest.approx(float(free.critic_norm), rel=1e-5)  # logged: before clipping
+
+
 def test_popart_rescaling_keeps_the_critics_denormalized_outputs() -> None:
     import tensorflow as tf
 

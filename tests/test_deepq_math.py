@@ -15,11 +15,11 @@ from baselines_tf2.deepq.act import build_act
 from baselines_tf2.deepq.deepq_learner import (
     DQNModel,
     TransitionBatch,
-    clip_gradients_per_variable,
     huber_loss,
     td_targets,
 )
 from baselines_tf2.deepq.models import QNetwork
+from baselines_tf2.nn.tf_util import clip_gradients_per_variable
 
 OBS_SPACE = gymnasium.spaces.Box(-10.0, 10.0, (2,), np.float32)
 # Online Q(s=[a, b]) = [a, b, 2a - b]; target Q(s=[a, b]) = [b, a, 0].

@@ -50,7 +50,7 @@ class DDPGConfig:
     critic_lr: float = 1e-3
     popart: bool = False  # Pop-Art rescaling of the critic's output (needs normalize_returns)
     gamma: float = 0.99
-    clip_norm: float | None = None  # global gradient norm clip per network
+    clip_norm: float | None = None  # each variable's gradient clipped to this norm (baselines' flatgrad)
     nb_train_steps: int = 50  # updates per cycle
     nb_eval_steps: int = 100  # eval_env steps per cycle
     batch_size: int = 64

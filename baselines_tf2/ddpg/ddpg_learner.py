@@ -22,6 +22,7 @@ from baselines_tf2.nn.tf_util import (
     CompiledFunction,
     apply_if_finite,
     assign_variables,
+    clip_gradients_per_variable,
     flat_concat,
     flat_size,
     split_flat,
@@ -34,11 +35,11 @@ RANK_OWN_GROUPS = ("rng", "perturbed_actor")  # under MPI each rank explores wit
 
 
 def clipped_gradients(gradients: list[tf.Tensor], clip_norm: float | None) -> tuple[list[tf.Tensor], tf.Tensor]:
-    """(gradients rescaled to a global norm <= clip_norm when given (baselines' flatgrad), the norm before)."""
-    norm = tf.linalg.global_norm(gradients)
+    """(each variable's gradient rescaled to norm <= clip_norm when given, as baselines' flatgrad, the global norm
+    before)."""
     if clip_norm is None:
-        return gradients, norm
-    return tf.clip_by_global_norm(gradients, clip_norm, use_norm=norm)[0], norm
+        return gradients, tf.linalg.global_norm(gradients)
+    return clip_gradients_per_variable(gradients, clip_norm)
 
 
 class Gradients(NamedTuple):
@@ -248,6 +249,7 @@ class DDPG(OffPolicyAgent):
         """`_popart` given the targets' mean, variance and count."""
         old_mean, old_std = self._return_mean_std()
         mean, var, count = self.return_moments[0], self.return_moments[1], self.return_moments[2]
+        # Chan et al.'s parallel merge of two (mean, var, count), as baselines' update_mean_var_count_from_moments
         total = count + batch_count
         delta = batch_mean - mean
         new_mean = mean + delta * batch_count / total
@@ -279,6 +281,7 @@ class DDPG(OffPolicyAgent):
                 critic_loss += l2_penalty(self.critic, config.critic_l2_reg)
         critic_gradients, critic_norm = clipped_gradients(
             tape.gradient(critic_loss, self.critic.trainable_variables), config.clip_norm)
+        # the actor's gradient uses the critic before its step: baselines ran both gradients in one sess.run
         with tf.GradientTape() as tape:
             actor_loss = self._actor_loss(obs0, batch["actions"], mean, std)
         actor_gradients, actor_norm = clipped_gradients(
@@ -287,6 +290,7 @@ class DDPG(OffPolicyAgent):
 
     def _actor_loss(self, obs0: tf.Tensor, actions: tf.Tensor, mean: tf.Tensor, std: tf.Tensor) -> tf.Tensor:
         """-Q(s, mu(s)) in return units, averaged over the batch (the batch's `actions` serve HER's cloning)."""
+        # ascending Q(s, mu(s)) is the deterministic policy gradient (Silver et al. 2014; Lillicrap et al. 2016, alg. 1)
         return -tf.reduce_mean(self.critic([obs0, self.actor(obs0)]) * std + mean)
 
     def _apply(self, gradients: Gradients) -> tf.Tensor:
@@ -352,6 +356,6 @@ class DDPG(OffPolicyAgent):
         """Pop-Art with the moments of every rank's targets (`_return_sums_step` summed over ranks)."""
         count = sums[0]
         mean = sums[1] / count
-        var = tf.maximum(sums[2] / count - tf.square(mean), 0.0)
+        var = tf.maximum(sums[2] / count - tf.square(mean), 0.0)  # E[x^2] - mean^2 can round below 0
         self._popart_with_moments(tf.cast(mean, tf.float32), tf.cast(var, tf.float32), tf.cast(count, tf.float32))
         return count

@@ -12,7 +12,7 @@ import tensorflow as tf
 from baselines_tf2.deepq.models import QNetwork
 from baselines_tf2.nn.optimizers import FusedAdam
 from baselines_tf2.nn.policies import encode_observation, raw_observation_spec
-from baselines_tf2.nn.tf_util import CompiledFunction, apply_if_finite, float32_compute
+from baselines_tf2.nn.tf_util import CompiledFunction, apply_if_finite, clip_gradients_per_variable, float32_compute
 
 GRAD_NORM_CLIPPING = 10.0  # baselines clips each variable's gradient to this norm
 
@@ -31,6 +31,7 @@ class TransitionBatch(NamedTuple):
 def huber_loss(x: tf.Tensor, delta: float = 1.0) -> tf.Tensor:
     """0.5 x^2 for |x| <= delta, delta (|x| - 0.5 delta) beyond: quadratic near 0, linear in the tails."""
     absolute = tf.abs(x)
+    # Mnih et al. 2015 clip the TD error's gradient to [-1, 1]; this is that clip written as a loss
     return tf.where(absolute <= delta, 0.5 * tf.square(x), delta * (absolute - 0.5 * delta))
 
 
@@ -48,16 +49,6 @@ def td_targets(
         best_action = tf.argmax(next_q_online, axis=1)
         best_next = tf.gather(next_q_target, best_action, axis=1, batch_dims=1)
     return rewards + discounts * best_next
-
-
-def clip_gradients_per_variable(gradients: list[tf.Tensor], max_norm: float) -> tuple[list[tf.Tensor], tf.Tensor]:
-    """(each variable's gradient rescaled to norm <= max_norm (baselines' deepq clipping), the global norm before
-    clipping); each gradient's norm is computed once for both."""
-    norms = [tf.norm(gradient) for gradient in gradients]
-    clipped = [
-        gradient * tf.minimum(1.0, max_norm / tf.maximum(norm, 1e-30)) for gradient, norm in zip(gradients, norms)
-    ]
-    return clipped, tf.sqrt(tf.add_n([tf.square(norm) for norm in norms]))
 
 
 class DQNModel:
@@ -137,8 +128,10 @@ class DQNModel:
         next_encoded = encode_observation(self.observation_space, batch.next_obs)
         next_q_target = self.target_network(next_encoded)
         next_q_online = self.q_network(next_encoded) if self.double_q else None
+        # semi-gradient TD toward a fixed label (Mnih et al. 2015), as in baselines' build_train
         targets = tf.stop_gradient(td_targets(batch.rewards, batch.discounts, next_q_target, next_q_online))
         td_errors = chosen_q - targets
+        # the weights undo prioritized replay's sampling bias (Schaul et al. 2016, sec. 3.4)
         return tf.reduce_mean(batch.weights * huber_loss(td_errors)), td_errors, chosen_q
 
     def _train_step(self, batch: TransitionBatch) -> dict[str, tf.Tensor]:

@@ -66,6 +66,7 @@ class DDPG(ddpg_learner.DDPG):
         config = self.config
         policy_actions = self.actor(obs0)
         q_policy = self.critic([obs0, policy_actions]) * std + mean
+        # action_l2 keeps the tanh out of saturation (Andrychowicz et al. 2017, app. A, where it is on pre-activations)
         loss = -tf.reduce_mean(q_policy) + config.action_l2 * tf.reduce_mean(tf.square(policy_actions))
         if not config.bc_loss:
             return loss
@@ -74,6 +75,7 @@ class DDPG(ddpg_learner.DDPG):
             q_demo = self.critic([obs0, actions]) * std + mean
             demo_rows = tf.logical_and(demo_rows, q_demo > q_policy)
         squared = tf.reduce_sum(tf.square(policy_actions - actions), axis=1)
+        # a sum over rows, not a mean, as baselines' cloning_loss_tf: its weight grows with demo_batch_size
         cloning = tf.reduce_sum(tf.where(demo_rows, squared, tf.zeros_like(squared)))
         return config.prm_loss_weight * loss + config.aux_loss_weight * cloning
 

@@ -155,6 +155,16 @@ class CompiledFunction:
         return self.function.experimental_get_tracing_count()
 
 
+def clip_gradients_per_variable(gradients: list[tf.Tensor], max_norm: float) -> tuple[list[tf.Tensor], tf.Tensor]:
+    """(each variable's gradient rescaled to norm <= max_norm, the global norm before clipping): baselines' deepq
+    clipping and its flatgrad's `clip_norm` (DDPG); each gradient's norm is computed once for both."""
+    norms = [tf.norm(gradient) for gradient in gradients]
+    clipped = [
+        gradient * tf.minimum(1.0, max_norm / tf.maximum(norm, 1e-30)) for gradient, norm in zip(gradients, norms)
+    ]
+    return clipped, tf.sqrt(tf.add_n([tf.square(norm) for norm in norms]))
+
+
 def apply_if_finite(
     optimizer: keras.optimizers.Optimizer, gradients: Sequence[tf.Tensor], variables: Sequence[tf.Variable],
     loss: tf.Tensor, grad_norm: tf.Tensor,

@@ -126,10 +126,12 @@ class PPO1Model(PPO2Model):
         """clipped surrogate - entcoeff * entropy + mean squared value error, at the clip range last assigned."""
         neglogpac, entropy, vpred = self.policy.evaluate(batch.obs, batch.actions, batch.masks, batch.states)
         advantages = batch.returns - batch.values  # standardized over the whole batch by update()
+        # L^CLIP (Schulman et al. 2017, eq. 7), negated to be minimized
         pol_surr, approxkl, _clipfrac = clipped_surrogate(neglogpac, batch.neglogpacs, advantages, self.cliprange)
         mean_entropy = tf.reduce_mean(entropy)
         pol_entpen = -self.ent_coef * mean_entropy
         vf_loss = tf.reduce_mean(tf.square(vpred - batch.returns))
+        # eq. 9 with c1 = 1, as baselines' ppo1 total_loss: its vf_loss is neither clipped nor halved (ppo2's is)
         return pol_surr + pol_entpen + vf_loss, LossTerms(pol_surr, pol_entpen, vf_loss, approxkl, mean_entropy)
 
     def update(self, rollout: Rollout, *, lr: float, noptepochs: int, nminibatches: int,
@@ -137,6 +139,7 @@ class PPO1Model(PPO2Model):
         """`noptepochs` passes in minibatches of `optim_batchsize` (`nminibatches` is ignored), the advantages
         standardized over the whole rollout first, as baselines' PPO1."""
         advantages = rollout.returns - rollout.values
+        # baselines' ppo1 divides by the std alone; the 1e-8 only guards a batch of equal advantages
         standardized = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         # the loss reads advantages as returns - values: hand it values that make them the standardized ones
         rollout = rollout._replace(values=(rollout.returns - standardized).astype(np.float32))

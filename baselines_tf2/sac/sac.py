@@ -168,6 +168,7 @@ class SAC(OffPolicyAgent):
             with actor_tape.stop_recording():
                 alpha_loss = tf.constant(0.0)
                 if self.learn_alpha:  # J(alpha) = E[-alpha (log pi(a|s) + target entropy)], on log alpha
+                    # Haarnoja et al. 2018b, eq. 18; stepping log alpha keeps alpha > 0, as the authors' softlearning
                     with tf.GradientTape() as tape:
                         alpha_loss = -tf.reduce_mean(self.log_alpha * tf.stop_gradient(log_prob + self.target_entropy))
                     gradient = tape.gradient(alpha_loss, [self.log_alpha])
@@ -179,6 +180,7 @@ class SAC(OffPolicyAgent):
                           - alpha * next_log_prob)
                 target_q = tf.stop_gradient(rewards + (1.0 - terminals) * config.gamma * next_q)
                 variables = critic_variables(self.critics)
+                # J_Q's 1/2 (Haarnoja et al. 2018b) on each critic's MSE, summed, as SB3's
                 with tf.GradientTape() as tape:
                     critic_loss = 0.5 * tf.add_n([tf.reduce_mean(tf.square(critic([obs0, batch["actions"]]) - target_q))
                                                   for critic in self.critics])

@@ -109,15 +109,16 @@ class TD3(OffPolicyAgent):
         config = self.config
         obs0, obs1 = self.normalizer(batch["obs0"]), self.normalizer(batch["obs1"])
         rewards, terminals = batch["rewards"][:, 0], batch["terminals1"][:, 0]
-        # Target policy smoothing: the target action plus clipped noise, kept in the action range.
+        # Target policy smoothing (Fujimoto et al. 2018, sec. 5.3): the target action plus clipped noise, in range.
         noise = tf.clip_by_value(self.generator.normal(tf.shape(batch["actions"]), stddev=config.target_policy_noise),
                                  -config.target_noise_clip, config.target_noise_clip)
         next_actions = tf.clip_by_value(self.target_actor(obs1) + noise, -1.0, 1.0)
-        # Clipped double Q: the smaller of the two target critics.
+        # Clipped double Q (Fujimoto et al. 2018, sec. 4.2): the smaller of the two target critics.
         next_q = tf.minimum(*[target([obs1, next_actions]) for target in self.target_critics])
         target_q = tf.stop_gradient(rewards + (1.0 - terminals) * config.gamma * next_q)
         variables = critic_variables(self.critics)
         with tf.GradientTape() as tape:
+            # the two critics' MSEs summed, as the authors' TD3.py: one Adam steps both
             critic_loss = tf.add_n([tf.reduce_mean(tf.square(critic([obs0, batch["actions"]]) - target_q))
                                     for critic in self.critics])
         gradients = tape.gradient(critic_loss, variables)
@@ -128,6 +129,7 @@ class TD3(OffPolicyAgent):
         def delayed_update() -> tuple[tf.Tensor, tf.Tensor]:
             """The actor by the first critic's gradient, then every target (every policy_delay updates)."""
             with tf.GradientTape() as actor_tape:
+                # Q_theta1 alone drives the actor (Fujimoto et al. 2018, Algorithm 1)
                 actor_loss = -tf.reduce_mean(self.critics[0]([obs0, self.actor(obs0)]))
             actor_gradients = actor_tape.gradient(actor_loss, self.actor.trainable_variables)
             actor_skipped = apply_if_finite(self.actor_optimizer, actor_gradients, self.actor.trainable_variables,
@@ -137,6 +139,7 @@ class TD3(OffPolicyAgent):
                 soft_update(target.weights, critic.weights, config.tau)
             return actor_loss, actor_skipped
 
+        # NaN marks an update without an actor step; the log's mean skips it (off_policy/loop.py's _mean)
         actor_loss, actor_skipped = tf.cond(self.updates % config.policy_delay == 0, delayed_update,
                                             lambda: (tf.constant(np.nan, tf.float32), tf.constant(0.0)))
         return {"loss_critic": critic_loss, "loss_actor": actor_loss, "reference_Q_mean": tf.reduce_mean(target_q),

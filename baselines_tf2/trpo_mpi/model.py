@@ -135,6 +135,7 @@ class TRPOModel(OnPolicyLearner):
         """[optimgain, meankl, entloss, surrgain, entropy] of the current policy against the old one."""
         new_params = self._params(obs)
         new = make_pd(self.policy.action_space, new_params)
+        # Schulman et al. 2015, eq. 14: advantages weighted by pi / pi_old estimate the new policy's gain
         surrgain = tf.reduce_mean(tf.exp(old_neglogp - new.neglogp(actions)) * advantages)
         meankl = self._mean_kl(old_params, new_params)
         entropy = tf.reduce_mean(new.entropy())
@@ -199,6 +200,7 @@ class TRPOModel(OnPolicyLearner):
 
         def fisher_vector_product(vector: np.ndarray) -> np.ndarray:
             product = self.fisher_product(tf.convert_to_tensor(vector, tf.float32), *subsampled).numpy()
+            # damping keeps F + damping * I positive definite where F is near-singular (baselines' trpo_mpi)
             return self._mean(product) + self.cg_damping * vector
 
         direction = cg(fisher_vector_product, gradient, cg_iters=self.cg_iters)
@@ -230,6 +232,7 @@ class TRPOModel(OnPolicyLearner):
         """The policy step on the whole rollout, then `noptepochs` (vf_iters) passes of Adam at step size `lr`
         (vf_stepsize) over minibatches of about 64 (`nminibatches` is ignored: the batch size decides)."""
         advantages = rollout.returns - rollout.values
+        # baselines divides by the std alone; the 1e-8 only guards a batch of equal advantages
         advantages = ((advantages - advantages.mean()) / (advantages.std() + 1e-8)).astype(np.float32)
         signature = self.train_step.function.input_signature[0]
         obs = rollout.obs.astype(signature.obs.dtype.as_numpy_dtype, copy=False)
