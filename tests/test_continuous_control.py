@@ -189,6 +189,21 @@ def test_ddpg_target_networks_follow_by_polyak_averaging() -> None:
         np.testing.assert_allclose(target.numpy(), 0.75 * before + 0.25 * critic.numpy(), rtol=1e-5, atol=1e-7)
 
 
+def test_ddpg_critic_l2_reg_covers_the_torso_kernels_only() -> None:
+    from baselines_tf2.off_policy.networks import build_critic, l2_penalty
+
+    critic = build_critic(3, 2, "mlp", {"num_hidden": 8})
+    for variable in critic.trainable_variables:
+        if variable.path.startswith("output/"):
+            variable.assign(np.ones(variable.shape, np.float32))  # large enough to show if it were counted
+    torso_kernels = [v.numpy() for v in critic.trainable_variables
+                     if v.path.startswith("mlp_fc") and v.path.endswith("kernel")]
+    assert len(torso_kernels) == 2
+    # baselines' setup_critic_optimizer: the weights of the hidden layers, not biases, not the output layer
+    expected = 0.01 * sum(float(np.sum(np.square(kernel))) / 2 for kernel in torso_kernels)
+    assert float(l2_penalty(critic, 0.01)) == pytest.approx(expected, rel=1e-5)
+
+
 def test_ddpg_clip_norm_clips_each_variables_gradient_as_baselines_flatgrad() -> None:
     import keras
     import tensorflow as tf

@@ -99,7 +99,9 @@ def soft_update(targets: Sequence[tf.Variable], sources: Sequence[tf.Variable], 
 
 def l2_penalty(model: keras.Model, scale: float) -> tf.Tensor:
     """scale * sum(w^2) / 2 over the torso's dense kernels (baselines' critic_l2_reg: not biases, not the output)."""
-    kernels = [v for v in model.trainable_variables if v.path.endswith("kernel") and "/output/" not in v.path]
+    # a variable's path ends in <layer name>/kernel, with no leading slash at the top level ("output/kernel")
+    kernels = [v for v in model.trainable_variables if v.path.split("/")[-2:] != ["output", "kernel"]
+               and v.path.endswith("/kernel")]
     return scale * tf.add_n([tf.nn.l2_loss(kernel) for kernel in kernels]) if kernels else tf.constant(0.0)
 
 
