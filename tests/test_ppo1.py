@@ -124,6 +124,37 @@ def test_cnn_policy_kinds_are_baselines_networks() -> None:
     assert kernels[:3] == [(8, 8, 1, 16), (4, 4, 16, 32), (9 * 9 * 32, 256)]  # the A3C paper's torso
 
 
+def column_norms(variable: Any) -> np.ndarray:
+    return np.sqrt(np.square(np.asarray(variable)).sum(axis=0))
+
+
+def test_policies_start_from_baselines_ppo1_initialization() -> None:
+    """baselines' ppo1: normc(1.0) hidden layers and value output, normc(0.01) policy output, Glorot-uniform
+    convolutions, zero biases and log std (not ppo2's orthogonal gain-sqrt(2) layers)."""
+    box = gymnasium.spaces.Box(-1.0, 1.0, (3,), np.float32)
+    mlp = mlp_policy.MlpPolicy("pi", box, gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32), hid_size=16,
+                               num_hid_layers=2)
+    weights = {variable.path: variable.numpy() for variable in mlp.net.weights}
+    hidden = [variable.numpy() for variable in mlp.net.weights if variable.path.startswith("mlp_fc")
+              and variable.path.endswith("kernel")]
+    assert len(hidden) == 4  # two layers each in the policy's and the value's MLP
+    for kernel in hidden:
+        np.testing.assert_allclose(column_norms(kernel), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(column_norms(weights["actor_critic/pi/mean/kernel"]), 0.01, rtol=1e-5)
+    np.testing.assert_allclose(column_norms(weights["actor_critic/vf/kernel"]), 1.0, rtol=1e-5)
+    assert all(not value.any() for path, value in weights.items() if path.endswith(("bias", "logstd")))
+
+    frames = gymnasium.spaces.Box(0, 255, (84, 84, 4), np.uint8)
+    cnn = cnn_policy.CnnPolicy("pi", frames, gymnasium.spaces.Discrete(4), kind="small")
+    weights = {variable.path: variable.numpy() for variable in cnn.net.weights}
+    first = weights["conv1/kernel"]  # 8 x 8 x 4 -> 16
+    bound = np.sqrt(6.0 / (8 * 8 * (4 + 16)))
+    assert np.abs(first).max() <= bound and np.abs(first).max() > 0.9 * bound  # uniform over the whole range
+    np.testing.assert_allclose(column_norms(weights["fc1/kernel"]), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(column_norms(weights["actor_critic/pi/kernel"]), 0.01, rtol=1e-5)
+    np.testing.assert_allclose(column_norms(weights["actor_critic/vf/kernel"]), 1.0, rtol=1e-5)
+
+
 def test_run_cli_does_not_take_ppo1() -> None:
     result = subprocess.run([*RUN, "--alg=ppo1", "--env=CartPole-v1"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "unknown algorithm 'ppo1'" in result.stderr

@@ -7,7 +7,7 @@ from typing import Any
 
 import gymnasium
 
-from baselines_tf2.ppo1.mlp_policy import BasePolicy
+from baselines_tf2.ppo1.mlp_policy import BasePolicy, initialize_as_ppo1
 
 NETWORK_OF_KIND = {"large": "cnn", "small": "cnn_a3c"}
 
@@ -21,3 +21,4 @@ class CnnPolicy(BasePolicy):
             raise ValueError(f"kind must be one of {sorted(NETWORK_OF_KIND)}, got {kind!r}")
         self.name = name
         super().__init__(ob_space, ac_space, NETWORK_OF_KIND[kind], {}, value_network="shared")
+        initialize_as_ppo1(self)
