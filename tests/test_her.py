@@ -327,6 +327,28 @@ def fetchreach_observations(count: int = 100) -> dict[str, np.ndarray]:
     return {key: np.stack([obs[key] for obs in seen]) for key in seen[0]}
 
 
+def test_networks_start_from_baselines_her_initialization() -> None:
+    """baselines' her/util.py nn(): every dense layer, the output layers too, Xavier-uniform with zero biases (not
+    DDPG's +-3e-3 output layers); the target networks start equal to them."""
+    from baselines_tf2.run import get_learn_function
+
+    env = fetch_vec_env()
+    try:
+        agent = get_learn_function("her")(env=env, network="mlp", seed=0, total_timesteps=0)
+    finally:
+        env.close()
+    for model, target in ((agent.actor, agent.target_actor), (agent.critic, agent.target_critic)):
+        for variable in model.weights:
+            values = variable.numpy()
+            if variable.path.endswith("bias"):
+                assert not values.any(), variable.path
+            else:
+                bound = np.sqrt(6.0 / sum(values.shape))
+                assert 0.9 * bound < np.abs(values).max() <= bound, variable.path  # uniform over the whole range
+        for variable, copied in zip(model.weights, target.weights, strict=True):
+            np.testing.assert_array_equal(copied.numpy(), variable.numpy())
+
+
 @dataclasses.dataclass(frozen=True)
 class FetchReachRun:
     model: Any  # what learn() returned

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -18,6 +19,7 @@ from baselines_tf2.ddpg import ddpg_learner
 from baselines_tf2.her.config import HERConfig
 from baselines_tf2.nn.tf_util import CompiledFunction
 from baselines_tf2.off_policy.goals import describe_goal_space_problem, goal_sizes, is_goal_space
+from baselines_tf2.off_policy.networks import copy_weights
 
 
 def network_kwargs_of(config: HERConfig) -> dict[str, Any]:
@@ -48,6 +50,20 @@ class DDPG(ddpg_learner.DDPG):
         self.move_targets = CompiledFunction(self._move_targets, [])
         obs_spec = tf.TensorSpec([None, self.obs_size], tf.float32)
         self.greedy_q = CompiledFunction(self._greedy_q, [obs_spec])
+
+    def build(self) -> None:
+        """DDPG's networks, with baselines' HER initialization (her/util.py's nn): every dense layer, the output
+        layers too, Xavier-uniform with zero biases, where DDPG's paper starts its output layers in +-3e-3."""
+        super().build()
+        glorot = keras.initializers.GlorotUniform()
+        for model in (self.actor, self.critic):
+            for variable in model.trainable_variables:
+                if variable.path.endswith("/kernel"):
+                    variable.assign(glorot(variable.shape))
+                elif variable.path.endswith("/bias"):
+                    variable.assign(tf.zeros_like(variable))
+        copy_weights(self.target_actor, self.actor)
+        copy_weights(self.target_critic, self.critic)
 
     def normalizer_settings(self) -> dict[str, float]:
         return {"min_variance": self.config.norm_eps ** 2, "clip": self.config.norm_clip}
