@@ -535,7 +535,10 @@ def test_an_env_without_goals_is_refused_naming_the_goal_keys() -> None:
     ({"total_timesteps": 499}, "less than one epoch of 500 steps"),  # 10 cycles x T 50 x 1 env x 1 rank
     ({"override_params": {"n_cycle": 2}}, r"unknown HER parameter\(s\) n_cycle; known: .*n_cycles"),
     ({"network": "cnn"}, "network='mlp'"),
-], ids=["below_one_epoch", "unknown_override", "network"])
+    ({"override_params": {"test_with_polyak": True}}, "test_with_polyak=True .* is not supported"),
+    ({"override_params": {"relative_goals": True}}, "relative_goals=True .* is not supported"),
+    ({"override_params": {"max_u": 2.0}}, "max_u=2.0: actions are always scaled"),
+], ids=["below_one_epoch", "unknown_override", "network", "test_with_polyak", "relative_goals", "max_u"])
 def test_bad_arguments_are_refused(arguments: dict[str, Any], message: str) -> None:
     from baselines_tf2.her import her
 

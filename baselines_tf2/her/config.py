@@ -33,7 +33,7 @@ class HERConfig:
     n_batches: int = 40  # updates per cycle
     batch_size: int = 256  # transitions per update
     n_test_rollouts: int = 10  # deterministic test episodes per env after each epoch
-    test_with_polyak: bool = False  # test with the target actor
+    test_with_polyak: bool = False  # (baselines' option, never on in its configs: refused if set)
     random_eps: float = 0.3  # probability of a uniformly random action while training
     noise_eps: float = 0.2  # std of the Gaussian action noise, as a fraction of max_u
     replay_strategy: str = "future"  # 'future' (HER) or 'none' (plain DDPG replay); 'final', 'episode' too
@@ -72,6 +72,9 @@ class HERConfig:
         if self.relative_goals:
             raise ValueError("relative_goals=True (goals fed as g - ag) is not supported: baselines never enabled it "
                              "and its sampler did not apply it to relabelled goals")
+        if self.test_with_polyak:
+            raise ValueError("test_with_polyak=True (test episodes acted by the target actor) is not supported: "
+                             "baselines' configs never set it; test episodes use the trained actor")
         if self.max_u != 1.0:
             raise ValueError(f"max_u={self.max_u}: actions are always scaled to the env's action bounds here; "
                              "change the env's action space instead")
