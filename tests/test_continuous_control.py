@@ -189,6 +189,23 @@ def test_ddpg_target_networks_follow_by_polyak_averaging() -> None:
         np.testing.assert_allclose(target.numpy(), 0.75 * before + 0.25 * critic.numpy(), rtol=1e-5, atol=1e-7)
 
 
+def test_ddpg_action_noise_is_one_draw_per_step_for_all_envs_as_baselines() -> None:
+    from baselines_tf2.ddpg.ddpg import DDPGConfig
+    from baselines_tf2.ddpg.ddpg_learner import DDPG
+
+    config = DDPGConfig(noise_type="ou_0.2", normalize_observations=False)
+    agent = DDPG(*space_pair(), "mlp", {"num_hidden": 8}, config, seed=0)
+    obs = np.repeat(replay_batch(size=1)["obs0"], 3, axis=0)  # three envs seeing the same observation
+    greedy = agent.deterministic_actions(agent.obs_tensor(obs)).numpy()
+    for _ in range(2):
+        noise_before = agent.action_noise.x_prev.copy()
+        actions = agent.explore(obs, np.random.default_rng(0))
+        assert np.array_equal(actions[0], actions[1]) and np.array_equal(actions[1], actions[2])  # the same noise
+        assert not np.array_equal(agent.action_noise.x_prev, noise_before)  # the OU process moved ...
+        np.testing.assert_allclose(actions[0], np.clip(greedy[0] + agent.action_noise.x_prev, -1, 1), rtol=1e-6)
+        # ... by exactly one step: the noise added is the process's newest value
+
+
 def test_ddpg_critic_l2_reg_covers_the_torso_kernels_only() -> None:
     from baselines_tf2.off_policy.networks import build_critic, l2_penalty
 

@@ -151,12 +151,13 @@ class DDPG(OffPolicyAgent):
         return self.perturbed_actor(self.normalizer(obs))
 
     def explore(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """The (perturbed) actor's actions plus action noise, as baselines' `step(apply_noise=True)`."""
+        """The (perturbed) actor's actions plus action noise, as baselines' `step(apply_noise=True)`: one noise draw
+        per step, added to every env's action (so an Ornstein-Uhlenbeck process advances once per step)."""
         tensor = self.obs_tensor(obs)
         actions = (self.perturbed_actions if self.param_noise is not None else self.deterministic_actions)(tensor)
         actions = actions.numpy()
         if self.action_noise is not None:
-            actions = actions + np.stack([self.action_noise() for _ in range(len(actions))]).astype(np.float32)
+            actions = actions + np.asarray(self.action_noise(), np.float32)
         return np.clip(actions, -1.0, 1.0)
 
     def _perturb(self, target: keras.Model, stddev: tf.Tensor) -> None:
