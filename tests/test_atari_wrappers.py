@@ -301,13 +301,16 @@ def test_episodic_life_ends_agent_episode_on_life_loss_but_not_the_game() -> Non
     assert lives(env) == 5 and frame_number(env) <= 30  # real reset: fresh game after the noops
 
 
-def test_episodic_life_reset_with_seed_starts_a_new_game() -> None:
+def test_episodic_life_reset_after_a_lost_life_goes_on_seed_or_not() -> None:
+    """As baselines: only a game over restarts the game; a seeded reset after a lost life (exact-resume runs seed
+    every reset) takes the NOOP step and goes on with the same game."""
     env = EpisodicLifeEnv(make_atari(BREAKOUT))
     env.reset(seed=0)
     run_until_terminated(env)
     assert lives(env) == 4
+    frame = frame_number(env)
     env.reset(seed=1)
-    assert lives(env) == 5 and frame_number(env) <= 30
+    assert lives(env) == 4 and frame_number(env) > frame
 
 
 # ---- ClipRewardEnv ---------------------------------------------------------------------------------
@@ -447,6 +450,29 @@ def test_ale_frame_cap_reports_truncation_not_termination() -> None:
             break
     assert truncated is True and terminated is False
     assert frame_number(env) == 150
+
+
+def test_an_exact_resume_env_plays_whole_games_of_five_lives() -> None:
+    """`--deterministic` runs seed every reset (ResumableEnv); a lost life must still go on with the same game, so
+    each recorded game (the Monitor's `episode`) spans Breakout's 5 lives, as without exact resume."""
+    from baselines_tf2.common.cmd_util import make_vec_env
+
+    venv = make_vec_env(BREAKOUT, "atari", 1, seed=0, resumable=True, force_dummy=True)
+    rng = np.random.default_rng(0)
+    venv.reset()
+    lives_lost, games = 0, []
+    try:
+        for _ in range(3000):
+            _obs, _rewards, dones, infos = venv.step(rng.integers(4, size=1))
+            lives_lost += int(dones[0])
+            if "episode" in infos[0]:
+                games.append(lives_lost)
+                lives_lost = 0
+                if len(games) == 3:
+                    break
+    finally:
+        venv.close()
+    assert games == [5, 5, 5]
 
 
 def test_seeded_reset_is_reproducible() -> None:

@@ -210,9 +210,10 @@ class MaxAndSkipEnv(gymnasium.Wrapper):
 class EpisodicLifeEnv(gymnasium.Wrapper):
     """Losing a life ends the agent's episode (terminated=True) while the game itself goes on.
 
-    `reset()` restarts the game only after a real game over (`was_real_done`), or when given a seed;
-    otherwise it takes one NOOP step and play continues. Each step's info carries 'real_done', the
-    game-over flag, so evaluation code can count whole games.
+    `reset()` restarts the game only after a real game over (`was_real_done`), passing its seed on; otherwise it
+    takes one NOOP step and play continues, seed or not (as baselines: exact-resume runs seed every reset, and a
+    seed must not turn a lost life into a new game). Each step's info carries 'real_done', the game-over flag, so
+    evaluation code can count whole games.
     """
 
     def __init__(self, env: gymnasium.Env) -> None:
@@ -233,8 +234,8 @@ class EpisodicLifeEnv(gymnasium.Wrapper):
         return obs, reward, terminated, truncated, info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        """Really reset after a game over or when seeded; after a lost life, step NOOP and carry on."""
-        if self.was_real_done or seed is not None:
+        """Really reset after a game over; after a lost life, step NOOP and carry on."""
+        if self.was_real_done:
             obs, info = self.env.reset(seed=seed, options=options)
         else:
             obs, _, terminated, truncated, info = self.env.step(NOOP_ACTION)

@@ -68,6 +68,13 @@ class ResumableEnv(gymnasium.Wrapper):
         if not log or log[0][0] != "reset":
             raise ValueError("an env replay log must start with a reset")
         action_dtype = self.action_space.dtype
+        # the log starts at a real game start; a life-loss wrapper (EpisodicLifeEnv) that has already played would
+        # take that first reset for a lost life's and go on with its game instead of restarting it
+        wrapper: Any = self.env
+        while isinstance(wrapper, gymnasium.Wrapper):
+            if hasattr(wrapper, "was_real_done"):
+                wrapper.was_real_done = True
+            wrapper = wrapper.env
         for kind, value in log:
             if kind == "reset":
                 self.env.reset(seed=int(value))
