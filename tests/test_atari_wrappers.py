@@ -452,6 +452,13 @@ def test_ale_frame_cap_reports_truncation_not_termination() -> None:
     assert frame_number(env) == 150
 
 
+def test_noop_reset_takes_baselines_override_num_noops() -> None:
+    env = NoopResetEnv(gymnasium.make(BREAKOUT), noop_max=30)
+    env.override_num_noops = 7  # what baselines' evaluation scripts set for a fixed start
+    env.reset(seed=0)
+    assert frame_number(env) == 7
+
+
 def test_an_exact_resume_env_plays_whole_games_of_five_lives() -> None:
     """`--deterministic` runs seed every reset (ResumableEnv); a lost life must still go on with the same game, so
     each recorded game (the Monitor's `episode`) spans Breakout's 5 lives, as without exact resume."""

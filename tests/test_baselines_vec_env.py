@@ -159,6 +159,18 @@ MPI_SCRIPT = textwrap.dedent(
 )
 
 
+def test_one_env_takes_a_bare_action_as_baselines_dummy_vec_env() -> None:
+    """baselines' DummyVecEnv.step_async wrapped a bare action into a list when there is one env."""
+    venv = DummyVecEnv([lambda: gym.make("CartPole-v1")])
+    venv.seed(0)
+    venv.reset()
+    obs, rewards, dones, _infos = venv.step(1)  # an int, not [1]
+    assert obs.shape == (1, 4) and rewards.tolist() == [1.0] and dones.tolist() == [False]
+    with pytest.raises(ValueError, match="got 3 actions for 1 envs"):
+        DummyVecEnv([lambda: gym.make("Pendulum-v1")]).step(np.zeros((3, 1), np.float32))
+    venv.close()
+
+
 @requires_mpi
 def test_mpi_with_subprocvecenv(tmp_path: Path) -> None:
     """baselines' test_mpi_with_subprocvecenv (run by its with_mpi() on 2 ranks): a SubprocVecEnv under mpiexec,

@@ -68,6 +68,8 @@ def test_monitor_csv_has_json_header_columns_and_one_row_per_episode(tmp_path: P
     header, columns, rows = read_monitor_file(path)  # read before close: rows are flushed per episode
     env.close()
     assert header["env_id"] == "CartPole-v1" and before <= header["t_start"] <= time.time()
+    assert header["t_start"] == env.tstart  # baselines' attribute name
+    assert path.name.endswith(Monitor.EXT)  # baselines' glob('*' + Monitor.EXT) finds it
     assert columns == ["r", "l", "t"]
     assert [(float(r), int(length)) for r, length, _ in rows] == [(total, length) for total, length, _ in counted]
     assert [float(t) for _, _, t in rows] == [info["episode"]["t"] for _, _, info in counted]

@@ -292,7 +292,10 @@ def test_make_robotics_env_flattens_observation_and_goal_and_reports_success() -
     again = make_robotics_env(ENV_ID, seed=SEED)
     try:
         assert env.observation_space.shape == (13,)  # observation 10 + desired goal 3, baselines' layout
-        np.testing.assert_array_equal(env.reset()[0], again.reset()[0])
+        first, _ = env.reset()
+        np.testing.assert_array_equal(first, again.reset()[0])
+        raw = env.unwrapped._get_obs()  # the Dict observation behind it: observation first, then the goal
+        np.testing.assert_array_equal(first, np.concatenate([raw["observation"], raw["desired_goal"]]))
         env.action_space.seed(0)
         for _ in range(EPISODE_STEPS):
             _obs, _reward, terminated, truncated, info = env.step(env.action_space.sample())

@@ -77,6 +77,10 @@ def test_episode_records_match_hand_counted_returns_and_lengths() -> None:
     assert venv.episode_count == 5
     assert list(venv.recent_episode_returns) == [3.0, 3.0, 3.0]  # keep_buf=3 keeps the newest three
     assert list(venv.recent_episode_lengths) == [2, 2, 3]
+    # baselines' names for the same counters, which scripts written against it read
+    assert venv.epcount == 5 and list(venv.epret_buf) == [3.0, 3.0, 3.0] and list(venv.eplen_buf) == [2, 2, 3]
+    assert venv.eprets is venv.episode_returns and venv.eplens is venv.episode_lengths
+    assert venv.tstart == venv.t_start
 
 
 def test_unequal_returns_are_not_mixed_between_envs() -> None:

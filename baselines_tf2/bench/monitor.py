@@ -91,6 +91,13 @@ class Monitor(gymnasium.Wrapper):
     keys from `reset(options=...)`. Resetting mid-episode raises unless `allow_early_resets=True`.
     """
 
+    EXT = MONITOR_SUFFIX  # baselines' name for the file suffix, as in glob('*' + Monitor.EXT)
+
+    @property
+    def tstart(self) -> float:
+        """baselines' name for `t_start`."""
+        return self.t_start
+
     def __init__(
         self,
         env: gymnasium.Env,

@@ -130,13 +130,19 @@ class NoopResetEnv(gymnasium.Wrapper):
                 f"NoopResetEnv needs action {NOOP_ACTION} to be 'NOOP', but this game's actions are {meanings}"
             )
         self.noop_max = int(noop_max)
+        self.override_num_noops: int | None = None  # baselines': a fixed count instead of the random one
+        self.noop_action = NOOP_ACTION
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        """Reset, then step NOOP a count drawn from the env's np_random (so reset(seed=) fixes the count)."""
+        """Reset, then step NOOP a count drawn from the env's np_random (so reset(seed=) fixes the count), or
+        `override_num_noops` times when set."""
         obs, info = self.env.reset(seed=seed, options=options)
-        noops = int(self.np_random.integers(1, self.noop_max + 1))
+        if self.override_num_noops is not None:
+            noops = int(self.override_num_noops)
+        else:
+            noops = int(self.np_random.integers(1, self.noop_max + 1))
         for _ in range(noops):
-            obs, _, terminated, truncated, info = self.env.step(NOOP_ACTION)
+            obs, _, terminated, truncated, info = self.env.step(self.noop_action)
             if terminated or truncated:
                 obs, info = self.env.reset()
         return obs, info

@@ -7,9 +7,10 @@ import difflib
 import importlib
 import importlib.util
 import os
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence, cast
 
 import gymnasium
+import numpy as np
 
 from baselines_tf2 import logger
 from baselines_tf2.bench import Monitor
@@ -376,6 +377,28 @@ def make_mujoco_env(env_id: str, seed: int | None, reward_scale: float = 1.0) ->
     return env
 
 
+class ConcatenatedKeys(gymnasium.ObservationWrapper):
+    """A Dict observation's `keys`, flattened and concatenated in that order (gym's FlattenDictWrapper, which
+    baselines' make_robotics_env used: observation first, then the goal; gymnasium's FlattenObservation sorts)."""
+
+    def __init__(self, env: gymnasium.Env, keys: Sequence[str]) -> None:
+        super().__init__(env)
+        spaces = env.observation_space
+        if not isinstance(spaces, gymnasium.spaces.Dict) or any(key not in spaces.spaces for key in keys):
+            raise ValueError(f"ConcatenatedKeys needs a Dict observation space with keys {list(keys)}, got {spaces}")
+        self.keys = tuple(keys)
+        entries = [spaces[key] for key in self.keys]
+        if not all(isinstance(entry, gymnasium.spaces.Box) for entry in entries):
+            raise ValueError(f"ConcatenatedKeys needs Box entries under {list(keys)}, got {spaces}")
+        boxes = cast(list[gymnasium.spaces.Box], entries)
+        self.observation_space = gymnasium.spaces.Box(
+            np.concatenate([np.ravel(box.low) for box in boxes]), np.concatenate([np.ravel(box.high) for box in boxes]),
+            dtype=np.result_type(*[box.dtype for box in boxes]))
+
+    def observation(self, observation: dict[str, Any]) -> np.ndarray:
+        return np.concatenate([np.ravel(observation[key]) for key in self.keys]).astype(self.observation_space.dtype)
+
+
 def make_robotics_env(env_id: str, seed: int | None, rank: int = 0) -> gymnasium.Env:
     """baselines' goal-based robotics env (gymnasium-robotics' Fetch/Hand): observation and desired goal flattened
     into one vector, monitored with `is_success`, seeded with `seed`. Needs the `robotics` extra."""
@@ -383,8 +406,7 @@ def make_robotics_env(env_id: str, seed: int | None, rank: int = 0) -> gymnasium
         raise ImportError(f"make_robotics_env needs gymnasium-robotics: {ROBOTICS_EXTRA}")
     set_global_seeds(seed)
     env: gymnasium.Env = gymnasium.make(import_env_module(env_id))
-    env = gymnasium.wrappers.FlattenObservation(
-        gymnasium.wrappers.FilterObservation(env, ["observation", "desired_goal"]))
+    env = ConcatenatedKeys(env, ("observation", "desired_goal"))
     if seed is not None:
         _seed_env(env, seed)
     logger_dir = logger.get_dir()

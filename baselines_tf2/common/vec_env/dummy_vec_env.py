@@ -40,6 +40,8 @@ class DummyVecEnv(VecEnv):
         self._check_open()
         if self._actions is not None:
             raise AlreadySteppingError()
+        if self.num_envs == 1 and _is_one_action(actions, self.action_space):
+            actions = [actions]  # baselines: one env takes its action bare
         if len(actions) != self.num_envs:
             raise ValueError(f"got {len(actions)} actions for {self.num_envs} envs")
         self._actions = actions
@@ -105,3 +107,11 @@ def as_vec_env(env: Any, seed: int | None = None) -> Any:
     venv = DummyVecEnv([lambda: env])
     venv.seed(seed)
     return venv
+
+
+def _is_one_action(actions: Any, space: gymnasium.Space) -> bool:
+    """Whether `actions` is one bare action of `space` (its shape: a scalar for Discrete) rather than a batch;
+    Dict and Tuple actions always come as a batch."""
+    if space.shape is None:
+        return False
+    return np.shape(actions) == tuple(space.shape)

@@ -53,6 +53,14 @@ class VecMonitor(VecEnvWrapper):
             )
         self._warned_inner_monitor = False
 
+    # baselines' attribute names, read-only
+    eprets = property(lambda self: self.episode_returns, doc="baselines' name for `episode_returns`.")
+    eplens = property(lambda self: self.episode_lengths, doc="baselines' name for `episode_lengths`.")
+    epcount = property(lambda self: self.episode_count, doc="baselines' name for `episode_count`.")
+    tstart = property(lambda self: self.t_start, doc="baselines' name for `t_start`.")
+    epret_buf = property(lambda self: self.recent_episode_returns, doc="baselines' name for `recent_episode_returns`.")
+    eplen_buf = property(lambda self: self.recent_episode_lengths, doc="baselines' name for `recent_episode_lengths`.")
+
     def reset(self) -> Any:
         obs = self.venv.reset()
         self.episode_returns[:] = 0.0
