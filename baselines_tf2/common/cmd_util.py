@@ -162,8 +162,9 @@ def make_env(
 
     Retro games (stable-retro, `env_type='retro'`) start from save state `gamestate` (None: the game's default),
     with discrete actions, 10000-step episodes and `wrap_deepmind_retro`; `gamestate` is refused for other types.
-    Unlike baselines (4 stacked float frames here, then 4 more stacked by its run.py), the retro frames are single
-    84x84x1 uint8 ones, as for Atari, for a VecFrameStack to stack: pass `wrapper_kwargs` to change that."""
+    As in baselines, the retro frames are single 84x84x1 ones (frame_stack=1) for a VecFrameStack to stack; unlike
+    baselines they stay uint8 (scale=False), as for Atari, where baselines' float frames were divided by 255 again
+    by its nature_cnn: pass `wrapper_kwargs` to change that."""
     if initializer is not None:
         initializer(mpi_rank=mpi_rank, subrank=subrank)
     _refuse_gamestate(gamestate, env_type)
