@@ -20,7 +20,7 @@ import time
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 from baselines_tf2.common.atomic_io import atomic_write_text
 
@@ -35,6 +35,7 @@ MPI_RANK_ENV_VARS = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "MV2_COMM_
 MAX_CELL_WIDTH = 30
 
 
+@runtime_checkable  # scripts written against baselines test isinstance(fmt, KVWriter)
 class KVWriter(Protocol):
     """An output format that records one dict of key/value pairs per `dumpkvs`.
 

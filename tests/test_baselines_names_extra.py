@@ -235,7 +235,7 @@ def test_smooth_valid_only_blanks_cut_windows() -> None:
 
     y = np.array([0.0, 0.0, 3.0, 0.0, 0.0])
     np.testing.assert_allclose(smooth(y, radius=1, valid_only=True), [np.nan, 1, 1, 1, np.nan])
-    np.testing.assert_allclose(smooth(y, 1, "causal", True), [np.nan, 0, 1.5, 1.5, 0])
+    np.testing.assert_allclose(smooth(y, 2, "causal", True), [np.nan, np.nan, 1.5, 1.5, 0])
 
 
 def write_run(folder: Path, env_id: str, lengths: list[int], returns: list[float]) -> None:

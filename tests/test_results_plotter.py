@@ -120,8 +120,11 @@ def test_bad_input_exits_2_naming_the_dir_or_flag(
 def test_smooth_two_sided_and_causal() -> None:
     y = [0.0, 0.0, 3.0, 0.0, 0.0]
     np.testing.assert_allclose(plot_util.smooth(y, radius=1), [0, 1, 1, 1, 0])
-    np.testing.assert_allclose(plot_util.smooth(y, radius=1, mode="causal"), [0, 0, 1.5, 1.5, 0])
-    np.testing.assert_allclose(plot_util.smooth(y, radius=10), [0.6] * 5)  # windows cut at the ends
+    # baselines' causal window holds `radius` points, the last one included (its radius 1 returned an empty array)
+    np.testing.assert_allclose(plot_util.smooth(y, radius=2, mode="causal"), [0, 0, 1.5, 1.5, 0])
+    np.testing.assert_allclose(plot_util.smooth(y, radius=1, mode="causal"), y)
+    np.testing.assert_allclose(plot_util.smooth(y, radius=10), [0.6] * 5)  # shorter than 2 radius + 1: the mean
+    np.testing.assert_allclose(plot_util.smooth(y + [6.0], radius=3), [1.5] * 6)
     np.testing.assert_allclose(plot_util.smooth(y, radius=0), y)
     with pytest.raises(ValueError, match="mode must be"):
         plot_util.smooth(y, 1, mode="centered")
@@ -196,3 +199,33 @@ def test_plot_results_groups_by_group_fn(runs: Path) -> None:
     _figure, axes = plot_util.plot_results(results, group_fn=lambda result: "all", average_group=False)
     assert axes[0, 0].get_legend_handles_labels()[1] == ["all"]
     assert len(axes[0, 0].get_lines()) == 4  # one line per run
+
+
+def test_plot_results_takes_what_baselines_plot_results_took(runs: Path) -> None:
+    """split_fn/group_fn None (one panel, one group), resample=0 (512 points), an xy_fn of pandas Series or with
+    x=None (the points' indices), Result built with keywords only, and a run's metadata.json."""
+    results = plot_util.load_results(runs)
+
+    def series_xy(result: plot_util.Result) -> Any:
+        return None, result.monitor["r"]  # a pandas Series and no x
+
+    _figure, axes = plot_util.plot_results(results, xy_fn=series_xy, split_fn=None, group_fn=None, resample=0)
+    (line,) = axes[0, 0].get_lines()
+    assert len(line.get_xdata()) == 512 and line.get_xdata()[0] == 0.0
+    assert plot_util.Result(dirname="x").monitor is None
+
+    (runs / "flat-seed0" / "metadata.json").write_text('{"algo": "ppo2"}')
+    try:
+        flat = next(r for r in plot_util.load_results(runs) if r.dirname.endswith("flat-seed0"))
+    finally:
+        (runs / "flat-seed0" / "metadata.json").unlink()
+    assert flat.metadata == {"env_id": "CartPole-v1", "t_start": 1000.0, "algo": "ppo2"}
+
+
+def test_logger_output_formats_are_kv_writers(tmp_path: Path) -> None:
+    fmt = logger.make_output_format("csv", str(tmp_path))
+    try:
+        assert isinstance(fmt, logger.KVWriter)  # baselines' scripts test this
+    finally:
+        fmt.close()
+    assert not isinstance(object(), logger.KVWriter)

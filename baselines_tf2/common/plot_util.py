@@ -7,6 +7,7 @@ suffixes from the directory name. matplotlib (the `plot` extra) is imported only
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -38,35 +39,41 @@ XY = tuple[np.ndarray, np.ndarray]
 
 
 class Result(NamedTuple):
-    """One run directory's data (baselines' plot_util.Result)."""
+    """One run directory's data (baselines' plot_util.Result; every field defaults to None, as there)."""
 
-    monitor: Any  # pandas DataFrame of episodes (r, l, t; t in seconds from the run's start), or None
-    progress: Any  # pandas DataFrame of the logger's progress file, or None
-    dirname: str
-    metadata: dict[str, Any]  # 'env_id' and 't_start' from the monitor headers; {} without monitor files
+    monitor: Any = None  # pandas DataFrame of episodes (r, l, t; t in seconds from the run's start), or None
+    progress: Any = None  # pandas DataFrame of the logger's progress file, or None
+    dirname: Any = None  # the run's folder
+    metadata: Any = None  # 'env_id' and 't_start' from the monitor headers, and the run's metadata.json if any
 
 
 def smooth(
     y: Sequence[float] | np.ndarray, radius: int, mode: str = "two_sided", valid_only: bool = False
 ) -> np.ndarray:
-    """Moving average of `y` over `radius` points each side ('two_sided') or the `radius` points before ('causal').
-
-    Windows are cut at the ends (and averaged over what they hold), so the output has the input's length; with
-    `valid_only`, the points whose window was cut are NaN instead.
+    """baselines' moving average: over `radius` points each side ('two_sided', windows cut at the ends) or over the
+    `radius` points up to and including each one ('causal'); a series shorter than 2 * radius + 1 becomes its
+    mean everywhere. With `valid_only`, the first `radius` points (and for 'two_sided' the last `radius`) are NaN.
     """
     if mode not in ("two_sided", "causal"):
         raise ValueError(f"smooth: mode must be 'two_sided' or 'causal', got {mode!r}")
     if radius < 0:
         raise ValueError(f"smooth: radius must be >= 0, got {radius}")
     values = np.asarray(y, dtype=np.float64)
+    if len(values) < 2 * radius + 1:
+        return np.full_like(values, values.mean() if len(values) else np.nan)
+    if radius == 0:
+        return values.copy()
     sums = np.concatenate([[0.0], np.cumsum(values)])
     index = np.arange(len(values))
-    low = np.maximum(index - radius, 0)
-    high = np.minimum(index + radius + 1, len(values)) if mode == "two_sided" else index + 1
+    if mode == "two_sided":
+        low, high = np.maximum(index - radius, 0), np.minimum(index + radius + 1, len(values))
+    else:
+        low, high = np.maximum(index - radius + 1, 0), index + 1
     out = (sums[high] - sums[low]) / (high - low)
     if valid_only:
-        full = radius + 1 + (radius if mode == "two_sided" else 0)
-        out[high - low < full] = np.nan
+        out[:radius] = np.nan
+        if mode == "two_sided":
+            out[-radius:] = np.nan
     return out
 
 
@@ -128,6 +135,12 @@ def _load_dir(dirname: str, enable_progress: bool, enable_monitor: bool) -> Resu
     if monitor is not None:
         headers = monitor.attrs["headers"]
         metadata = {"env_id": headers[0].get("env_id"), "t_start": min(header["t_start"] for header in headers)}
+    metadata_file = os.path.join(dirname, "metadata.json")
+    if os.path.isfile(metadata_file):  # a run's own metadata, as baselines' load_results reads it
+        with open(metadata_file) as file:
+            saved = json.load(file)
+        if isinstance(saved, dict):
+            metadata.update(saved)
     return Result(monitor=monitor, progress=progress, dirname=dirname, metadata=metadata)
 
 
@@ -249,6 +262,10 @@ def average_curves(
     return grid, ys.mean(axis=0), std
 
 
+def _one_key(_result: Result) -> str:
+    return ""
+
+
 def figure_class() -> Any:
     """matplotlib's Figure class (no GUI backend needed); ImportError naming the `plot` extra without matplotlib."""
     try:
@@ -262,8 +279,8 @@ def plot_results(
     allresults: Sequence[Result],
     *,
     xy_fn: Callable[[Result], XY] = default_xy_fn,
-    split_fn: Callable[[Result], str] = default_split_fn,
-    group_fn: Callable[[Result], str] = default_group_fn,
+    split_fn: Callable[[Result], str] | None = default_split_fn,
+    group_fn: Callable[[Result], str] | None = default_group_fn,
     average_group: bool = True,
     shaded_std: bool = False,
     shaded_err: bool = True,
@@ -283,11 +300,24 @@ def plot_results(
     `smooth_step` (baselines' EMA decay, in grid steps) resamples with `symmetric_ema` instead of interpolating,
     also each run's own line when `average_group` is False. `tiling` lays the panels out as in baselines:
     'vertical' (one column; baselines' default), 'horizontal' (one row) or 'symmetric' (a near-square grid; ours).
-    The figure is not tied to a GUI backend: save it with `fig.savefig(path)`.
+    The figure is not tied to a GUI backend: save it with `fig.savefig(path)`. As in baselines, `split_fn=None`
+    puts every run in one panel, `group_fn=None` in one group, `resample=0` averages on 512 points, and an `xy_fn`
+    may return pandas Series or `x=None` (the points' indices).
     """
     if not allresults:
         raise ValueError("plot_results: no results to plot")
     from matplotlib import rcParams
+
+    if split_fn is None:
+        split_fn = _one_key
+    if group_fn is None:
+        group_fn = _one_key
+    resample = resample or GRID_POINTS
+
+    def arrays_of(result: Result) -> XY:
+        x, y = xy_fn(result)
+        y = np.asarray(y, dtype=np.float64)
+        return (np.arange(len(y), dtype=np.float64) if x is None else np.asarray(x, dtype=np.float64)), y
 
     panels: dict[str, dict[str, list[Result]]] = {}
     for result in allresults:
@@ -305,7 +335,7 @@ def plot_results(
         ax.set_visible(False)
     for ax, (panel, members) in zip(axes.flat, sorted(panels.items())):
         for group, results in sorted(members.items()):
-            curves = [xy_fn(result) for result in results]
+            curves = [arrays_of(result) for result in results]
             color = colors[group]
             if average_group:
                 grid, mean, std = average_curves(curves, resample, smooth_step)
