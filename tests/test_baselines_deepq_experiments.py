@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import csv
+import math
+from pathlib import Path
 from typing import Any
 
 import gymnasium
@@ -148,3 +151,31 @@ def test_train_pong_trains_logs_saves_and_acts_on_pong_frames(tmp_path: Any, mon
     assert frames.shape == (1, 84, 84, 4) and frames.dtype == np.uint8
     greedy = model(frames, stochastic=False)
     assert greedy.shape == (1,) and 0 <= int(greedy[0]) < pong.action_space.n
+
+
+def test_a_bare_env_is_logged_and_act_has_baselines_methods(tmp_path: Path) -> None:
+    """A gym env without a Monitor (baselines' train_cartpole) still gets its episodes logged; callbacks find
+    baselines' num_episodes and mean_100ep_reward; print_freq/checkpoint_freq=None are accepted; ActWrapper has
+    save_act() (in the logger's folder), a static load_act and step(obs, stochastic=...)."""
+    from baselines_tf2 import logger
+    from baselines_tf2.deepq.act import ActWrapper
+
+    seen: list[tuple[int, float]] = []
+
+    def callback(lcl: dict[str, Any], _glb: dict[str, Any]) -> bool:
+        seen.append((lcl["num_episodes"], lcl["mean_100ep_reward"]))
+        return False
+
+    with logger.scoped_configure(str(tmp_path), ["csv"]):
+        act = deepq.learn(gymnasium.make("CartPole-v1"), network="mlp", seed=0, total_timesteps=400,
+                          learning_starts=100, print_freq=5, checkpoint_freq=None, callback=callback, num_hidden=8)
+        act.save_act()
+    with open(tmp_path / "progress.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert rows and all(int(row["episodes"]) % 5 == 0 for row in rows)  # every 5 episodes, as print_freq says
+    assert all(math.isfinite(float(row["mean 100 episode reward"])) for row in rows)
+    assert seen[-1][0] >= 10 and math.isfinite(seen[-1][1])
+    loaded = ActWrapper.load_act(str(tmp_path / "model.pkl"))
+    obs = np.zeros((3, 4), np.float32)
+    np.testing.assert_array_equal(loaded.step(obs, stochastic=False)[0], act(obs, stochastic=False))
+    deepq.learn(gymnasium.make("CartPole-v1"), network="mlp", total_timesteps=0, print_freq=None, num_hidden=8)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping
 
 import gymnasium
 import keras
 import numpy as np
 
+from baselines_tf2 import logger
 from baselines_tf2.deepq.deepq_learner import DQNModel
 from baselines_tf2.deepq.models import build_q_network, q_network_shapes
 from baselines_tf2.nn.tf_util import (
@@ -140,9 +142,10 @@ class ActWrapper:
         """The acting interface play uses (this object: `step` and `act_deterministic`)."""
         return self
 
-    def step(self, obs: Any, S: Any = None, M: Any = None) -> tuple[np.ndarray, None, None, None]:
-        """baselines' model.step shape: epsilon-greedy actions, no values, states or neglogp."""
-        return self(obs), None, None, None
+    def step(self, obs: Any, S: Any = None, M: Any = None, **act_kwargs: Any) -> tuple[np.ndarray, None, None, None]:
+        """baselines' model.step shape: epsilon-greedy actions (`act_kwargs`: stochastic, update_eps), no values,
+        states or neglogp."""
+        return self(obs, **act_kwargs), None, None, None
 
     def act_deterministic(self, obs: Any, S: Any = None, M: Any = None) -> tuple[np.ndarray, None]:
         """Greedy actions."""
@@ -196,6 +199,21 @@ class ActWrapper:
             "optimizer": named(self.model.optimizer.variables),
             **(extra_groups or {}),
         })
+
+    def save_act(self, path: str | None = None) -> None:
+        """baselines' name for `save`; without a path, `model.pkl` in the logger's folder (a checkpoint, not a
+        pickle, whatever the name)."""
+        if path is None:
+            folder = logger.get_dir()
+            if folder is None:
+                raise ValueError("save_act() without a path needs a logger folder (logger.configure(dir))")
+            path = os.path.join(folder, "model.pkl")
+        self.save(path)
+
+    @staticmethod
+    def load_act(path: str) -> ActWrapper:
+        """baselines' `ActWrapper.load_act`: `deepq.load_act(path)`."""
+        return load_act(path)
 
     def load(self, path: str) -> dict[str, Any]:
         """Restore everything `save` wrote, after checking the checkpoint is a deepq one for these spaces and net."""

@@ -37,7 +37,7 @@ from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 from baselines_tf2.training.run import Algorithm, ArrayGroups, TrainingRun
 from baselines_tf2.training.stop_signals import StopRequest
 
-MIN_EPISODES_FOR_BEST = 10  # finite episode returns needed before the best model is kept (baselines)
+MIN_EPISODES_FOR_BEST = 10  # finite episode returns needed before the best model is kept (baselines waited for 101)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,8 +50,8 @@ class DQNConfig:
     exploration_final_eps: float = 0.02
     train_freq: int = 1
     batch_size: int = 32
-    print_freq: int = 100
-    checkpoint_freq: int = 10000
+    print_freq: int | None = 100  # episodes between log tables; None: none
+    checkpoint_freq: int | None = 10000  # steps between checkpoints (and best-model checks); None: only at the end
     learning_starts: int = 1000
     gamma: float = 1.0
     target_network_update_freq: int = 500
@@ -73,10 +73,11 @@ class DQNConfig:
     def __post_init__(self) -> None:
         whole_floats_as_ints(self)
         require_choice("precision", self.precision, PRECISIONS)
-        positive = ("train_freq", "batch_size", "print_freq", "checkpoint_freq", "target_network_update_freq",
-                    "n_step", "eval_episodes")
-        for name in positive:
+        for name in ("train_freq", "batch_size", "target_network_update_freq", "n_step", "eval_episodes"):
             require_int(name, getattr(self, name), minimum=1)
+        for name in ("print_freq", "checkpoint_freq"):  # None: never (baselines' way to turn them off)
+            if getattr(self, name) is not None:
+                require_int(name, getattr(self, name), minimum=1)
         for name in ("buffer_size", "learning_starts", "eval_freq"):  # buffer_size 0: only loading (total_timesteps=0)
             require_int(name, getattr(self, name), minimum=0)
         if self.prioritized_replay_beta_iters is not None:
@@ -109,8 +110,8 @@ def learn(
     exploration_final_eps: float = 0.02,
     train_freq: int = 1,
     batch_size: int = 32,
-    print_freq: int = 100,
-    checkpoint_freq: int = 10000,
+    print_freq: int | None = 100,
+    checkpoint_freq: int | None = 10000,
     checkpoint_path: str | None = None,
     learning_starts: int = 1000,
     gamma: float = 1.0,
@@ -261,7 +262,7 @@ class DQNIteration(Algorithm):
             self.steps.finish()  # these read or save the weights: the step in flight lands first
         if sync_target:
             self.model.update_target()
-        if dones[0] and "episode" in infos[0] and self.episodes % config.print_freq == 0:
+        if dones[0] and "episode" in infos[0] and config.print_freq and self.episodes % config.print_freq == 0:
             self._log(t, epsilon)
         if evaluate:
             assert self.evaluation is not None
@@ -274,7 +275,8 @@ class DQNIteration(Algorithm):
 
     def checkpoint_due(self, iteration: int) -> bool:
         t = iteration - 1  # the step just played
-        return t > self.config.learning_starts and t % self.config.checkpoint_freq == 0
+        every = self.config.checkpoint_freq
+        return every is not None and t > self.config.learning_starts and t % every == 0
 
     def training_state(self) -> dict[str, Any]:
         return {"t": self.run.iteration, "episodes": self.episodes}
@@ -299,8 +301,12 @@ class DQNIteration(Algorithm):
 
     def callback_locals(self, run: TrainingRun) -> dict[str, Any]:
         """What baselines' deepq callbacks find in `locals()`."""
+        recent = self.episode_rewards
         return {"t": run.iteration, "episode_rewards": self.reward_history, "obs": self.obs, "act": self.act,
-                "env": self.venv, "replay_buffer": self.replay, "exploration": self.exploration, "self": self}
+                "env": self.venv, "replay_buffer": self.replay, "exploration": self.exploration, "self": self,
+                "num_episodes": self.episodes,
+                "mean_100ep_reward": round(float(np.mean(recent)), 1) if recent else float("nan"),
+                "saved_mean_reward": run.best_model.score}
 
     def _record_epsilon(self) -> None:
         """Give the act the epsilon of the last step played, so stochastic acting after training (or after loading

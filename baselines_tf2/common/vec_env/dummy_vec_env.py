@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence, cast
 import gymnasium
 import numpy as np
 
+from baselines_tf2.bench.monitor import Monitor
 from baselines_tf2.common.vec_env.compat import ensure_gymnasium_api
 from baselines_tf2.common.vec_env.env_step import reset_env, step_env
 from baselines_tf2.common.vec_env.util import ObsBatch, ObsBuffers
@@ -101,12 +102,26 @@ def as_vec_env(env: Any, seed: int | None = None) -> Any:
     (baselines' deepq, ddpg, trpo_mpi and ppo1 took a single gym env), seeded with `seed` at its first reset.
 
     The single env is seeded because gymnasium seeds through `reset`: left unseeded, its first reset draws from OS
-    entropy and a run given `seed` would not repeat. VecEnvs are the caller's to seed, as in baselines."""
+    entropy and a run given `seed` would not repeat. VecEnvs are the caller's to seed, as in baselines. A single
+    env without a Monitor gets one (writing no file), so its episodes are logged."""
     if env is None or isinstance(env, VecEnv):
         return env
+    if isinstance(env, gymnasium.Env) and not _is_monitored(env):
+        # baselines' learners summed each episode's rewards themselves; ours read the Monitor's episode records
+        # (logs, best model), so a bare env gets one
+        env = Monitor(env, None, allow_early_resets=True)
     venv = DummyVecEnv([lambda: env])
     venv.seed(seed)
     return venv
+
+
+def _is_monitored(env: gymnasium.Env) -> bool:
+    """Whether a Monitor is among `env`'s wrappers."""
+    while isinstance(env, gymnasium.Wrapper):
+        if isinstance(env, Monitor):
+            return True
+        env = env.env
+    return False
 
 
 def _is_one_action(actions: Any, space: gymnasium.Space) -> bool:
