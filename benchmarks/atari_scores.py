@@ -312,9 +312,10 @@ def plot(rows: list[dict[str, Any]]) -> list[Path]:
             bins = len(cell[0]["curve"])
             plot_mean_se(axis, [row["curve"] for row in cell], [timesteps * (i + 1) / bins for i in range(bins)],
                          label, linestyle="--" if unfinished else "-")
+        horizon = max(row["timesteps"] for row in game_rows)  # points past our longest run stay in the table only
         points: dict[str, list[tuple[int, float]]] = {}  # one colour and legend entry per source
         for ref in REFERENCES:
-            if ref["game"] == game and ref["alg"] == family:
+            if ref["game"] == game and ref["alg"] == family and ref["steps"] <= 1.5 * horizon:
                 points.setdefault(ref["source"], []).append((ref["steps"], ref["value"]))
         for source, xy in points.items():
             axis.scatter(*zip(*xy), marker="x", zorder=3, label=f"{source} ({family})")
