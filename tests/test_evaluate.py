@@ -16,8 +16,8 @@ from cli_helpers import Finished, run_concurrently
 
 from baselines_tf2 import logger
 from baselines_tf2.algorithms import ALGORITHMS
+from baselines_tf2.common.atari_wrappers import EpisodicLifeEnv
 from baselines_tf2.common.cmd_util import make_vec_env
-from baselines_tf2.common.misc_util import get_wrapper_by_name
 from baselines_tf2.common.vec_env import VecFrameStack
 from baselines_tf2.tools.evaluation import acting_epsilon, epsilon_greedy, set_noop_starts
 
@@ -160,7 +160,9 @@ def test_noop_starts_replace_make_ataris_noops_instead_of_adding_more() -> None:
     """After a real reset the game has run the no-op frames plus FireResetEnv's FIRE and action 2 (4 frames each)."""
     env = make_vec_env("BreakoutNoFrameskip-v4", "atari", 1, seed=0)
     ale = env.unwrapped.envs[0].unwrapped.ale
-    episodic_life = get_wrapper_by_name(env.unwrapped.envs[0], "EpisodicLifeEnv")
+    episodic_life = env.unwrapped.envs[0]
+    while not isinstance(episodic_life, EpisodicLifeEnv):
+        episodic_life = episodic_life.env
     fire_reset_frames = 8
 
     def noop_frames_after_resets() -> set[int]:

@@ -8,7 +8,6 @@ import gymnasium
 import numpy as np
 
 from baselines_tf2.bench.monitor import Monitor
-from baselines_tf2.common.misc_util import get_wrapper_by_name
 from baselines_tf2.common.vec_env.compat import ensure_gymnasium_api
 from baselines_tf2.common.vec_env.env_step import reset_env, step_env
 from baselines_tf2.common.vec_env.util import ObsBatch, ObsBuffers
@@ -118,11 +117,11 @@ def as_vec_env(env: Any, seed: int | None = None) -> Any:
 
 def _is_monitored(env: gymnasium.Env) -> bool:
     """Whether a Monitor is among `env`'s wrappers."""
-    try:
-        get_wrapper_by_name(env, "Monitor")
-    except ValueError:
-        return False
-    return True
+    while isinstance(env, gymnasium.Wrapper):
+        if isinstance(env, Monitor):
+            return True
+        env = env.env
+    return False
 
 
 def _is_one_action(actions: Any, space: gymnasium.Space) -> bool:
