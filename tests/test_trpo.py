@@ -187,8 +187,10 @@ def test_trpo_learns_the_discrete_identity_env() -> None:
 @pytest.mark.slow
 def test_trpo_solves_cartpole_within_200k_steps() -> None:
     # baselines' MuJoCo settings (lambda 0.98, 5 value passes at 1e-3, damping 0.1) with max_kl 0.02, 1 env, 1024-step
-    # batches: seeds 0 and 1 both scored 500 (the maximum) after 100k steps, half the issue's budget
+    # batches: seeds 0-9 all scored 500 (the maximum) after 100k steps, half the issue's budget. The env is seeded so
+    # the run repeats: left to OS entropy, 2 of 31 runs were still below 475 at 100k (84.9 and 375.8)
     env = DummyVecEnv([lambda: Monitor(gymnasium.make("CartPole-v1"), None)])
+    env.seed(0)  # a VecEnv is the caller's to seed, as in baselines; unseeded, its episodes come from OS entropy
     model = trpo_mpi.learn(network="mlp", env=env, total_timesteps=100_000, seed=0, timesteps_per_batch=1024,
                            max_kl=0.02, lam=0.98, vf_iters=5, vf_stepsize=1e-3, cg_damping=0.1)
     assert mean_return(model.policy, lambda: gymnasium.make("CartPole-v1"), 20) >= 475.0
