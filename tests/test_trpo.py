@@ -179,6 +179,7 @@ def test_a_trpo_step_on_a_fixed_batch_stays_inside_the_trust_region_and_improves
 def test_trpo_learns_the_discrete_identity_env() -> None:
     # baselines' identity bar: >= 0.9 of the best return on Discrete(10) within 30k steps
     env = DummyVecEnv([lambda: Monitor(DiscreteIdentityEnv(dim=10, episode_length=100), None)])
+    env.seed(0)
     model = trpo_mpi.learn(network="mlp", env=env, total_timesteps=30_000, seed=0, timesteps_per_batch=1000,
                            max_kl=0.05, vf_iters=3, vf_stepsize=1e-3, gamma=0.9, lam=0.95)
     assert mean_return(model.policy, lambda: DiscreteIdentityEnv(dim=10, episode_length=100), 10) >= 90.0
