@@ -349,10 +349,21 @@ def configure_logger(log_path: str | None, **kwargs: Any) -> None:
 
 def train(args: argparse.Namespace, extra_args: dict[str, Any]) -> tuple[Any, VecEnv]:
     """baselines' `train(args, extra_args)`: build the env from `args`, merge the env type's defaults with
-    `extra_args`, call the algorithm's learn; `(model, env)`. The command line adds its checks, checkpoints and
-    saving around the same steps (`main`)."""
+    `extra_args`, call the algorithm's learn; `(model, env)`. A nonzero `args.save_video_interval` records videos
+    into the logger's folder's `videos/`, as baselines'. The command line adds its checks, checkpoints and saving
+    around the same steps (`main`)."""
     env_type = args.env_type or env_type_of(args.env)
-    env = build_env(args)
+    interval = getattr(args, "save_video_interval", 0)
+    video_dir = None
+    if interval:
+        if logger.get_dir() is None:
+            raise ValueError(f"save_video_interval={interval} records videos into the logger's folder, but the "
+                             "logger has none: call logger.configure(dir) (or configure_logger) first")
+        video_dir = os.path.join(logger.get_dir(), "videos")
+    env = build_env(args, render_mode="rgb_array" if interval else None)
+    if video_dir is not None:
+        env = VecVideoRecorder(env, video_dir, lambda step: step % interval == 0,
+                               video_length=args.save_video_length)
     alg_kwargs = {**get_learn_function_defaults(args.alg, env_type), **extra_args}
     network = args.network or alg_kwargs.pop("network", None) or get_default_network(env_type)
     alg_kwargs.pop("network", None)

@@ -42,6 +42,30 @@ def test_train_builds_the_env_and_calls_learn_with_the_merged_arguments(tmp_path
     assert (tmp_path / "progress.csv").is_file()
 
 
+def test_train_records_videos_into_the_logger_folder_when_asked(tmp_path: Path) -> None:
+    """baselines' train wrapped the env in a VecVideoRecorder when --save_video_interval was nonzero."""
+    args, unknown = common_arg_parser().parse_known_args(
+        ["--alg=ppo2", "--env=BreakoutNoFrameskip-v4", "--num_timesteps=128", "--num_env=2", "--seed=0",
+         "--save_video_interval=40", "--save_video_length=5", "--nsteps=32", "--nminibatches=2"])
+    configure_logger(str(tmp_path))
+    try:
+        _model, env = train(args, parse_cmdline_kwargs(unknown))
+        env.close()
+    finally:
+        logger.configure(format_strs=[])
+    videos = sorted(path.name for path in (tmp_path / "videos").iterdir())
+    # 64 vector steps: recordings start at vector steps 0 and 40
+    assert videos == ["video-000000000-000000004.mp4", "video-000000040-000000044.mp4"]
+
+
+def test_train_asked_for_videos_without_a_logger_folder_says_so() -> None:
+    args = common_arg_parser().parse_args(["--alg=ppo2", "--env=CartPole-v1", "--save_video_interval=10"])
+    logger.reset()  # the logger before any configure(): stdout only, no folder
+    assert logger.get_dir() is None
+    with pytest.raises(ValueError, match="save_video_interval=10 records videos into the logger's folder"):
+        train(args, {})
+
+
 def test_build_env_takes_baselines_single_argument() -> None:
     args = common_arg_parser().parse_args(["--alg=a2c", "--env=CartPole-v1", "--num_env=3"])
     env = build_env(args)
