@@ -356,10 +356,11 @@ def train(args: argparse.Namespace, extra_args: dict[str, Any]) -> tuple[Any, Ve
     interval = getattr(args, "save_video_interval", 0)
     video_dir = None
     if interval:
-        if logger.get_dir() is None:
+        log_dir = logger.get_dir()
+        if log_dir is None:
             raise ValueError(f"save_video_interval={interval} records videos into the logger's folder, but the "
                              "logger has none: call logger.configure(dir) (or configure_logger) first")
-        video_dir = os.path.join(logger.get_dir(), "videos")
+        video_dir = os.path.join(log_dir, "videos")
     env = build_env(args, render_mode="rgb_array" if interval else None)
     if video_dir is not None:
         env = VecVideoRecorder(env, video_dir, lambda step: step % interval == 0,
