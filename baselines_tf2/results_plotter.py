@@ -1,4 +1,4 @@
-"""`python -m baselines_tf2.results_plotter --dirs RUN_DIR...`: learning curves of runs, seeds averaged, to a PNG.
+"""`python -m baselines_tf2.results_plotter [--dirs RUN_DIR...]`: learning curves of runs, seeds averaged, to a PNG.
 
 Each --dirs folder is searched recursively for runs: folders holding *monitor.csv files and/or a progress.csv.
 Monitor files give real episode returns; a run without them is plotted from progress.csv's mean return (eprewmean).
@@ -134,10 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line's flags."""
     parser = argparse.ArgumentParser(prog="python -m baselines_tf2.results_plotter", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dirs", nargs="+", required=True, metavar="RUN_DIR", help="folders searched for runs")
+    parser.add_argument("--dirs", nargs="+", default=["./log"], metavar="RUN_DIR",
+                        help="folders searched for runs (default: ./log, as baselines')")
     parser.add_argument("--xaxis", default=X_TIMESTEPS, choices=POSSIBLE_X_AXES,
                         type=lambda value: X_AXIS_ALIASES.get(value, value),
                         help="x axis: env steps, episodes or wall-clock hours (default: timesteps)")
+    parser.add_argument("--yaxis", default=Y_REWARD, choices=list(Y_LABELS),
+                        help="y axis: episode returns or lengths (default: reward)")
     parser.add_argument("--out", default="curves.png", help="image to write; the extension picks the format")
     parser.add_argument("--smooth", type=int, default=plot_util.DEFAULT_SMOOTH_RADIUS, metavar="N",
                         help="average each return with N points either side before averaging seeds (default: "
@@ -160,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not os.path.isdir(out_folder):
         parser.error(f"--out: no such folder {out_folder!r}")
     try:
-        figure = plot_results(args.dirs, args.num_timesteps, args.xaxis, title=args.task_name,
+        figure = plot_results(args.dirs, args.num_timesteps, args.xaxis, args.yaxis, title=args.task_name,
                               split_fn=plot_util.default_split_fn, smooth_radius=args.smooth)
         figure.savefig(args.out)
     except ImportError as err:

@@ -64,6 +64,9 @@ def cli(runs: Path, scratch: Path) -> dict[str, Finished]:
         "negative_smooth": PLOTTER + ["--dirs", str(runs), "--smooth", "-1"],
         "no_episode_column": PLOTTER + ["--dirs", str(progress_only), "--xaxis", "episodes"],
         "out_in_missing_folder": PLOTTER + ["--dirs", str(runs), "--out", str(scratch / "no" / "c.png")],
+        "lengths": PLOTTER + ["--dirs", str(runs), "--yaxis", "timesteps", "--out", str(scratch / "lengths.svg")],
+        "bad_yaxis": PLOTTER + ["--dirs", str(runs), "--yaxis", "length"],
+        "no_dirs_no_log_folder": PLOTTER,  # baselines' default: ./log (none in scratch)
     }
     return run_concurrently(commands, scratch, timeout=TIMEOUT_S)
 
@@ -100,6 +103,12 @@ def test_cli_draws_a_rising_and_a_flat_curve_in_two_colours(cli: dict[str, Finis
     assert abs(rise_in_pixels(flat)) < 0.03 * height
 
 
+def test_cli_plots_episode_lengths_with_yaxis_timesteps(cli: dict[str, Finished], scratch: Path) -> None:
+    result = cli["lengths"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "episode length" in (scratch / "lengths.svg").read_text()  # the y label baselines' Y_TIMESTEPS names
+
+
 @pytest.mark.parametrize("case, message", [
     ("missing_dir", "--dirs: no such directory '{scratch}/nope'"),
     ("empty_dir", "'{scratch}/empty' holds no *monitor.csv or progress.csv/json files"),
@@ -107,6 +116,8 @@ def test_cli_draws_a_rising_and_a_flat_curve_in_two_colours(cli: dict[str, Finis
     ("negative_smooth", "--smooth must be >= 0, got -1"),
     ("no_episode_column", "{scratch}/progress_only: the progress file has no episodes column"),
     ("out_in_missing_folder", "--out: no such folder '{scratch}/no'"),
+    ("bad_yaxis", "argument --yaxis: invalid choice: 'length' (choose from 'reward', 'timesteps')"),
+    ("no_dirs_no_log_folder", "--dirs: no such directory './log'"),
 ])
 def test_bad_input_exits_2_naming_the_dir_or_flag(
     cli: dict[str, Finished], scratch: Path, case: str, message: str
