@@ -96,8 +96,18 @@ def test_iterbatches_and_dataset_cover_every_row_once_per_pass() -> None:
     assert all(np.array_equal(b, a * 2) for a, b in batches)  # aligned after shuffling
     assert sorted(np.concatenate([a for (a,) in iterbatches((rows,), num_batches=3)])) == list(rows)
     dataset = Dataset({"x": rows, "y": rows + 1}, rng=np.random.default_rng(1))
-    seen = np.concatenate([batch["x"] for batch in dataset.iterate_once(3)])
-    assert sorted(seen) == list(rows)
+    passes = [[batch["x"] for batch in dataset.iterate_once(5)] for _ in range(2)]
+    assert all(sorted(np.concatenate(batches)) == list(rows) for batches in passes)
+    assert not np.array_equal(passes[0][0], passes[1][0])  # reshuffled at each pass
+    # baselines' iterate_once serves full batches only: 10 rows in 3s give 3 batches, one row left over
+    batches = list(dataset.iterate_once(3))
+    assert [len(batch["x"]) for batch in batches] == [3, 3, 3]
+    assert all(np.array_equal(batch["y"], batch["x"] + 1) for batch in batches)
+    # deterministic: never shuffled; shuffle=False: shuffled once at construction (baselines), not at each pass
+    assert list(Dataset({"x": rows}, deterministic=True).next_batch(10)["x"]) == list(rows)
+    once = Dataset({"x": rows}, shuffle=False, rng=np.random.default_rng(2))
+    first, second = (np.concatenate([batch["x"] for batch in once.iterate_once(5)]) for _ in range(2))
+    assert np.array_equal(first, second) and not np.array_equal(first, rows)
     with pytest.raises(ValueError, match="exactly one of num_batches and batch_size"):
         list(iterbatches((rows,)))
     with pytest.raises(ValueError, match="same length"):

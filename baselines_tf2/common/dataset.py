@@ -23,20 +23,26 @@ def _common_length(arrays: Sequence[np.ndarray]) -> int:
 
 
 class Dataset:
-    """Named arrays of equal length, served in (optionally shuffled) minibatches."""
+    """Named arrays of equal length, served in (optionally shuffled) minibatches, as baselines' Dataset.
+
+    `deterministic=True` never shuffles; otherwise the rows are shuffled once here and, with `shuffle=True`, again at
+    each pass. The arrays are copied (baselines reordered the caller's dict in place).
+    """
 
     def __init__(self, data_map: Mapping[str, np.ndarray], deterministic: bool = False, shuffle: bool = True,
                  rng: np.random.Generator | None = None) -> None:
         self.data_map = {key: np.asarray(value) for key, value in data_map.items()}
         self.n = _common_length(list(self.data_map.values()))
-        self.enable_shuffle = shuffle and not deterministic
+        self.deterministic = deterministic
+        self.enable_shuffle = shuffle
         self.rng = rng
         self._next_id = 0
-        if self.enable_shuffle:
-            self.shuffle()
+        self.shuffle()
 
     def shuffle(self) -> None:
-        """Reorder every array by one random permutation."""
+        """Reorder every array by one random permutation (nothing when deterministic)."""
+        if self.deterministic:
+            return
         order = _permutation(self.n, self.rng)
         self.data_map = {key: value[order] for key, value in self.data_map.items()}
 
@@ -50,11 +56,12 @@ class Dataset:
         return {key: value[start:self._next_id] for key, value in self.data_map.items()}
 
     def iterate_once(self, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
-        """One pass over every row in minibatches of `batch_size` (the last may be smaller)."""
+        """One pass in full minibatches of `batch_size`; the rows left over (fewer than a batch) are not served,
+        as in baselines."""
         if self.enable_shuffle:
             self.shuffle()
-        for start in range(0, self.n, batch_size):
-            yield {key: value[start:start + batch_size] for key, value in self.data_map.items()}
+        while self._next_id <= self.n - batch_size:
+            yield self.next_batch(batch_size)
         self._next_id = 0
 
     def subset(self, num_elements: int, deterministic: bool = True) -> Dataset:
