@@ -85,3 +85,20 @@ def test_load_state_dict_rejects_bad_state_and_keeps_the_old_one(state: dict, me
 def test_negative_epsilon_is_rejected() -> None:
     with pytest.raises(ValueError, match="epsilon"):
         RunningMeanStd(epsilon=-1.0)
+
+
+def test_update_from_moments_equals_update_with_the_samples() -> None:
+    """baselines' public merge: a batch given by its moments counts as the batch itself."""
+    rng = np.random.default_rng(3)
+    first, second = rng.normal(size=(50, 3)), rng.normal(loc=2.0, size=(20, 3))
+    by_samples, by_moments = RunningMeanStd(shape=(3,)), RunningMeanStd(shape=(3,))
+    for batch in (first, second):
+        by_samples.update(batch)
+        by_moments.update_from_moments(batch.mean(axis=0), batch.var(axis=0), len(batch))
+    np.testing.assert_allclose(by_moments.mean, by_samples.mean)
+    np.testing.assert_allclose(by_moments.var, by_samples.var)
+    assert by_moments.count == by_samples.count
+    with pytest.raises(ValueError, match=r"shapes \(2,\) and \(3,\) do not fit statistics of shape \(3,\)"):
+        by_moments.update_from_moments(np.zeros(2), np.ones(3), 5)
+    with pytest.raises(ValueError, match="batch_count must be >= 0"):
+        by_moments.update_from_moments(np.zeros(3), np.ones(3), -1)

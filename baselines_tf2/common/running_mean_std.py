@@ -35,20 +35,25 @@ class RunningMeanStd:
         if samples.shape[0] == 1:  # one env, every step: _merge with batch variance 0, without its array temporaries
             self._add_one(samples[0])
             return
-        self._merge(samples.mean(axis=0), samples.var(axis=0), float(samples.shape[0]))
+        self.update_from_moments(samples.mean(axis=0), samples.var(axis=0), samples.shape[0])
 
-    def _merge(self, batch_mean: np.ndarray, batch_var: np.ndarray, batch_count: float) -> None:
-        """Combine the stored moments with a batch's moments (Chan et al. 1979, pairwise update)."""
-        total = self.count + batch_count
-        delta = batch_mean - self.mean
-        between_batches = np.square(delta) * self.count * batch_count / total
-        sum_sq_dev = self.var * self.count + batch_var * batch_count + between_batches
-        self.mean = self.mean + delta * batch_count / total
-        self.var = sum_sq_dev / total
-        self.count = total
+    def update_from_moments(self, batch_mean: Any, batch_var: Any, batch_count: float) -> None:
+        """Add a batch given by its mean, (population) variance and sample count, as baselines' method
+        (Chan et al. 1979, pairwise update)."""
+        batch_mean = np.asarray(batch_mean, dtype=np.float64)
+        batch_var = np.asarray(batch_var, dtype=np.float64)
+        if batch_mean.shape != self.shape or batch_var.shape != self.shape:
+            raise ValueError(f"batch moments of shapes {batch_mean.shape} and {batch_var.shape} do not fit "
+                             f"statistics of shape {self.shape}")
+        if not batch_count >= 0:
+            raise ValueError(f"batch_count must be >= 0, got {batch_count!r}")
+        if batch_count == 0:
+            return
+        self.mean, self.var, self.count = update_mean_var_count_from_moments(
+            self.mean, self.var, self.count, batch_mean, batch_var, float(batch_count))
 
     def _add_one(self, sample: np.ndarray) -> None:
-        """_merge(sample, 0, 1) in fewer operations (Welford's update): mean += delta / n, and
+        """update_from_moments(sample, 0, 1) in fewer operations (Welford's update): mean += delta / n, and
         var = (var * count + delta^2 * count / n) / n with n = count + 1."""
         total = self.count + 1.0
         delta = sample - self.mean
