@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import importlib.util
+import os
 import pickle
 import subprocess
 import sys
@@ -408,21 +410,33 @@ def test_make_env_seed_initializer_and_gamestate() -> None:
 
 
 def initializer_marking_env_var(mpi_rank: int, subrank: int) -> None:
-    import os
-
     os.environ[f"BASELINES_NAMES_INIT_{subrank}"] = str(mpi_rank)
 
 
-def test_make_vec_env_passes_initializer_and_refuses_gamestate() -> None:
-    import os
+def initializer_writing_pid(folder: Path, mpi_rank: int, subrank: int) -> None:
+    (folder / str(subrank)).write_text(str(os.getpid()))
 
+
+def test_make_vec_env_runs_the_initializer_in_workers_only_and_refuses_gamestate(tmp_path: Path) -> None:
     from baselines_tf2.common.cmd_util import make_vec_env
 
     venv = make_vec_env("CartPole-v1", "classic_control", 2, 0, None, None, 0, 1.0, True, None,
                         initializer_marking_env_var, True)
     try:
-        assert os.environ.pop("BASELINES_NAMES_INIT_0") == "0" and os.environ.pop("BASELINES_NAMES_INIT_1") == "0"
         assert type(venv).__name__ == "DummyVecEnv"  # force_dummy in baselines' 12th position
+        # baselines gave its DummyVecEnv no initializer: the caller's process is left alone
+        assert not any(name.startswith("BASELINES_NAMES_INIT_") for name in os.environ)
+    finally:
+        venv.close()
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    venv = make_vec_env("CartPole-v1", "classic_control", 2, 0,
+                        initializer=functools.partial(initializer_writing_pid, folder))
+    try:
+        assert type(venv).__name__ == "SubprocVecEnv"
+        pids = {int(mark.read_text()) for mark in folder.iterdir()}
+        assert sorted(mark.name for mark in folder.iterdir()) == ["0", "1"]  # one per worker, by subrank
+        assert len(pids) == 2 and os.getpid() not in pids
     finally:
         venv.close()
     with pytest.raises(ValueError, match="retro"):

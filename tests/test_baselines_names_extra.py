@@ -130,6 +130,7 @@ def test_console_util_formats_rows_and_colours(capsys: pytest.CaptureFixture[str
     assert fmt_item(np.array(12345.0), 9) == " 1.23e+04"  # above 1e4: exponent form
     assert fmt_row(4, ["a", 2], header=True) == "   a |    2\n" + "-" * 11
     assert colorize("hi", "red", bold=True, highlight=True) == "\x1b[41;1mhi\x1b[0m"  # red 31, +10 as background
+    assert colorize("hi") == "\x1b[32mhi\x1b[0m"  # baselines' default colour: green
     print_cmd(["echo", "a b"], dry=True)
     with timed("outer"):
         assert console_util.MESSAGE_DEPTH == 1

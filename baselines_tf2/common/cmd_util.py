@@ -234,8 +234,9 @@ def make_vec_env(
     `env_timeout` seconds to answer raises VecEnvTimeoutError.
     `resumable` wraps each env in ResumableEnv (every reset seeded, exact state saved in checkpoints; needs `seed`).
     `restart_crashed_envs` replaces a worker process that crashed or hung instead of raising (subproc/shmem).
-    `initializer(mpi_rank=, subrank=)` runs in each env's process before its env is built (baselines'); it must be
-    picklable for worker processes. `gamestate` is the save state of a retro game (refused for other env types).
+    `initializer(mpi_rank=, subrank=)` runs in each worker process before its env is built, and not at all for
+    in-process envs (as baselines'); it must be picklable. `gamestate` is the save state of a retro game (refused
+    for other env types).
     """
     _refuse_gamestate(gamestate, env_type)
     if num_env < 1:
@@ -255,6 +256,9 @@ def make_vec_env(
     if resumable and seed is None:
         raise ValueError("resumable envs need a seed (exact resume replays seeded games)")
 
+    # baselines ran the initializer in worker processes only, never in the caller's (its DummyVecEnv got None)
+    worker_initializer = None if vec_env_kind == "dummy" else initializer
+
     def env_factory(subrank: int) -> Callable[[], gymnasium.Env]:
         def build() -> gymnasium.Env:
             env = make_env(
@@ -267,7 +271,7 @@ def make_vec_env(
                 env_kwargs=env_kwargs,
                 logger_dir=logger_dir,
                 flatten_dict_observations=flatten_dict_observations,
-                initializer=initializer,
+                initializer=worker_initializer,
                 render_mode=render_mode,
                 gamestate=gamestate,
             )

@@ -36,7 +36,7 @@ def fmt_row(width: int, row: Sequence[Any], header: bool = False) -> str:
     return out + "\n" + "-" * len(out) if header else out
 
 
-def colorize(string: str, color: str, bold: bool = False, highlight: bool = False) -> str:
+def colorize(string: str, color: str = "green", bold: bool = False, highlight: bool = False) -> str:
     """`string` wrapped in ANSI codes: `color` (a key of `color2num`) as text, or as background if `highlight`."""
     codes = [str(color2num[color] + (10 if highlight else 0))]
     if bold:
@@ -47,7 +47,7 @@ def colorize(string: str, color: str, bold: bool = False, highlight: bool = Fals
 def print_cmd(cmd: str | Sequence[str], dry: bool = False) -> None:
     """Print a shell command (a string, or a list quoted for the shell), prefixed 'CMD: ', or 'DRY: ' if `dry`."""
     text = cmd if isinstance(cmd, str) else " ".join(shlex.quote(arg) for arg in cmd)
-    print(colorize(("DRY: " if dry else "CMD: ") + text, "gray"))
+    print(colorize(("DRY: " if dry else "CMD: ") + text))
 
 
 def get_git_commit(cwd: str | None = None) -> str:
