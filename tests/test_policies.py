@@ -105,6 +105,19 @@ def test_discrete_observations_reach_the_network_one_hot(space: gymnasium.Space,
     np.testing.assert_array_equal(np.asarray(exported["actions"]), greedy)
 
 
+def test_common_input_encodes_box_observations_as_float32_as_baselines_to_float() -> None:
+    from baselines_tf2.common.input import encode_observation
+
+    frames = np.array([[[0, 128, 255]]], dtype=np.uint8)
+    encoded = encode_observation(gymnasium.spaces.Box(0, 255, (1, 3), np.uint8), frames)
+    assert encoded.dtype == "float32"
+    np.testing.assert_array_equal(np.asarray(encoded), [[[0.0, 128.0, 255.0]]])  # cast, not scaled
+    positions = np.array([[0.5, -1.5]], dtype=np.float64)
+    assert encode_observation(gymnasium.spaces.Box(-2, 2, (2,), np.float64), positions).dtype == "float32"
+    one_hot = encode_observation(gymnasium.spaces.Discrete(3), np.array([2]))
+    np.testing.assert_array_equal(np.asarray(one_hot), [[0.0, 0.0, 1.0]])
+
+
 def test_multidiscrete_observations_not_starting_at_0_are_refused_naming_the_rule() -> None:
     with pytest.raises(TypeError, match="MultiDiscrete observations must be 1-D and start at 0"):
         PolicyWithValue(gymnasium.spaces.MultiDiscrete([2, 3], start=[1, 0]), CARTPOLE_ACTIONS, "mlp", {})

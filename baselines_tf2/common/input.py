@@ -1,7 +1,7 @@
 """baselines' path `baselines.common.input`: how observations enter a network.
 
-`encode_observation` is the real encoding the policies use (`baselines_tf2.nn.policies`). The TF1 placeholder
-builders have no TF2 meaning and raise NotImplementedError naming what to do instead.
+`encode_observation` is the encoding the policies use (`baselines_tf2.nn.policies`), in float32 as baselines'.
+The TF1 placeholder builders have no TF2 meaning and raise NotImplementedError naming what to do instead.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 import gymnasium
+import keras
 
 from baselines_tf2.nn.policies import encode_observation as _encode
 
@@ -27,5 +28,7 @@ def observation_input(ob_space: gymnasium.Space, batch_size: int | None = None, 
 
 
 def encode_observation(ob_space: gymnasium.Space, placeholder: Any) -> Any:
-    """A batch of raw observations as the network takes it: Discrete and MultiDiscrete one-hot, Box unchanged."""
-    return _encode(ob_space, placeholder)
+    """A batch of raw observations as float32, as baselines' `tf.to_float`: Discrete and MultiDiscrete one-hot, Box
+    values cast (uint8 frames stay 0..255; baselines' network helpers such as nature_cnn divide by 255)."""
+    encoded = _encode(ob_space, placeholder)
+    return keras.ops.cast(encoded, "float32") if isinstance(ob_space, gymnasium.spaces.Box) else encoded
