@@ -207,11 +207,52 @@ def test_make_pdtype_gives_the_pd_for_each_space(
     assert made.param_shape() == param_shape and made.sample_shape() == sample_shape
     pd, params = made.pdfromlatent(tf.ones((5, 8)))
     assert isinstance(pd, made.pdclass())
-    assert params.shape == (5, *param_shape)
+    np.testing.assert_array_equal(pd.flatparam(), made(tf.ones((5, 8))))
+    assert pd.flatparam().shape == (5, *param_shape)
+    if isinstance(space, gymnasium.spaces.Box):  # baselines returned the mean for a Gaussian
+        np.testing.assert_array_equal(params, pd.mean)
+    else:
+        np.testing.assert_array_equal(params, pd.flatparam())
+    row = pd[1:3]  # baselines' Pd.__getitem__: the distributions of those rows
+    assert isinstance(row, made.pdclass()) and row.flatparam().shape == (2, *param_shape)
+    np.testing.assert_allclose(row.neglogp(pd.mode()[1:3]), pd.neglogp(pd.mode())[1:3], rtol=1e-6)
     sample = pd.sample()
     assert sample.shape == (5, *sample_shape) and sample.dtype == made.sample_dtype()
     if not isinstance(space, gymnasium.spaces.Box):  # Gaussian samples are unbounded (clipped next to the env)
         assert space.contains(np.asarray(sample[0]).astype(space.dtype))
+
+
+def test_pd_classes_take_baselines_flat_forms_and_names() -> None:
+    import tensorflow as tf
+
+    from baselines_tf2.common.distributions import BernoulliPd, CategoricalPd, DiagGaussianPd
+
+    flat = tf.constant([[0.5, -1.0, 0.0, 0.3]])
+    gaussian = DiagGaussianPd.fromflat(flat)  # baselines' DiagGaussianPd(flat): [mean, logstd]
+    np.testing.assert_array_equal(gaussian.mean, [[0.5, -1.0]])
+    np.testing.assert_allclose(gaussian.logstd, [[0.0, 0.3]])
+    np.testing.assert_array_equal(DiagGaussianPd(flat).flatparam(), flat)
+    categorical = CategoricalPd.fromflat(tf.math.log([[0.25, 0.75]]))
+    np.testing.assert_allclose(categorical.mean, [[0.25, 0.75]], rtol=1e-6)  # the probabilities
+    bernoulli = BernoulliPd.fromflat(tf.constant([[0.0, 100.0]]))
+    np.testing.assert_allclose(bernoulli.ps, [[0.5, 1.0]])
+    np.testing.assert_allclose(bernoulli.mean, [[0.5, 1.0]])
+
+
+def test_pdfromlatent_takes_baselines_init_scale_before_the_first_call() -> None:
+    import tensorflow as tf
+
+    from baselines_tf2.common.distributions import make_pdtype
+
+    latent = tf.random.stateless_normal((256, 64), seed=(1, 2))
+    small = make_pdtype((64,), gymnasium.spaces.Discrete(6))
+    _pd, logits = small.pdfromlatent(latent, init_scale=0.01)  # baselines' ppo2 policy head
+    default = make_pdtype((64,), gymnasium.spaces.Discrete(6))
+    _pd, default_logits = default.pdfromlatent(latent)
+    assert float(tf.math.reduce_std(logits)) < 0.05 * float(tf.math.reduce_std(default_logits))
+    with pytest.raises(ValueError, match=r"already has weights initialized with \(init_scale, init_bias\)=\(0.01"):
+        small.pdfromlatent(latent, init_scale=1.0)
+    small.pdfromlatent(latent, init_scale=0.01)  # the same again is fine
 
 
 def test_make_pdtype_takes_baselines_tf1_form_and_refuses_other_spaces() -> None:

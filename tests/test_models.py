@@ -125,8 +125,9 @@ def test_custom_network_can_be_registered_and_built_by_name() -> None:
     assert tuple(model(np.zeros((2, 4), np.float32)).shape) == (2, 5)
     with pytest.raises(TypeError, match="units"):
         get_network_builder(name)(width=5)
-    with pytest.raises(ValueError, match="already registered"):
-        register(name)(tiny)
+    with pytest.warns(UserWarning, match=f"network '{name}' was registered before; the new builder replaces it"):
+        register(name)(lambda: tiny(units=7))  # baselines: a later registration wins
+    assert tuple(build(name, VECTOR)(np.zeros((2, 4), np.float32)).shape) == (2, 7)
 
 
 def test_unknown_network_name_lists_the_registered_ones() -> None:

@@ -103,3 +103,36 @@ def test_a_network_fn_of_no_accepted_form_is_refused_naming_the_forms(network_fn
 def test_a_one_argument_network_fn_must_return_a_keras_model() -> None:
     with pytest.raises(TypeError, match=r"network_fn\(input_shape\) must return a keras.Model, got 3"):
         as_network_fn(lambda input_shape: 3, "answer")((4,), "float32")
+
+
+def test_builders_take_baselines_positional_arguments_and_get_network_builder_passes_callables_through() -> None:
+    network_fn = get_network_builder("mlp")(3, 16)  # baselines' mlp(num_layers=2, num_hidden=64, ...) by position
+    torso = network_fn((4,), "float32")
+    assert [tuple(w.shape) for w in torso.weights if len(w.shape) == 2] == [(4, 16), (16, 16), (16, 16)]
+    with pytest.raises(TypeError, match=r"network 'mlp' takes at most 4 positional argument\(s\)"):
+        get_network_builder("mlp")(1, 2, "tanh", False, "extra")
+    with pytest.raises(TypeError, match="'num_layers' both by position and by keyword"):
+        get_network_builder("mlp")(2, num_layers=3)
+    assert get_network_builder(master_mlp) is master_mlp  # baselines: `if callable(name): return name`
+
+
+def test_conv_only_takes_tf1_padding_names() -> None:
+    valid = get_network_builder("conv_only")(convs=[(4, 3, 1)], padding="VALID")((8, 8, 1), "uint8")
+    assert tuple(valid.output.shape) == (None, 6 * 6 * 4)
+
+
+def test_a_master_network_fn_returning_baselines_output_and_extra_feed_pair_is_accepted() -> None:
+    def network_fn(X: Any) -> Any:  # baselines' documented form: (output_tensor, extra_feed), None feed-forward
+        return keras.layers.Dense(5)(X), None
+
+    torso = as_network_fn(network_fn)((4,), "float32")
+    assert tuple(torso(np.zeros((2, 4), np.float32)).shape) == (2, 5)
+
+
+def test_baselines_normalize_observations_is_refused_naming_vec_normalize_and_false_is_accepted() -> None:
+    env = DummyVecEnv([lambda: gymnasium.make("CartPole-v1")])
+    with pytest.raises(ValueError, match=r"normalize_observations=True .* wrap the env in VecNormalize"):
+        ppo2.learn(network="mlp", env=env, total_timesteps=0, normalize_observations=True)
+    model = ppo2.learn(network="mlp", env=env, total_timesteps=0, normalize_observations=False, num_hidden=8)
+    assert model.policy.description["network_kwargs"] == {"num_hidden": 8}
+    env.close()

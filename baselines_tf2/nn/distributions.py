@@ -7,6 +7,7 @@ Discrete actions are int64 (gymnasium's dtype), Box actions float32, MultiBinary
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import gymnasium
 import keras
@@ -40,6 +41,23 @@ class CategoricalPd:
 
     def __init__(self, logits: tf.Tensor | np.ndarray) -> None:
         self.logits = tf.convert_to_tensor(logits, dtype=tf.float32)
+
+    @classmethod
+    def fromflat(cls, flat: tf.Tensor | np.ndarray) -> CategoricalPd:
+        """baselines' constructor from flat parameters (the logits)."""
+        return cls(flat)
+
+    def flatparam(self) -> tf.Tensor:
+        """The flat parameters: the logits."""
+        return self.logits
+
+    @property
+    def mean(self) -> tf.Tensor:
+        """The action probabilities (softmax of the logits), as baselines' `mean`."""
+        return tf.nn.softmax(self.logits)
+
+    def __getitem__(self, index: Any) -> CategoricalPd:
+        return CategoricalPd(self.logits[index])
 
     def neglogp(self, x: tf.Tensor | np.ndarray) -> tf.Tensor:
         """-log p(x), computed by softmax cross-entropy for numerical safety."""
@@ -81,6 +99,13 @@ class MultiCategoricalPd:
         self.logits = tf.convert_to_tensor(logits, dtype=tf.float32)
         self.components = [CategoricalPd(part) for part in tf.split(self.logits, self.nvec, axis=-1)]
 
+    def flatparam(self) -> tf.Tensor:
+        """The flat parameters: the components' logits side by side."""
+        return self.logits
+
+    def __getitem__(self, index: Any) -> MultiCategoricalPd:
+        return MultiCategoricalPd(self.nvec, self.logits[index])
+
     def neglogp(self, x: tf.Tensor | np.ndarray) -> tf.Tensor:
         """Sum of the components' -log p."""
         actions = tf.unstack(_integer_actions(x, "MultiDiscrete"), num=len(self.nvec), axis=-1)
@@ -113,6 +138,19 @@ class BernoulliPd:
     def __init__(self, logits: tf.Tensor | np.ndarray) -> None:
         self.logits = tf.convert_to_tensor(logits, dtype=tf.float32)
         self.probs = tf.sigmoid(self.logits)
+        self.ps = self.mean = self.probs  # baselines' names for the probabilities
+
+    @classmethod
+    def fromflat(cls, flat: tf.Tensor | np.ndarray) -> BernoulliPd:
+        """baselines' constructor from flat parameters (the logits)."""
+        return cls(flat)
+
+    def flatparam(self) -> tf.Tensor:
+        """The flat parameters: the logits."""
+        return self.logits
+
+    def __getitem__(self, index: Any) -> BernoulliPd:
+        return BernoulliPd(self.logits[index])
 
     def neglogp(self, x: tf.Tensor | np.ndarray) -> tf.Tensor:
         """-log p(x) summed over the n variables."""
@@ -144,12 +182,27 @@ class BernoulliPd:
 
 
 class DiagGaussianPd:
-    """Gaussian with diagonal covariance: mean [..., d] and log standard deviation broadcastable to it."""
+    """Gaussian with diagonal covariance: mean [..., d] and log standard deviation broadcastable to it (or
+    baselines' one flat argument, [mean, logstd] concatenated)."""
 
-    def __init__(self, mean: tf.Tensor | np.ndarray, logstd: tf.Tensor | np.ndarray) -> None:
+    def __init__(self, mean: tf.Tensor | np.ndarray, logstd: tf.Tensor | np.ndarray | None = None) -> None:
+        if logstd is None:  # baselines' DiagGaussianPd(flat): [mean, logstd] concatenated on the last axis
+            mean, logstd = tf.split(tf.convert_to_tensor(mean, dtype=tf.float32), 2, axis=-1)
         self.mean = tf.convert_to_tensor(mean, dtype=tf.float32)
         self.logstd = tf.convert_to_tensor(logstd, dtype=tf.float32) + tf.zeros_like(self.mean)
         self.std = tf.exp(self.logstd)
+
+    @classmethod
+    def fromflat(cls, flat: tf.Tensor | np.ndarray) -> DiagGaussianPd:
+        """baselines' constructor from flat parameters [mean, logstd]."""
+        return cls(flat)
+
+    def flatparam(self) -> tf.Tensor:
+        """The flat parameters: [mean, logstd] concatenated on the last axis."""
+        return tf.concat([self.mean, self.logstd], axis=-1)
+
+    def __getitem__(self, index: Any) -> DiagGaussianPd:
+        return DiagGaussianPd(self.mean[index], self.logstd[index])
 
     def neglogp(self, x: tf.Tensor | np.ndarray) -> tf.Tensor:
         """0.5 * sum(((x - mean) / std)^2) + 0.5 * log(2 pi) * d + sum(logstd), summed over action dims."""

@@ -12,6 +12,7 @@ import functools
 import inspect
 import math
 import typing
+import warnings
 from collections.abc import Callable, Sequence
 
 import keras
@@ -37,22 +38,28 @@ _RECURRENT: set[str] = set()  # names of the registered networks that carry a st
 
 def register(name: str, recurrent: bool = False) -> Callable[[NetworkBuilder], NetworkBuilder]:
     """Decorator: make a builder available as `get_network_builder(name)`; its kwargs are checked on every call.
-    `recurrent` marks networks that carry a state (so a learner that cannot train them can refuse the name)."""
+    `recurrent` marks networks that carry a state (so a learner that cannot train them can refuse the name).
+    Registering a name again replaces the builder, as in baselines (with a warning)."""
 
     def decorator(builder: NetworkBuilder) -> NetworkBuilder:
         if name in _REGISTRY:
-            raise ValueError(f"a network named {name!r} is already registered; choose another name")
+            warnings.warn(f"network {name!r} was registered before; the new builder replaces it", stacklevel=2)
         checked = _with_checked_kwargs(name, builder)
         _REGISTRY[name] = checked
         if recurrent:
             _RECURRENT.add(name)
+        else:
+            _RECURRENT.discard(name)
         return checked
 
     return decorator
 
 
-def get_network_builder(name: str) -> NetworkBuilder:
-    """The builder registered under `name`, e.g. get_network_builder("cnn")(padding="valid")."""
+def get_network_builder(name: str | NetworkBuilder) -> NetworkBuilder:
+    """The builder registered under `name`, e.g. get_network_builder("cnn")(padding="valid"); a callable is returned
+    as it is, as in baselines."""
+    if callable(name):
+        return name
     if name not in _REGISTRY:
         raise ValueError(f"unknown network {name!r}; registered networks: {registered_networks()}")
     return _REGISTRY[name]
@@ -78,9 +85,17 @@ def _with_checked_kwargs(name: str, builder: NetworkBuilder) -> NetworkBuilder:
     parameters = inspect.signature(builder).parameters.values()
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
     valid = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
 
     @functools.wraps(builder)
-    def checked(**network_kwargs: object) -> NetworkFn:
+    def checked(*args: object, **network_kwargs: object) -> NetworkFn:
+        if len(args) > len(positional):
+            raise TypeError(f"network {name!r} takes at most {len(positional)} positional argument(s) "
+                            f"{positional}, got {len(args)}")
+        for parameter, value in zip(positional, args):  # baselines' builders took their kwargs by position too
+            if parameter in network_kwargs:
+                raise TypeError(f"network {name!r} got {parameter!r} both by position and by keyword")
+            network_kwargs[parameter] = value
         unknown = sorted(set(network_kwargs) - set(valid))
         if unknown and not takes_any:
             raise TypeError(f"network {name!r} got unexpected keyword argument(s) {unknown}; valid: {valid}")
@@ -144,8 +159,11 @@ def _tensor_network(network_fn: Callable[[keras.KerasTensor], keras.KerasTensor]
 
 
 def _single_output(outputs: object, name: str) -> keras.KerasTensor:
-    """The one latent tensor of a network (a one-item list, as `keras.Model(outputs=[h])` returns, is unpacked)."""
+    """The one latent tensor of a network: a one-item list (as `keras.Model(outputs=[h])` returns) and baselines'
+    feed-forward `(h, None)` (its "(output_tensor, extra_feed)" form) are unpacked."""
     if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
+        outputs = outputs[0]
+    elif isinstance(outputs, tuple) and len(outputs) == 2 and outputs[1] is None:
         outputs = outputs[0]
     if not isinstance(outputs, keras.KerasTensor):
         raise TypeError(f"network {name!r}: network_fn must produce one Keras tensor (the latent), got {outputs!r}; "
@@ -299,7 +317,9 @@ def cnn_a3c(padding: str = "valid") -> NetworkFn:
 
 @register("conv_only")
 def conv_only(convs: Sequence[tuple[int, int, int]] = NATURE_CNN_CONVS, padding: str = "same") -> NetworkFn:
-    """ReLU conv stack flattened at the end (the DQN torso); Glorot-uniform kernels as baselines' conv_only."""
+    """ReLU conv stack flattened at the end (the DQN torso); Glorot-uniform kernels as baselines' conv_only.
+    `padding` is 'same' or 'valid', in any case (baselines passed TF1's 'SAME'/'VALID')."""
+    padding = str(padding).lower()
     as_ints = tuple(tuple(int(v) for v in conv) for conv in convs)
     if not as_ints or any(len(conv) != 3 or min(conv) < 1 for conv in as_ints):
         raise ValueError(f"convs must be a non-empty sequence of positive (filters, kernel, stride), got {as_ints}")

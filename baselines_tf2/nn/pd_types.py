@@ -1,7 +1,8 @@
 """baselines' `PdType` classes in TF2, as its tf2 branch had them: a layer from a latent to a distribution.
 
 `make_pdtype(latent_shape, action_space, init_scale)` picks the class for the action space; its
-`pdfromlatent(latent)` returns `(pd, flat_params)` with the `Pd` classes of `baselines_tf2.nn.distributions`.
+`pdfromlatent(latent)` returns `(pd, flat_params)` (for a Gaussian `(pd, mean)`, as baselines') with the `Pd`
+classes of `baselines_tf2.nn.distributions`.
 As in baselines, a latent whose last dimension already equals the parameter size is used as the parameters
 directly (no dense layer). The policies in `baselines_tf2.nn.policies` use `make_pd_head` / `make_pd` instead.
 """
@@ -36,6 +37,7 @@ class PdType(keras.layers.Layer):
         super().__init__(dtype="float32", **kwargs)  # float32 parameters under any precision (see make_pd_head)
         self.param_size = int(param_size)
         self.dense = self._matching_dense(latent_shape, self.param_size, init_scale, init_bias, "pi")
+        self.initialization = (init_scale, init_bias)
 
     @staticmethod
     def _matching_dense(latent_shape: Sequence[int] | None, size: int, init_scale: float, init_bias: float,
@@ -55,10 +57,27 @@ class PdType(keras.layers.Layer):
         """The `Pd` class this type builds."""
         return self.pd_class
 
-    def pdfromlatent(self, latent_vector: tf.Tensor) -> tuple[Pd, tf.Tensor]:
-        """(distribution, flat parameters) for a latent [B, d]."""
+    def pdfromlatent(self, latent_vector: tf.Tensor, init_scale: float | None = None,
+                     init_bias: float | None = None) -> tuple[Pd, tf.Tensor]:
+        """(distribution, flat parameters) for a latent [B, d]. `init_scale`/`init_bias` (baselines' TF1 call)
+        set the dense layer's initialization before its first call; None keeps the constructor's."""
+        self._initialize_as(init_scale, init_bias)
         params = self(latent_vector)
         return self.pdfromflat(params), params
+
+    def _initialize_as(self, init_scale: float | None, init_bias: float | None) -> None:
+        """Give the (not yet built) dense layer another initialization; refuse once it has weights."""
+        wanted = (self.initialization[0] if init_scale is None else init_scale,
+                  self.initialization[1] if init_bias is None else init_bias)
+        if wanted == self.initialization or self.dense is None:  # baselines' _matching_fc ignored them too
+            return
+        if self.dense.built:
+            raise ValueError(f"this {type(self).__name__} already has weights initialized with (init_scale, "
+                             f"init_bias)={self.initialization}; give {wanted} at its first pdfromlatent call or "
+                             "to its constructor")
+        self.dense.kernel_initializer = keras.initializers.Orthogonal(gain=wanted[0])  # read when it is built
+        self.dense.bias_initializer = keras.initializers.Constant(wanted[1])
+        self.initialization = wanted
 
     def pdfromflat(self, flat: tf.Tensor) -> Pd:
         """The distribution from flat parameters [B, param_size]."""
@@ -149,7 +168,14 @@ class DiagGaussianPdType(PdType):
         self.size = int(size)
         self.param_size = 2 * self.size
         self.dense = self._matching_dense(latent_shape, self.size, init_scale, init_bias, "pi_mean")
+        self.initialization = (init_scale, init_bias)
         self.logstd = self.add_weight(shape=(self.size,), initializer="zeros", name="pi_logstd")
+
+    def pdfromlatent(self, latent_vector: tf.Tensor, init_scale: float | None = None,
+                     init_bias: float | None = None) -> tuple[Pd, tf.Tensor]:
+        """(distribution, mean) for a latent [B, d]: the second item is the mean action, as baselines'."""
+        pd, params = super().pdfromlatent(latent_vector, init_scale, init_bias)
+        return pd, params[..., :self.size]
 
     def call(self, latent: tf.Tensor) -> tf.Tensor:
         mean = super().call(latent)

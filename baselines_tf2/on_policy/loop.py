@@ -69,7 +69,11 @@ def build_policy(
 ) -> PolicyWithValue:
     """The actor-critic for `env`; `value_network` ('copy' or None) travels in network_kwargs, as in baselines.
 
-    `network` is a registered name or a network_fn in any form `as_network_fn` reads (baselines' included)."""
+    `network` is a registered name or a network_fn in any form `as_network_fn` reads (baselines' included).
+    baselines' `normalize_observations=True` (in-graph observation statistics) is refused, naming VecNormalize."""
+    if network_kwargs.pop("normalize_observations", False):
+        raise ValueError("normalize_observations=True (baselines' in-graph observation normalization) is not "
+                         "supported; wrap the env in VecNormalize(venv, ret=False) for normalized observations")
     value_network = network_kwargs.pop("value_network", None)
     if not isinstance(network, str) and callable(network):
         network = as_network_fn(network)
