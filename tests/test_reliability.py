@@ -253,12 +253,14 @@ def cartpoles(count: int = NUM_ENV) -> DummyVecEnv:
 # 1. the checkpoints folder: newest K kept, `latest` names the newest, a run folder loads through it
 
 
-@pytest.mark.parametrize("keep, kept", [(2, [4, 5]), (0, [1, 2, 3, 4, 5])])
-def test_checkpoint_folder_keeps_the_newest_and_latest_names_the_last(tmp_path: Path, keep: int, kept: list[int]
-                                                                     ) -> None:
+# keep None: ppo2.learn's default keeps every checkpoint, as baselines' save_interval did (the CLI keeps 5)
+@pytest.mark.parametrize("keep, kept", [(2, [4, 5]), (0, [1, 2, 3, 4, 5]), (None, [1, 2, 3, 4, 5])])
+def test_checkpoint_folder_keeps_the_newest_and_latest_names_the_last(tmp_path: Path, keep: int | None,
+                                                                     kept: list[int]) -> None:
+    keeping = {} if keep is None else {"keep_checkpoints": keep}
     with logger.scoped_configure(str(tmp_path), ["csv"]):
         model = ppo2.learn(network="mlp", env=cartpoles(), total_timesteps=5 * 2 * 16, seed=0, nsteps=16,
-                           nminibatches=1, noptepochs=1, save_interval=1, keep_checkpoints=keep)
+                           nminibatches=1, noptepochs=1, save_interval=1, **keeping)
     folder = tmp_path / "checkpoints"
     assert sorted(os.listdir(folder)) == [f"{update:05d}" for update in kept] + ["latest"]
     assert latest_name(tmp_path) == "00005"

@@ -12,7 +12,6 @@ from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.nn.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.on_policy.loop import LogKeys, build_policy, learn_on_policy
 from baselines_tf2.ppo2.model import PPO2Model
-from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
 from baselines_tf2.training.config import config_from_arguments, run_options_from_arguments
 from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 
@@ -95,7 +94,7 @@ def learn(
     load_path: str | None = None,
     progress_bar: bool = False,
     precision: str = "float32",
-    keep_checkpoints: int = DEFAULT_KEEP,
+    keep_checkpoints: int = 0,
     max_nonfinite_updates: int = DEFAULT_MAX_NONFINITE_UPDATES,
     deterministic: bool = False,
     callback: Callable[[dict[str, Any]], bool | None] | None = None,
@@ -108,7 +107,8 @@ def learn(
     checkpoints folder: its `latest`) restores weights, optimizer and step count, and resumes an unfinished run
     with the same total_timesteps exactly where it stopped; with `total_timesteps=0` it just loads.
     Checkpoints go to <log dir>/checkpoints every `save_interval` updates, at the end and on SIGINT/SIGTERM
-    (then TrainingInterrupted is raised), the newest `keep_checkpoints` kept. Minibatch steps with a
+    (then TrainingInterrupted is raised), the newest `keep_checkpoints` kept (0, the default here, keeps all, as
+    baselines' save_interval did; the command line keeps 5). Minibatch steps with a
     non-finite loss or gradient are skipped; `max_nonfinite_updates` in a row raise NonFiniteUpdateError.
     `deterministic` makes TensorFlow's ops deterministic (with `seed`, a run repeats bit for bit).
     `callback(locals())` returning False stops training early.
