@@ -266,3 +266,56 @@ def test_results_plotter_plot_results_takes_baselines_call(tmp_path: Path) -> No
     assert axes.shape == (1, 2)
     figure, axes = plot_util.plot_results(results, tiling="vertical", smooth_step=1.0)
     assert axes.shape == (2, 1)
+
+
+def cartpole_rollout(model: Any, nsteps: int = 64) -> dict[str, np.ndarray]:
+    """baselines' runner by hand: nsteps of one seeded CartPole with model.step, returns by discounting."""
+    from baselines_tf2.common.math_util import discount_with_dones
+    from baselines_tf2.common.vec_env import DummyVecEnv
+
+    env = DummyVecEnv([lambda: gymnasium.make("CartPole-v1")])
+    env.seed(0)
+    obs, columns = env.reset(), {name: [] for name in ("obs", "actions", "values", "neglogpacs", "rewards", "dones")}
+    for _ in range(nsteps):
+        actions, values, _states, neglogpacs = model.step(obs)
+        for name, value in (("obs", obs[0]), ("actions", actions[0]), ("values", values[0]),
+                            ("neglogpacs", neglogpacs[0])):
+            columns[name].append(value)
+        obs, rewards, dones, _infos = env.step(actions)
+        columns["rewards"].append(rewards[0])
+        columns["dones"].append(dones[0])
+    env.close()
+    arrays = {name: np.asarray(values) for name, values in columns.items()}
+    arrays["returns"] = np.asarray(discount_with_dones(arrays["rewards"], arrays["dones"], 0.99), np.float32)
+    arrays["masks"] = np.concatenate([[0.0], arrays["dones"][:-1]]).astype(np.float32)
+    return arrays
+
+
+def test_ppo2_and_a2c_models_train_on_arrays_as_baselines_model_train() -> None:
+    """baselines code that drives Model.train itself: loss_names, the train signatures, act/train/step_model."""
+    from baselines_tf2.a2c import a2c
+    from baselines_tf2.common.vec_env import DummyVecEnv
+    from baselines_tf2.ppo2 import ppo2
+
+    env = DummyVecEnv([lambda: gymnasium.make("CartPole-v1")])
+    ppo = ppo2.learn(network="mlp", env=env, total_timesteps=0, seed=0)
+    assert ppo.loss_names == ["policy_loss", "value_loss", "policy_entropy", "approxkl", "clipfrac"]
+    assert ppo.act_model is ppo.train_model is ppo.policy
+    data = cartpole_rollout(ppo)
+    first = ppo.train(1e-3, 0.2, data["obs"], data["returns"], data["masks"], data["actions"], data["values"],
+                      data["neglogpacs"])
+    assert len(first) == 5 and first[3] == pytest.approx(0.0, abs=1e-9)  # the first step sees the old policy
+    for _ in range(30):
+        last = ppo.train(1e-3, 0.2, data["obs"], data["returns"], data["masks"], data["actions"], data["values"],
+                         data["neglogpacs"])
+    assert last[0] < first[0] - 0.01  # the clipped surrogate improves on the batch it is fitted to
+    assert last[3] > 0.0 and last[4] > 0.0  # the policy moved away from the one that collected the data
+
+    model = a2c.learn(network="mlp", env=env, total_timesteps=0, seed=0)
+    assert model.loss_names == ["policy_loss", "value_loss", "policy_entropy"] and model.step_model is model.policy
+    data = cartpole_rollout(model, nsteps=5)
+    before = model.train(data["obs"], None, data["returns"], data["masks"], data["actions"], data["values"])
+    for _ in range(30):
+        after = model.train(data["obs"], None, data["returns"], data["masks"], data["actions"], data["values"])
+    assert len(before) == 3 and after[1] < before[1] - 0.05  # the value fit improves (RMSprop at 7e-4: slowly)
+    env.close()

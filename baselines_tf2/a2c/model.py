@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.nn.policies import PolicyWithValue
@@ -46,6 +47,7 @@ class A2CModel(OnPolicyLearner):
     """The policy, TF1-style RMSprop and the compiled A2C update (one per rollout)."""
 
     alg = "a2c"
+    loss_terms = LossTerms
 
     def __init__(
         self,
@@ -59,6 +61,14 @@ class A2CModel(OnPolicyLearner):
     ) -> None:
         optimizer = TF1RMSprop(learning_rate=7e-4, rho=alpha, epsilon=epsilon)
         super().__init__(policy, optimizer, ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm)
+
+    def train(self, obs: Any, states: Any, rewards: Any, masks: Any, actions: Any, values: Any) -> list[float]:
+        """baselines' `Model.train`: one RMSprop step on a rollout's arrays (`rewards` are the discounted returns)
+        at the optimizer's current learning rate (learn() anneals it; baselines' model kept its own schedule);
+        [policy_loss, value_loss, policy_entropy]."""
+        lr = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
+        no_neglogpacs = np.zeros(len(rewards), np.float32)  # A2C's loss does not read them
+        return self.train_on_arrays(lr, obs, rewards, masks, actions, values, no_neglogpacs, states)
 
     def loss(self, batch: Minibatch) -> tuple[tf.Tensor, LossTerms]:
         """pg_loss - ent_coef * entropy + vf_coef * vf_loss."""

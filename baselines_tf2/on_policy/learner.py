@@ -71,6 +71,7 @@ class OnPolicyLearner(ABC):
     """
 
     alg: str = ""  # the algorithm's name in checkpoints and the CLI
+    loss_terms: type[NamedTuple]  # the NamedTuple of the loss terms `loss` reports
 
     def __init__(
         self,
@@ -342,6 +343,36 @@ class OnPolicyLearner(ABC):
     @property
     def initial_state(self) -> np.ndarray | None:
         return self.policy.initial_state
+
+    @property
+    def act_model(self) -> PolicyWithValue:
+        """baselines' `act_model` / `train_model` / `step_model`: here one policy acts and trains."""
+        return self.policy
+
+    train_model = step_model = act_model
+
+    @property
+    def loss_names(self) -> list[str]:
+        """The names of the loss terms `train` returns, in order (baselines' `loss_names`)."""
+        return list(self.loss_terms._fields)
+
+    def train_on_arrays(self, lr: float, obs: Any, returns: Any, masks: Any, actions: Any, values: Any,
+                        neglogpacs: Any, states: Any = None) -> list[float]:
+        """One gradient step on one minibatch given as arrays, at learning rate `lr`; the loss terms in
+        `loss_names` order (what baselines' `Model.train` did)."""
+        signature = self.train_step.function.input_signature[0]
+
+        def column(values: Any, spec: tf.TensorSpec) -> tf.Tensor:
+            return tf.convert_to_tensor(np.asarray(values).astype(spec.dtype.as_numpy_dtype, copy=False))
+
+        state_rows = np.zeros((0, 0), np.float32) if states is None else np.asarray(states, np.float32)
+        batch = Minibatch(*(column(array, spec) for array, spec in zip(
+            (obs, returns, masks, actions, values, neglogpacs, state_rows), signature)))
+        self.set_learning_rate(lr)
+        step = self.train_step if self.world.size == 1 else self.averaged_step
+        results = step(batch)
+        self.gradient_steps += 1
+        return [float(results[name]) for name in self.loss_terms._fields]
 
     def step(self, obs: Any, S: np.ndarray | None = None, M: np.ndarray | None = None) -> tuple[Any, ...]:
         """baselines' `model.step`: `(actions, values, states, neglogp)`."""

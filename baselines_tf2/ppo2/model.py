@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import tensorflow as tf
 
@@ -66,6 +66,7 @@ class PPO2Model(OnPolicyLearner):
     """
 
     alg = "ppo2"
+    loss_terms = LossTerms
 
     def __init__(
         self, policy: PolicyWithValue, *, ent_coef: float, vf_coef: float, max_grad_norm: float | None,
@@ -78,6 +79,13 @@ class PPO2Model(OnPolicyLearner):
     def set_cliprange(self, cliprange: float) -> None:
         """Assign the clip range the next steps use (same graph, no retrace)."""
         self.cliprange.assign(float(cliprange))
+
+    def train(self, lr: float, cliprange: float, obs: Any, returns: Any, masks: Any, actions: Any, values: Any,
+              neglogpacs: Any, states: Any = None) -> list[float]:
+        """baselines' `Model.train`: one Adam step on one minibatch (advantages returns - values, normalized
+        over it); [policy_loss, value_loss, policy_entropy, approxkl, clipfrac] (`loss_names`)."""
+        self.set_cliprange(cliprange)
+        return self.train_on_arrays(lr, obs, returns, masks, actions, values, neglogpacs, states)
 
     def loss(self, batch: Minibatch) -> tuple[tf.Tensor, LossTerms]:
         """pg_loss - ent_coef * entropy + vf_coef * vf_loss, with the clip range last assigned."""

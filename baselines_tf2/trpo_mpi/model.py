@@ -52,6 +52,7 @@ class TRPOModel(OnPolicyLearner):
     """The policy (with a separate value network), Adam for the value function, and TRPO's policy step."""
 
     alg = "trpo_mpi"
+    loss_terms = ValueLoss
 
     def __init__(self, policy: PolicyWithValue, *, max_kl: float, cg_iters: int, cg_damping: float,
                  entcoeff: float) -> None:
