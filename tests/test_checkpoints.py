@@ -193,6 +193,16 @@ def test_loading_into_a_model_with_other_spaces_or_algorithm(mlp_checkpoint: Pat
         wider.load(str(mlp_checkpoint))
 
 
+def test_a_checkpoint_loads_into_the_same_network_spelled_with_its_defaults(tmp_path: Path) -> None:
+    """mlp(num_hidden=64) and mlp() are one network: baselines matched the weights, not the spelling."""
+    explicit = ppo2_model(CARTPOLE_OBS, CARTPOLE_ACTIONS, "mlp", num_hidden=64, num_layers=2)
+    explicit.save(str(tmp_path / "explicit"))
+    implicit = ppo2_model(CARTPOLE_OBS, CARTPOLE_ACTIONS, "mlp")
+    implicit.load(str(tmp_path / "explicit"))
+    for saved, loaded in zip(explicit.policy.get_weights(), implicit.policy.get_weights()):
+        np.testing.assert_array_equal(saved[1], loaded[1])
+
+
 class CreatesMarker:
     """Unpickling this creates the file `marker` (a stand-in for arbitrary code run by pickle)."""
 
