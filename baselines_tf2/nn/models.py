@@ -65,6 +65,14 @@ def get_network_builder(name: str | NetworkBuilder) -> NetworkBuilder:
     return _REGISTRY[name]
 
 
+def with_builder_defaults(network: object, network_kwargs: object) -> object:
+    """`network_kwargs` with the defaults of the builder registered as `network` filled in (anything else as is)."""
+    if not isinstance(network, str) or not isinstance(network_kwargs, dict) or network not in _REGISTRY:
+        return network_kwargs
+    parameters = inspect.signature(_REGISTRY[network]).parameters.values()
+    return {**{p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}, **network_kwargs}
+
+
 def is_recurrent_network(name: str) -> bool:
     """Whether the network registered as `name` carries a state (lstm, cnn_lstm, cnn_lnlstm)."""
     return name in _RECURRENT

@@ -6,7 +6,6 @@ needs an annealed scalar (PPO2's clip range) keeps it in a variable of its own, 
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import Any, Iterator, NamedTuple
@@ -17,7 +16,6 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.common.mpi_util import world
-from baselines_tf2.nn.models import get_network_builder, registered_networks
 from baselines_tf2.nn.policies import PolicyWithValue, action_dtype
 from baselines_tf2.nn.tf_util import (
     CompiledFunction,
@@ -29,7 +27,12 @@ from baselines_tf2.nn.tf_util import (
 )
 from baselines_tf2.on_policy.runner import ActingModel, Rollout
 from baselines_tf2.on_policy.saving import policy_metadata, save_policy
-from baselines_tf2.training.checkpoint import CheckpointError, check_spaces_match, load_checkpoint
+from baselines_tf2.training.checkpoint import (
+    CheckpointError,
+    check_network_matches,
+    check_spaces_match,
+    load_checkpoint,
+)
 from baselines_tf2.training.nonfinite import NonFiniteGuard
 
 
@@ -60,15 +63,6 @@ def minibatch_signature(policy: PolicyWithValue) -> Minibatch:
         neglogpacs=scalar_batch,
         states=tf.TensorSpec([None, policy.state_size], tf.float32),
     )
-
-
-def with_builder_defaults(network: Any, network_kwargs: Any) -> Any:
-    """`network_kwargs` with the registered builder's defaults filled in (as they are for anything else)."""
-    if not isinstance(network, str) or not isinstance(network_kwargs, dict) or network not in registered_networks():
-        return network_kwargs
-    parameters = inspect.signature(get_network_builder(network)).parameters.values()
-    defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
-    return {**defaults, **network_kwargs}
 
 
 class OnPolicyLearner(ABC):
@@ -334,14 +328,11 @@ class OnPolicyLearner(ABC):
         if metadata.get("alg") != self.alg:
             raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint; this model is {self.alg!r}")
         check_spaces_match(metadata, self.policy.observation_space, self.policy.action_space, path)
-        for key in ("network", "network_kwargs", "value_network"):
-            saved, ours = metadata.get(key), self.policy.description[key]
-            if key == "network_kwargs":  # mlp(num_hidden=64) is the same network as mlp() (baselines matched weights)
-                saved, ours = (with_builder_defaults(self.policy.description["network"], kwargs)
-                               for kwargs in (saved, ours))
-            if saved != ours:
-                raise CheckpointError(f"{path!r} holds {key} {metadata.get(key)!r}, but this model has "
-                                      f"{self.policy.description[key]!r}")
+        description = self.policy.description
+        check_network_matches(metadata, description["network"], description["network_kwargs"], path)
+        if metadata.get("value_network") != description["value_network"]:
+            raise CheckpointError(f"{path!r} holds value_network {metadata.get('value_network')!r}, but this model "
+                                  f"has {description['value_network']!r}")
         try:
             self.policy.set_weights(groups["policy"])
             if "optimizer" in groups:

@@ -634,10 +634,17 @@ def check_spaces_match(
 
 def check_network_matches(metadata: Mapping[str, Any], network: str, network_kwargs: Mapping[str, Any],
                           path: str) -> None:
-    """Raise CheckpointError if a checkpoint was saved by another network or with other network kwargs."""
-    for key, ours in (("network", network), ("network_kwargs", json_normalized(dict(network_kwargs)))):
-        if metadata.get(key) != ours:
-            raise CheckpointError(f"{path!r} holds {key} {_short(metadata.get(key))}, but this model has {ours!r}")
+    """Raise CheckpointError if a checkpoint was saved by another network or with other network kwargs; a
+    registered builder's defaults count as given (mlp() and mlp(num_hidden=64) are one network)."""
+    from baselines_tf2.nn.models import with_builder_defaults  # the network exists, so TensorFlow is loaded
+
+    if metadata.get("network") != network:
+        raise CheckpointError(f"{path!r} holds network {_short(metadata.get('network'))}, but this model has "
+                              f"{network!r}")
+    ours = json_normalized(dict(network_kwargs))
+    saved = metadata.get("network_kwargs")
+    if json_normalized(with_builder_defaults(network, saved)) != json_normalized(with_builder_defaults(network, ours)):
+        raise CheckpointError(f"{path!r} holds network_kwargs {_short(saved)}, but this model has {ours!r}")
 
 
 def _describe_space(space_json: Any) -> str:
