@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any, Callable, ClassVar
 
 from baselines_tf2.a2c.model import A2CModel
+from baselines_tf2.a2c.utils import schedules
 from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.validation import require_choice, require_int, require_number, whole_floats_as_ints
 from baselines_tf2.common.vec_env import VecEnv
@@ -15,32 +16,8 @@ from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
 from baselines_tf2.training.config import config_from_arguments, run_options_from_arguments
 from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 
-
-def _middle_drop(progress: float) -> float:
-    return 0.075 if 1.0 - progress < 0.75 else 1.0 - progress
-
-
-def _double_linear_con(progress: float) -> float:
-    return max(1.0 - 2.0 * progress, 0.125)
-
-
-def _double_middle_drop(progress: float) -> float:
-    remaining = 1.0 - progress
-    if remaining < 0.25:
-        return 0.125
-    if remaining < 0.75:
-        return 0.075
-    return remaining
-
-
 # baselines' named learning-rate schedules, as multipliers of lr by training progress (0 -> 1)
-LR_SCHEDULES: dict[str, Callable[[float], float]] = {
-    "constant": lambda progress: 1.0,
-    "linear": lambda progress: 1.0 - progress,
-    "middle_drop": _middle_drop,
-    "double_linear_con": _double_linear_con,
-    "double_middle_drop": _double_middle_drop,
-}
+LR_SCHEDULES = schedules
 
 
 @dataclasses.dataclass(frozen=True)
