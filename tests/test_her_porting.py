@@ -302,3 +302,31 @@ def test_usage_errors_exit_2(checkpoints: dict[str, Path], tmp_path: Path,
     result = subprocess.run([sys.executable, "-m", "baselines_tf2.her.experiment.play", str(tmp_path / "missing")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_get_actions_takes_baselines_call(checkpoints: dict[str, Path]) -> None:
+    """baselines' policy.get_actions(o, ag, g, noise_eps, random_eps, use_target_net, compute_Q) on our agent."""
+    from baselines_tf2.her.her import policy_from_checkpoint
+    from baselines_tf2.training.checkpoint import load_checkpoint
+
+    path = str(checkpoints["recipe"])
+    agent = policy_from_checkpoint(*load_checkpoint(path), path)
+    rng = np.random.default_rng(0)
+    o, ag, g = rng.normal(size=(5, 10)), rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    greedy = agent.get_actions(o, ag, g)
+    expected = agent({"observation": o, "achieved_goal": ag, "desired_goal": g})
+    np.testing.assert_allclose(greedy, expected, rtol=1e-6)
+    one = agent.get_actions(o[0], ag[0], g[0])  # a batch of one comes back as one action
+    assert one.shape == (4,)
+    np.testing.assert_allclose(one, expected[0], rtol=1e-6)
+    actions, q = agent.get_actions(o, ag, g, compute_Q=True)
+    assert actions.shape == (5, 4) and q.shape == (5, 1)
+    np.random.seed(0)
+    noisy = agent.get_actions(o, ag, g, noise_eps=0.2)
+    assert np.all(np.abs(noisy) <= 1.0) and not np.allclose(noisy, greedy)
+    np.random.seed(0)
+    np.testing.assert_array_equal(agent.get_actions(o, ag, g, noise_eps=0.2), noisy)  # NumPy's global generator
+    replaced = agent.get_actions(np.repeat(o, 40, 0), np.repeat(ag, 40, 0), np.repeat(g, 40, 0), random_eps=1.0)
+    assert replaced.std() > 0.4  # every row uniform in [-1, 1] (std 0.58), not the actor's
+    target = agent.get_actions(o, ag, g, use_target_net=True)
+    assert target.shape == (5, 4)

@@ -45,7 +45,7 @@ class DDPG(ddpg_learner.DDPG):
         # parent traces the update
         self.return_bound = 1.0 / (1.0 - config.gamma) if config.clip_return else np.inf
         super().__init__(observation_space, action_space, network, network_kwargs, config, seed=seed)
-        self.observation_size = goal_sizes(observation_space)[0]
+        self.observation_size, self.goal_size = goal_sizes(observation_space)
         self.demonstrations_observed = False  # whether after_rollout has added the demonstrations to the statistics
         self.move_targets = CompiledFunction(self._move_targets, [])
         obs_spec = tf.TensorSpec([None, self.obs_size], tf.float32)
@@ -99,6 +99,26 @@ class DDPG(ddpg_learner.DDPG):
         """Q of the actor's actions for raw flat observations (the test rollouts' mean_Q)."""
         normalized = self.normalizer(obs)
         return self.critic([normalized, self.actor(normalized)])
+
+    def get_actions(self, o: Any, ag: Any, g: Any, noise_eps: float = 0.0, random_eps: float = 0.0,
+                    use_target_net: bool = False, compute_Q: bool = False) -> Any:
+        """baselines' `policy.get_actions(o, ag, g, ...)`: the (target) actor's actions for observations `o`,
+        achieved goals `ag` and goals `g`, in the env's units, with N(0, noise_eps) noise (clipped) and each row
+        replaced by a uniform action with probability random_eps (NumPy's global generator, as baselines'); a
+        batch of one comes back as one action; with compute_Q, `[actions, Q of the noiseless actions]`."""
+        obs = {"observation": np.reshape(o, (-1, self.observation_size)),
+               "achieved_goal": np.reshape(ag, (-1, self.goal_size)),
+               "desired_goal": np.reshape(g, (-1, self.goal_size))}
+        normalized = self.normalizer(self.obs_tensor(obs))
+        actor, critic = (self.target_actor, self.target_critic) if use_target_net else (self.actor, self.critic)
+        greedy = actor(normalized)
+        actions = np.clip(greedy.numpy() + noise_eps * np.random.randn(*greedy.shape), -1.0, 1.0)
+        replaced = np.random.binomial(1, random_eps, len(actions)).astype(bool)
+        actions[replaced] = np.random.uniform(-1.0, 1.0, (int(replaced.sum()), self.nb_actions))
+        actions = self.scale_actions(actions)
+        if len(actions) == 1:
+            actions = actions[0]
+        return [actions, critic([normalized, greedy]).numpy().reshape(-1, 1)] if compute_Q else actions
 
     # ---- exploration and the cycle's hooks --------------------------------------------------------------
 
