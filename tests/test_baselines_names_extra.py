@@ -319,3 +319,42 @@ def test_ppo2_and_a2c_models_train_on_arrays_as_baselines_model_train() -> None:
         after = model.train(data["obs"], None, data["returns"], data["masks"], data["actions"], data["values"])
     assert len(before) == 3 and after[1] < before[1] - 0.05  # the value fit improves (RMSprop at 7e-4: slowly)
     env.close()
+
+
+def test_ddpg_models_build_on_first_call_and_list_baselines_variable_sets() -> None:
+    import tensorflow as tf
+
+    from baselines_tf2.ddpg.models import Actor, Critic
+
+    actor, critic = Actor(2, network="mlp", num_hidden=8, layer_norm=True), Critic(network="mlp", num_hidden=8)
+    assert actor.vars == actor.trainable_vars == actor.perturbable_vars == []  # nothing before the first call
+    obs = tf.zeros((3, 5))
+    actions = actor(obs)
+    assert actions.shape == (3, 2) and critic(obs, actions).shape == (3, 1)
+    assert actor(obs, reuse=True) is not None and len(actor.vars) == len(actor.trainable_vars)
+    norms = [v for v in actor.trainable_vars if v.path.endswith(("/gamma", "/beta"))]  # the layer norms' scales
+    assert len(norms) == 4  # gamma and beta of each of the 2 hidden layers' norms
+    assert len(actor.perturbable_vars) == len(actor.trainable_vars) - len(norms)  # baselines: all but LayerNorm's
+    assert [v.path for v in critic.output_vars] == [v.path for v in critic.model.get_layer("output").weights]
+
+
+def test_noise_and_replay_follow_numpy_global_seed_as_baselines() -> None:
+    """baselines drew action noise and replay samples from NumPy's global generator: np.random.seed repeats them."""
+    from baselines_tf2.ddpg.memory import Memory
+    from baselines_tf2.ddpg.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+
+    def draws() -> list[np.ndarray]:
+        normal, ou = NormalActionNoise(np.zeros(2), np.ones(2)), OrnsteinUhlenbeckActionNoise(np.zeros(2), np.ones(2))
+        memory = Memory(limit=100, action_shape=(1,), observation_shape=(2,))
+        for i in range(50):
+            memory.append(np.full(2, i), np.zeros(1), 0.0, np.full(2, i + 1), False)
+        return [normal(), ou(), ou(), memory.sample(8)["obs0"]]
+
+    np.random.seed(3)
+    first = draws()
+    np.random.seed(3)
+    second = draws()
+    np.random.seed(4)
+    third = draws()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert not any(np.array_equal(a, c) for a, c in zip(first, third))

@@ -354,3 +354,21 @@ def test_update_and_acting_trace_once_whatever_the_batch(alg: str) -> None:
         agent(replay_batch(size=size)["obs0"])
     assert agent._train.experimental_get_tracing_count() == 1
     assert agent.deterministic_actions.experimental_get_tracing_count() == 1
+
+
+def test_off_policy_step_refuses_baselines_ddpg_positional_call() -> None:
+    """baselines' DDPG `step(obs, apply_noise, compute_Q)` returned [-1, 1] actions and Q; ours returns env units,
+    so that call must fail rather than bind its flags to S and M."""
+    import gymnasium
+
+    from baselines_tf2.common.vec_env import DummyVecEnv
+    from baselines_tf2.ddpg import ddpg
+
+    env = DummyVecEnv([lambda: gymnasium.make("Pendulum-v1")])
+    agent = ddpg.learn(network="mlp", env=env, total_timesteps=0, seed=0, num_hidden=8)
+    obs = env.reset()
+    actions, *_ = agent.step(obs, S=None, M=None)
+    assert actions.shape == (1, 1) and abs(float(actions[0, 0])) <= 2.0
+    with pytest.raises(TypeError):
+        agent.step(obs, False, True)
+    env.close()

@@ -108,6 +108,9 @@ def test_policy_builders_refuse_what_they_cannot_build() -> None:
     space = gymnasium.spaces.Box(-1, 1, (3,), np.float32)
     with pytest.raises(ValueError, match="gaussian_fixed_var=False"):
         mlp_policy.MlpPolicy("pi", space, space, hid_size=8, num_hid_layers=1, gaussian_fixed_var=False)
+    # for discrete actions baselines' flag changes nothing, so it is accepted
+    mlp_policy.MlpPolicy("pi", space, gymnasium.spaces.Discrete(2), hid_size=8, num_hid_layers=1,
+                         gaussian_fixed_var=False)
     with pytest.raises(ValueError, match="kind must be one of"):
         cnn_policy.CnnPolicy("pi", gymnasium.spaces.Box(0, 255, (84, 84, 1), np.uint8), gymnasium.spaces.Discrete(4),
                              kind="medium")

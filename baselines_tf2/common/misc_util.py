@@ -87,6 +87,12 @@ def set_global_seeds(i: int | None) -> None:
         seed_tensorflow(seed)
 
 
+def seeded_generator(seed: int | None = None) -> np.random.Generator:
+    """A NumPy Generator seeded with `seed`, or else from NumPy's global generator, so code seeded the baselines way
+    (`np.random.seed`, `set_global_seeds`) repeats as baselines' draws from the global generator did."""
+    return np.random.default_rng(np.random.randint(2**31 - 1) if seed is None else seed)
+
+
 def pretty_eta(seconds_left: float) -> str:
     """Seconds as a readable estimate: '2 days and 3 hours', '2 hours and 37 minutes', 'less than a minute'."""
     minutes_left, _ = divmod(int(seconds_left), 60)

@@ -28,7 +28,14 @@ from baselines_tf2.nn.tf_util import (
     split_flat,
 )
 from baselines_tf2.off_policy.agent import OffPolicyAgent, batch_signature
-from baselines_tf2.off_policy.networks import build_actor, build_critic, copy_weights, l2_penalty, soft_update
+from baselines_tf2.off_policy.networks import (
+    build_actor,
+    build_critic,
+    copy_weights,
+    is_perturbable,
+    l2_penalty,
+    soft_update,
+)
 
 MIN_RETURN_VARIANCE = 1e-2  # the return statistics' variance floor, as the observation statistics'
 RANK_OWN_GROUPS = ("rng", "perturbed_actor")  # under MPI each rank explores with its own noise
@@ -163,7 +170,7 @@ class DDPG(OffPolicyAgent):
     def _perturb(self, target: keras.Model, stddev: tf.Tensor) -> None:
         """target <- actor + N(0, stddev) on the trainable weights but layer norms' (baselines' perturbable_vars)."""
         for variable, perturbed in zip(self.actor.weights, target.weights):
-            if variable.trainable and "layer_norm" not in variable.path and "_ln" not in variable.path:
+            if is_perturbable(variable):
                 perturbed.assign(variable + self.generator.normal(tf.shape(variable), stddev=stddev))
             else:
                 perturbed.assign(variable)

@@ -8,7 +8,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from baselines_tf2.off_policy.networks import build_actor, build_critic
+from baselines_tf2.off_policy.networks import build_actor, build_critic, is_perturbable
 
 
 class Model:
@@ -29,6 +29,12 @@ class Model:
     def trainable_vars(self) -> list[tf.Variable]:
         """Trainable variables (empty before the first call)."""
         return [] if self.model is None else list(self.model.trainable_variables)
+
+    @property
+    def perturbable_vars(self) -> list[tf.Variable]:
+        """The trainable variables parameter noise perturbs: all but the layer norms' (empty before the first
+        call)."""
+        return [variable for variable in self.trainable_vars if is_perturbable(variable)]
 
 
 class Actor(Model):

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from baselines_tf2.common.misc_util import seeded_generator
+
 NOISE_TYPES = ("none", "normal_<sigma>", "ou_<sigma>", "adaptive-param_<sigma>")
 
 
@@ -62,7 +64,7 @@ class NormalActionNoise(ActionNoise):
     def __init__(self, mu: Any, sigma: Any, rng: np.random.Generator | None = None) -> None:
         self.mu = np.asarray(mu, np.float64)
         self.sigma = np.asarray(sigma, np.float64)
-        self.rng = rng or np.random.default_rng()
+        self.rng = rng or seeded_generator()
 
     def __call__(self) -> np.ndarray:
         return self.rng.normal(self.mu, self.sigma)
@@ -81,7 +83,7 @@ class OrnsteinUhlenbeckActionNoise(ActionNoise):
         self.theta = theta
         self.dt = dt
         self.x0 = x0
-        self.rng = rng or np.random.default_rng()
+        self.rng = rng or seeded_generator()
         self.x_prev = np.zeros_like(self.mu)
         self.reset()
 

@@ -13,6 +13,7 @@ from typing import Any, Union
 import numpy as np
 import numpy.typing as npt
 
+from baselines_tf2.common.misc_util import seeded_generator
 from baselines_tf2.common.segment_tree import MinSegmentTree, SumSegmentTree
 from baselines_tf2.common.validation import require_int
 from baselines_tf2.deepq.replay_storage import FrameStackObservations, TransitionObservations
@@ -50,7 +51,7 @@ class ReplayBuffer:
 
     def __init__(self, size: int, seed: int | None = None) -> None:
         self._maxsize = require_int("size", size, minimum=1)
-        self._rng = np.random.default_rng(np.random.randint(2**31 - 1) if seed is None else seed)
+        self._rng = seeded_generator(seed)
         self._observations: ObservationStorage | None = None
         self._actions: np.ndarray | None = None
         self._rewards = np.zeros(self._maxsize, np.float32)

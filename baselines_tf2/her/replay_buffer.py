@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 import gymnasium
 import numpy as np
 
+from baselines_tf2.common.misc_util import seeded_generator
 from baselines_tf2.common.validation import require_int
 from baselines_tf2.off_policy.config import REPLAY_BUFFER_NAMES
 from baselines_tf2.off_policy.goals import GOAL_KEYS, describe_goal_space_problem, goal_sizes, is_goal_space
@@ -56,7 +57,7 @@ class HerReplayBuffer:
         self.relabel_probability = 0.0 if self.strategy == "none" else 1.0 - 1.0 / (1.0 + n_sampled_goal)
         self.compute_reward = compute_reward
         self.flatten = flatten
-        self.rng = np.random.default_rng(seed)
+        self.rng = seeded_generator(seed)
         obs_size, goal_size = goal_sizes(observation_space)  # type: ignore[arg-type]  # a goal space: a Dict
         shapes = {"observation": (obs_size,), "achieved_goal": (goal_size,), "desired_goal": (goal_size,),
                   "next_observation": (obs_size,), "next_achieved_goal": (goal_size,),

@@ -187,8 +187,10 @@ class OffPolicyAgent(ABC):
         """The acting interface play uses (this object)."""
         return self
 
-    def step(self, obs: Any, S: Any = None, M: Any = None) -> tuple[np.ndarray, None, None, None]:
-        """baselines' model.step shape: actions without exploration noise (SAC samples), no values or states."""
+    def step(self, obs: Any, *, S: Any = None, M: Any = None) -> tuple[np.ndarray, None, None, None]:
+        """baselines' model.step shape: actions in the env's units without exploration noise, no values or states.
+        S and M are keyword-only, so baselines' DDPG call `step(obs, apply_noise, compute_Q)` (actions in [-1, 1]
+        and Q) fails instead of binding them."""
         return self(obs), None, None, None
 
     def act_deterministic(self, obs: Any, S: Any = None, M: Any = None) -> tuple[np.ndarray, None]:

@@ -85,6 +85,12 @@ def critic_variables(critics: Sequence[keras.Model]) -> list[tf.Variable]:
     return [variable for critic in critics for variable in critic.trainable_variables]
 
 
+def is_perturbable(variable: tf.Variable) -> bool:
+    """Whether parameter noise perturbs `variable`: trainable and not a layer norm's (baselines' perturbable_vars;
+    the mlp torso names its layer norms `layer_norm*`, the recurrent ones `*_ln*`)."""
+    return bool(variable.trainable) and "layer_norm" not in variable.path and "_ln" not in variable.path
+
+
 def copy_weights(target: keras.Model, source: keras.Model) -> None:
     """Make `target` an exact copy of `source` (same architecture)."""
     for target_variable, variable in zip(target.weights, source.weights):

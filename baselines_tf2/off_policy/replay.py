@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from baselines_tf2.common.misc_util import seeded_generator
 from baselines_tf2.common.validation import require_int
 
 FIELDS = ("obs0", "actions", "rewards", "obs1", "terminals1")
@@ -26,7 +27,7 @@ class Memory:
         self.limit = require_int("limit", limit, minimum=1)
         self.observation_shape = tuple(observation_shape)
         self.flatten = flatten
-        self.rng = np.random.default_rng(seed)
+        self.rng = seeded_generator(seed)
         shapes = {"obs0": observation_shape, "actions": action_shape, "rewards": (1,), "obs1": observation_shape,
                   "terminals1": (1,)}
         self.arrays = {name: np.zeros((self.limit, *shape), np.float32) for name, shape in shapes.items()}

@@ -74,7 +74,7 @@ class MlpPolicy(BasePolicy):
 
     def __init__(self, name: str, ob_space: gymnasium.Space, ac_space: gymnasium.Space, hid_size: int,
                  num_hid_layers: int, gaussian_fixed_var: bool = True, **_tf1_options: Any) -> None:
-        if not gaussian_fixed_var:
+        if not gaussian_fixed_var and isinstance(ac_space, gymnasium.spaces.Box):  # (it changes nothing otherwise)
             raise ValueError("gaussian_fixed_var=False (a log std output per state) is not supported; the Gaussian's "
                              "log std is one trainable vector, as with baselines' default gaussian_fixed_var=True")
         if not isinstance(ob_space, gymnasium.spaces.Box):
