@@ -82,7 +82,10 @@ def network_keys(network: str) -> set[str]:
 
 
 def default_run_dir(alg: str, env_id: str) -> str:
-    """runs/<alg>-<env>-<time>: one folder per run for logs, monitor files, TensorBoard and checkpoints."""
+    """The run's folder when --log_path is not given: $OPENAI_LOGDIR if set (as baselines' logger.configure()),
+    else runs/<alg>-<env>-<time>: one folder per run for logs, monitor files, TensorBoard and checkpoints."""
+    if os.environ.get("OPENAI_LOGDIR"):
+        return os.path.expanduser(os.environ["OPENAI_LOGDIR"])
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return os.path.join("runs", f"{alg}-{env_id.replace('/', '_')}-{stamp}")
 
@@ -156,6 +159,11 @@ def check_output_paths(parser: argparse.ArgumentParser, args: argparse.Namespace
         reason = unwritable_reason(args.log_path)
         if reason:
             parser.error(f"--log_path={args.log_path} cannot hold the run's logs: {reason}")
+    elif os.environ.get("OPENAI_LOGDIR"):
+        reason = unwritable_reason(os.path.expanduser(os.environ["OPENAI_LOGDIR"]))
+        if reason:
+            parser.error(f"OPENAI_LOGDIR={os.environ['OPENAI_LOGDIR']} (the run's folder without --log_path) cannot "
+                         f"hold the run's logs: {reason}")
     if args.save_path:
         save_path = os.path.expanduser(args.save_path)
         reason = (f"{save_path!r} is a directory; give a file name" if os.path.isdir(save_path)

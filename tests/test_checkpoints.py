@@ -25,7 +25,7 @@ from baselines_tf2.on_policy.saving import build_policy_from_metadata
 from baselines_tf2.ppo2 import ppo2
 from baselines_tf2.ppo2.model import PPO2Model
 from baselines_tf2.training.agent import load_policy
-from baselines_tf2.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from baselines_tf2.training.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 
 CARTPOLE_OBS = gymnasium.make("CartPole-v1").observation_space
 CARTPOLE_ACTIONS = gymnasium.spaces.Discrete(2)
@@ -261,6 +261,17 @@ def test_save_leaves_only_the_checkpoint(tmp_path: Path, small_model: PPO2Model)
     small_model.save(str(tmp_path / "model"))  # overwriting too
     assert sorted(os.listdir(tmp_path)) == ["model"]
     load_policy(str(tmp_path / "model"))
+
+
+def test_paths_starting_with_a_tilde_are_under_home(tmp_path: Path, small_model: PPO2Model,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """baselines' README loads `--load_path=~/models/pong_20M_ppo2`; the shell leaves that `~` to the program."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    small_model.save("~/models/cartpole")
+    assert (tmp_path / "models" / "cartpole").is_file() and not Path("~").exists()
+    assert read_metadata("~/models/cartpole")["alg"] == "ppo2"
+    small_model.load("~/models/cartpole")
+    load_policy("~/models/cartpole")
 
 
 def _failing(*args: Any, **kwargs: Any) -> None:

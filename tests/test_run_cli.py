@@ -269,3 +269,19 @@ def test_play_on_a_corrupt_file_exits_2_with_a_clear_message(play_results: dict[
     assert result.returncode == 2
     assert "play.py: error:" in result.stderr and "truncated/corrupt" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_openai_logdir_is_the_run_folder_without_log_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """baselines' docs: OPENAI_LOGDIR=... python -m baselines.run ... logs there (logger.configure() read it)."""
+    monkeypatch.setenv("OPENAI_LOGDIR", str(tmp_path / "logs" / "cartpole-ppo"))
+    finished = _run_in_process(["--alg=ppo2", "--env=CartPole-v1", "--num_env=1", "--num_timesteps=256",
+                                "--nsteps=128", "--seed=0"], tmp_path, capsys)
+    assert finished.returncode == 0, finished.stderr
+    assert (tmp_path / "logs" / "cartpole-ppo" / "progress.csv").is_file()
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setenv("OPENAI_LOGDIR", str(tmp_path / "a_file"))
+    refused = _run_in_process(["--alg=ppo2", "--env=CartPole-v1", "--num_timesteps=0"], tmp_path, capsys)
+    assert refused.returncode == 2
+    assert "OPENAI_LOGDIR=" in refused.stderr and "cannot hold the run's logs" in refused.stderr

@@ -68,7 +68,7 @@ def save_checkpoint(
     """Write a checkpoint atomically: readers see the old file or the complete new one, never a partial one.
 
     Arrays stream into the file one at a time (a replay buffer of gigabytes is never copied in memory);
-    `metadata.json`, with every array's checksum, is the archive's last entry."""
+    `metadata.json`, with every array's checksum, is the archive's last entry. `~` is the home folder."""
     for named_arrays in groups.values():
         for name, array in named_arrays:
             if np.asarray(array).dtype == object:
@@ -100,7 +100,7 @@ def save_checkpoint(
                 raise
             raise interrupt from None
 
-    atomic_write(path, write_or_reraise_interrupt)
+    atomic_write(os.path.expanduser(os.fspath(path)), write_or_reraise_interrupt)
 
 
 def _interrupt_behind(error: BaseException) -> BaseException | None:
@@ -153,8 +153,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
 
 
 def resolve_checkpoint_path(path: str | os.PathLike[str]) -> str:
-    """A checkpoint file from a file path, a checkpoints folder, or a run folder (folders through `latest`)."""
-    path = os.fspath(path)
+    """A checkpoint file from a file path, a checkpoints folder, or a run folder (folders through `latest`); `~`
+    is the home folder, as baselines' load_variables read it."""
+    path = os.path.expanduser(os.fspath(path))
     if not os.path.isdir(path):
         return path
     for folder in (path, os.path.join(path, CHECKPOINTS_SUBDIR)):
