@@ -414,6 +414,13 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
     if not args.env_timeout > 0:
         parser.error(f"--env_timeout must be a positive number of seconds, got {args.env_timeout}")
     check_output_paths(parser, args)
+    if args.extra_import is not None:
+        try:
+            importlib.import_module(args.extra_import)
+        except ImportError as err:
+            parser.error(f"--extra_import={args.extra_import} cannot be imported: {err}")
+        if ":" not in args.env:  # env workers import it too ('module:EnvId'), as forked ones inherited it
+            args.env = f"{args.extra_import}:{args.env}"
     try:
         progress_interval()
     except ValueError as err:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import sys
 from pathlib import Path
 
 import gymnasium
@@ -103,6 +104,10 @@ USAGE_ERRORS = {
     "load_path_other_alg": (
         ["--alg=a2c", "--env=CartPole-v1", "--load_path={checkpoint}"],
         [r"--load_path: .*'ppo2' checkpoint, not one of --alg=a2c"],
+    ),
+    "extra_import_missing": (
+        ["--env=CartPole-v1", "--extra_import=no_such_module_for_run"],
+        [r"--extra_import=no_such_module_for_run cannot be imported: No module named 'no_such_module_for_run'"],
     ),
     "load_path_other_network_options": (
         ["--env=CartPole-v1", "--num_env=1", "--num_hidden=32", "--load_path={checkpoint}"],
@@ -285,3 +290,20 @@ def test_openai_logdir_is_the_run_folder_without_log_path(tmp_path: Path, monkey
     refused = _run_in_process(["--alg=ppo2", "--env=CartPole-v1", "--num_timesteps=0"], tmp_path, capsys)
     assert refused.returncode == 2
     assert "OPENAI_LOGDIR=" in refused.stderr and "cannot hold the run's logs" in refused.stderr
+
+
+def test_extra_import_registers_envs_before_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """baselines' --extra_import: a module that registers an env is imported before --env is looked up."""
+    (tmp_path / "cli_registering_envs.py").write_text(
+        "import gymnasium\n"
+        "gymnasium.register(id='CliCartPole-v0', entry_point='gymnasium.envs.classic_control:CartPoleEnv',"
+        " max_episode_steps=20)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        finished = _run_in_process(["--alg=ppo2", "--env=CliCartPole-v0", "--extra_import=cli_registering_envs",
+                                    "--num_timesteps=0", f"--log_path={tmp_path / 'run'}"], tmp_path, capsys)
+    finally:
+        sys.modules.pop("cli_registering_envs", None)
+        gymnasium.registry.pop("CliCartPole-v0", None)
+    assert finished.returncode == 0, finished.stderr[-2000:]

@@ -472,6 +472,8 @@ def common_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num_timesteps", type=float, default=1e6)
     parser.add_argument("--network", help="network type (mlp, cnn, lstm, cnn_lstm, conv_only, ...)", default=None)
     parser.add_argument("--gamestate", help="game state to load (retro games only)", default=None)
+    parser.add_argument("--extra_import", help="module to import before the env is made (e.g. one registering "
+                        "custom envs), as baselines'", default=None, type=str)
     parser.add_argument("--num_env", help="number of parallel envs; default: number of cores", default=None, type=int)
     parser.add_argument("--reward_scale", help="reward scale factor", default=1.0, type=float)
     parser.add_argument("--save_path", help="where to save the trained model", default=None, type=str)
