@@ -496,6 +496,12 @@ def test_make_mujoco_env_and_robotics_env() -> None:
             cmd_util.make_robotics_env("FetchReach-v4", seed=0)
     args = cmd_util.robotics_arg_parser().parse_args(["--seed", "3"])
     assert (args.env, args.seed, args.num_timesteps) == ("FetchReach-v4", 3, int(1e6))
+    # the scripts' --num-timesteps, and run.py's --num_timesteps=1e6 spelling that later baselines parsers took
+    for make in (cmd_util.atari_arg_parser, cmd_util.mujoco_arg_parser, cmd_util.robotics_arg_parser):
+        assert make().parse_args(["--num-timesteps", "5000"]).num_timesteps == 5000
+        assert make().parse_args(["--num_timesteps=2e6"]).num_timesteps == 2_000_000
+        with pytest.raises(SystemExit):
+            make().parse_args(["--num_timesteps=1.5"])
 
 
 # ---- baselines' test envs --------------------------------------------------------------------------------

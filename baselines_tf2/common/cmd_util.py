@@ -423,12 +423,24 @@ def arg_parser() -> argparse.ArgumentParser:
     return argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
+def timestep_count(value: str) -> int:
+    """A whole number of steps, also written as a float (`1e6`, as run.py's --num_timesteps takes it)."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of steps, got {value!r}") from None
+    if not number.is_integer() or number < 0:
+        raise argparse.ArgumentTypeError(f"a whole number of steps >= 0, got {value!r}")
+    return int(number)
+
+
 def atari_arg_parser() -> argparse.ArgumentParser:
-    """baselines' parser of its run_atari.py scripts: --env, --seed, --num-timesteps."""
+    """baselines' parser of its run_atari.py scripts: --env, --seed, --num-timesteps (or run.py's
+    --num_timesteps=1e6 spelling)."""
     parser = arg_parser()
     parser.add_argument("--env", help="environment id", default="BreakoutNoFrameskip-v4")
     parser.add_argument("--seed", help="RNG seed", type=int, default=0)
-    parser.add_argument("--num-timesteps", type=int, default=int(10e6))
+    parser.add_argument("--num-timesteps", "--num_timesteps", type=timestep_count, default=int(10e6))
     return parser
 
 
@@ -438,7 +450,7 @@ def mujoco_arg_parser() -> argparse.ArgumentParser:
     parser = arg_parser()
     parser.add_argument("--env", help="environment id", type=str, default="Reacher-v5")
     parser.add_argument("--seed", help="RNG seed", type=int, default=0)
-    parser.add_argument("--num-timesteps", type=int, default=int(1e6))
+    parser.add_argument("--num-timesteps", "--num_timesteps", type=timestep_count, default=int(1e6))
     parser.add_argument("--play", default=False, action="store_true")
     return parser
 
@@ -449,7 +461,7 @@ def robotics_arg_parser() -> argparse.ArgumentParser:
     parser = arg_parser()
     parser.add_argument("--env", help="environment id", type=str, default="FetchReach-v4")
     parser.add_argument("--seed", help="RNG seed", type=int, default=None)
-    parser.add_argument("--num-timesteps", type=int, default=int(1e6))
+    parser.add_argument("--num-timesteps", "--num_timesteps", type=timestep_count, default=int(1e6))
     return parser
 
 
