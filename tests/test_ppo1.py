@@ -183,3 +183,8 @@ def test_ppo1_solves_cartpole() -> None:
     model = pposgd_simple.learn(cartpole(), mlp_policy_fn, timesteps_per_actorbatch=2048, max_timesteps=60_000,
                                 schedule="linear", seed=0, **SETTINGS)
     assert mean_return(model) >= 475.0
+
+
+def test_ppo1_model_names_its_own_loss_terms() -> None:
+    model = pposgd_simple.learn(cartpole(), mlp_policy_fn, timesteps_per_actorbatch=64, max_iters=1, **SETTINGS)
+    assert model.loss_names == ["pol_surr", "pol_entpen", "vf_loss", "approxkl", "ent"]

@@ -108,6 +108,8 @@ def test_iterbatches_and_dataset_cover_every_row_once_per_pass() -> None:
     once = Dataset({"x": rows}, shuffle=False, rng=np.random.default_rng(2))
     first, second = (np.concatenate([batch["x"] for batch in once.iterate_once(5)]) for _ in range(2))
     assert np.array_equal(first, second) and not np.array_equal(first, rows)
+    with pytest.raises(ValueError, match="batch_size"):
+        next(once.iterate_once(0))  # would never end
     with pytest.raises(ValueError, match="exactly one of num_batches and batch_size"):
         list(iterbatches((rows,)))
     with pytest.raises(ValueError, match="same length"):

@@ -16,9 +16,6 @@ from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
 from baselines_tf2.training.config import config_from_arguments, run_options_from_arguments
 from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 
-# baselines' named learning-rate schedules, as multipliers of lr by training progress (0 -> 1)
-LR_SCHEDULES = schedules
-
 
 @dataclasses.dataclass(frozen=True)
 class LrSchedule:
@@ -28,7 +25,7 @@ class LrSchedule:
     name: str
 
     def __call__(self, frac_remaining: float) -> float:
-        return self.lr * LR_SCHEDULES[self.name](1.0 - frac_remaining)
+        return self.lr * schedules[self.name](1.0 - frac_remaining)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +56,7 @@ class A2CConfig:
         for name in ("nsteps", "log_interval"):
             require_int(name, getattr(self, name), minimum=1)
         require_int("save_interval", self.save_interval, minimum=0)
-        require_choice("lrschedule", self.lrschedule, sorted(LR_SCHEDULES))
+        require_choice("lrschedule", self.lrschedule, sorted(schedules))
         for name in ("lr", "epsilon"):
             require_number(name, getattr(self, name), above=0)
         for name in ("ent_coef", "vf_coef"):

@@ -19,10 +19,10 @@ from baselines_tf2.common.math_util import discount_with_dones
 from baselines_tf2.common.validation import require_choice
 
 __all__ = [
-    'sample', 'cat_entropy', 'cat_entropy_softmax', 'mse', 'ortho_init', 'conv', 'fc', 'batch_to_seq',
-    'seq_to_batch', 'lstm', 'lnlstm', 'conv_to_fc', 'discount_with_dones', 'find_trainable_variables', 'make_path',
-    'constant', 'linear', 'middle_drop', 'double_linear_con', 'double_middle_drop', 'schedules', 'Scheduler',
-    'EpisodeStats', 'get_by_index', 'check_shape', 'avg_norm', 'gradient_add', 'q_explained_variance',
+    "sample", "cat_entropy", "cat_entropy_softmax", "mse", "ortho_init", "conv", "fc", "batch_to_seq",
+    "seq_to_batch", "lstm", "lnlstm", "conv_to_fc", "discount_with_dones", "find_trainable_variables", "make_path",
+    "constant", "linear", "middle_drop", "double_linear_con", "double_middle_drop", "schedules", "Scheduler",
+    "EpisodeStats", "get_by_index", "check_shape", "avg_norm", "gradient_add", "q_explained_variance",
 ]
 
 
@@ -42,11 +42,8 @@ def sample(logits: tf.Tensor) -> tf.Tensor:
 
 def cat_entropy(logits: tf.Tensor) -> tf.Tensor:
     """Entropy of the categorical distribution softmax(logits) per row [B, n] -> [B]."""
-    shifted = logits - tf.reduce_max(logits, axis=1, keepdims=True)  # max-shift keeps exp() finite
-    exp_shifted = tf.exp(shifted)
-    partition = tf.reduce_sum(exp_shifted, axis=1, keepdims=True)
-    probs = exp_shifted / partition
-    return tf.reduce_sum(probs * (tf.math.log(partition) - shifted), axis=1)
+    log_probs = tf.nn.log_softmax(logits, axis=1)
+    return -tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=1)
 
 
 def cat_entropy_softmax(p0: tf.Tensor) -> tf.Tensor:
@@ -131,7 +128,8 @@ def q_explained_variance(qpred: tf.Tensor, q: tf.Tensor) -> tf.Tensor:
 
 @keras.saving.register_keras_serializable(package="baselines_tf2")
 class _OrthoInit(keras.initializers.Initializer):
-    """baselines' orthogonal initializer: `scale` times an orthogonal matrix from the SVD of a Gaussian one."""
+    """baselines' orthogonal initializer: `scale` times a random orthogonal matrix (orthonormal rows or columns,
+    whichever are fewer)."""
 
     def __init__(self, scale: float = 1.0) -> None:
         self.scale = scale
@@ -142,11 +140,14 @@ class _OrthoInit(keras.initializers.Initializer):
             raise ValueError(f"ortho_init needs a kernel of rank 2 or more, got shape {shape}")
         # a conv kernel (h, w, in, out) is orthogonal as a (h * w * in, out) matrix, as in baselines (which
         # refused ranks other than 2 and 4; a Conv1D or Conv3D kernel is flattened the same way here)
-        flat_shape = (int(np.prod(shape[:-1])), shape[-1])
-        # np.random, as baselines: keras.utils.set_random_seed (set_global_seeds) seeds it
-        gaussian = np.random.normal(0.0, 1.0, flat_shape)
-        u, _, vt = np.linalg.svd(gaussian, full_matrices=False)
-        orthogonal = u if u.shape == flat_shape else vt
+        rows, columns = int(np.prod(shape[:-1])), shape[-1]
+        # np.random, as baselines: keras.utils.set_random_seed (set_global_seeds) seeds it. Q of a Gaussian matrix,
+        # its columns' signs fixed by R's diagonal, is uniformly distributed over the orthogonal matrices.
+        gaussian = np.random.normal(0.0, 1.0, (max(rows, columns), min(rows, columns)))
+        q, r = np.linalg.qr(gaussian)
+        orthogonal = q * np.sign(np.diag(r))
+        if rows < columns:
+            orthogonal = orthogonal.T
         numpy_dtype = np.float32 if dtype is None else tf.as_dtype(dtype).as_numpy_dtype
         return (self.scale * orthogonal.reshape(shape)).astype(numpy_dtype)
 
@@ -160,7 +161,7 @@ def ortho_init(scale: float = 1.0) -> keras.initializers.Initializer:
 
 
 def conv(x: Any, scope: str, *, nf: int | None = None, rf: int | None = None, stride: int | None = None,
-         pad: str = 'VALID', init_scale: float = 1.0, data_format: str = 'NHWC',
+         pad: str = "VALID", init_scale: float = 1.0, data_format: str = "NHWC",
          one_dim_bias: bool = False) -> NoReturn:
     """TF1 only: raises NotImplementedError (use keras.layers.Conv2D with ortho_init)."""
     # nf, rf and stride default to None (baselines required them) so that any call reaches the message
@@ -232,33 +233,31 @@ def double_middle_drop(p: float) -> float:
 
 
 schedules: dict[str, Callable[[float], float]] = {
-    'linear': linear,
-    'constant': constant,
-    'double_linear_con': double_linear_con,
-    'middle_drop': middle_drop,
-    'double_middle_drop': double_middle_drop,
+    "constant": constant,
+    "linear": linear,
+    "middle_drop": middle_drop,
+    "double_linear_con": double_linear_con,
+    "double_middle_drop": double_middle_drop,
 }
 
 
 class Scheduler:
-    """`v` times a named schedule of progress n / nvalues; each value() call advances n by one."""
+    """`v` times a named schedule of the progress n / nvalues; `value()` reads it at n, then counts one step."""
 
     def __init__(self, v: float, nvalues: float, schedule: str) -> None:
         require_choice("schedule", schedule, list(schedules))
+        self.v, self.nvalues, self.schedule = v, nvalues, schedules[schedule]
         self.n = 0.0
-        self.v = v
-        self.nvalues = nvalues
-        self.schedule = schedules[schedule]
-
-    def value(self) -> float:
-        """The value at the current step, then advance one step."""
-        current_value = self.v * self.schedule(self.n / self.nvalues)
-        self.n += 1.0
-        return current_value
 
     def value_steps(self, steps: float) -> float:
-        """The value after `steps` steps, without advancing."""
+        """The value after `steps` steps, without counting any."""
         return self.v * self.schedule(steps / self.nvalues)
+
+    def value(self) -> float:
+        """The value at the current step; then one step is counted."""
+        current = self.value_steps(self.n)
+        self.n += 1.0
+        return current
 
 
 class EpisodeStats:
@@ -272,16 +271,17 @@ class EpisodeStats:
         self.nenvs = nenvs
 
     def feed(self, rewards: np.ndarray, masks: np.ndarray) -> None:
-        """Add one batch; a true mask ends that env's episode after its step's reward."""
-        rewards = np.reshape(rewards, [self.nenvs, self.nsteps])
-        masks = np.reshape(masks, [self.nenvs, self.nsteps])
+        """Add one env-major batch; a true mask ends that env's episode with its step's reward."""
+        rewards = np.reshape(rewards, (self.nenvs, self.nsteps))
+        ends = np.reshape(masks, (self.nenvs, self.nsteps)).astype(bool)
         for env in range(self.nenvs):
-            for step in range(self.nsteps):
-                self.episode_rewards[env].append(rewards[env][step])
-                if masks[env][step]:
-                    self.lenbuffer.append(len(self.episode_rewards[env]))
-                    self.rewbuffer.append(sum(self.episode_rewards[env]))
-                    self.episode_rewards[env] = []
+            start = 0
+            for end in np.flatnonzero(ends[env]):
+                episode = [*self.episode_rewards[env], *rewards[env, start:end + 1]]
+                self.lenbuffer.append(len(episode))
+                self.rewbuffer.append(sum(episode))
+                self.episode_rewards[env], start = [], end + 1
+            self.episode_rewards[env].extend(rewards[env, start:])
 
     def mean_length(self) -> float:
         """Mean length of the recent finished episodes; 0 before any has finished."""

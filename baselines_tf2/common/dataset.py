@@ -10,6 +10,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from baselines_tf2.common.validation import require_int
+
 
 def _permutation(size: int, rng: np.random.Generator | None) -> np.ndarray:
     return rng.permutation(size) if rng is not None else np.random.permutation(size)
@@ -48,6 +50,7 @@ class Dataset:
 
     def next_batch(self, batch_size: int) -> dict[str, np.ndarray]:
         """The next `batch_size` rows (fewer at the end); after the last row, start over (reshuffled)."""
+        require_int("batch_size", batch_size, minimum=1)
         if self._next_id >= self.n:
             self._next_id = 0
             if self.enable_shuffle:
@@ -56,12 +59,13 @@ class Dataset:
         return {key: value[start:self._next_id] for key, value in self.data_map.items()}
 
     def iterate_once(self, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
-        """One pass in full minibatches of `batch_size`; the rows left over (fewer than a batch) are not served,
-        as in baselines."""
+        """One pass, from where `next_batch` left off, in full minibatches of `batch_size`; the rows left over
+        (fewer than a batch) are not served, as in baselines."""
+        require_int("batch_size", batch_size, minimum=1)
         if self.enable_shuffle:
             self.shuffle()
-        while self._next_id <= self.n - batch_size:
-            yield self.next_batch(batch_size)
+        for start in range(self._next_id, self.n - batch_size + 1, batch_size):
+            yield {key: value[start:start + batch_size] for key, value in self.data_map.items()}
         self._next_id = 0
 
     def subset(self, num_elements: int, deterministic: bool = True) -> Dataset:

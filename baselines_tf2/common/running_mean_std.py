@@ -32,7 +32,7 @@ class RunningMeanStd:
             )
         if samples.shape[0] == 0:
             return
-        if samples.shape[0] == 1:  # one env, every step: _merge with batch variance 0, without its array temporaries
+        if samples.shape[0] == 1:  # one env, every step: a batch of variance 0, without the array temporaries
             self._add_one(samples[0])
             return
         self.update_from_moments(samples.mean(axis=0), samples.var(axis=0), samples.shape[0])

@@ -116,6 +116,7 @@ class PPO1Model(PPO2Model):
     """PPO2's model with PPO1's loss, whole-batch advantage standardization and minibatches of a fixed size."""
 
     alg = "ppo1"
+    loss_terms = LossTerms
 
     def __init__(self, policy: BasePolicy, *, entcoeff: float, adam_epsilon: float, optim_batchsize: int) -> None:
         super().__init__(policy, ent_coef=entcoeff, vf_coef=1.0, max_grad_norm=None, adam_epsilon=adam_epsilon)

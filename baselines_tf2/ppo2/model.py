@@ -66,7 +66,7 @@ class PPO2Model(OnPolicyLearner):
     """
 
     alg = "ppo2"
-    loss_terms = LossTerms
+    loss_terms: type[NamedTuple] = LossTerms  # (PPO1's model reports its own)
 
     def __init__(
         self, policy: PolicyWithValue, *, ent_coef: float, vf_coef: float, max_grad_norm: float | None,
