@@ -82,12 +82,31 @@ def network_keys(network: str) -> set[str]:
 
 
 def default_run_dir(alg: str, env_id: str) -> str:
-    """The run's folder when --log_path is not given: $OPENAI_LOGDIR if set (as baselines' logger.configure()),
-    else runs/<alg>-<env>-<time>: one folder per run for logs, monitor files, TensorBoard and checkpoints."""
-    if os.environ.get("OPENAI_LOGDIR"):
-        return os.path.expanduser(os.environ["OPENAI_LOGDIR"])
+    """runs/<alg>-<env>-<time>: one folder per run for logs, monitor files, TensorBoard and checkpoints."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return os.path.join("runs", f"{alg}-{env_id.replace('/', '_')}-{stamp}")
+
+
+def run_folder(args: argparse.Namespace) -> tuple[str, str]:
+    """The run's folder and the flag or variable that chose it: --log_path, else $OPENAI_LOGDIR (as baselines'
+    logger.configure()), else `default_run_dir`."""
+    if args.log_path:
+        return args.log_path, f"--log_path={args.log_path}"
+    if os.environ.get("OPENAI_LOGDIR"):
+        return os.path.expanduser(os.environ["OPENAI_LOGDIR"]), f"OPENAI_LOGDIR={os.environ['OPENAI_LOGDIR']}"
+    return default_run_dir(args.alg, args.env), "the default run folder"
+
+
+def worker_env_id(args: argparse.Namespace) -> str:
+    """--env as the env workers make it: with --extra_import, 'module:EnvId', so the workers import the module too
+    (baselines' forked workers inherited the import)."""
+    extra_import = getattr(args, "extra_import", None)
+    return f"{extra_import}:{args.env}" if extra_import and ":" not in args.env else args.env
+
+
+def video_recorder(env: VecEnv, folder: str, interval: int, length: int) -> VecVideoRecorder:
+    """`env` recording `length` steps into `folder` every `interval` steps (its envs render rgb_array frames)."""
+    return VecVideoRecorder(env, folder, lambda step: step % interval == 0, video_length=length)
 
 
 def num_envs(args: argparse.Namespace, env_type: str, algorithm: AlgorithmEntry) -> int:
@@ -122,6 +141,7 @@ def build_env(
         seed = args.seed if seed is None else seed
     algorithm = algorithm or ALGORITHMS[args.alg]
     count = num_envs(args, env_type, algorithm)
+    env_id = worker_env_id(args)
     options = {"reward_scale": args.reward_scale, "monitor_dir": monitor_dir, "env_timeout": args.env_timeout,
                "resumable": getattr(args, "deterministic", False),
                "restart_crashed_envs": args.restart_crashed_envs, "render_mode": render_mode,
@@ -130,10 +150,10 @@ def build_env(
     if not algorithm.vectorized:  # one env stacking its own frames, as the replay learners store them
         stacking: dict[str, dict[str, Any]] = {"atari": {"frame_stack": True}, "retro": {"frame_stack": 4}}
         wrapper_kwargs = stacking.get(env_type)
-        return make_vec_env(args.env, env_type, count, seed, wrapper_kwargs=wrapper_kwargs, **options)
+        return make_vec_env(env_id, env_type, count, seed, wrapper_kwargs=wrapper_kwargs, **options)
     if env_type in FRAME_STACKED_ENV_TYPES:
-        return VecFrameStack(make_vec_env(args.env, env_type, count, seed, vec_env_kind="shmem", **options), 4)
-    venv = make_vec_env(args.env, env_type, count, seed, **options)
+        return VecFrameStack(make_vec_env(env_id, env_type, count, seed, vec_env_kind="shmem", **options), 4)
+    venv = make_vec_env(env_id, env_type, count, seed, **options)
     return VecNormalize(venv) if env_type == "mujoco" and algorithm.mujoco_vec_normalize else venv
 
 
@@ -153,17 +173,12 @@ def unwritable_reason(directory: str) -> str | None:
     return None
 
 
-def check_output_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Exit 2 if --log_path or --save_path cannot be written, before anything is built or trained."""
-    if args.log_path:
-        reason = unwritable_reason(args.log_path)
-        if reason:
-            parser.error(f"--log_path={args.log_path} cannot hold the run's logs: {reason}")
-    elif os.environ.get("OPENAI_LOGDIR"):
-        reason = unwritable_reason(os.path.expanduser(os.environ["OPENAI_LOGDIR"]))
-        if reason:
-            parser.error(f"OPENAI_LOGDIR={os.environ['OPENAI_LOGDIR']} (the run's folder without --log_path) cannot "
-                         f"hold the run's logs: {reason}")
+def check_output_paths(parser: argparse.ArgumentParser, args: argparse.Namespace, run_dir: str, chosen_by: str
+                       ) -> None:
+    """Exit 2 if the run folder or --save_path cannot be written, before anything is built or trained."""
+    reason = unwritable_reason(run_dir)
+    if reason:
+        parser.error(f"{chosen_by} cannot hold the run's logs: {reason}")
     if args.save_path:
         save_path = os.path.expanduser(args.save_path)
         reason = (f"{save_path!r} is a directory; give a file name" if os.path.isdir(save_path)
@@ -371,8 +386,7 @@ def train(args: argparse.Namespace, extra_args: dict[str, Any]) -> tuple[Any, Ve
         video_dir = os.path.join(log_dir, "videos")
     env = build_env(args, render_mode="rgb_array" if interval else None)
     if video_dir is not None:
-        env = VecVideoRecorder(env, video_dir, lambda step: step % interval == 0,
-                               video_length=args.save_video_length)
+        env = video_recorder(env, video_dir, interval, args.save_video_length)
     alg_kwargs = {**get_learn_function_defaults(args.alg, env_type), **extra_args}
     network = args.network or alg_kwargs.pop("network", None) or get_default_network(env_type)
     alg_kwargs.pop("network", None)
@@ -413,14 +427,13 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         parser.error("--deterministic needs --seed (a deterministic run repeats the run of one seed)")
     if not args.env_timeout > 0:
         parser.error(f"--env_timeout must be a positive number of seconds, got {args.env_timeout}")
-    check_output_paths(parser, args)
+    run_dir, chosen_by = run_folder(args)
+    check_output_paths(parser, args, run_dir, chosen_by)
     if args.extra_import is not None:
         try:
             importlib.import_module(args.extra_import)
         except ImportError as err:
             parser.error(f"--extra_import={args.extra_import} cannot be imported: {err}")
-        if ":" not in args.env:  # env workers import it too ('module:EnvId'), as forked ones inherited it
-            args.env = f"{args.extra_import}:{args.env}"
     try:
         progress_interval()
     except ValueError as err:
@@ -452,7 +465,10 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
     if ranks.size > 1 and not algorithm.data_parallel:
         parser.error(f"--alg={args.alg} does not train on several MPI ranks; launch it without mpiexec "
                      f"(data-parallel: {', '.join(name for name, alg in ALGORITHMS.items() if alg.data_parallel)})")
-    run_dir = args.log_path or default_run_dir(args.alg, args.env)
+    earlier_run = CheckpointDirectory(os.path.join(run_dir, CHECKPOINTS_SUBDIR)).latest()
+    if total_timesteps > 0 and load_path is None and earlier_run is not None:
+        parser.error(f"{chosen_by} already holds a run with checkpoints; resume it with --load_path={run_dir}, or "
+                     "give another --log_path (a new run there would mix its logs and checkpoints with the old ones)")
     # Only rank 0 writes logs; every rank's envs write their own <rank>.<env>.monitor.csv into run_dir (baselines).
     logger.configure(run_dir, ["stdout", "csv", "tensorboard"] if ranks.rank == 0 else [])
     recording = bool(args.save_video_interval) and ranks.rank == 0
@@ -460,9 +476,7 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         algorithm = dataclasses.replace(algorithm, dict_observations=True)
     env = build_env(args, env_type, algorithm, args.seed, render_mode="rgb_array" if recording else None)
     if recording:
-        interval = args.save_video_interval
-        env = VecVideoRecorder(env, os.path.join(run_dir, "videos"), lambda step: step % interval == 0,
-                               video_length=args.save_video_length)
+        env = video_recorder(env, os.path.join(run_dir, "videos"), args.save_video_interval, args.save_video_length)
     # first: an env without goals is the wrong kind of env for HER, whatever its actions
     if algorithm.goal_observations_only and not is_goal_space(env.observation_space):
         env.close()

@@ -302,8 +302,25 @@ def test_extra_import_registers_envs_before_the_run(tmp_path: Path, monkeypatch:
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         finished = _run_in_process(["--alg=ppo2", "--env=CliCartPole-v0", "--extra_import=cli_registering_envs",
-                                    "--num_timesteps=0", f"--log_path={tmp_path / 'run'}"], tmp_path, capsys)
+                                    "--num_timesteps=0"], tmp_path, capsys)
     finally:
         sys.modules.pop("cli_registering_envs", None)
         gymnasium.registry.pop("CliCartPole-v0", None)
     assert finished.returncode == 0, finished.stderr[-2000:]
+    [run_dir] = (tmp_path / "runs").iterdir()
+    assert run_dir.name.startswith("ppo2-CliCartPole-v0-")  # --env as given, the module only where envs are made
+
+
+def test_a_new_run_into_a_folder_holding_checkpoints_is_refused(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A second run into one --log_path would prune and re-point the first run's checkpoints: refused, naming
+    --load_path; resuming with --load_path, or --num_timesteps=0, is fine."""
+    run = ["--alg=ppo2", "--env=CartPole-v1", "--num_env=1", "--nsteps=64", "--seed=0",
+           f"--log_path={tmp_path / 'run'}"]
+    assert _run_in_process([*run, "--num_timesteps=64"], tmp_path, capsys).returncode == 0
+    refused = _run_in_process([*run, "--num_timesteps=64"], tmp_path, capsys)
+    assert refused.returncode == 2
+    assert f"already holds a run with checkpoints; resume it with --load_path={tmp_path / 'run'}" in refused.stderr
+    resumed = _run_in_process([*run, "--num_timesteps=128", f"--load_path={tmp_path / 'run'}"], tmp_path, capsys)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _run_in_process([*run, "--num_timesteps=0"], tmp_path, capsys).returncode == 0  # trains nothing
