@@ -319,8 +319,13 @@ def test_get_actions_takes_baselines_call(checkpoints: dict[str, Path]) -> None:
     one = agent.get_actions(o[0], ag[0], g[0])  # a batch of one comes back as one action
     assert one.shape == (4,)
     np.testing.assert_allclose(one, expected[0], rtol=1e-6)
-    actions, q = agent.get_actions(o, ag, g, compute_Q=True)
+    actions, q = agent.get_actions(o, ag, g, compute_Q=True, noise_eps=0.5)
     assert actions.shape == (5, 4) and q.shape == (5, 1)
+    # Q of the actor's own (noiseless) actions, as baselines' Q_pi_tf
+    np.testing.assert_allclose(q[:, 0], agent.greedy_q(agent.obs_tensor(
+        {"observation": o, "achieved_goal": ag, "desired_goal": g})).numpy().ravel(), rtol=1e-5)
+    _, target_q = agent.get_actions(o, ag, g, compute_Q=True, use_target_net=True)
+    assert not np.allclose(target_q, q)  # one epoch of training moved the main networks off their targets
     np.random.seed(0)
     noisy = agent.get_actions(o, ag, g, noise_eps=0.2)
     assert np.all(np.abs(noisy) <= 1.0) and not np.allclose(noisy, greedy)

@@ -12,6 +12,7 @@ import numpy as np
 from baselines_tf2 import logger
 from baselines_tf2.deepq.deepq_learner import DQNModel
 from baselines_tf2.deepq.models import build_q_network, q_network_shapes
+from baselines_tf2.nn.models import with_builder_defaults
 from baselines_tf2.nn.tf_util import (
     argmax_int64,
     assign_checkpoint_arrays,
@@ -220,7 +221,7 @@ class ActWrapper:
         metadata, groups = load_checkpoint(path)
         _require_deepq(metadata, path)
         check_spaces_match(metadata, self.observation_space, self.action_space, path)
-        check_network_matches(metadata, self.network, self.network_kwargs, path)
+        check_network_matches(metadata, self.network, self.network_kwargs, path, with_builder_defaults)
         assign_checkpoint_arrays(self.model.q_network.weights, groups.get("policy", []), path, "Q-network")
         target_arrays = groups.get("target", groups.get("policy", []))
         assign_checkpoint_arrays(self.model.target_network.weights, target_arrays, path, "target")

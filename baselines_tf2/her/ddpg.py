@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from baselines_tf2.common.misc_util import seeded_generator
 from baselines_tf2.ddpg import ddpg_learner
 from baselines_tf2.her.config import HERConfig
 from baselines_tf2.nn.tf_util import CompiledFunction
@@ -25,6 +26,15 @@ from baselines_tf2.off_policy.networks import copy_weights
 def network_kwargs_of(config: HERConfig) -> dict[str, Any]:
     """The mlp torso of baselines' HER actor and critic (`layers` x `hidden`, ReLU)."""
     return {"num_layers": config.layers, "num_hidden": config.hidden, "activation": "relu"}
+
+
+def with_noise(actions: np.ndarray, noise_eps: float, random_eps: float, rng: np.random.Generator) -> np.ndarray:
+    """HER's exploration of actions in [-1, 1]: plus N(0, noise_eps), clipped, each row replaced by a uniform
+    action with probability random_eps (float32)."""
+    noisy = np.clip(actions + noise_eps * rng.standard_normal(actions.shape), -1.0, 1.0)
+    replaced = rng.random(len(noisy)) < random_eps
+    noisy[replaced] = rng.uniform(-1.0, 1.0, (int(replaced.sum()), noisy.shape[-1]))
+    return noisy.astype(np.float32)
 
 
 class DDPG(ddpg_learner.DDPG):
@@ -104,7 +114,7 @@ class DDPG(ddpg_learner.DDPG):
                     use_target_net: bool = False, compute_Q: bool = False) -> Any:
         """baselines' `policy.get_actions(o, ag, g, ...)`: the (target) actor's actions for observations `o`,
         achieved goals `ag` and goals `g`, in the env's units, with N(0, noise_eps) noise (clipped) and each row
-        replaced by a uniform action with probability random_eps (NumPy's global generator, as baselines'); a
+        replaced by a uniform action with probability random_eps (seeded from NumPy's global generator); a
         batch of one comes back as one action; with compute_Q, `[actions, Q of the noiseless actions]`."""
         obs = {"observation": np.reshape(o, (-1, self.observation_size)),
                "achieved_goal": np.reshape(ag, (-1, self.goal_size)),
@@ -112,10 +122,7 @@ class DDPG(ddpg_learner.DDPG):
         normalized = self.normalizer(self.obs_tensor(obs))
         actor, critic = (self.target_actor, self.target_critic) if use_target_net else (self.actor, self.critic)
         greedy = actor(normalized)
-        actions = np.clip(greedy.numpy() + noise_eps * np.random.randn(*greedy.shape), -1.0, 1.0)
-        replaced = np.random.binomial(1, random_eps, len(actions)).astype(bool)
-        actions[replaced] = np.random.uniform(-1.0, 1.0, (int(replaced.sum()), self.nb_actions))
-        actions = self.scale_actions(actions)
+        actions = self.scale_actions(with_noise(greedy.numpy(), noise_eps, random_eps, seeded_generator()))
         if len(actions) == 1:
             actions = actions[0]
         return [actions, critic([normalized, greedy]).numpy().reshape(-1, 1)] if compute_Q else actions
@@ -126,10 +133,7 @@ class DDPG(ddpg_learner.DDPG):
         """The actor's actions plus N(0, noise_eps), clipped, each replaced by a uniform one with probability
         random_eps (baselines' get_actions)."""
         actions = self.deterministic_actions(self.obs_tensor(obs)).numpy()
-        actions = np.clip(actions + self.config.noise_eps * rng.standard_normal(actions.shape), -1.0, 1.0)
-        random = rng.random(len(actions)) < self.config.random_eps
-        actions[random] = rng.uniform(-1.0, 1.0, (int(random.sum()), self.nb_actions))
-        return actions.astype(np.float32)
+        return with_noise(actions, self.config.noise_eps, self.config.random_eps, rng)
 
     def observe(self, observations: Any) -> None:
         """Nothing: HER's statistics learn the cycle's transitions with their hindsight goals (after_rollout)."""

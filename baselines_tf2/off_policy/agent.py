@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.common.mpi_util import World, world
+from baselines_tf2.nn.models import with_builder_defaults
 from baselines_tf2.nn.tf_util import CompiledFunction, assign_checkpoint_arrays, check_network_fits_checkpoint
 from baselines_tf2.off_policy.goals import flat_goal_observations, goal_sizes, is_goal_space
 from baselines_tf2.off_policy.networks import ObservationNormalizer, build_actor
@@ -289,7 +290,7 @@ class OffPolicyAgent(ABC):
         if metadata.get("alg") != self.alg:
             raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint, not a {self.alg} one")
         check_spaces_match(metadata, self.observation_space, self.action_space, path)
-        check_network_matches(metadata, self.network, self.network_kwargs, path)
+        check_network_matches(metadata, self.network, self.network_kwargs, path, with_builder_defaults)
 
 
 def agent_from_checkpoint(agent_class: type[OffPolicyAgent], config_class: type, metadata: Mapping[str, Any],

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.common.mpi_util import world
+from baselines_tf2.nn.models import with_builder_defaults
 from baselines_tf2.nn.policies import PolicyWithValue, action_dtype
 from baselines_tf2.nn.tf_util import (
     CompiledFunction,
@@ -207,17 +208,15 @@ class OnPolicyLearner(ABC):
 
     def _as_minibatch(self, rollout: Rollout, steps: np.ndarray | slice, envs: np.ndarray) -> Minibatch:
         """The rollout's `steps` (and recurrent `envs`) as tensors of the train step's dtypes."""
+        return self.minibatch_of(rollout.obs[steps], rollout.returns[steps], rollout.masks[steps],
+                                 rollout.actions[steps], rollout.values[steps], rollout.neglogpacs[steps],
+                                 self._states_of(rollout, envs))
+
+    def minibatch_of(self, *columns: Any) -> Minibatch:
+        """Minibatch's fields, in its order, as tensors of the train step's dtypes."""
         signature = self.train_step.function.input_signature[0]
-        return Minibatch(
-            obs=tf.convert_to_tensor(rollout.obs[steps].astype(signature.obs.dtype.as_numpy_dtype, copy=False)),
-            returns=tf.convert_to_tensor(rollout.returns[steps]),
-            masks=tf.convert_to_tensor(rollout.masks[steps]),
-            actions=tf.convert_to_tensor(
-                rollout.actions[steps].astype(signature.actions.dtype.as_numpy_dtype, copy=False)),
-            values=tf.convert_to_tensor(rollout.values[steps]),
-            neglogpacs=tf.convert_to_tensor(rollout.neglogpacs[steps]),
-            states=tf.convert_to_tensor(self._states_of(rollout, envs)),
-        )
+        return Minibatch(*(tf.convert_to_tensor(np.asarray(column).astype(spec.dtype.as_numpy_dtype, copy=False))
+                           for column, spec in zip(columns, signature, strict=True)))
 
     def _stepwise(self, rollout: Rollout,
                   batches: list[tuple[np.ndarray, np.ndarray]]) -> Iterator[dict[str, float]]:
@@ -329,7 +328,8 @@ class OnPolicyLearner(ABC):
             raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint; this model is {self.alg!r}")
         check_spaces_match(metadata, self.policy.observation_space, self.policy.action_space, path)
         description = self.policy.description
-        check_network_matches(metadata, description["network"], description["network_kwargs"], path)
+        check_network_matches(metadata, description["network"], description["network_kwargs"], path,
+                              with_builder_defaults)
         if metadata.get("value_network") != description["value_network"]:
             raise CheckpointError(f"{path!r} holds value_network {metadata.get('value_network')!r}, but this model "
                                   f"has {description['value_network']!r}")
@@ -365,14 +365,8 @@ class OnPolicyLearner(ABC):
                         neglogpacs: Any, states: Any = None) -> list[float]:
         """One gradient step on one minibatch given as arrays, at learning rate `lr`; the loss terms in
         `loss_names` order (what baselines' `Model.train` did)."""
-        signature = self.train_step.function.input_signature[0]
-
-        def column(values: Any, spec: tf.TensorSpec) -> tf.Tensor:
-            return tf.convert_to_tensor(np.asarray(values).astype(spec.dtype.as_numpy_dtype, copy=False))
-
-        state_rows = np.zeros((0, 0), np.float32) if states is None else np.asarray(states, np.float32)
-        batch = Minibatch(*(column(array, spec) for array, spec in zip(
-            (obs, returns, masks, actions, values, neglogpacs, state_rows), signature)))
+        state_rows = np.zeros((0, 0), np.float32) if states is None else states
+        batch = self.minibatch_of(obs, returns, masks, actions, values, neglogpacs, state_rows)
         self.set_learning_rate(lr)
         step = self.train_step if self.world.size == 1 else self.averaged_step
         results = step(batch)

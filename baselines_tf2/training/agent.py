@@ -25,8 +25,9 @@ class ActingPolicy(Protocol):
     recurrent: bool
     state_size: int
 
-    def step(self, obs: Any, S: Any = None, M: Any = None) -> tuple[Any, ...]:
-        """baselines' `model.step`: (actions, values, states, neglogp); values may be None."""
+    def step(self, obs: Any, *, S: Any = None, M: Any = None) -> tuple[Any, ...]:
+        """baselines' `model.step`: (actions, values, states, neglogp); values may be None. Callers pass S and M
+        by keyword (an off-policy agent takes nothing else after `obs`)."""
 
     def act_deterministic(self, obs: Any, S: Any = None, M: Any = None) -> tuple[np.ndarray, Any]:
         """(the most likely / greedy actions, the next recurrent state)."""

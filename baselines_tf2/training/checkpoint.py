@@ -23,7 +23,7 @@ import reprlib
 import struct
 import zipfile
 import zlib
-from typing import IO, Any, BinaryIO, Iterator, Mapping, NoReturn, Sequence
+from typing import IO, Any, BinaryIO, Callable, Iterator, Mapping, NoReturn, Sequence
 
 import gymnasium
 import numpy as np
@@ -634,17 +634,17 @@ def check_spaces_match(
 
 
 def check_network_matches(metadata: Mapping[str, Any], network: str, network_kwargs: Mapping[str, Any],
-                          path: str) -> None:
-    """Raise CheckpointError if a checkpoint was saved by another network or with other network kwargs; a
-    registered builder's defaults count as given (mlp() and mlp(num_hidden=64) are one network)."""
-    from baselines_tf2.nn.models import with_builder_defaults  # the network exists, so TensorFlow is loaded
-
+                          path: str, with_defaults: Callable[[str, Any], Any] | None = None) -> None:
+    """Raise CheckpointError if a checkpoint was saved by another network or with other network kwargs;
+    `with_defaults(network, kwargs)` fills in the defaults of the network's builder on both sides first (so mlp()
+    and mlp(num_hidden=64) are one network)."""
     if metadata.get("network") != network:
         raise CheckpointError(f"{path!r} holds network {_short(metadata.get('network'))}, but this model has "
                               f"{network!r}")
     ours = json_normalized(dict(network_kwargs))
     saved = metadata.get("network_kwargs")
-    if json_normalized(with_builder_defaults(network, saved)) != json_normalized(with_builder_defaults(network, ours)):
+    fill = with_defaults or (lambda _network, kwargs: kwargs)
+    if json_normalized(fill(network, saved)) != json_normalized(fill(network, ours)):
         raise CheckpointError(f"{path!r} holds network_kwargs {_short(saved)}, but this model has {ours!r}")
 
 
