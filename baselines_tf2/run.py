@@ -89,12 +89,12 @@ def default_run_dir(alg: str, env_id: str) -> str:
 
 def run_folder(args: argparse.Namespace) -> tuple[str, str]:
     """The run's folder and the flag or variable that chose it: --log_path, else $OPENAI_LOGDIR (as baselines'
-    logger.configure()), else `default_run_dir`."""
+    logger.configure()), else `default_run_dir`, rank 0's under MPI (the ranks reach this at different seconds)."""
     if args.log_path:
         return args.log_path, f"--log_path={args.log_path}"
     if os.environ.get("OPENAI_LOGDIR"):
         return os.path.expanduser(os.environ["OPENAI_LOGDIR"]), f"OPENAI_LOGDIR={os.environ['OPENAI_LOGDIR']}"
-    return default_run_dir(args.alg, args.env), "the default run folder"
+    return world().share(default_run_dir(args.alg, args.env)), "the default run folder"
 
 
 def worker_env_id(args: argparse.Namespace) -> str:

@@ -400,6 +400,26 @@ def raise_case(folder: Path) -> None:
     (folder / "rank0_returned").write_text("the collective returned without its peer")
 
 
+@requires_mpi
+def test_ranks_share_rank_0s_default_run_folder_when_they_reach_it_seconds_apart(tmp_path: Path) -> None:
+    run_case("run_folder", tmp_path, START_TIMEOUT_S)
+    folders = {(tmp_path / f"rank{rank}").read_text() for rank in range(RANKS)}
+    assert len(folders) == 1, folders
+
+
+def run_folder_case(folder: Path) -> None:
+    from baselines_tf2.common.cmd_util import common_arg_parser
+    from baselines_tf2.common.mpi_util import world
+    from baselines_tf2.run import run_folder
+
+    ranks = world()
+    if ranks.rank == 1:
+        time.sleep(1.5)  # the default folder is stamped to the second
+    os.environ.pop("OPENAI_LOGDIR", None)
+    run_dir, _ = run_folder(common_arg_parser().parse_args(["--alg=ppo2", "--env=CartPole-v1"]))
+    (folder / f"rank{ranks.rank}").write_text(run_dir)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # resuming with another batch (another number of ranks), in one process
 
@@ -440,7 +460,7 @@ def test_resume_with_another_batch_continues_at_the_same_step_count(
     env.close()
 
 
-CASES = {"gradient": gradient_case, "cartpole": cartpole_case, "raise": raise_case}
+CASES = {"gradient": gradient_case, "cartpole": cartpole_case, "raise": raise_case, "run_folder": run_folder_case}
 
 if __name__ == "__main__":  # python tests/test_mpi.py CASE FOLDER [ARGS], on each rank (or alone: one rank)
     CASES[sys.argv[1]](Path(sys.argv[2]), *sys.argv[3:])

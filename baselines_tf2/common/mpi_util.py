@@ -87,6 +87,12 @@ class World:
             self.comm.Bcast(array, root=0)
         return copies
 
+    def share(self, value: Any) -> Any:
+        """Rank 0's `value` (a small picklable one, such as a path) on every rank."""
+        if self.size == 1:
+            return value
+        return self.comm.bcast(value, root=0)
+
     def abort(self, status: int) -> None:
         """End every rank of the job with `status` (MPI_Abort): peers blocked in a collective stop too."""
         self.comm.Abort(status)
