@@ -310,3 +310,34 @@ def test_cartpole_observations_are_standardised_float32_within_the_clip_range() 
     np.testing.assert_allclose(normalised.mean(axis=0), 0.0, atol=1e-3)
     np.testing.assert_allclose(normalised.std(axis=0), 1.0, atol=1e-2)
     venv.close()
+
+
+LEARNERS = {  # a tiny training run of each kind of learner that saves the VecNormalize statistics it saw
+    "ppo2": dict(nsteps=64, nminibatches=1, noptepochs=1, total_timesteps=128),
+    "ddpg": dict(nb_rollout_steps=50, nb_train_steps=2, total_timesteps=150),
+}
+
+
+@pytest.mark.parametrize("alg", sorted(LEARNERS))
+def test_a_model_loaded_without_training_normalizes_with_its_checkpoints_statistics(alg: str, tmp_path: Path) -> None:
+    import importlib
+
+    learn = importlib.import_module(f"baselines_tf2.{alg}.{alg}").learn
+
+    def pendulum() -> VecNormalize:
+        return VecNormalize(DummyVecEnv([lambda: gymnasium.make("Pendulum-v1")]))
+
+    trained_env = pendulum()
+    trained = learn(network="mlp", env=trained_env, seed=0, num_hidden=8, **LEARNERS[alg])
+    trained.save(str(tmp_path / "model"))
+    fresh_env = pendulum()
+    loaded = learn(network="mlp", env=fresh_env, seed=0, num_hidden=8, load_path=str(tmp_path / "model"),
+                   **{**LEARNERS[alg], "total_timesteps": 0})
+    assert trained_env.ob_rms.count > 100
+    np.testing.assert_array_equal(fresh_env.ob_rms.mean, trained_env.ob_rms.mean)
+    assert fresh_env.ob_rms.count == trained_env.ob_rms.count
+    loaded.save(str(tmp_path / "copy"))  # a copy saved from it (the CLI's --save_path) keeps them too
+    from baselines_tf2.training.checkpoint import read_metadata
+    from baselines_tf2.training.run import saved_vec_normalize_state
+
+    assert saved_vec_normalize_state(read_metadata(tmp_path / "copy"))["ob_rms"]["count"] == trained_env.ob_rms.count

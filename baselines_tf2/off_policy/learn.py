@@ -14,7 +14,7 @@ from baselines_tf2.nn.tf_util import set_global_seeds
 from baselines_tf2.off_policy.agent import OffPolicyAgent
 from baselines_tf2.off_policy.loop import EvalSteps, Schedule, train_off_policy
 from baselines_tf2.training.evaluation import PeriodicEvaluation
-from baselines_tf2.training.run import RunOptions
+from baselines_tf2.training.run import RunOptions, restore_vec_normalize
 
 
 def learn_off_policy(
@@ -42,6 +42,8 @@ def learn_off_policy(
     agent = build_agent(venv.observation_space, venv.action_space)
     if load_path is not None:
         agent.load(load_path)
+        if options.total_timesteps <= 0:  # a training run restores them after its first reset
+            restore_vec_normalize(venv, load_path)
     agent.run_metadata = {"env": describe_vec_env(venv), "hyperparameters": dataclasses.asdict(config),
                           "seed": options.seed}
     if options.total_timesteps <= 0:

@@ -25,7 +25,7 @@ from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.on_policy.learner import OnPolicyLearner
 from baselines_tf2.on_policy.runner import Rollout, Runner
 from baselines_tf2.training.callbacks import after_update_callback, before_step_callback
-from baselines_tf2.training.run import Algorithm, RunOptions, TrainingRun
+from baselines_tf2.training.run import Algorithm, RunOptions, TrainingRun, restore_vec_normalize
 from baselines_tf2.training.stop_signals import StopRequest
 
 
@@ -106,6 +106,8 @@ def learn_on_policy(
     """
     if load_path is not None:
         model.load(load_path)
+        if options.total_timesteps <= 0:  # a training run restores them after its first reset
+            restore_vec_normalize(env, load_path)
     model.run_metadata = {"env": describe_vec_env(env), "hyperparameters": dataclasses.asdict(config),
                           "seed": options.seed}
     if options.total_timesteps <= 0:

@@ -26,7 +26,7 @@ from baselines_tf2.common.vec_env.resume_state import capture_vec_env_state, res
 from baselines_tf2.common.vec_env.vec_env import VecEnvError
 from baselines_tf2.training.agent import Agent
 from baselines_tf2.training.callbacks import StopCallback
-from baselines_tf2.training.checkpoint import CHECKPOINTS_SUBDIR, CheckpointError, load_checkpoint
+from baselines_tf2.training.checkpoint import CHECKPOINTS_SUBDIR, CheckpointError, load_checkpoint, read_metadata
 from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP, CheckpointDirectory
 from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES, NonFiniteGuard
 from baselines_tf2.training.progress import TrainingProgress
@@ -329,6 +329,19 @@ def saved_vec_normalize_state(metadata: dict[str, Any]) -> dict[str, Any] | None
         if wrapper.get("type") == "VecNormalize" and isinstance(wrapper.get("state"), dict):
             return wrapper["state"]
     return None
+
+
+def restore_vec_normalize(env: VecEnv | None, path: str) -> None:
+    """Put the VecNormalize statistics of the checkpoint at `path` into `env`'s VecNormalize, when both have them:
+    a model loaded without training (to play, evaluate or save a copy) sees inputs normalized as in its training."""
+    normalizer = find_vec_normalize(env)
+    statistics = saved_vec_normalize_state(read_metadata(path)) if normalizer is not None else None
+    if normalizer is None or statistics is None:
+        return
+    try:
+        normalizer.load_state_dict(statistics, source=path)
+    except ValueError as err:
+        raise CheckpointError(f"its VecNormalize statistics do not fit this env: {err}") from None
 
 
 def find_vec_normalize(env: VecEnv | None) -> VecNormalize | None:
