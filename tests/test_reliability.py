@@ -274,6 +274,36 @@ def test_checkpoint_folder_keeps_the_newest_and_latest_names_the_last(tmp_path: 
         assert read_metadata(folder / f"{update:05d}")["training"]["update"] == update
 
 
+@pytest.mark.parametrize("keep, kept", [(0, [1, 2, 3, 4, 5]), (2, [4, 5])])
+def test_a_finished_run_trained_further_numbers_its_checkpoints_after_the_earlier_ones(
+        tmp_path: Path, keep: int, kept: list[int]) -> None:
+    """A load that starts a new schedule in the same folder neither overwrites the earlier checkpoints nor has its
+    own pruned in their place; interrupted and resumed, it keeps numbering where it was."""
+    def train(total_updates: int, **kwargs: Any) -> Any:
+        with logger.scoped_configure(str(tmp_path), ["csv"]):
+            return ppo2.learn(network="mlp", env=cartpoles(), total_timesteps=total_updates * 2 * 16, seed=0,
+                              nsteps=16, nminibatches=1, noptepochs=1, save_interval=1, keep_checkpoints=keep,
+                              **kwargs)
+
+    folder = tmp_path / "checkpoints"
+    train(3)
+    first_run = {name: (folder / name).read_bytes() for name in numbered_checkpoints(tmp_path)}
+    train(2, load_path=str(tmp_path))  # 2 updates more, numbered 4 and 5
+    assert numbered_checkpoints(tmp_path) == [f"{number:05d}" for number in kept]
+    assert latest_name(tmp_path) == "00005"
+    assert read_metadata(folder / "00005")["timesteps"] == 5 * 32
+    for name in set(first_run) & set(numbered_checkpoints(tmp_path)):
+        assert (folder / name).read_bytes() == first_run[name], f"checkpoint {name} of the first run was overwritten"
+    # the second schedule resumed from its first update keeps numbering after the first run's checkpoints
+    resumed_from = read_metadata(folder / "00004")
+    assert resumed_from["training"]["update"] == 1 and resumed_from["training"]["checkpoint_offset"] == 3
+    (folder / "00005").unlink()
+    (folder / "latest").write_text("00004\n")
+    train(2, load_path=str(folder / "00004"))
+    assert latest_name(tmp_path) == "00005"
+    assert read_metadata(folder / "00005")["training"]["update"] == 2
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # 4. non-finite values: skipped steps, a stop after max_nonfinite_updates in a row, never a bad checkpoint
 

@@ -128,6 +128,11 @@ class TrainingRun:
             except CheckpointError as err:
                 logger.warn(f"WARNING: this run writes no checkpoints: {err}")
                 self.checkpoints = None
+        # Checkpoint numbers are this plus the iteration. A schedule starting in a folder that already holds
+        # checkpoints (a finished run trained further) numbers its own after them, so none is overwritten and
+        # pruning removes the oldest; a resumed run keeps the offset it started with.
+        numbered = self.checkpoints.numbered() if self.checkpoints is not None else []
+        self.checkpoint_offset = int(numbered[-1]) if numbered else 0
         self.best_model = BestModel()
         self.save_failure: str | None = None  # why the last checkpoint could not be written (None: it was)
 
@@ -158,10 +163,14 @@ class TrainingRun:
             return
         try:
             self.rng.bit_generator.state = state["rng"]
+            checkpoint_offset = int(state.get("checkpoint_offset", 0))  # checkpoints from before it had none
+            if checkpoint_offset < 0:
+                raise ValueError(f"checkpoint_offset is {checkpoint_offset}, below 0")
             note = algorithm.restore(state, metadata, groups)
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{path!r}: its training state cannot be restored ({err})") from None
         self.iteration = iteration
+        self.checkpoint_offset = checkpoint_offset
         self.timesteps_before = self.agent.timesteps - self.timesteps
         self.best_model.score = state.get("best_mean_reward")
         same_batch = saved_batch == self.steps_per_iteration
@@ -183,7 +192,8 @@ class TrainingRun:
         self.agent.timesteps = self.timesteps_before + self.timesteps
         metadata, groups = algorithm.checkpoint_data()
         training = {"total_timesteps": self.options.total_timesteps, "nbatch": self.steps_per_iteration,
-                    "update": self.iteration, "rng": self.rng.bit_generator.state, **algorithm.training_state()}
+                    "update": self.iteration, "rng": self.rng.bit_generator.state,
+                    "checkpoint_offset": self.checkpoint_offset, **algorithm.training_state()}
         if self.best_model.path is not None:
             training["best_mean_reward"] = self.best_model.score
         extra: dict[str, Any] = {"training": training, **metadata}
@@ -195,11 +205,12 @@ class TrainingRun:
             extra["env_state"] = capture_vec_env_state(self.env)
             groups = {**groups, "runner": position}
         try:
-            path = self.checkpoints.save(self.iteration, lambda target: self.agent.save(target, extra, groups))
+            number = self.checkpoint_offset + self.iteration
+            path = self.checkpoints.save(number, lambda target: self.agent.save(target, extra, groups))
         except OSError as err:  # a full disk, a lost mount: the state in memory is fine, so the run decides
             previous = self.checkpoints.latest()
             kept = f"the previous checkpoint {previous} is intact" if previous else "there is no earlier checkpoint"
-            self.save_failure = f"checkpoint {self.iteration} could not be written ({err}); {kept}"
+            self.save_failure = f"checkpoint {number} could not be written ({err}); {kept}"
             logger.warn(f"WARNING: {self.save_failure}{then}")
             return None
         self.save_failure = None
