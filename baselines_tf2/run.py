@@ -87,14 +87,33 @@ def default_run_dir(alg: str, env_id: str) -> str:
     return os.path.join("runs", f"{alg}-{env_id.replace('/', '_')}-{stamp}")
 
 
-def run_folder(args: argparse.Namespace) -> tuple[str, str]:
+def run_folder(args: argparse.Namespace, load_path: Any = None) -> tuple[str, str]:
     """The run's folder and the flag or variable that chose it: --log_path, else $OPENAI_LOGDIR (as baselines'
-    logger.configure()), else `default_run_dir`, rank 0's under MPI (the ranks reach this at different seconds)."""
+    logger.configure()), else, for training, the run folder --load_path names (a run goes on where it was), else
+    `default_run_dir`, rank 0's under MPI (the ranks reach this at different seconds)."""
     if args.log_path:
-        return args.log_path, f"--log_path={args.log_path}"
+        return os.path.expanduser(args.log_path), f"--log_path={args.log_path}"
     if os.environ.get("OPENAI_LOGDIR"):
         return os.path.expanduser(os.environ["OPENAI_LOGDIR"]), f"OPENAI_LOGDIR={os.environ['OPENAI_LOGDIR']}"
+    loaded_run = run_folder_of(load_path) if args.num_timesteps > 0 else None
+    if loaded_run is not None:
+        return loaded_run, f"--load_path={load_path}"
     return world().share(default_run_dir(args.alg, args.env)), "the default run folder"
+
+
+def run_folder_of(load_path: Any) -> str | None:
+    """The run folder a --load_path names: a folder holding `checkpoints`, a `checkpoints` folder's parent, or that
+    of a checkpoint file in one; None for anything else (a model saved elsewhere)."""
+    if not isinstance(load_path, str):
+        return None
+    path = os.path.normpath(os.path.expanduser(load_path))
+    if os.path.isdir(os.path.join(path, CHECKPOINTS_SUBDIR)):
+        return path
+    if os.path.basename(path) == CHECKPOINTS_SUBDIR and os.path.isdir(path):
+        return os.path.dirname(path) or "."
+    if os.path.isfile(path) and os.path.basename(os.path.dirname(path)) == CHECKPOINTS_SUBDIR:
+        return os.path.dirname(os.path.dirname(path)) or "."
+    return None
 
 
 def worker_env_id(args: argparse.Namespace) -> str:
@@ -427,7 +446,7 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         parser.error("--deterministic needs --seed (a deterministic run repeats the run of one seed)")
     if not args.env_timeout > 0:
         parser.error(f"--env_timeout must be a positive number of seconds, got {args.env_timeout}")
-    run_dir, chosen_by = run_folder(args)
+    run_dir, chosen_by = run_folder(args, extra.get("load_path"))
     check_output_paths(parser, args, run_dir, chosen_by)
     if args.extra_import is not None:
         try:

@@ -324,3 +324,32 @@ def test_a_new_run_into_a_folder_holding_checkpoints_is_refused(tmp_path: Path,
     resumed = _run_in_process([*run, "--num_timesteps=128", f"--load_path={tmp_path / 'run'}"], tmp_path, capsys)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert _run_in_process([*run, "--num_timesteps=0"], tmp_path, capsys).returncode == 0  # trains nothing
+
+
+def test_resuming_without_log_path_goes_on_in_the_loaded_run_folder(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The stop message's hint (the same command plus --load_path=<run folder>) continues that folder: its
+    checkpoints, progress.csv and monitor files; no second default folder is made."""
+    run = ["--alg=ppo2", "--env=CartPole-v1", "--num_env=1", "--nsteps=64", "--seed=0"]
+    assert _run_in_process([*run, "--num_timesteps=64"], tmp_path, capsys).returncode == 0
+    [run_dir] = (tmp_path / "runs").iterdir()
+    for load_path in (run_dir, run_dir / "checkpoints", run_dir / "checkpoints" / "00001"):
+        resumed = _run_in_process([*run, "--num_timesteps=64", f"--load_path={load_path}"], tmp_path, capsys)
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert list((tmp_path / "runs").iterdir()) == [run_dir]
+    assert sorted(path.name for path in (run_dir / "checkpoints").iterdir()) == ["00001", "00002", "00003",
+                                                                                 "00004", "latest"]
+    assert len((run_dir / "progress.csv").read_text().splitlines()) == 1 + 4  # the header, one row per update
+
+
+def test_a_log_path_starting_with_tilde_is_the_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """~ in --log_path is expanded as in --save_path and --load_path, so the run-folder checks see that folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    run = ["--alg=ppo2", "--env=CartPole-v1", "--num_env=1", "--nsteps=64", "--seed=0", "--num_timesteps=64",
+           "--log_path=~/cartpole"]
+    assert _run_in_process(run, tmp_path, capsys).returncode == 0
+    assert (tmp_path / "home" / "cartpole" / "checkpoints" / "latest").is_file()
+    assert not (tmp_path / "~").exists()
+    refused = _run_in_process(run, tmp_path, capsys)
+    assert refused.returncode == 2 and "already holds a run with checkpoints" in refused.stderr
