@@ -63,7 +63,7 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
     "deepq": AlgorithmEntry(
         "baselines_tf2.deepq.deepq", "DQNConfig", "baselines_tf2.deepq.act:act_from_checkpoint",
         defaults="baselines_tf2.deepq.defaults", model_keys=("hiddens", "dueling", "layer_norm"), vectorized=False,
-        discrete_actions_only=True,
+        discrete_actions_only=True, feedforward_only=True,
         eval_epsilon=0.001,  # deepq.learn's eval_epsilon and the Rainbow-era protocol (Nature DQN used 0.05)
         value_kind="Q-values",
     ),

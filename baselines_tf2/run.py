@@ -28,7 +28,15 @@ from baselines_tf2.common.cmd_util import ROBOTICS_EXTRA, common_arg_parser, mak
 from baselines_tf2.common.cmd_util import get_env_type as env_type_of
 from baselines_tf2.common.mpi_util import DistributedEnvError, abort_on_failure, world
 from baselines_tf2.common.retro_wrappers import check_retro_game
-from baselines_tf2.common.vec_env import VecEnv, VecEnvError, VecFrameStack, VecNormalize, VecVideoRecorder
+from baselines_tf2.common.validation import ArgumentError
+from baselines_tf2.common.vec_env import (
+    VecEnv,
+    VecEnvError,
+    VecEnvWorkerError,
+    VecFrameStack,
+    VecNormalize,
+    VecVideoRecorder,
+)
 from baselines_tf2.off_policy.goals import GOAL_KEYS, describe_goal_space_problem, is_goal_space
 from baselines_tf2.training.checkpoint import CHECKPOINTS_SUBDIR, CheckpointError, read_metadata
 from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP, CheckpointDirectory
@@ -45,6 +53,7 @@ EVAL_SEED_OFFSET = 100_000  # evaluation envs play other games than the training
 DEFAULT_NETWORKS = {"atari": "cnn", "retro": "cnn"}  # everything else: mlp
 FRAME_STACKED_ENV_TYPES = ("atari", "retro")  # image envs whose VecEnv stacks 4 frames, as baselines' run.py
 RUN_OPTIONS = frozenset(field.name for field in dataclasses.fields(RunOptions))  # what every learn() takes
+MAX_TIMESTEPS = 10**15  # far beyond any run (10M steps take hours here); bounds what counters and schedules see
 RUN_FLAGS = ("keep_checkpoints", "max_nonfinite_updates", "deterministic", "save_replay")  # CLI flags for learn()
 
 
@@ -430,8 +439,12 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
     if args.alg not in ALGORITHMS or not ALGORITHMS[args.alg].in_run_cli:
         valid = sorted(name for name, entry in ALGORITHMS.items() if entry.in_run_cli)
         parser.error(f"unknown algorithm {args.alg!r}; valid: {', '.join(valid)}")
-    if args.num_timesteps < 0:
-        parser.error(f"--num_timesteps must be >= 0, got {args.num_timesteps}")
+    if not 0 <= args.num_timesteps <= MAX_TIMESTEPS:  # NaN fails too
+        parser.error(f"--num_timesteps must be between 0 and {MAX_TIMESTEPS:.0e}, got {args.num_timesteps}")
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        parser.error(f"--seed must be between 0 and 2**32 - 1 (NumPy's and the envs' seed range), got {args.seed}")
+    if args.play_episodes < 1:
+        parser.error(f"--play_episodes must be >= 1, got {args.play_episodes}")
     if args.save_video_interval < 0:
         parser.error(f"--save_video_interval must be >= 0 (0 records nothing), got {args.save_video_interval}")
     if args.save_video_length < 1:
@@ -493,7 +506,11 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
     recording = bool(args.save_video_interval) and ranks.rank == 0
     if kwargs.get("replay_buffer_class") is not None:  # SAC/TD3 with HER: the goal env's Dict observations stay
         algorithm = dataclasses.replace(algorithm, dict_observations=True)
-    env = build_env(args, env_type, algorithm, args.seed, render_mode="rgb_array" if recording else None)
+    try:
+        env = build_env(args, env_type, algorithm, args.seed, render_mode="rgb_array" if recording else None)
+    except (VecEnvWorkerError, ValueError, gymnasium.error.Error) as err:  # the env id, type or options make no env
+        cause = getattr(err, "worker_traceback", None) or f"{type(err).__name__}: {err}"
+        parser.error(f"--env={args.env} cannot be made (env type {env_type}): {cause.strip().splitlines()[-1]}")
     if recording:
         env = video_recorder(env, os.path.join(run_dir, "videos"), args.save_video_interval, args.save_video_length)
     # first: an env without goals is the wrong kind of env for HER, whatever its actions
@@ -529,6 +546,8 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         if checkpoint is None:
             raise
         parser.error(f"--load_path does not fit this model: {err}")
+    except ArgumentError as err:  # options that cannot work together or with this env, found before training
+        parser.error(str(err))
     except TrainingInterrupted as stop:
         logger.log(f"{stop}; resume with --load_path={run_dir}")
         if args.save_path and ranks.rank == 0 and stop.agent is not None:  # as rl-zoo: the model where asked

@@ -39,7 +39,11 @@ USAGE_ERRORS = {
     "zero_nminibatches": (["--env=CartPole-v1", "--nminibatches=0"], [r"nminibatches must be an integer >= 1, got 0"]),
     "gamma_too_big": (["--env=CartPole-v1", "--gamma=2"], [r"gamma must be a number in \[0, 1\], got 2"]),
     "stray_argument": (["--env=CartPole-v1", "stray"], [r"unexpected argument 'stray'", r"--name=value"]),
-    "negative_timesteps": (["--env=CartPole-v1", "--num_timesteps=-1"], [r"--num_timesteps must be >= 0"]),
+    "negative_timesteps": (["--env=CartPole-v1", "--num_timesteps=-1"], [r"--num_timesteps must be between 0 and"]),
+    "nan_timesteps": (["--env=CartPole-v1", "--num_timesteps=nan"], [r"--num_timesteps must be between 0 and"]),
+    "huge_timesteps": (["--env=CartPole-v1", "--num_timesteps=1e30"], [r"--num_timesteps must be between 0 and"]),
+    "negative_seed": (["--env=CartPole-v1", "--seed=-1"], [r"--seed must be between 0 and 2\*\*32 - 1"]),
+    "zero_play_episodes": (["--env=CartPole-v1", "--play", "--play_episodes=0"], [r"--play_episodes must be >= 1"]),
     "unknown_precision": (["--env=CartPole-v1", "--precision=float16"], [r"--precision: invalid choice: 'float16'"]),
     "negative_video_interval": (["--env=CartPole-v1", "--save_video_interval=-5"], [r"--save_video_interval.*>= 0"]),
     "zero_video_length": (["--env=CartPole-v1", "--save_video_length=0"], [r"--save_video_length.*>= 1"]),
@@ -87,6 +91,39 @@ USAGE_ERRORS = {
     ),
     "sac_bad_ent_coef": (
         ["--alg=sac", "--env=Pendulum-v1", "--ent_coef=-1"], [r"ent_coef must be 'auto', 'auto_<initial value>'"]
+    ),
+    "deepq_recurrent_network": (
+        ["--alg=deepq", "--env=CartPole-v1", "--network=lstm"], [r"--alg=deepq trains feed-forward networks only"]
+    ),
+    "cnn_on_vector_observations": (
+        ["--env=CartPole-v1", "--network=cnn"], [r"network 'cnn' needs image observations"]
+    ),
+    "env_of_another_type": (
+        ["--env=CartPole-v1", "--env_type=atari"], [r"--env=CartPole-v1 cannot be made \(env type atari\)",
+                                                     r"not an Atari \(ale-py\) game"]
+    ),
+    # options that cannot work together or with the env, found by learn() before it trains
+    "deepq_empty_buffer": (
+        ["--alg=deepq", "--env=CartPole-v1", "--buffer_size=0", "--num_timesteps=100"],
+        [r"buffer_size=0 keeps no transitions to train on"],
+    ),
+    "ddpg_epochs_and_timesteps": (
+        ["--alg=ddpg", "--env=Pendulum-v1", "--nb_epochs=2"], [r"--num_timesteps.* or nb_epochs, not both"]
+    ),
+    "her_less_than_an_epoch": (
+        ["--alg=her", "--env=FetchReach-v4", "--num_timesteps=100"], [r"total_timesteps=100 is less than one epoch"]
+    ),
+    "her_override_params_not_a_dict": (
+        ["--alg=her", "--env=FetchReach-v4", "--override_params=5"], [r"override_params must be a dict"]
+    ),
+    "her_bc_loss_without_demonstrations": (
+        ["--alg=her", "--env=FetchReach-v4", "--bc_loss=True"], [r"bc_loss clones demonstrations: give demo_file"]
+    ),
+    "her_missing_demo_file": (
+        ["--alg=her", "--env=FetchReach-v4", "--demo_file={tmp}/missing.npz"], [r"demo_file .*missing.npz.* cannot"]
+    ),
+    "her_image_network": (
+        ["--alg=her", "--env=FetchReach-v4", "--network=cnn"], [r"her trains baselines' actor-critic MLP"]
     ),
     # output paths that cannot be written
     "log_path_is_a_file": (["--env=CartPole-v1", "--log_path={file}"], [r"--log_path=.*is a file, not a directory"]),

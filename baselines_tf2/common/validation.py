@@ -10,6 +10,11 @@ from typing import Any, Sequence
 WHOLE_FLOATS = "a float is accepted only when it is whole, e.g. 5e4"
 
 
+class ArgumentError(ValueError):
+    """learn() arguments that cannot work together or with the env, found before training starts; the command line
+    reports it as a usage error (exit 2)."""
+
+
 def whole_number(value: Any) -> int | None:
     """`value` as an int if it is an integer or a whole float (baselines code passes `buffer_size=5e4`), else None.
 

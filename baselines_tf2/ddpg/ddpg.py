@@ -16,7 +16,7 @@ from typing import Any, Callable
 import gymnasium
 
 from baselines_tf2.common.mpi_util import world
-from baselines_tf2.common.validation import require_int, require_number, whole_floats_as_ints
+from baselines_tf2.common.validation import ArgumentError, require_int, require_number, whole_floats_as_ints
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.ddpg.ddpg_learner import DDPG
@@ -147,7 +147,7 @@ def learn(
     if total_timesteps is None:
         total_timesteps = (nb_epochs or DEFAULT_EPOCHS) * nb_epoch_cycles * steps_per_cycle
     elif nb_epochs is not None:
-        raise ValueError("give total_timesteps or nb_epochs, not both")
+        raise ArgumentError("give total_timesteps (the command line's --num_timesteps) or nb_epochs, not both")
     schedule = Schedule(rollout_steps=nb_rollout_steps, train_steps=nb_train_steps, batch_size=batch_size,
                         learning_starts=batch_size, random_steps=0, log_every=nb_epoch_cycles,
                         checkpoint_every=checkpoint_freq, reward_scale=reward_scale)

@@ -21,7 +21,13 @@ import numpy as np
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.schedules import LinearSchedule
-from baselines_tf2.common.validation import require_choice, require_int, require_number, whole_floats_as_ints
+from baselines_tf2.common.validation import (
+    ArgumentError,
+    require_choice,
+    require_int,
+    require_number,
+    whole_floats_as_ints,
+)
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
@@ -158,13 +164,13 @@ def learn(
     that step lands).
     """
     if param_noise:
-        raise ValueError("param_noise is not supported by baselines_tf2's deepq; use epsilon-greedy exploration")
+        raise ArgumentError("param_noise is not supported by baselines_tf2's deepq; use epsilon-greedy exploration")
     config = config_from_arguments(DQNConfig, locals())
     if total_timesteps > 0 and config.buffer_size == 0:
-        raise ValueError(f"buffer_size=0 keeps no transitions to train on; it only suits loading a model "
+        raise ArgumentError(f"buffer_size=0 keeps no transitions to train on; it only suits loading a model "
                          f"(total_timesteps=0); to train, give buffer_size >= batch_size ({config.batch_size})")
     if train_in_background and deterministic:
-        raise ValueError("train_in_background acts with weights an update in flight may be changing, which is not "
+        raise ArgumentError("train_in_background acts with weights an update in flight may be changing, which is not "
                          "deterministic; use one or the other")
     set_global_seeds(seed, deterministic_ops=deterministic)
     venv = single_vec_env(env, seed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from baselines_tf2.common.validation import require_int, require_number, whole_floats_as_ints
+from baselines_tf2.common.validation import ArgumentError, require_int, require_number, whole_floats_as_ints
 from baselines_tf2.her.replay_buffer import STRATEGIES
 
 # baselines' DEFAULT_ENV_PARAMS (it named FetchReach-v1; gymnasium-robotics' ids are v4 now)
@@ -113,6 +113,8 @@ DEFAULT_PARAMS: dict[str, Any] = dataclasses.asdict(HERConfig())  # baselines' n
 def config_for(env_id: str | None, override_params: Mapping[str, Any] | None, **arguments: Any) -> HERConfig:
     """HERConfig from the defaults, the env's DEFAULT_ENV_PARAMS, `override_params` and `arguments` (in that order,
     as baselines' learn merged them); ValueError naming any unknown parameter and the known ones."""
+    if override_params is not None and not isinstance(override_params, Mapping):
+        raise ArgumentError(f"override_params must be a dict of HER parameters, got {override_params!r}")
     params: dict[str, Any] = dict(DEFAULT_ENV_PARAMS.get(env_id or "", {}))
     params.update(override_params or {})
     params.update(arguments)
@@ -121,5 +123,5 @@ def config_for(env_id: str | None, override_params: Mapping[str, Any] | None, **
     known = {field.name for field in dataclasses.fields(HERConfig)}
     unknown = sorted(set(params) - known)
     if unknown:
-        raise ValueError(f"unknown HER parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ArgumentError(f"unknown HER parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return HERConfig(**params)

@@ -18,6 +18,7 @@ import numpy as np
 
 from baselines_tf2 import logger
 from baselines_tf2.common.mpi_util import world
+from baselines_tf2.common.validation import ArgumentError
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.her.config import HERConfig, config_for
 from baselines_tf2.her.ddpg import DDPG, network_kwargs_of
@@ -65,36 +66,36 @@ def learn(
     its run when unfinished with the same total steps. `callback(locals(), globals())` returning True stops.
     """
     if network != "mlp":
-        raise ValueError(f"her trains baselines' actor-critic MLP (network='mlp'; size it with layers= and "
+        raise ArgumentError(f"her trains baselines' actor-critic MLP (network='mlp'; size it with layers= and "
                          f"hidden=), got network={network!r}")
     run_arguments = {name: kwargs.pop(name) for name in RUN_OPTION_NAMES if name in kwargs}
     ranks = world()
     seed_of_rank = rank_seed(seed, ranks.rank)
     venv = as_vec_env(env, seed_of_rank)
     if not is_goal_space(venv.observation_space):
-        raise ValueError(f"her needs a goal-based env (Dict observations with observation, achieved_goal and "
+        raise ArgumentError(f"her needs a goal-based env (Dict observations with observation, achieved_goal and "
                          f"desired_goal, e.g. FetchReach-v4): {describe_goal_space_problem(venv.observation_space)}")
     goal_env = local_goal_env(venv)
     spec = goal_env.spec
     episode_length = getattr(spec, "max_episode_steps", None)
     if not episode_length:
-        raise ValueError("her plays episodes of a fixed length T (baselines read the env's max_episode_steps); "
+        raise ArgumentError("her plays episodes of a fixed length T (baselines read the env's max_episode_steps); "
                          "this env has no time limit: wrap it in gymnasium.wrappers.TimeLimit")
     if demo_file is not None:  # baselines: a demo file turns the behaviour cloning loss on
         kwargs.setdefault("bc_loss", True)
     config = config_for(getattr(spec, "id", None), override_params, replay_strategy=replay_strategy,
                         clip_return=clip_return, **kwargs)
     if config.bc_loss and demo_file is None:
-        raise ValueError("bc_loss clones demonstrations: give demo_file (a .npz made by "
+        raise ArgumentError("bc_loss clones demonstrations: give demo_file (a .npz made by "
                          "baselines_tf2.her.experiment.data_generation.record_demos)")
     if config.bc_loss and config.demo_batch_size >= config.batch_size:
-        raise ValueError(f"demo_batch_size ({config.demo_batch_size}) must be smaller than batch_size "
+        raise ArgumentError(f"demo_batch_size ({config.demo_batch_size}) must be smaller than batch_size "
                          f"({config.batch_size}): each batch holds both")
     config = dataclasses.replace(config, gamma=config.discount(episode_length))
     steps_per_epoch = config.n_cycles * episode_length * venv.num_envs * ranks.size
     epochs = int(total_timesteps) // steps_per_epoch
     if total_timesteps > 0 and epochs == 0:
-        raise ValueError(f"total_timesteps={total_timesteps} is less than one epoch of {steps_per_epoch} steps "
+        raise ArgumentError(f"total_timesteps={total_timesteps} is less than one epoch of {steps_per_epoch} steps "
                          f"(n_cycles {config.n_cycles} x T {episode_length} x {venv.num_envs} envs x {ranks.size} "
                          "ranks)")
     if ranks.size == 1 and total_timesteps > 0:
@@ -126,10 +127,15 @@ def with_demonstrations(replay: Callable[..., HerReplayBuffer], demo_file: str, 
                         episode_length: int) -> Callable[..., WithDemonstrations]:
     """The replay factory whose memories mix in the first `num_demo` episodes of `demo_file` (our data-only .npz,
     checked against the env's spaces now, before anything trains)."""
-    demos = load_demos(demo_file, venv.observation_space, venv.action_space, config.num_demo)
+    try:
+        demos = load_demos(demo_file, venv.observation_space, venv.action_space, config.num_demo)
+    except OSError as err:  # a missing or unreadable file; what is wrong inside one is load_demos' ValueError
+        raise ArgumentError(f"demo_file {demo_file!r} cannot be read: {err}") from None
+    except ValueError as err:
+        raise ArgumentError(str(err)) from None
     episodes, steps = demos["actions"].shape[:2]
     if steps != episode_length:
-        raise ValueError(f"{demo_file}: its episodes have {steps} steps, this env's have {episode_length}")
+        raise ArgumentError(f"{demo_file}: its episodes have {steps} steps, this env's have {episode_length}")
 
     def build(limit: int, action_shape: tuple[int, ...], observation_shape: tuple[int, ...], seed: int | None = None,
               flatten: Callable[[Any], Any] | None = None) -> WithDemonstrations:

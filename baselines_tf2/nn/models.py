@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from baselines_tf2.common.validation import require_int
+from baselines_tf2.common.validation import ArgumentError, require_int
 
 NetworkFn = Callable[[tuple[int, ...], str], keras.Model]
 NetworkBuilder = Callable[..., NetworkFn]
@@ -200,7 +200,7 @@ def _observation_input(obs_shape: Sequence[int], obs_dtype: str) -> tuple[keras.
 
 def _require_image(network: str, obs_shape: Sequence[int]) -> None:
     if len(obs_shape) != 3:
-        raise ValueError(f"network {network!r} needs image observations (height, width, channels), got {obs_shape}")
+        raise ArgumentError(f"network {network!r} needs image observations (height, width, channels), got {obs_shape}")
 
 
 def _check_convs_fit(
@@ -216,7 +216,7 @@ def _check_convs_fit(
         else:
             height, width = -(-height // stride), -(-width // stride)
         if height < 1 or width < 1:
-            raise ValueError(f"observations of shape {tuple(obs_shape)} are too small for network {network!r}")
+            raise ArgumentError(f"observations of shape {tuple(obs_shape)} are too small for network {network!r}")
 
 
 def _conv_stack(

@@ -18,6 +18,7 @@ from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.math_util import explained_variance
 from baselines_tf2.common.mpi_util import DistributedEnvError, World
+from baselines_tf2.common.validation import ArgumentError
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.vec_env import VecEnvError
 from baselines_tf2.nn.models import as_network_fn
@@ -72,7 +73,7 @@ def build_policy(
     `network` is a registered name or a network_fn in any form `as_network_fn` reads (baselines' included).
     baselines' `normalize_observations=True` (in-graph observation statistics) is refused, naming VecNormalize."""
     if network_kwargs.pop("normalize_observations", False):
-        raise ValueError("normalize_observations=True (baselines' in-graph observation normalization) is not "
+        raise ArgumentError("normalize_observations=True (baselines' in-graph observation normalization) is not "
                          "supported; wrap the env in VecNormalize(venv, ret=False) for normalized observations")
     value_network = network_kwargs.pop("value_network", None)
     if not isinstance(network, str) and callable(network):

@@ -7,7 +7,13 @@ from typing import Any, Callable
 
 from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.schedules import FractionSchedule, as_fraction_schedule
-from baselines_tf2.common.validation import require_choice, require_int, require_number, whole_floats_as_ints
+from baselines_tf2.common.validation import (
+    ArgumentError,
+    require_choice,
+    require_int,
+    require_number,
+    whole_floats_as_ints,
+)
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.nn.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.on_policy.loop import LogKeys, build_policy, learn_on_policy
@@ -61,12 +67,12 @@ class PPO2Config:
         nbatch = self.nsteps * nenvs
         if nbatch % self.nminibatches:
             divisors = ", ".join(str(d) for d in range(1, nbatch + 1) if nbatch % d == 0)
-            raise ValueError(
+            raise ArgumentError(
                 f"nsteps * num_envs = {self.nsteps} * {nenvs} = {nbatch} is not divisible by nminibatches = "
                 f"{self.nminibatches}; use a divisor of {nbatch} ({divisors}) or change nsteps or num_env"
             )
         if recurrent and nenvs % self.nminibatches:
-            raise ValueError(
+            raise ArgumentError(
                 f"recurrent policies split whole env sequences into minibatches: nminibatches = {self.nminibatches} "
                 f"must divide the number of envs ({nenvs})"
             )

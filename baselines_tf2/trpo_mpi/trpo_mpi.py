@@ -8,7 +8,13 @@ from typing import Any, Callable
 import gymnasium
 
 from baselines_tf2.common.mpi_util import world
-from baselines_tf2.common.validation import require_choice, require_int, require_number, whole_floats_as_ints
+from baselines_tf2.common.validation import (
+    ArgumentError,
+    require_choice,
+    require_int,
+    require_number,
+    whole_floats_as_ints,
+)
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.nn.models import is_recurrent_network
@@ -113,13 +119,13 @@ def learn(
     config = config_from_arguments(TRPOConfig, locals())
     venv: VecEnv = as_vec_env(env, rank_seed(seed, world().rank))  # baselines' took a single gym env
     if sum(bound > 0 for bound in (total_timesteps, max_iters, max_episodes)) > 1:
-        raise ValueError("out of total_timesteps, max_iters and max_episodes only one should be given, got "
+        raise ArgumentError("out of total_timesteps, max_iters and max_episodes only one should be given, got "
                          f"total_timesteps={total_timesteps}, max_iters={max_iters}, max_episodes={max_episodes}")
     if isinstance(network, str) and is_recurrent_network(network):
-        raise ValueError(f"trpo_mpi takes feed-forward policies only (baselines' did not support recurrent ones), "
+        raise ArgumentError(f"trpo_mpi takes feed-forward policies only (baselines' did not support recurrent ones), "
                          f"not {network!r}; use ppo2 or a2c for recurrent networks")
     if network_kwargs.setdefault("value_network", "copy") != "copy":
-        raise ValueError(f"trpo_mpi trains a separate value network (value_network='copy'), got "
+        raise ArgumentError(f"trpo_mpi trains a separate value network (value_network='copy'), got "
                          f"value_network={network_kwargs['value_network']!r}")
     seed_of_rank = set_global_seeds(seed, rank=world().rank, deterministic_ops=deterministic)
     policy = build_policy(venv, network, network_kwargs, precision, seed_of_rank)
