@@ -621,3 +621,15 @@ def test_export_to_onnx_refuses_dict_observations_in_one_line(cli_checkpoint: Pa
     assert "Dict observations (achieved_goal, desired_goal, observation)" in error
     assert "savedmodel, keras or tflite" in error
     assert not list(tmp_path.iterdir())
+
+
+def test_parameters_merge_in_baselines_order() -> None:
+    """baselines' her.learn: defaults, then replay_strategy, the env's DEFAULT_ENV_PARAMS, override_params, and
+    last the keyword arguments; each later one wins."""
+    from baselines_tf2.her.config import DEFAULT_ENV_PARAMS, config_for
+
+    learn_arguments = {"replay_strategy": "future", "clip_return": True}
+    overridden = config_for("FetchReach-v4", {"replay_strategy": "none", "n_cycles": 3}, learn_arguments)
+    assert overridden.replay_strategy == "none" and overridden.n_cycles == 3
+    assert config_for("FetchReach-v4", None, learn_arguments).n_cycles == DEFAULT_ENV_PARAMS["FetchReach-v4"]["n_cycles"]
+    assert config_for("FetchReach-v4", {"n_cycles": 3}, learn_arguments, n_cycles=7).n_cycles == 7

@@ -168,10 +168,10 @@ def learn(
     config = config_from_arguments(DQNConfig, locals())
     if total_timesteps > 0 and config.buffer_size == 0:
         raise ArgumentError(f"buffer_size=0 keeps no transitions to train on; it only suits loading a model "
-                         f"(total_timesteps=0); to train, give buffer_size >= batch_size ({config.batch_size})")
+                            f"(total_timesteps=0); to train, give buffer_size >= batch_size ({config.batch_size})")
     if train_in_background and deterministic:
         raise ArgumentError("train_in_background acts with weights an update in flight may be changing, which is not "
-                         "deterministic; use one or the other")
+                            "deterministic; use one or the other")
     set_global_seeds(seed, deterministic_ops=deterministic)
     venv = single_vec_env(env, seed)
     act = build_act(venv.observation_space, venv.action_space, network, network_kwargs, lr=lr, double_q=double_q,

@@ -110,12 +110,15 @@ class HERConfig:
 DEFAULT_PARAMS: dict[str, Any] = dataclasses.asdict(HERConfig())  # baselines' name, for code that reads it
 
 
-def config_for(env_id: str | None, override_params: Mapping[str, Any] | None, **arguments: Any) -> HERConfig:
-    """HERConfig from the defaults, the env's DEFAULT_ENV_PARAMS, `override_params` and `arguments` (in that order,
-    as baselines' learn merged them); ValueError naming any unknown parameter and the known ones."""
+def config_for(env_id: str | None, override_params: Mapping[str, Any] | None,
+               learn_arguments: Mapping[str, Any] | None = None, **arguments: Any) -> HERConfig:
+    """HERConfig from the defaults, `learn_arguments` (learn()'s replay_strategy and clip_return), the env's
+    DEFAULT_ENV_PARAMS, `override_params` and `arguments` (learn()'s other keywords), each overriding the ones
+    before, as baselines' learn merged them; ArgumentError naming any unknown parameter and the known ones."""
     if override_params is not None and not isinstance(override_params, Mapping):
         raise ArgumentError(f"override_params must be a dict of HER parameters, got {override_params!r}")
-    params: dict[str, Any] = dict(DEFAULT_ENV_PARAMS.get(env_id or "", {}))
+    params: dict[str, Any] = dict(learn_arguments or {})
+    params.update(DEFAULT_ENV_PARAMS.get(env_id or "", {}))
     params.update(override_params or {})
     params.update(arguments)
     if "lr" in params:  # baselines: lr sets both learning rates

@@ -67,37 +67,37 @@ def learn(
     """
     if network != "mlp":
         raise ArgumentError(f"her trains baselines' actor-critic MLP (network='mlp'; size it with layers= and "
-                         f"hidden=), got network={network!r}")
+                            f"hidden=), got network={network!r}")
     run_arguments = {name: kwargs.pop(name) for name in RUN_OPTION_NAMES if name in kwargs}
     ranks = world()
     seed_of_rank = rank_seed(seed, ranks.rank)
     venv = as_vec_env(env, seed_of_rank)
     if not is_goal_space(venv.observation_space):
         raise ArgumentError(f"her needs a goal-based env (Dict observations with observation, achieved_goal and "
-                         f"desired_goal, e.g. FetchReach-v4): {describe_goal_space_problem(venv.observation_space)}")
+                            f"desired_goal, e.g. FetchReach-v4): {describe_goal_space_problem(venv.observation_space)}")
     goal_env = local_goal_env(venv)
     spec = goal_env.spec
     episode_length = getattr(spec, "max_episode_steps", None)
     if not episode_length:
         raise ArgumentError("her plays episodes of a fixed length T (baselines read the env's max_episode_steps); "
-                         "this env has no time limit: wrap it in gymnasium.wrappers.TimeLimit")
+                            "this env has no time limit: wrap it in gymnasium.wrappers.TimeLimit")
     if demo_file is not None:  # baselines: a demo file turns the behaviour cloning loss on
         kwargs.setdefault("bc_loss", True)
-    config = config_for(getattr(spec, "id", None), override_params, replay_strategy=replay_strategy,
-                        clip_return=clip_return, **kwargs)
+    config = config_for(getattr(spec, "id", None), override_params,
+                        {"replay_strategy": replay_strategy, "clip_return": clip_return}, **kwargs)
     if config.bc_loss and demo_file is None:
         raise ArgumentError("bc_loss clones demonstrations: give demo_file (a .npz made by "
-                         "baselines_tf2.her.experiment.data_generation.record_demos)")
+                            "baselines_tf2.her.experiment.data_generation.record_demos)")
     if config.bc_loss and config.demo_batch_size >= config.batch_size:
         raise ArgumentError(f"demo_batch_size ({config.demo_batch_size}) must be smaller than batch_size "
-                         f"({config.batch_size}): each batch holds both")
+                            f"({config.batch_size}): each batch holds both")
     config = dataclasses.replace(config, gamma=config.discount(episode_length))
     steps_per_epoch = config.n_cycles * episode_length * venv.num_envs * ranks.size
     epochs = int(total_timesteps) // steps_per_epoch
     if total_timesteps > 0 and epochs == 0:
         raise ArgumentError(f"total_timesteps={total_timesteps} is less than one epoch of {steps_per_epoch} steps "
-                         f"(n_cycles {config.n_cycles} x T {episode_length} x {venv.num_envs} envs x {ranks.size} "
-                         "ranks)")
+                            f"(n_cycles {config.n_cycles} x T {episode_length} x {venv.num_envs} envs x {ranks.size} "
+                            "ranks)")
     if ranks.size == 1 and total_timesteps > 0:
         logger.warn("HER on one MPI process: baselines' published Fetch results used 19 (mpiexec -n 19); "
                     "one process learns the harder tasks more slowly (Plappert et al. 2018)")

@@ -74,7 +74,7 @@ def build_policy(
     baselines' `normalize_observations=True` (in-graph observation statistics) is refused, naming VecNormalize."""
     if network_kwargs.pop("normalize_observations", False):
         raise ArgumentError("normalize_observations=True (baselines' in-graph observation normalization) is not "
-                         "supported; wrap the env in VecNormalize(venv, ret=False) for normalized observations")
+                            "supported; wrap the env in VecNormalize(venv, ret=False) for normalized observations")
     value_network = network_kwargs.pop("value_network", None)
     if not isinstance(network, str) and callable(network):
         network = as_network_fn(network)

@@ -120,13 +120,13 @@ def learn(
     venv: VecEnv = as_vec_env(env, rank_seed(seed, world().rank))  # baselines' took a single gym env
     if sum(bound > 0 for bound in (total_timesteps, max_iters, max_episodes)) > 1:
         raise ArgumentError("out of total_timesteps, max_iters and max_episodes only one should be given, got "
-                         f"total_timesteps={total_timesteps}, max_iters={max_iters}, max_episodes={max_episodes}")
+                            f"total_timesteps={total_timesteps}, max_iters={max_iters}, max_episodes={max_episodes}")
     if isinstance(network, str) and is_recurrent_network(network):
         raise ArgumentError(f"trpo_mpi takes feed-forward policies only (baselines' did not support recurrent ones), "
-                         f"not {network!r}; use ppo2 or a2c for recurrent networks")
+                            f"not {network!r}; use ppo2 or a2c for recurrent networks")
     if network_kwargs.setdefault("value_network", "copy") != "copy":
         raise ArgumentError(f"trpo_mpi trains a separate value network (value_network='copy'), got "
-                         f"value_network={network_kwargs['value_network']!r}")
+                            f"value_network={network_kwargs['value_network']!r}")
     seed_of_rank = set_global_seeds(seed, rank=world().rank, deterministic_ops=deterministic)
     policy = build_policy(venv, network, network_kwargs, precision, seed_of_rank)
     model = TRPOModel(policy, max_kl=max_kl, cg_iters=cg_iters, cg_damping=cg_damping, entcoeff=entcoeff)
