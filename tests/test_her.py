@@ -631,5 +631,6 @@ def test_parameters_merge_in_baselines_order() -> None:
     learn_arguments = {"replay_strategy": "future", "clip_return": True}
     overridden = config_for("FetchReach-v4", {"replay_strategy": "none", "n_cycles": 3}, learn_arguments)
     assert overridden.replay_strategy == "none" and overridden.n_cycles == 3
-    assert config_for("FetchReach-v4", None, learn_arguments).n_cycles == DEFAULT_ENV_PARAMS["FetchReach-v4"]["n_cycles"]
+    env_default = DEFAULT_ENV_PARAMS["FetchReach-v4"]["n_cycles"]
+    assert config_for("FetchReach-v4", None, learn_arguments).n_cycles == env_default
     assert config_for("FetchReach-v4", {"n_cycles": 3}, learn_arguments, n_cycles=7).n_cycles == 7
