@@ -305,6 +305,23 @@ def test_discrete_action_env_is_refused_naming_the_space(alg: str, tmp_path: Any
         env.close()
 
 
+@pytest.mark.parametrize("alg", ["td3", "sac"])
+def test_evaluations_come_every_eval_freq_steps_whatever_the_train_freq(alg: str, tmp_path: Any) -> None:
+    """eval_freq=200 with 3 env steps per iteration: an evaluation after each 200 steps (6 in 1,200), not only at
+    the common multiples of 200 and 3."""
+    from baselines_tf2.common.vec_env import VecMonitor
+
+    env, eval_env = pendulum(seed=0), VecMonitor(pendulum(seed=1))
+    try:
+        with logger.scoped_configure(str(tmp_path), ["csv"]):
+            learn_module(alg).learn(network="mlp", env=env, seed=0, total_timesteps=1200, learning_starts=1200,
+                                    train_freq=3, eval_env=eval_env, eval_freq=200, eval_episodes=1, num_hidden=8)
+        assert eval_env.epcount == 6  # one 200-step Pendulum episode per evaluation
+    finally:
+        env.close()
+        eval_env.close()
+
+
 # ---- learning (slow) ----------------------------------------------------------------------------------------------
 
 LEARNING = {  # each reaches the bar with a margin on this seed (DDPG: -86 at 12k steps, -88 at 10k)

@@ -35,9 +35,9 @@ class TestRollouts:
         self.best_success_rate = -1.0
         self.values: dict[str, float] = {}
 
-    def due(self, timesteps: int) -> bool:
-        """At the end of each epoch."""
-        return timesteps % self.every == 0
+    def due(self, timesteps: int, steps: int = 1) -> bool:
+        """At the end of each epoch (within the last `steps` env steps, which ended at `timesteps`)."""
+        return timesteps // self.every > (timesteps - steps) // self.every
 
     def evaluate(self, agent: Any, timesteps: int) -> None:
         """Play the episodes, log their success rate and Q, and save the policies."""

@@ -123,7 +123,7 @@ class OffPolicyIteration(Algorithm):
                 self.window.note(stats)
             self.agent.after_training()
         steps_done = (run.iteration + 1) * self.steps_per_iteration
-        if self.evaluation is not None and self.evaluation.due(steps_done):
+        if self.evaluation is not None and self.evaluation.due(steps_done, self.steps_per_iteration):
             self.evaluation.evaluate(run.agent, steps_done)
             if getattr(self.evaluation, "env", None) is self.venv:  # it played (and reset) the training envs
                 self.memory.end_episodes()
@@ -251,7 +251,7 @@ class EvalSteps:
         self.returns: list[float] = []
         self.history: deque[float] = deque(maxlen=RETURN_HISTORY)
 
-    def due(self, timesteps: int) -> bool:
+    def due(self, timesteps: int, steps: int = 1) -> bool:
         """Every iteration."""
         return True
 

@@ -53,9 +53,9 @@ class PeriodicEvaluation:
         self.best: float | None = None
         self._obs: Any = None
 
-    def due(self, timesteps: int) -> bool:
-        """Whether an evaluation falls after `timesteps` env steps."""
-        return bool(self.every) and timesteps % self.every == 0
+    def due(self, timesteps: int, steps: int = 1) -> bool:
+        """Whether an evaluation falls within the last `steps` env steps, which ended at `timesteps`."""
+        return bool(self.every) and timesteps // self.every > (timesteps - steps) // self.every
 
     def evaluate(self, agent: Agent, timesteps: int) -> float:
         """Play, log and keep the best; the mean score."""
