@@ -322,6 +322,99 @@ def test_evaluations_come_every_eval_freq_steps_whatever_the_train_freq(alg: str
         eval_env.close()
 
 
+# ---- loading into learn() ------------------------------------------------------------------------------------
+
+TINY = dict(seed=0, num_hidden=8)
+SHORT_RUN = {"ddpg": dict(total_timesteps=100, nb_rollout_steps=50),
+             "td3": dict(total_timesteps=150, learning_starts=100),
+             "sac": dict(total_timesteps=150, learning_starts=100)}
+LEARNING_RATES = {"ddpg": ("actor_lr", "actor_optimizer"), "td3": ("actor_lr", "actor_optimizer"),
+                  "sac": ("learning_rate", None)}
+
+
+def saved_agent(alg: str, folder: Any, **kwargs: Any) -> str:
+    env = pendulum()
+    try:
+        agent = learn_module(alg).learn(network="mlp", env=env, **TINY, **SHORT_RUN[alg], **kwargs)
+    finally:
+        env.close()
+    path = str(folder / alg)
+    agent.save(path)
+    return path
+
+
+def loaded_agent(alg: str, path: str, **kwargs: Any) -> Any:
+    env = pendulum()
+    try:
+        return learn_module(alg).learn(network="mlp", env=env, total_timesteps=0, load_path=path, **TINY, **kwargs)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("alg", CONTINUOUS)
+def test_a_loaded_agent_trains_with_the_learning_rate_given_to_learn(alg: str, tmp_path: Any) -> None:
+    """The optimizers' saved state holds the learning rate the checkpoint was trained with; learn()'s applies."""
+    argument, optimizer = LEARNING_RATES[alg]
+    path = saved_agent(alg, tmp_path, **{argument: 1e-3})
+    agent = loaded_agent(alg, path, **{argument: 1e-6})
+    optimizers = [getattr(agent, optimizer)] if optimizer else list(agent.optimizers.values())
+    for loaded in optimizers:
+        assert float(loaded.learning_rate.numpy()) == pytest.approx(1e-6)
+
+
+def test_sac_loaded_with_a_fixed_ent_coef_uses_that_alpha(tmp_path: Any) -> None:
+    path = saved_agent("sac", tmp_path)  # alpha learned from 1.0
+    assert float(np.exp(loaded_agent("sac", path, ent_coef=0.05).log_alpha.numpy())) == pytest.approx(0.05)
+
+
+def test_ddpg_trained_with_action_noise_loads_with_parameter_noise(tmp_path: Any) -> None:
+    """The perturbed actor is exploration state: a checkpoint without one (action noise) gets a fresh one."""
+    path = saved_agent("ddpg", tmp_path, noise_type="normal_0.1")
+    agent = loaded_agent("ddpg", path, noise_type="adaptive-param_0.2")
+    obs = np.zeros((1, 3), np.float32)
+    np.testing.assert_allclose(agent(obs), loaded_agent("ddpg", path, noise_type="normal_0.1")(obs))
+    assert any(not np.array_equal(actor, perturbed) for actor, perturbed in
+               zip(agent.actor.get_weights(), agent.perturbed_actor.get_weights()))
+
+
+@pytest.mark.parametrize("alg", ["td3", "ddpg"])
+def test_a_checkpoint_with_other_observation_normalization_is_refused(alg: str, tmp_path: Any) -> None:
+    from baselines_tf2.training.checkpoint import CheckpointError
+
+    path = saved_agent(alg, tmp_path, normalize_observations=True)
+    with pytest.raises(CheckpointError, match="normalize_observations=True"):
+        loaded_agent(alg, path, normalize_observations=False)
+
+
+@pytest.mark.parametrize("rng_state", [{"state": -1}, {"state": 10**40}])
+def test_a_refused_checkpoint_changes_nothing_in_the_agent(rng_state: dict[str, Any], tmp_path: Any) -> None:
+    """An out-of-range noise RNG state is found after the weights would have been assigned: the agent keeps its
+    own weights, and the error is a CheckpointError."""
+    import json
+    import zipfile
+
+    from baselines_tf2.training.checkpoint import CheckpointError
+
+    path = saved_agent("ddpg", tmp_path, noise_type="ou_0.2")
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    metadata = json.loads(entries["metadata.json"])
+    metadata["noise"]["rng"]["state"] = {**metadata["noise"]["rng"]["state"], **rng_state}
+    entries["metadata.json"] = json.dumps(metadata).encode()
+    with zipfile.ZipFile(tmp_path / "forged", "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data, zipfile.ZIP_STORED)
+    env = pendulum()
+    try:
+        agent = learn_module("ddpg").learn(network="mlp", env=env, total_timesteps=0, noise_type="ou_0.2", **TINY)
+    finally:
+        env.close()
+    weights = [array.copy() for array in agent.actor.get_weights()]
+    with pytest.raises(CheckpointError, match="bad exploration noise state"):
+        agent.load(str(tmp_path / "forged"))
+    assert all(np.array_equal(a, b) for a, b in zip(weights, agent.actor.get_weights()))
+
+
 # ---- learning (slow) ----------------------------------------------------------------------------------------------
 
 LEARNING = {  # each reaches the bar with a margin on this seed (DDPG: -86 at 12k steps, -88 at 10k)

@@ -211,6 +211,17 @@ def test_evaluation_logs_mean_score_and_writes_best_eval_checkpoint(tmp_path: Pa
     assert isinstance(best, ActWrapper) and best.observation_space == gymnasium.spaces.Discrete(4)
 
 
+def test_a_loaded_model_trains_with_the_lr_given_to_learn(tmp_path: Path) -> None:
+    """The saved optimizer state holds the learning rate it was trained with; learn()'s lr applies."""
+    identity = lambda: Monitor(DiscreteIdentityEnv(dim=4, episode_length=20), None)  # noqa: E731
+    trained = deepq.learn(identity(), "mlp", seed=0, total_timesteps=100, learning_starts=50, lr=1e-3, **NET)
+    trained.save(str(tmp_path / "model"))
+    loaded = deepq.learn(identity(), "mlp", seed=0, total_timesteps=0, lr=1e-6, load_path=str(tmp_path / "model"),
+                         **NET)
+    assert float(loaded.model.optimizer.learning_rate.numpy()) == pytest.approx(1e-6)
+    assert int(loaded.model.optimizer.iterations.numpy()) == int(trained.model.optimizer.iterations.numpy()) > 0
+
+
 # ---- command line and play.py ------------------------------------------------------------------------
 
 

@@ -191,6 +191,11 @@ class DDPG(OffPolicyAgent):
             self.action_noise.reset()
         self._perturb_anew()
 
+    redrawn_groups = ("perturbed_actor",)  # a checkpoint trained with action noise (or none) has no perturbation
+
+    def redraw_exploration(self) -> None:
+        self._perturb_anew()
+
     def _perturb_anew(self) -> None:
         """Draw a new perturbation of the actor at the current noise std (with parameter noise)."""
         if self.param_noise is not None:

@@ -16,6 +16,7 @@ from baselines_tf2.nn.models import with_builder_defaults
 from baselines_tf2.nn.tf_util import (
     argmax_int64,
     assign_checkpoint_arrays,
+    assign_checkpoint_groups,
     check_network_fits_checkpoint,
     renamed_model,
 )
@@ -222,11 +223,14 @@ class ActWrapper:
         _require_deepq(metadata, path)
         check_spaces_match(metadata, self.observation_space, self.action_space, path)
         check_network_matches(metadata, self.network, self.network_kwargs, path, with_builder_defaults)
-        assign_checkpoint_arrays(self.model.q_network.weights, groups.get("policy", []), path, "Q-network")
-        target_arrays = groups.get("target", groups.get("policy", []))
-        assign_checkpoint_arrays(self.model.target_network.weights, target_arrays, path, "target")
+        assignments = [(self.model.q_network.weights, groups.get("policy", []), "Q-network"),
+                       (self.model.target_network.weights, groups.get("target", groups.get("policy", [])), "target")]
         if "optimizer" in groups:
-            assign_checkpoint_arrays(self.model.optimizer.variables, groups["optimizer"], path, "optimizer")
+            assignments.append((self.model.optimizer.variables, groups["optimizer"], "optimizer"))
+        # the optimizer state holds the learning rate it was trained with; learn()'s lr applies
+        learning_rate = self.model.optimizer.learning_rate.numpy()
+        assign_checkpoint_groups(assignments, path)
+        self.model.optimizer.learning_rate.assign(learning_rate)
         self.epsilon = float(metadata.get("epsilon", 0.0))
         self.timesteps = int(metadata.get("timesteps", 0))
         return metadata

@@ -101,6 +101,13 @@ def float32_compute(model: keras.Layer) -> Iterator[None]:
 
 def assign_variables(variables: Sequence[tf.Variable], arrays: Sequence[np.ndarray], what: str) -> None:
     """Assign `arrays` to `variables` in order, or change nothing and raise ValueError naming the first mismatch."""
+    _check_fit(variables, arrays, what)
+    for variable, array in zip(variables, arrays):
+        variable.assign(array)
+
+
+def _check_fit(variables: Sequence[tf.Variable], arrays: Sequence[np.ndarray], what: str) -> None:
+    """ValueError naming the first way `arrays` do not fit `variables` (their count, then each shape)."""
     if len(arrays) != len(variables):
         raise ValueError(f"{what}: got {len(arrays)} arrays for {len(variables)} variables")
     for variable, array in zip(variables, arrays):
@@ -109,8 +116,20 @@ def assign_variables(variables: Sequence[tf.Variable], arrays: Sequence[np.ndarr
                 f"{what}: variable {variable.path!r} has shape {tuple(variable.shape)}, "
                 f"the saved one {tuple(np.shape(array))}"
             )
-    for variable, array in zip(variables, arrays):
-        variable.assign(array)
+
+
+def assign_checkpoint_groups(groups: Sequence[tuple[Sequence[tf.Variable], Sequence[np.ndarray], str]],
+                             path: str) -> None:
+    """Assign each (variables, arrays, what) group once all fit, so a mismatch anywhere changes nothing; it is
+    reported as the CheckpointError of the file at `path`."""
+    try:
+        for variables, arrays, what in groups:
+            _check_fit(variables, arrays, what)
+    except ValueError as err:
+        raise CheckpointError(f"{path!r} does not fit this model: {err}") from None
+    for variables, arrays, _ in groups:
+        for variable, array in zip(variables, arrays):
+            variable.assign(array)
 
 
 def assign_checkpoint_arrays(variables: Sequence[tf.Variable], arrays: Sequence[np.ndarray], path: str,

@@ -255,21 +255,49 @@ class OffPolicyAgent(ABC):
 
     def load(self, path: str) -> dict[str, Any]:
         """Restore everything `save` wrote, after checking it is this algorithm's checkpoint for these spaces and
-        network; CheckpointError (nothing changed) otherwise."""
+        network; CheckpointError (nothing changed) otherwise. What learn()'s arguments set (`argument_variables`)
+        keeps the value given; a `redrawn_groups` group the checkpoint lacks is drawn anew."""
         metadata, groups = load_checkpoint(path)
         self.check_fits(metadata, path)
-        variable_groups = self.variable_groups()
+        variable_groups = {name: variables for name, variables in self.variable_groups().items()
+                           if name in groups or name not in self.redrawn_groups}
         missing = sorted(set(variable_groups) - set(groups))
         if missing:
             raise CheckpointError(f"{path!r} lacks the {', '.join(missing)} weights of a {self.alg} agent")
-        for name, variables in variable_groups.items():
-            assign_checkpoint_arrays(variables, groups[name], path, name)
-        self.set_acting_state(metadata, groups, path)
+        given = [(variable, variable.numpy()) for variable in self.argument_variables()]
+        before = [(variable, variable.numpy()) for variables in variable_groups.values() for variable in variables]
+        before_statistics, before_noise, before_timesteps = self.normalizer.state(), self.noise_state(), self.timesteps
         try:
-            self.set_noise_state(metadata.get("noise") or {})
-        except (KeyError, TypeError, ValueError) as err:
-            raise CheckpointError(f"{path!r}: bad exploration noise state ({err})") from None
+            for name, variables in variable_groups.items():
+                assign_checkpoint_arrays(variables, groups[name], path, name)
+            self.set_acting_state(metadata, groups, path)
+            try:
+                self.set_noise_state(metadata.get("noise") or {})
+            except (KeyError, TypeError, ValueError, OverflowError) as err:  # OverflowError: an RNG state's range
+                raise CheckpointError(f"{path!r}: bad exploration noise state ({err})") from None
+        except BaseException:
+            for variable, value in before:
+                variable.assign(value)
+            self.normalizer.set_state([array for _, array in before_statistics])
+            self.set_noise_state(before_noise)
+            self.timesteps = before_timesteps
+            raise
+        for variable, value in given:
+            variable.assign(value)
+        if set(self.variable_groups()) - set(variable_groups):
+            self.redraw_exploration()
         return metadata
+
+    def argument_variables(self) -> list[tf.Variable]:
+        """Variables whose value learn()'s arguments set, which loading a checkpoint leaves as they are: the
+        optimizers' learning rates (a checkpoint's optimizer state holds the one it was trained with)."""
+        return [variable for variables in self.variable_groups().values() for variable in variables
+                if variable.name == "learning_rate"]
+
+    redrawn_groups: tuple[str, ...] = ()  # exploration state a checkpoint may lack (trained with other noise)
+
+    def redraw_exploration(self) -> None:
+        """Draw the `redrawn_groups` state anew, after a load that had none."""
 
     def load_weights_only(self, path: str) -> None:
         """Restore only what acts (actor and observation statistics)."""
@@ -291,6 +319,12 @@ class OffPolicyAgent(ABC):
             raise CheckpointError(f"{path!r} is a {metadata.get('alg')!r} checkpoint, not a {self.alg} one")
         check_spaces_match(metadata, self.observation_space, self.action_space, path)
         check_network_matches(metadata, self.network, self.network_kwargs, path, with_builder_defaults)
+        saved = (metadata.get("hyperparameters") or {}).get("normalize_observations")
+        wanted = getattr(self.config, "normalize_observations", None)
+        if saved is not None and wanted is not None and bool(saved) != bool(wanted):
+            raise CheckpointError(f"{path!r} was trained with normalize_observations={bool(saved)}, and its actor "
+                                  f"acts on observations normalized so (or not); give "
+                                  f"normalize_observations={bool(saved)} to load it")
 
 
 def agent_from_checkpoint(agent_class: type[OffPolicyAgent], config_class: type, metadata: Mapping[str, Any],

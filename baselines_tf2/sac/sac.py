@@ -114,6 +114,10 @@ class SAC(OffPolicyAgent):
                                                 [tf.TensorSpec([None, self.obs_size], tf.float32)])
         self._train = CompiledFunction(self._train_step, [batch_signature(self.obs_size, self.nb_actions)])
 
+    def argument_variables(self) -> list[tf.Variable]:
+        """The learning rates, and alpha when ent_coef fixes it."""
+        return [*super().argument_variables(), *([] if self.learn_alpha else [self.log_alpha])]
+
     def variable_groups(self) -> dict[str, list[tf.Variable]]:
         return {
             "policy": self.actor.weights,
