@@ -649,3 +649,53 @@ def test_exact_resume_refuses_a_saved_env_state_that_does_not_fit(edit: str, tmp
                                        for group, arrays in groups.items()})
     with pytest.raises(CheckpointError, match="saved env state does not fit this env"):
         learn(load_path=str(forged))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# forged replay and training state, checked before anything is sized or assigned
+
+
+def test_a_forged_frame_ring_shape_is_refused_before_it_is_allocated() -> None:
+    """The saved arrays are small; a frame shape in the metadata claiming petabytes must not be allocated."""
+    from baselines_tf2.deepq.replay_storage import FrameStackObservations
+
+    arrays = {"frames": np.zeros((10, 2), np.uint8), "positions": np.zeros((4, 2), np.int64)}
+    info = {"frame_shape": [84, 84, 10**6], "frames_per_stack": 10**6, "frames_pushed": 0, "last_positions": None}
+    with pytest.raises(ValueError, match="do not fit a buffer of 4"):
+        FrameStackObservations.from_state(4, info, arrays)
+
+
+@pytest.mark.parametrize("names", [[0, "rewards"], ["rewards"], ["rewards", "rewards"], "rewards"])
+def test_replay_array_names_must_be_distinct_strings_one_per_array(names: Any) -> None:
+    from baselines_tf2.training.checkpoint import saved_replay_arrays
+
+    groups = {"replay": [np.zeros(3), np.zeros(3)]}
+    with pytest.raises(ValueError, match="replay_arrays must name the 2 replay arrays"):
+        saved_replay_arrays({"replay_arrays": names}, groups)
+    assert list(saved_replay_arrays({"replay_arrays": ["a", "b"]}, groups)) == ["a", "b"]
+
+
+def test_an_out_of_range_training_rng_state_is_a_checkpoint_error(tmp_path: Path) -> None:
+    """NumPy raises OverflowError for a bit generator state outside its range; resuming reports it as the file's."""
+    import gymnasium
+
+    from baselines_tf2 import logger
+    from baselines_tf2.common.vec_env import DummyVecEnv
+    from baselines_tf2.ppo2 import ppo2
+
+    env = DummyVecEnv([lambda: gymnasium.make("CartPole-v1")])
+    with logger.scoped_configure(str(tmp_path), ["csv"]):
+        ppo2.learn(network="mlp", env=env, total_timesteps=128, nsteps=32, nminibatches=1, noptepochs=1, seed=0,
+                   save_interval=1, num_hidden=8)
+    checkpoint = tmp_path / "checkpoints" / "00001"
+
+    def out_of_range(metadata: dict[str, Any]) -> None:
+        metadata["training"]["rng"]["state"]["state"] = -1
+
+    forged_path = tmp_path / "forged"
+    forged_path.write_bytes(zipped(with_metadata(members(checkpoint.read_bytes()), out_of_range)))
+    with logger.scoped_configure(str(tmp_path / "resumed"), ["csv"]), pytest.raises(CheckpointError,
+                                                                                    match="training state"):
+        ppo2.learn(network="mlp", env=env, total_timesteps=128, nsteps=32, nminibatches=1, noptepochs=1, seed=0,
+                   num_hidden=8, load_path=str(forged_path))
+    env.close()

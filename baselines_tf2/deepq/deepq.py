@@ -36,6 +36,7 @@ from baselines_tf2.deepq.gradient_steps import GradientSteps
 from baselines_tf2.deepq.replay_buffer import PrioritizedReplayBuffer, ReplayBuffer
 from baselines_tf2.nn.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.training.callbacks import before_step_callback
+from baselines_tf2.training.checkpoint import saved_replay_arrays
 from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
 from baselines_tf2.training.config import config_from_arguments, run_options_from_arguments
 from baselines_tf2.training.evaluation import PeriodicEvaluation
@@ -238,7 +239,7 @@ class DQNIteration(Algorithm):
     def restore(self, state: dict[str, Any], metadata: dict[str, Any], groups: dict[str, list[np.ndarray]]) -> str:
         t = int(state["t"])
         if "replay" in groups:
-            self.replay.load_state(metadata["replay"], dict(zip(metadata["replay_arrays"], groups["replay"])))
+            self.replay.load_state(metadata["replay"], saved_replay_arrays(metadata, groups))
         self.refill_until = 0 if "replay" in groups else t + self.config.learning_starts
         self.episodes = int(state.get("episodes", 0))
         if "replay" in groups:

@@ -110,6 +110,12 @@ class TransitionObservations:
         return store
 
 
+def ring_size(capacity: int, frames_per_stack: int) -> int:
+    """Frames a FrameStackObservations of `capacity` stacks keeps: a stack's oldest frame is at most 2k pushes old
+    when it is added (an episode start pushes up to k + 1), plus spare frames."""
+    return capacity + max(capacity // SPARE_FRAMES_DIVISOR, 2 * frames_per_stack)
+
+
 class FrameStackObservations:
     """Stacks of k frames (H x W x C each, stacked on the last axis), each frame stored once in a ring of frames.
 
@@ -127,8 +133,7 @@ class FrameStackObservations:
         self.frames_per_stack = frames_per_stack
         self.obs_shape = (*self.frame_shape[:-1], frames_per_stack * self.frame_shape[-1])
         self.dtype = np.dtype(dtype)
-        # A stack's oldest frame is at most 2k pushes old when it is added (an episode start pushes up to k + 1).
-        self._ring_size = capacity + max(capacity // SPARE_FRAMES_DIVISOR, 2 * frames_per_stack)
+        self._ring_size = ring_size(capacity, frames_per_stack)
         self._frames = np.zeros((self._ring_size, *self.frame_shape), self.dtype)
         self._positions = np.zeros((capacity, frames_per_stack + 1), np.int64)
         self._frames_pushed = 0
@@ -255,10 +260,13 @@ class FrameStackObservations:
     @classmethod
     def from_state(cls, capacity: int, info: dict[str, Any], arrays: dict[str, np.ndarray]) -> FrameStackObservations:
         frames = arrays["frames"]
-        store = cls(capacity, tuple(info["frame_shape"]), int(info["frames_per_stack"]), frames.dtype)
-        if frames.shape != store._frames.shape or arrays["positions"].shape != store._positions.shape:
+        frame_shape, frames_per_stack = tuple(int(size) for size in info["frame_shape"]), int(info["frames_per_stack"])
+        # checked before the buffer is built: a forged frame shape must not size an allocation the file does not hold
+        ring = (ring_size(capacity, frames_per_stack), *frame_shape)
+        if frames.shape != ring or arrays["positions"].shape != (capacity, frames_per_stack + 1):
             raise ValueError(f"saved frame ring {frames.shape} / positions {arrays['positions'].shape} do not fit a "
-                             f"buffer of {capacity} ({store._frames.shape} / {store._positions.shape})")
+                             f"buffer of {capacity} ({ring} / {(capacity, frames_per_stack + 1)})")
+        store = cls(capacity, frame_shape, frames_per_stack, frames.dtype)
         store._frames[...] = frames
         store._positions[...] = arrays["positions"]
         store._frames_pushed = int(info["frames_pushed"])

@@ -22,6 +22,7 @@ from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 from baselines_tf2.off_policy.replay import Memory
 from baselines_tf2.training.callbacks import before_step_callback
+from baselines_tf2.training.checkpoint import saved_replay_arrays
 from baselines_tf2.training.run import Algorithm, ArrayGroups, RunOptions, TrainingRun
 from baselines_tf2.training.stop_signals import StopRequest
 
@@ -216,7 +217,7 @@ class OffPolicyIteration(Algorithm):
         if hasattr(self.evaluation, "restore"):
             self.evaluation.restore(state)
         if "replay" in groups:
-            self.memory.load_state(metadata["replay"], dict(zip(metadata["replay_arrays"], groups["replay"])))
+            self.memory.load_state(metadata["replay"], saved_replay_arrays(metadata, groups))
             return ""
         return (f"; the replay memory was not saved (--save_replay), so training waits until it holds "
                 f"{self.schedule.learning_starts} transitions again")

@@ -152,6 +152,17 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     return metadata, groups
 
 
+def saved_replay_arrays(metadata: Mapping[str, Any], groups: Mapping[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    """The replay buffer's arrays of a checkpoint by name (metadata's `replay_arrays` names the `replay` group's);
+    ValueError unless the names are distinct strings, one per array."""
+    names, arrays = metadata.get("replay_arrays"), groups.get("replay", [])
+    if (not isinstance(names, list) or len(names) != len(arrays) or len(set(map(str, names))) != len(names)
+            or not all(isinstance(name, str) for name in names)):
+        raise ValueError(f"replay_arrays must name the {len(arrays)} replay arrays with distinct strings, got "
+                         f"{_short(names)}")
+    return dict(zip(names, arrays))
+
+
 def resolve_checkpoint_path(path: str | os.PathLike[str]) -> str:
     """A checkpoint file from a file path, a checkpoints folder, or a run folder (folders through `latest`); `~`
     is the home folder, as baselines' load_variables read it."""

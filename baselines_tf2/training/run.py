@@ -167,7 +167,7 @@ class TrainingRun:
             if checkpoint_offset < 0:
                 raise ValueError(f"checkpoint_offset is {checkpoint_offset}, below 0")
             note = algorithm.restore(state, metadata, groups)
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, OverflowError) as err:  # OverflowError: an RNG state's range
             raise CheckpointError(f"{path!r}: its training state cannot be restored ({err})") from None
         self.iteration = iteration
         self.checkpoint_offset = checkpoint_offset
