@@ -222,6 +222,46 @@ def test_a_loaded_model_trains_with_the_lr_given_to_learn(tmp_path: Path) -> Non
     assert int(loaded.model.optimizer.iterations.numpy()) == int(trained.model.optimizer.iterations.numpy()) > 0
 
 
+def test_a_resumed_run_keeps_its_score_window_and_best_evaluation(tmp_path: Path) -> None:
+    """A checkpoint carries the last 100 episode scores and the best evaluation score, so a resumed run's mean (and
+    best model) goes on over the same window and an evaluation below the earlier best overwrites nothing."""
+    identity = lambda: Monitor(DiscreteIdentityEnv(dim=4, episode_length=10), None)  # noqa: E731
+    options = dict(seed=0, total_timesteps=600, learning_starts=50, checkpoint_freq=200, eval_freq=100,
+                   eval_episodes=2, keep_checkpoints=0, **NET)
+    with logger.scoped_configure(str(tmp_path), ["csv"]):
+        deepq.learn(identity(), "mlp", eval_env=identity(), **options)
+    middle = read_metadata(tmp_path / "checkpoints" / "00201")["training"]
+    assert len(middle["recent_episode_scores"]) == 20 and middle["best_eval_score"] is not None
+    first_means: list[float] = []
+
+    def note_first_mean(local_vars: dict[str, Any], _globals: dict[str, Any]) -> bool:
+        if not first_means:
+            first_means.append(local_vars["mean_100ep_reward"])
+        return False
+
+    with logger.scoped_configure(str(tmp_path), ["csv"]):
+        deepq.learn(identity(), "mlp", eval_env=identity(), load_path=str(tmp_path / "checkpoints" / "00201"),
+                    callback=note_first_mean, **options)
+    assert first_means == [round(float(np.mean(middle["recent_episode_scores"])), 1)]
+    final = read_metadata(tmp_path / "checkpoints" / "00600")["training"]
+    assert final["best_eval_score"] >= middle["best_eval_score"]
+
+
+def test_the_best_model_of_a_resumed_run_is_put_back_at_the_end(tmp_path: Path) -> None:
+    """The best model saved before the stop is restored at the end even if the resumed piece found none better."""
+    from baselines_tf2.training.run import BestModel
+
+    identity = lambda: Monitor(DiscreteIdentityEnv(dim=4, episode_length=10), None)  # noqa: E731
+    best = deepq.learn(identity(), "mlp", seed=0, total_timesteps=60, learning_starts=50, **NET)
+    best.save(str(tmp_path / "best"))
+    final = deepq.learn(identity(), "mlp", seed=1, total_timesteps=60, learning_starts=50, **NET)
+    resumed = BestModel()
+    resumed.path, resumed.score = str(tmp_path / "best"), 7.0  # as a resume restores them
+    resumed.restore_into(final)
+    for restored, saved in zip(final.model.q_network.get_weights(), best.model.q_network.get_weights()):
+        np.testing.assert_array_equal(restored, saved)
+
+
 # ---- command line and play.py ------------------------------------------------------------------------
 
 

@@ -242,6 +242,9 @@ class DQNIteration(Algorithm):
             self.replay.load_state(metadata["replay"], saved_replay_arrays(metadata, groups))
         self.refill_until = 0 if "replay" in groups else t + self.config.learning_starts
         self.episodes = int(state.get("episodes", 0))
+        self.episode_rewards.extend(float(score) for score in state.get("recent_episode_scores", []))
+        if self.evaluation is not None:
+            self.evaluation.restore(state)
         if "replay" in groups:
             return ""
         return (f"; the replay buffer was not saved (--save_replay), so it refills for {self.config.learning_starts} "
@@ -286,7 +289,11 @@ class DQNIteration(Algorithm):
         return every is not None and t > self.config.learning_starts and t % every == 0
 
     def training_state(self) -> dict[str, Any]:
-        return {"t": self.run.iteration, "episodes": self.episodes}
+        # the last 100 scores: a resumed run's mean (and best model) goes on over the same window
+        evaluation_state: dict[str, Any] = self.evaluation.training_state() if self.evaluation is not None else {}
+        return {"t": self.run.iteration, "episodes": self.episodes,
+                "recent_episode_scores": [score for score in self.episode_rewards if math.isfinite(score)],
+                **evaluation_state}
 
     def checkpoint_data(self) -> tuple[dict[str, Any], ArrayGroups]:
         self._record_epsilon()

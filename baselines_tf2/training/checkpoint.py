@@ -349,7 +349,7 @@ _RECIPE_FIELDS: dict[str, Kinds] = {  # required: make_vec_env has written all s
 _TRAINING_FIELDS: dict[str, Kinds] = {
     "total_timesteps": _NUMBER, "nbatch": _INTEGER, "update": _INTEGER, "t": _INTEGER, "episodes": _INTEGER,
     "gradient_steps": _INTEGER, "rng": (dict,), "best_mean_reward": (int, float, _NULL),
-    "checkpoint_offset": _INTEGER,
+    "checkpoint_offset": _INTEGER, "recent_episode_scores": (list,), "best_eval_score": (int, float, _NULL),
 }
 _ENV_STATE_FIELDS: dict[str, Kinds] = {"wrappers": (list,), "envs": (list,)}  # required
 _ENV_LOG_FIELDS: dict[str, Kinds] = {"first_seed": _INTEGER, "resets": _INTEGER, "log": (list,)}  # required

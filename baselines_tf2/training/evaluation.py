@@ -57,6 +57,15 @@ class PeriodicEvaluation:
         """Whether an evaluation falls within the last `steps` env steps, which ended at `timesteps`."""
         return bool(self.every) and timesteps // self.every > (timesteps - steps) // self.every
 
+    def training_state(self) -> dict[str, Any]:
+        """What a resumed run needs to keep the best agent as this one did."""
+        return {"best_eval_score": self.best}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back `training_state` from a checkpoint's training state."""
+        best = state.get("best_eval_score")
+        self.best = None if best is None else float(best)
+
     def evaluate(self, agent: Agent, timesteps: int) -> float:
         """Play, log and keep the best; the mean score."""
         if self._obs is None:

@@ -304,8 +304,7 @@ class BestModel:
 
     def __init__(self) -> None:
         self.path: str | None = None
-        self.score: float | None = None
-        self.saved = False
+        self.score: float | None = None  # of the model at `path`, saved by this run (or its pieces before a resume)
 
     def offer(self, score: float, agent: Agent) -> None:
         """Save `agent` if `score` beats the best so far."""
@@ -318,11 +317,10 @@ class BestModel:
             logger.warn(f"WARNING: the best model could not be written to {self.path} ({err}); the earlier one stays")
             return
         self.score = score
-        self.saved = True
 
     def restore_into(self, agent: Agent) -> None:
-        """Put the best weights back into `agent` (if one was saved in this process)."""
-        if self.saved and self.path is not None:
+        """Put the best weights back into `agent`, if this run (or a piece of it before a resume) saved one."""
+        if self.path is not None and self.score is not None and os.path.exists(self.path):
             agent.load_weights_only(self.path)
             logger.log(f"restored the model with the best mean reward {self.score:.2f}")
 
