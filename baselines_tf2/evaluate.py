@@ -91,6 +91,8 @@ def describe(report: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, evaluate, print (and write JSON); returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.json not in (None, "-"):
+        args.json = os.path.expanduser(args.json)  # as checkpoint paths: --json=~/scores.json is the home folder's
     problem = flag_problem(args)
     if problem is None:
         try:

@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def destination(checkpoint: str, fmt: str, out: str | None) -> str:
-    """--out, or the checkpoint's path with the format's suffix appended."""
+    """--out, or the checkpoint's path with the format's suffix appended (a run folder's `runs/X/` gives
+    `runs/X.keras`, beside it, not a hidden file inside)."""
+    checkpoint = os.path.normpath(os.path.expanduser(checkpoint))
     return os.path.abspath(os.path.expanduser(out or checkpoint + export_formats.SUFFIXES[fmt]))
 
 

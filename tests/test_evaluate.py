@@ -205,3 +205,15 @@ def test_default_action_choice_per_algorithm() -> None:
     assert acting_epsilon(None, 0.05, False) == 0.05
     with pytest.raises(ValueError, match="epsilon must lie in"):
         acting_epsilon(DEEPQ_EPSILON, -0.1, False)
+
+
+def test_json_path_starting_with_tilde_is_the_home_folders(checkpoints: dict[str, str], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """--json=~/... is written in the home folder, as checkpoint paths read it (it was refused as ./~)."""
+    from baselines_tf2.evaluate import main
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert main([checkpoints["ppo2"], "--episodes", "1", "--json", "~/scores.json"]) == 0, capsys.readouterr().err
+    assert len(json.loads((tmp_path / "scores.json").read_text())["scores"]) == 1
