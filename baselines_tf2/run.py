@@ -132,9 +132,12 @@ def worker_env_id(args: argparse.Namespace) -> str:
     return f"{extra_import}:{args.env}" if extra_import and ":" not in args.env else args.env
 
 
-def video_recorder(env: VecEnv, folder: str, interval: int, length: int) -> VecVideoRecorder:
-    """`env` recording `length` steps into `folder` every `interval` steps (its envs render rgb_array frames)."""
-    return VecVideoRecorder(env, folder, lambda step: step % interval == 0, video_length=length)
+def video_recorder(env: VecEnv, folder: str, interval: int, length: int, steps_before: int = 0) -> VecVideoRecorder:
+    """`env` recording `length` steps into `folder` every `interval` steps (its envs render rgb_array frames);
+    `steps_before` env steps of a resumed run come first, so its videos are numbered on and none is overwritten."""
+    recorder = VecVideoRecorder(env, folder, lambda step: step % interval == 0, video_length=length)
+    recorder.step_id = steps_before // env.num_envs  # the recorder counts steps of all envs at once
+    return recorder
 
 
 def num_envs(args: argparse.Namespace, env_type: str, algorithm: AlgorithmEntry) -> int:
@@ -512,7 +515,9 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         cause = getattr(err, "worker_traceback", None) or f"{type(err).__name__}: {err}"
         parser.error(f"--env={args.env} cannot be made (env type {env_type}): {cause.strip().splitlines()[-1]}")
     if recording:
-        env = video_recorder(env, os.path.join(run_dir, "videos"), args.save_video_interval, args.save_video_length)
+        steps_before = int(checkpoint.get("timesteps", 0)) if checkpoint is not None else 0
+        env = video_recorder(env, os.path.join(run_dir, "videos"), args.save_video_interval, args.save_video_length,
+                             steps_before)
     # first: an env without goals is the wrong kind of env for HER, whatever its actions
     if algorithm.goal_observations_only and not is_goal_space(env.observation_space):
         env.close()

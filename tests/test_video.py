@@ -108,3 +108,12 @@ def test_training_with_save_video_interval_writes_videos_of_the_real_frames(tmp_
                       "video-000000100-000000109.mp4"]  # 128 vector steps: recordings start at 0, 50 and 100
     frames = frames_of(str(run_dir / "videos" / videos[0]))
     assert frames.shape[0] == 10 and frames.shape[1] >= ATARI_FRAME[0]
+    first_videos = {name: (run_dir / "videos" / name).stat().st_mtime_ns for name in videos}
+    # trained further from its checkpoint (256 steps = 128 vector steps before): the videos are numbered on
+    continued = run_one([*RUN, "--alg=ppo2", "--env=BreakoutNoFrameskip-v4", "--num_env=2", "--nsteps=32",
+                         "--nminibatches=2", "--num_timesteps=128", "--seed=0", "--save_video_interval=50",
+                         "--save_video_length=10", f"--load_path={run_dir}"], tmp_path, timeout=300)
+    assert continued.returncode == 0, continued.stderr
+    assert sorted(path.name for path in (run_dir / "videos").iterdir()) == [
+        *videos, "video-000000150-000000159.mp4"]  # vector steps 128..192
+    assert {name: (run_dir / "videos" / name).stat().st_mtime_ns for name in videos} == first_videos
