@@ -110,21 +110,13 @@ USAGE_ERRORS = {
     "ddpg_epochs_and_timesteps": (
         ["--alg=ddpg", "--env=Pendulum-v1", "--nb_epochs=2"], [r"--num_timesteps.* or nb_epochs, not both"]
     ),
-    "her_less_than_an_epoch": (
-        ["--alg=her", "--env=FetchReach-v4", "--num_timesteps=100"], [r"total_timesteps=100 is less than one epoch"]
-    ),
-    "her_override_params_not_a_dict": (
-        ["--alg=her", "--env=FetchReach-v4", "--override_params=5"], [r"override_params must be a dict"]
-    ),
-    "her_bc_loss_without_demonstrations": (
-        ["--alg=her", "--env=FetchReach-v4", "--bc_loss=True"], [r"bc_loss clones demonstrations: give demo_file"]
-    ),
-    "her_missing_demo_file": (
-        ["--alg=her", "--env=FetchReach-v4", "--demo_file={tmp}/missing.npz"], [r"demo_file .*missing.npz.* cannot"]
-    ),
-    "her_image_network": (
-        ["--alg=her", "--env=FetchReach-v4", "--network=cnn"], [r"her trains baselines' actor-critic MLP"]
-    ),
+    **{f"her_{case}": (["--alg=her", "--env=FetchReach-v4", option], [pattern]) for case, option, pattern in (
+        ("less_than_an_epoch", "--num_timesteps=100", r"total_timesteps=100 is less than one epoch"),
+        ("override_params_not_a_dict", "--override_params=5", r"override_params must be a dict"),
+        ("bc_loss_without_demonstrations", "--bc_loss=True", r"bc_loss clones demonstrations: give demo_file"),
+        ("missing_demo_file", "--demo_file={tmp}/missing.npz", r"demo_file .*missing.npz.* cannot"),
+        ("image_network", "--network=cnn", r"her trains baselines' actor-critic MLP"),
+    )},
     # output paths that cannot be written
     "log_path_is_a_file": (["--env=CartPole-v1", "--log_path={file}"], [r"--log_path=.*is a file, not a directory"]),
     "log_path_under_a_file": (
