@@ -22,7 +22,7 @@ class AlgorithmEntry:
     vectorized: bool = True  # trains on many envs (PPO2, A2C) or steps one (DQN)
     discrete_actions_only: bool = False  # DQN picks among Discrete actions only
     continuous_actions_only: bool = False  # DDPG, TD3 and SAC act in Box spaces only
-    feedforward_only: bool = False  # recurrent networks (lstm, ...) are refused: TRPO, DDPG, TD3 and SAC
+    feedforward_only: bool = False  # recurrent networks (lstm, ...) are refused: TRPO, DQN, DDPG, TD3, SAC and HER
     goal_observations_only: bool = False  # HER: Dict observations with observation/achieved_goal/desired_goal
     # keeps an env's Dict observations as they are (make_vec_env's flatten_dict_observations=False), as baselines'
     # run.py did for her; the others see them flattened into one vector

@@ -55,10 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def destination(checkpoint: str, fmt: str, out: str | None) -> str:
-    """--out, or the checkpoint's path with the format's suffix appended (a run folder's `runs/X/` gives
-    `runs/X.keras`, beside it, not a hidden file inside)."""
-    checkpoint = os.path.normpath(os.path.expanduser(checkpoint))
-    return os.path.abspath(os.path.expanduser(out or checkpoint + export_formats.SUFFIXES[fmt]))
+    """--out, or the checkpoint's path with the format's suffix appended (a run folder `runs/X/` gives
+    `runs/X.keras` and `.` gives `../<this folder>.keras`: beside the folder, never a hidden file inside)."""
+    return os.path.abspath(os.path.expanduser(out) if out else
+                           os.path.abspath(os.path.expanduser(checkpoint)) + export_formats.SUFFIXES[fmt])
 
 
 def load_for_export(path: str, *, float32: bool) -> tuple[Any, dict[str, Any]]:

@@ -134,14 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line's flags."""
     parser = argparse.ArgumentParser(prog="python -m baselines_tf2.results_plotter", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dirs", nargs="+", default=["./log"], metavar="RUN_DIR",
+    parser.add_argument("--dirs", nargs="+", default=["./log"], metavar="RUN_DIR", type=os.path.expanduser,
                         help="folders searched for runs (default: ./log, as baselines')")
     parser.add_argument("--xaxis", default=X_TIMESTEPS, choices=POSSIBLE_X_AXES,
                         type=lambda value: X_AXIS_ALIASES.get(value, value),
                         help="x axis: env steps, episodes or wall-clock hours (default: timesteps)")
     parser.add_argument("--yaxis", default=Y_REWARD, choices=list(Y_LABELS),
                         help="y axis: episode returns or lengths (default: reward)")
-    parser.add_argument("--out", default="curves.png", help="image to write; the extension picks the format")
+    parser.add_argument("--out", default="curves.png", type=os.path.expanduser,
+                        help="image to write; the extension picks the format")
     parser.add_argument("--smooth", type=int, default=plot_util.DEFAULT_SMOOTH_RADIUS, metavar="N",
                         help="average each return with N points either side before averaging seeds (default: "
                              f"{plot_util.DEFAULT_SMOOTH_RADIUS}; 0 = raw)")

@@ -99,7 +99,12 @@ def default_run_dir(alg: str, env_id: str) -> str:
 def run_folder(args: argparse.Namespace, load_path: Any = None) -> tuple[str, str]:
     """The run's folder and the flag or variable that chose it: --log_path, else $OPENAI_LOGDIR (as baselines'
     logger.configure()), else, for training, the run folder --load_path names (a run goes on where it was), else
-    `default_run_dir`, rank 0's under MPI (the ranks reach this at different seconds)."""
+    `default_run_dir`. Under MPI every rank takes rank 0's choice (the ranks reach this at different seconds)."""
+    return world().share(_chosen_run_folder(args, load_path))
+
+
+def _chosen_run_folder(args: argparse.Namespace, load_path: Any) -> tuple[str, str]:
+    """`run_folder` as this process sees it."""
     if args.log_path:
         return os.path.expanduser(args.log_path), f"--log_path={args.log_path}"
     if os.environ.get("OPENAI_LOGDIR"):
@@ -107,7 +112,7 @@ def run_folder(args: argparse.Namespace, load_path: Any = None) -> tuple[str, st
     loaded_run = run_folder_of(load_path) if args.num_timesteps > 0 else None
     if loaded_run is not None:
         return loaded_run, f"--load_path={load_path}"
-    return world().share(default_run_dir(args.alg, args.env)), "the default run folder"
+    return default_run_dir(args.alg, args.env), "the default run folder"
 
 
 def run_folder_of(load_path: Any) -> str | None:
@@ -515,7 +520,8 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         cause = getattr(err, "worker_traceback", None) or f"{type(err).__name__}: {err}"
         parser.error(f"--env={args.env} cannot be made (env type {env_type}): {cause.strip().splitlines()[-1]}")
     if recording:
-        steps_before = int(checkpoint.get("timesteps", 0)) if checkpoint is not None else 0
+        # the checkpoint counts the steps of every MPI rank; this rank's recorder sees its share
+        steps_before = int(checkpoint.get("timesteps", 0)) // ranks.size if checkpoint is not None else 0
         env = video_recorder(env, os.path.join(run_dir, "videos"), args.save_video_interval, args.save_video_length,
                              steps_before)
     # first: an env without goals is the wrong kind of env for HER, whatever its actions

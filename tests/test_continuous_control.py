@@ -328,8 +328,9 @@ TINY = dict(seed=0, num_hidden=8)
 SHORT_RUN = {"ddpg": dict(total_timesteps=100, nb_rollout_steps=50),
              "td3": dict(total_timesteps=150, learning_starts=100),
              "sac": dict(total_timesteps=150, learning_starts=100)}
-LEARNING_RATES = {"ddpg": ("actor_lr", "actor_optimizer"), "td3": ("actor_lr", "actor_optimizer"),
-                  "sac": ("learning_rate", None)}
+LEARNING_RATES = {"ddpg": {"actor_lr": "actor_optimizer", "critic_lr": "critic_optimizer"},
+                  "td3": {"actor_lr": "actor_optimizer", "critic_lr": "critic_optimizer"},
+                  "sac": {"learning_rate": None}}  # argument -> the optimizer it sets (None: all of them)
 
 
 def saved_agent(alg: str, folder: Any, **kwargs: Any) -> str:
@@ -354,12 +355,11 @@ def loaded_agent(alg: str, path: str, **kwargs: Any) -> Any:
 @pytest.mark.parametrize("alg", CONTINUOUS)
 def test_a_loaded_agent_trains_with_the_learning_rate_given_to_learn(alg: str, tmp_path: Any) -> None:
     """The optimizers' saved state holds the learning rate the checkpoint was trained with; learn()'s applies."""
-    argument, optimizer = LEARNING_RATES[alg]
-    path = saved_agent(alg, tmp_path, **{argument: 1e-3})
-    agent = loaded_agent(alg, path, **{argument: 1e-6})
-    optimizers = [getattr(agent, optimizer)] if optimizer else list(agent.optimizers.values())
-    for loaded in optimizers:
-        assert float(loaded.learning_rate.numpy()) == pytest.approx(1e-6)
+    path = saved_agent(alg, tmp_path, **{argument: 1e-3 for argument in LEARNING_RATES[alg]})
+    agent = loaded_agent(alg, path, **{argument: 1e-6 for argument in LEARNING_RATES[alg]})
+    for optimizer in LEARNING_RATES[alg].values():
+        for loaded in [getattr(agent, optimizer)] if optimizer else list(agent.optimizers.values()):
+            assert float(loaded.learning_rate.numpy()) == pytest.approx(1e-6)
 
 
 def test_sac_loaded_with_a_fixed_ent_coef_uses_that_alpha(tmp_path: Any) -> None:
@@ -409,10 +409,13 @@ def test_a_refused_checkpoint_changes_nothing_in_the_agent(rng_state: dict[str, 
         agent = learn_module("ddpg").learn(network="mlp", env=env, total_timesteps=0, noise_type="ou_0.2", **TINY)
     finally:
         env.close()
-    weights = [array.copy() for array in agent.actor.get_weights()]
+    weights = [array.copy() for array in agent.actor.get_weights() + agent.critic.get_weights()]
+    statistics, noise, timesteps = agent.normalizer.state(), agent.noise_state(), agent.timesteps
     with pytest.raises(CheckpointError, match="bad exploration noise state"):
         agent.load(str(tmp_path / "forged"))
-    assert all(np.array_equal(a, b) for a, b in zip(weights, agent.actor.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(weights, agent.actor.get_weights() + agent.critic.get_weights()))
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(statistics, agent.normalizer.state()))
+    assert agent.noise_state() == noise and agent.timesteps == timesteps
 
 
 # ---- learning (slow) ----------------------------------------------------------------------------------------------

@@ -244,7 +244,11 @@ def test_a_resumed_run_keeps_its_score_window_and_best_evaluation(tmp_path: Path
                     callback=note_first_mean, **options)
     assert first_means == [round(float(np.mean(middle["recent_episode_scores"])), 1)]
     final = read_metadata(tmp_path / "checkpoints" / "00600")["training"]
-    assert final["best_eval_score"] >= middle["best_eval_score"]
+    with open(tmp_path / "progress.csv", newline="") as file:
+        rows = [row for row in csv.DictReader(file) if row.get("eval/mean_score")]
+    resumed_scores = [float(row["eval/mean_score"]) for row in rows[-4:]]  # the resumed piece's, at 300..600
+    assert [int(row["eval/timesteps"]) for row in rows[-4:]] == [300, 400, 500, 600]
+    assert final["best_eval_score"] == max([middle["best_eval_score"], *resumed_scores])
 
 
 def test_the_best_model_of_a_resumed_run_is_put_back_at_the_end(tmp_path: Path) -> None:
@@ -255,8 +259,13 @@ def test_the_best_model_of_a_resumed_run_is_put_back_at_the_end(tmp_path: Path) 
     best = deepq.learn(identity(), "mlp", seed=0, total_timesteps=60, learning_starts=50, **NET)
     best.save(str(tmp_path / "best"))
     final = deepq.learn(identity(), "mlp", seed=1, total_timesteps=60, learning_starts=50, **NET)
+    gone = BestModel()
+    gone.path = str(tmp_path / "elsewhere" / "best")
+    gone.keep(7.0)  # a checkpoint's best score whose model is not in this folder counts for nothing
+    assert gone.score is None
     resumed = BestModel()
-    resumed.path, resumed.score = str(tmp_path / "best"), 7.0  # as a resume restores them
+    resumed.path = str(tmp_path / "best")
+    resumed.keep(7.0)  # as a resume takes back the checkpoint's best score
     resumed.restore_into(final)
     for restored, saved in zip(final.model.q_network.get_weights(), best.model.q_network.get_weights()):
         np.testing.assert_array_equal(restored, saved)

@@ -266,8 +266,8 @@ def test_onnx_without_tf2onnx_says_how_to_install(checkpoints: dict[str, Path], 
     assert not Path(str(checkpoints["ppo2_mlp"]) + ".onnx").exists()
 
 
-@pytest.mark.parametrize("checkpoint", ["runs/X/", "runs/X", "runs/X/checkpoints/"])
+@pytest.mark.parametrize("checkpoint", ["runs/X/", "runs/X", "runs/X/checkpoints/", ".", "./"])
 def test_the_default_destination_sits_beside_a_folder_given_with_a_trailing_slash(checkpoint: str) -> None:
     from baselines_tf2.export import destination
 
-    assert destination(checkpoint, "keras", None) == os.path.abspath(checkpoint.rstrip("/") + ".keras")
+    assert destination(checkpoint, "keras", None) == os.path.abspath(checkpoint) + ".keras"

@@ -67,6 +67,7 @@ class DDPG(OffPolicyAgent):
     alg = "ddpg"
     data_parallel = True
     targets_every_update = True  # baselines' DDPG moves its targets after each update (its HER, once per cycle)
+    redrawn_groups = ("perturbed_actor",)  # a checkpoint trained with action noise (or none) has no perturbation
 
     def __init__(self, observation_space: Any, action_space: Any, network: str, network_kwargs: Mapping[str, Any],
                  config: Any, seed: int | None = None) -> None:
@@ -190,8 +191,6 @@ class DDPG(OffPolicyAgent):
         if self.action_noise is not None:
             self.action_noise.reset()
         self._perturb_anew()
-
-    redrawn_groups = ("perturbed_actor",)  # a checkpoint trained with action noise (or none) has no perturbation
 
     def redraw_exploration(self) -> None:
         self._perturb_anew()

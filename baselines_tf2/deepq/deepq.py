@@ -243,8 +243,6 @@ class DQNIteration(Algorithm):
         self.refill_until = 0 if "replay" in groups else t + self.config.learning_starts
         self.episodes = int(state.get("episodes", 0))
         self.episode_rewards.extend(float(score) for score in state.get("recent_episode_scores", []))
-        if self.evaluation is not None:
-            self.evaluation.restore(state)
         if "replay" in groups:
             return ""
         return (f"; the replay buffer was not saved (--save_replay), so it refills for {self.config.learning_starts} "
@@ -307,6 +305,10 @@ class DQNIteration(Algorithm):
 
     def set_env_position(self, arrays: list[np.ndarray]) -> None:
         self.obs = arrays[0]
+
+    def keep_best(self, state: dict[str, Any]) -> None:
+        if self.evaluation is not None:
+            self.evaluation.restore(state)
 
     def best_model_score(self) -> float | None:
         """Mean of the last 100 finite episode scores, once there are 10 (a NaN reward never makes a best)."""

@@ -93,7 +93,7 @@ def load_demos(path: str | os.PathLike[str], observation_space: gymnasium.spaces
     _require_goal_space(observation_space)
     low, high = _action_bounds(action_space)
     where = os.fspath(path)
-    with open(path, "rb") as file:
+    with open(os.path.expanduser(where), "rb") as file:  # ~ is the home folder, as in checkpoint paths
         archive = _open_zip(file, where)
         with archive:
             headers = _read_headers(archive, where)

@@ -16,6 +16,7 @@ import numpy as np
 from baselines_tf2 import logger
 from baselines_tf2.common.mpi_util import World
 from baselines_tf2.common.vec_env import VecEnv
+from baselines_tf2.training.evaluation import passes_multiple
 
 
 class TestRollouts:
@@ -37,7 +38,7 @@ class TestRollouts:
 
     def due(self, timesteps: int, steps: int = 1) -> bool:
         """At the end of each epoch (within the last `steps` env steps, which ended at `timesteps`)."""
-        return timesteps // self.every > (timesteps - steps) // self.every
+        return passes_multiple(timesteps, steps, self.every)
 
     def evaluate(self, agent: Any, timesteps: int) -> None:
         """Play the episodes, log their success rate and Q, and save the policies."""
@@ -67,8 +68,9 @@ class TestRollouts:
         return {"best_test_success_rate": self.best_success_rate}
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Take back `training_state` from a checkpoint's training state."""
-        self.best_success_rate = float(state.get("best_test_success_rate", -1.0))
+        """Take back `training_state` from a checkpoint's training state, if its policy_best is still there."""
+        kept = self.save_path is not None and os.path.exists(os.path.join(self.save_path, "policy_best"))
+        self.best_success_rate = float(state.get("best_test_success_rate", -1.0)) if kept else -1.0
 
     def _save(self, agent: Any, success_rate: float, timesteps: int) -> None:
         """baselines' policy files: best (ties go to the newer), latest, and periodic."""

@@ -82,6 +82,7 @@ class OffPolicyAgent(ABC):
     actor_builder = staticmethod(build_actor)
 
     observation_clip: float | None = None  # raw observations are clipped to +-this before anything (HER's clip_obs)
+    redrawn_groups: tuple[str, ...] = ()  # exploration state a checkpoint may lack (trained with other noise)
 
     def __init__(self, observation_space: gymnasium.Space, action_space: gymnasium.Space, network: str,
                  network_kwargs: Mapping[str, Any], config: Any) -> None:
@@ -293,8 +294,6 @@ class OffPolicyAgent(ABC):
         optimizers' learning rates (a checkpoint's optimizer state holds the one it was trained with)."""
         return [variable for variables in self.variable_groups().values() for variable in variables
                 if variable.name == "learning_rate"]
-
-    redrawn_groups: tuple[str, ...] = ()  # exploration state a checkpoint may lack (trained with other noise)
 
     def redraw_exploration(self) -> None:
         """Draw the `redrawn_groups` state anew, after a load that had none."""

@@ -23,6 +23,7 @@ from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 from baselines_tf2.off_policy.replay import Memory
 from baselines_tf2.training.callbacks import before_step_callback
 from baselines_tf2.training.checkpoint import saved_replay_arrays
+from baselines_tf2.training.evaluation import passes_multiple
 from baselines_tf2.training.run import Algorithm, ArrayGroups, RunOptions, TrainingRun
 from baselines_tf2.training.stop_signals import StopRequest
 
@@ -197,11 +198,14 @@ class OffPolicyIteration(Algorithm):
 
     def checkpoint_due(self, iteration: int) -> bool:
         every = self.schedule.checkpoint_every
-        return bool(every) and (iteration * self.steps_per_iteration) // every > (
-            (iteration - 1) * self.steps_per_iteration) // every
+        return passes_multiple(iteration * self.steps_per_iteration, self.steps_per_iteration, every or 0)
+
+    def keep_best(self, state: dict[str, Any]) -> None:
+        if hasattr(self.evaluation, "restore"):
+            self.evaluation.restore(state)
 
     def training_state(self) -> dict[str, Any]:
-        # HER's test rollouts keep their best success rate across a resume
+        # the evaluation's best score (TD3's and SAC's best-eval, HER's policy_best) survives a resume
         evaluation_state: dict[str, Any] = getattr(self.evaluation, "training_state", dict)()
         return {"episodes": self.episodes, "gradient_steps": self.gradient_steps, **evaluation_state}
 
@@ -214,8 +218,6 @@ class OffPolicyIteration(Algorithm):
     def restore(self, state: dict[str, Any], metadata: dict[str, Any], groups: dict[str, list[np.ndarray]]) -> str:
         self.episodes = int(state.get("episodes", 0))
         self.gradient_steps = int(state.get("gradient_steps", 0))
-        if hasattr(self.evaluation, "restore"):
-            self.evaluation.restore(state)
         if "replay" in groups:
             self.memory.load_state(metadata["replay"], saved_replay_arrays(metadata, groups))
             return ""

@@ -21,6 +21,7 @@ from baselines_tf2.nn.policies import PolicyWithValue, action_dtype
 from baselines_tf2.nn.tf_util import (
     CompiledFunction,
     apply_if_finite,
+    assign_checkpoint_groups,
     assign_variables,
     flat_concat,
     flat_size,
@@ -333,14 +334,14 @@ class OnPolicyLearner(ABC):
         if metadata.get("value_network") != description["value_network"]:
             raise CheckpointError(f"{path!r} holds value_network {metadata.get('value_network')!r}, but this model "
                                   f"has {description['value_network']!r}")
-        try:
-            self.policy.set_weights(groups["policy"])
-            if "optimizer" in groups:
-                self.load_optimizer_state(groups["optimizer"])
-            if "sampler" in groups and self.world.rank == 0:
-                assign_variables([self.policy.sampler.state], groups["sampler"], "action sampler")
-        except (KeyError, ValueError) as err:
-            raise CheckpointError(f"{path!r} does not fit this model: {err}") from None
+        if "policy" not in groups:
+            raise CheckpointError(f"{path!r} holds no policy weights")
+        assignments = [(self.policy.net.weights, groups["policy"], "policy")]
+        if "optimizer" in groups:
+            assignments.append((self.optimizer.variables, groups["optimizer"], "optimizer"))
+        if "sampler" in groups and self.world.rank == 0:
+            assignments.append(([self.policy.sampler.state], groups["sampler"], "action sampler"))
+        assign_checkpoint_groups(assignments, path)  # all or nothing
         self.synchronize()
         self.timesteps = int(metadata.get("timesteps", 0))
         return metadata

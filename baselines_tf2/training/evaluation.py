@@ -3,6 +3,8 @@ the agent with the best one."""
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Any, Callable
 
 import numpy as np
@@ -14,6 +16,11 @@ from baselines_tf2.training.agent import Agent
 STEPS_WITHOUT_EPISODE_LIMIT = 1_000_000  # batched steps with no finished episode before playing gives up
 
 ActFunction = Callable[[Any], np.ndarray]  # observations -> actions
+
+
+def passes_multiple(end: int, steps: int, every: int) -> bool:
+    """Whether the last `steps` steps, which ended at step `end`, passed a multiple of `every` (0: never)."""
+    return bool(every) and end // every > (end - steps) // every
 
 
 def check_episode_progress(steps_since_episode: int) -> None:
@@ -55,16 +62,17 @@ class PeriodicEvaluation:
 
     def due(self, timesteps: int, steps: int = 1) -> bool:
         """Whether an evaluation falls within the last `steps` env steps, which ended at `timesteps`."""
-        return bool(self.every) and timesteps // self.every > (timesteps - steps) // self.every
+        return passes_multiple(timesteps, steps, self.every)
 
     def training_state(self) -> dict[str, Any]:
         """What a resumed run needs to keep the best agent as this one did."""
         return {"best_eval_score": self.best}
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Take back `training_state` from a checkpoint's training state."""
+        """Take back `training_state` from a checkpoint's training state, if the agent it scored is still at
+        `path`."""
         best = state.get("best_eval_score")
-        self.best = None if best is None else float(best)
+        self.best = float(best) if best is not None and os.path.exists(self.path) else None
 
     def evaluate(self, agent: Agent, timesteps: int) -> float:
         """Play, log and keep the best; the mean score."""
@@ -75,7 +83,7 @@ class PeriodicEvaluation:
         logger.logkv("eval/mean_score", mean_score)
         logger.logkv("eval/timesteps", timesteps)
         logger.dumpkvs()
-        if self.best is None or mean_score > self.best:
+        if math.isfinite(mean_score) and (self.best is None or mean_score > self.best):  # NaN would block all
             self.best = mean_score
             agent.save(self.path)
         return mean_score

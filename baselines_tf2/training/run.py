@@ -98,6 +98,10 @@ class Algorithm(ABC):
         """The score the best model is kept by (checked at each periodic checkpoint); None keeps none."""
         return None
 
+    def keep_best(self, state: dict[str, Any]) -> None:
+        """Take back the best scores of a loaded checkpoint's training state whose best models are still on disk
+        (a resumed run, or one trained further in the same folder), so a worse score replaces none of them."""
+
 
 class TrainingRun:
     """Where a run stands and how it checkpoints, resumes and stops; `train(algorithm)` runs it.
@@ -158,6 +162,11 @@ class TrainingRun:
         iteration = int(state.get("update", 0)) * saved_batch // self.steps_per_iteration if same_run else 0
         # the weights were trained on inputs normalized by these statistics: they come back on every load
         self._pending_normalizer = (saved_vec_normalize_state(metadata), path)
+        try:
+            self.best_model.keep(state.get("best_mean_reward"))
+            algorithm.keep_best(state)
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{path!r}: its best scores cannot be restored ({err})") from None
         if not 0 < iteration < self.total_iterations:
             logger.log(f"loaded {path} ({self.agent.timesteps} steps trained); training a new schedule")
             return
@@ -172,7 +181,6 @@ class TrainingRun:
         self.iteration = iteration
         self.checkpoint_offset = checkpoint_offset
         self.timesteps_before = self.agent.timesteps - self.timesteps
-        self.best_model.score = state.get("best_mean_reward")
         same_batch = saved_batch == self.steps_per_iteration
         if self.options.deterministic and "env_state" in metadata and same_batch:
             self._pending_env_state = (metadata["env_state"], groups.get("runner", []))
@@ -280,13 +288,7 @@ class TrainingRun:
 
     def _restore_env_state(self, algorithm: Algorithm) -> None:
         """After `algorithm.begin` reset the envs: VecNormalize statistics, then (exact resume) the envs' state."""
-        normalizer = find_vec_normalize(self.env)
-        statistics, path = self._pending_normalizer
-        if normalizer is not None and statistics is not None:  # after the reset, which updates them
-            try:
-                normalizer.load_state_dict(statistics, source=path)
-            except ValueError as err:
-                raise CheckpointError(f"its VecNormalize statistics do not fit this env: {err}") from None
+        load_vec_normalize_statistics(self.env, *self._pending_normalizer)  # after the reset, which updates them
         if self._pending_env_state is not None:
             env_state, arrays = self._pending_env_state
             try:
@@ -305,6 +307,11 @@ class BestModel:
     def __init__(self) -> None:
         self.path: str | None = None
         self.score: float | None = None  # of the model at `path`, saved by this run (or its pieces before a resume)
+
+    def keep(self, score: Any) -> None:
+        """Take back a checkpoint's best score, if the model it belongs to is still at `path` (else None)."""
+        exists = self.path is not None and os.path.exists(self.path)
+        self.score = float(score) if score is not None and exists else None
 
     def offer(self, score: float, agent: Agent) -> None:
         """Save `agent` if `score` beats the best so far."""
@@ -343,8 +350,13 @@ def saved_vec_normalize_state(metadata: dict[str, Any]) -> dict[str, Any] | None
 def restore_vec_normalize(env: VecEnv | None, path: str) -> None:
     """Put the VecNormalize statistics of the checkpoint at `path` into `env`'s VecNormalize, when both have them:
     a model loaded without training (to play, evaluate or save a copy) sees inputs normalized as in its training."""
+    if find_vec_normalize(env) is not None:
+        load_vec_normalize_statistics(env, saved_vec_normalize_state(read_metadata(path)), path)
+
+
+def load_vec_normalize_statistics(env: VecEnv | None, statistics: dict[str, Any] | None, path: str) -> None:
+    """Load `statistics` (from the checkpoint at `path`) into `env`'s VecNormalize, when both exist."""
     normalizer = find_vec_normalize(env)
-    statistics = saved_vec_normalize_state(read_metadata(path)) if normalizer is not None else None
     if normalizer is None or statistics is None:
         return
     try:

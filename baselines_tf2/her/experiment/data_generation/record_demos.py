@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env", required=True, help="the goal env's id, e.g. FetchReach-v4")
     parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES,
                         help=f"episodes to record ({DEFAULT_EPISODES})")
-    parser.add_argument("--out", required=True, help="the .npz demo file to write (replaced atomically)")
+    parser.add_argument("--out", required=True, type=os.path.expanduser,
+                        help="the .npz demo file to write (replaced atomically)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first reset (0)")
     parser.add_argument("--only_successful", action="store_true",
                         help="record only episodes that end with info['is_success']")
