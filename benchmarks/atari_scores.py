@@ -56,6 +56,7 @@ from run_table import (
     plot_mean_se,
     resume_step,
     training_finished,
+    unfinished_note,
     write_docs_section,
 )
 
@@ -252,9 +253,7 @@ def report(rows: list[dict[str, Any]], command: str, games: list[str]) -> str:
         cell = [row for row in rows if (row["env"], row["config"], row["timesteps"]) == key]
         game = env_id.split("NoFrameskip")[0]
         scores = [row["last100_mean"] for row in cell if row["last100_mean"] is not None]
-        unfinished = [row for row in cell if not row.get("finished", True)]
-        score = fmt_mean_se(scores, 1) + "".join(
-            f" (unfinished: seed {row['seed']} at {fmt_steps(row['steps_done'])})" for row in unfinished)
+        score = fmt_mean_se(scores, 1) + unfinished_note(cell)
         refs = references_for(config_name, game)
         same = "; ".join(f"{ref['value']:g} ({ref['source']})" for ref in refs if ref["steps"] == timesteps) or "-"
         other = "; ".join(f"{ref['value']:g} at {fmt_steps(ref['steps'])} ({ref['source']})" for ref in refs

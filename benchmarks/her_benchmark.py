@@ -57,6 +57,7 @@ from run_table import (
     mean_se,
     plot_mean_se,
     training_finished,
+    unfinished_note,
     write_docs_section,
 )
 
@@ -303,11 +304,6 @@ def peer_python_for(venv: Path) -> str:
 
 
 # ---- the report ----------------------------------------------------------------------------------------------
-
-
-def unfinished_note(cell: list[dict[str, Any]]) -> str:
-    return "".join(f" (unfinished: seed {row['seed']} at {fmt_steps(row['steps_done'])})" for row in cell
-                   if not row.get("finished", True))
 
 
 def sac_report(rows: list[dict[str, Any]], command: str) -> str:

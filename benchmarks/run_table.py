@@ -291,6 +291,11 @@ class TableRun(Generic[ConfigT]):
         layout = f"-{self.layout}" if self.layout else ""
         return results / f"{self.config.name}-{self.env_id}{layout}-seed{self.seed}-{self.timesteps}.json"
 
+    def progress_file(self, results: Path) -> Path:
+        """results/<summary's name>.unfinished.json: the furthest status the unfinished run's folder has shown."""
+        summary = self.summary_file(results)
+        return summary.with_name(f"{summary.stem}.unfinished.json")
+
     def label(self) -> str:
         """'<config> <env>[ <layout>] seed <S> (<steps> steps)', for messages."""
         layout = f" {self.layout}" if self.layout else ""
@@ -329,7 +334,10 @@ class Harness(Generic[RunT]):
                 if run.summary_file(self.results).exists():
                     continue
                 print(self.remaining_work(plan), file=sys.stderr, flush=True)
-                self.train(run, python)
+                try:
+                    self.train(run, python)
+                finally:  # a stopped or failed piece's progress is recorded too
+                    self.progress(run)
                 self.finish(run)
 
     def train(self, run: RunT, peer_python: str | None) -> None:
@@ -401,6 +409,7 @@ class Harness(Generic[RunT]):
         command = self.command(run, run_dir, "PEER_VENV/bin/python", False)
         relative = [part.replace(f"{REPO_DIR}/", "") for part in command]
         keep_summary(run.summary_file(self.results), {**self.run_status(run, run_dir), "command": relative})
+        run.progress_file(self.results).unlink(missing_ok=True)
 
     def rates(self, plan: Sequence[RunT]) -> dict[str, float]:
         """Steps/s of each config so far, over its finished summaries and run folders."""
@@ -449,11 +458,26 @@ class Harness(Generic[RunT]):
         for run in plan:
             if run.summary_file(self.results).exists():
                 found.append(json.loads(run.summary_file(self.results).read_text(encoding="utf-8")))
-            elif run.folder(self.out).is_dir() and self.holds(run):
-                status = self.run_status(run, run.folder(self.out))
-                if self.shows(status):
-                    found.append(status)
+            elif (status := self.progress(run)) is not None:
+                found.append(status)
         return found
+
+    def progress(self, run: RunT) -> dict[str, Any] | None:
+        """An unfinished run's furthest status: its folder's, recorded in `results` (committed, beside the summaries)
+        when it goes further than the record, or else the record, marked `recorded` (the folder is not committed,
+        and a machine may lose it; a run started again from scratch replaces the record once it gets further); None
+        if neither shows anything. A folder whose run has finished is left to `finish`."""
+        record_file = run.progress_file(self.results)
+        record = json.loads(record_file.read_text(encoding="utf-8")) if record_file.exists() else None
+        folder = run.folder(self.out)
+        status = self.run_status(run, folder) if folder.is_dir() and self.holds(run) else None
+        if status is not None and self.shows(status) and (
+                record is None or status["steps_done"] >= record["steps_done"]):
+            if not status["finished"]:
+                record_file.parent.mkdir(parents=True, exist_ok=True)
+                write_json_atomic(record_file, {**status, "code": git_commit()})
+            return status
+        return {**record, "recorded": True} if record is not None else None
 
 
 @contextlib.contextmanager
@@ -492,6 +516,15 @@ def training_pids(run_dir: Path) -> list[int]:
         if any((cwd / folder).resolve() == run_dir.resolve() for folder in folders):
             found.append(int(entry.name))
     return found
+
+
+def unfinished_note(cell: Sequence[dict[str, Any]]) -> str:
+    """' (unfinished: seed S at <steps>)' for each unfinished row of a table cell; a row from its record says its
+    run folder is not on this machine."""
+    return "".join(
+        f" (unfinished: seed {row['seed']} at {fmt_steps(row['steps_done'])}"
+        + ("; recorded, its run folder is not here" if row.get("recorded") else "") + ")"
+        for row in cell if not row.get("finished", True))
 
 
 def fmt_steps(steps: float) -> str:

@@ -273,3 +273,48 @@ def test_a_peer_run_goes_on_from_its_saved_state_and_one_without_starts_again(tm
         harness.train(peer, "peer-python")
     assert (run_dir / "peer_checkpoint.json").exists() and len(commands) == 2
     assert " 1,000 steps left" in harness.remaining_work([peer])  # the other run's saved step is not this one's
+
+
+def test_an_unfinished_runs_progress_is_recorded_and_outlives_its_folder(tmp_path: Path, monkeypatch) -> None:
+    """Run folders are not committed and a machine may lose them: the furthest status of an unfinished run is kept
+    in the results folder, shown when the folder is gone, replaced by a run that gets further, and dropped when the
+    run finishes."""
+    out, results = tmp_path / "runs", tmp_path / "results"
+    run = atari_scores.Run(atari_scores.CONFIGS["ppo2"], ENV_ID, 0, 10_000)
+    run_dir = run.folder(out)
+    run_dir.mkdir(parents=True)
+    write_monitor(run_dir / "0.0.monitor.csv", 1000.0, [(1.0, 100, 10.0), (3.0, 100, 30.0)])
+    steps = {"update": 3}
+    monkeypatch.setattr(run_table, "checkpoint_state",
+                        lambda folder: {"total_timesteps": 10_000, "update": steps["update"], "nbatch": 100}
+                        if folder.is_dir() else None)
+    harness = run_table.Harness(atari_scores.TAG, out, results, atari_scores.command_for, atari_scores.run_status,
+                                shows=lambda status: status["games"] > 0, peer_outputs=(),
+                                prepare_ours=lambda folder: None)
+    record = run.progress_file(results)
+    (shown,) = harness.summaries([run])
+    assert shown["steps_done"] == 300 and not shown.get("recorded")
+    assert json.loads(record.read_text())["steps_done"] == 300
+
+    for path in sorted(run_dir.rglob("*"), reverse=True):  # the machine lost the run folder
+        path.unlink() if path.is_file() else path.rmdir()
+    run_dir.rmdir()
+    (shown,) = harness.summaries([run])
+    assert shown["recorded"] and shown["steps_done"] == 300 and shown["last100_mean"] == pytest.approx(2.0)
+    text = atari_scores.report([shown], "cmd", ["Breakout"])
+    assert "(unfinished: seed 0 at 0.3k; recorded, its run folder is not here)" in text
+
+    run_dir.mkdir(parents=True)  # started again from scratch: the record stays until the new run gets further
+    write_monitor(run_dir / "0.0.monitor.csv", 2000.0, [(0.0, 100, 10.0)])
+    steps["update"] = 1
+    (shown,) = harness.summaries([run])
+    assert shown["recorded"] and shown["steps_done"] == 300
+    steps["update"] = 5
+    (shown,) = harness.summaries([run])
+    assert not shown.get("recorded") and json.loads(record.read_text())["steps_done"] == 500
+
+    steps["update"] = 100  # finished: the summary replaces the record
+    harness.finish(run)
+    assert run.summary_file(results).exists() and not record.exists()
+    (shown,) = harness.summaries([run])
+    assert shown["finished"]
