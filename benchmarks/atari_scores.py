@@ -17,7 +17,9 @@ stopped by a signal, and goes on from there when started again (close to, not ex
 measure_dqn_learning says what differs); killed outright before its first save, it starts again from scratch.
 
 A finished run's summary (the curve, the final score, wall time summed over its pieces, the command, the commit)
-goes to `benchmarks/results/atari/`, which is committed: a run with a summary there is never trained again. The
+goes to `benchmarks/results/atari/`, which is committed: a run with a summary there is never trained again. An
+unfinished run's furthest status so far goes there too, as `<summary name>.unfinished.json` (written after each piece
+and by each report), so that its curve outlives a run folder lost with its machine. The
 score of a run is the mean of its last 100 games (real games: all lives, from the monitor files) against agent
 steps; the report (one table, one plot per game and algorithm family with that family's published reference
 points beside our curves, unfinished runs' curves so far marked as such) replaces the section between the markers

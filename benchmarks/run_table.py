@@ -3,7 +3,7 @@ CLI run into its folder, read its games from the monitor files, keep a committed
 between markers. The harnesses of `atari_scores.py` and `her_benchmark.py` also share their resume rules: one
 harness per output folder, waiting for another process that trains a run folder, a peer (SB3) run resumed from
 its PEER_STATE file where its script writes one (atari_scores.py's DQN) and otherwise started again from scratch,
-and the estimate of the remaining work.
+the estimate of the remaining work, and the committed record of each unfinished run's furthest status.
 
 A run folder holds the CLI's logs, monitor files and `checkpoints/`, plus what the tables add: `train.log` (the
 output of every piece, appended), `wall_s` (wall time summed over the pieces) and `pieces.json` (when each resumed
