@@ -266,7 +266,8 @@ class Logger:
             raise TypeError(f"logkv_mean({key!r}, ...) needs a number, got {type(val).__name__}: {val!r}")
         count = self.name2cnt.get(key, 0)
         previous = self.name2val.get(key, 0.0) if count else 0.0
-        self.name2val[key] = previous + (val - previous) / (count + 1)
+        # baselines' form: the mean of [inf, 1] stays inf (previous + (val - previous) / n would give inf - inf)
+        self.name2val[key] = previous * count / (count + 1) + val / (count + 1)
         self.name2cnt[key] = count + 1
 
     def dumpkvs(self) -> dict[str, Any]:

@@ -42,13 +42,14 @@ class ResultsWriter:
     def __init__(
         self,
         filename: str | os.PathLike[str],
-        header: dict[str, Any],
+        header: dict[str, Any] | None = None,
         extra_keys: Sequence[str] = (),
         override_existing: bool = True,
     ) -> None:
         self.path = monitor_path(filename)
         self.columns = [*EPISODE_COLUMNS, *extra_keys]
-        self.header = dict(header)
+        # no header (as baselines allowed): the rows' times count from now, so load_results can read the file
+        self.header = {"t_start": time.time()} if header is None else dict(header)
         parent = os.path.dirname(self.path)
         if parent:
             os.makedirs(parent, exist_ok=True)
@@ -216,7 +217,7 @@ def get_monitor_files(dir: str | os.PathLike[str]) -> list[str]:
 
 
 def load_results(dir: str | os.PathLike[str]) -> Any:
-    """Concatenate every monitor file in `dir` into one pandas DataFrame sorted by `t`.
+    """Concatenate every monitor file in `dir` into one pandas DataFrame sorted by `t` (empty files are skipped).
 
     `t` is made relative to the earliest `t_start`; the header dicts are in `df.headers` (as baselines) and
     `df.attrs['headers']`.
@@ -230,7 +231,10 @@ def load_results(dir: str | os.PathLike[str]) -> Any:
     frames = []
     for path in paths:
         with open(path, encoding="utf-8") as fh:
-            header = _parse_header_line(fh.readline(), path)
+            first_line = fh.readline()
+            if not first_line:  # empty: its writer died before the header line, as baselines skipped it
+                continue
+            header = _parse_header_line(first_line, path)
             frame = pandas.read_csv(fh, index_col=None)
         missing = [column for column in EPISODE_COLUMNS if column not in frame.columns]
         if missing:
@@ -238,6 +242,8 @@ def load_results(dir: str | os.PathLike[str]) -> Any:
         frame["t"] = frame["t"] + header["t_start"]
         headers.append(header)
         frames.append(frame)
+    if not frames:
+        raise LoadMonitorResultsError(f"no episodes in {os.fspath(dir)!r}: its monitor files {paths} are empty")
     results = pandas.concat(frames, ignore_index=True)
     results = results.sort_values("t", kind="stable").reset_index(drop=True)
     results["t"] = results["t"] - min(header["t_start"] for header in headers)

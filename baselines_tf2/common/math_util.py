@@ -66,7 +66,7 @@ def discount_with_boundaries(X: np.ndarray, New: np.ndarray, gamma: float) -> np
     """Discounted sums along axis 0 that restart where `New[t]` marks the first step of an episode."""
     x = np.asarray(X)
     new = np.asarray(New)
-    y = np.zeros_like(x)
+    y = np.zeros(x.shape, dtype=np.result_type(x.dtype, np.float32))  # integer rewards give float sums
     y[-1] = x[-1]
     for t in range(len(x) - 2, -1, -1):
         y[t] = x[t] + gamma * y[t + 1] * (1 - new[t + 1])

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from baselines_tf2.common.mpi_util import World, world
+from baselines_tf2.common.running_mean_std import as_shape
 
 VARIANCE_FLOOR = 1e-2  # baselines': std is never below 0.1, so rarely-moving features are not blown up
 
@@ -22,10 +23,10 @@ class RunningMeanStd:
 
     `epsilon` is the starting count and the starting sum of squares, so before any update mean is 0 and std 1."""
 
-    def __init__(self, epsilon: float = 1e-2, shape: tuple[int, ...] = (), comm: Any = None) -> None:
+    def __init__(self, epsilon: float = 1e-2, shape: int | tuple[int, ...] = (), comm: Any = None) -> None:
         if not np.isfinite(epsilon) or epsilon < 0:
             raise ValueError(f"epsilon is the starting count and must be a finite number >= 0, got {epsilon!r}")
-        self.shape = tuple(int(dim) for dim in shape)
+        self.shape = as_shape(shape)
         self._sum = np.zeros(self.shape, np.float64)
         self._sumsq = np.full(self.shape, float(epsilon), np.float64)
         self._count = float(epsilon)

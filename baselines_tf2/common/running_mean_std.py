@@ -15,10 +15,10 @@ class RunningMeanStd:
     estimate (mean 0, variance 1), which keeps the variance finite before the first update.
     """
 
-    def __init__(self, epsilon: float = 1e-4, shape: tuple[int, ...] = ()) -> None:
+    def __init__(self, epsilon: float = 1e-4, shape: int | tuple[int, ...] = ()) -> None:
         if not np.isfinite(epsilon) or epsilon < 0:
             raise ValueError(f"epsilon is the starting pseudo-count and must be a finite number >= 0, got {epsilon!r}")
-        self.shape = tuple(int(dim) for dim in shape)
+        self.shape = as_shape(shape)
         self.mean = np.zeros(self.shape, dtype=np.float64)
         self.var = np.ones(self.shape, dtype=np.float64)
         self.count = float(epsilon)
@@ -80,6 +80,13 @@ class RunningMeanStd:
         if not np.isfinite(count) or count < 0:
             raise ValueError(f"running mean/std count must be finite and >= 0, got {count!r}")
         self.mean, self.var, self.count = mean, var, float(count)
+
+
+def as_shape(shape: int | tuple[int, ...]) -> tuple[int, ...]:
+    """An array shape as a tuple of ints; a bare int `n` is `(n,)`, as baselines' np.zeros(shape) took it."""
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(dim) for dim in shape)
 
 
 def update_mean_var_count_from_moments(mean: Any, var: Any, count: float, batch_mean: Any, batch_var: Any,

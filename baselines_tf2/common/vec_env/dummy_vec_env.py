@@ -16,6 +16,7 @@ from baselines_tf2.common.vec_env.vec_env import (
     ClosedEnvError,
     NotSteppingError,
     VecEnv,
+    check_action_count,
 )
 
 
@@ -43,8 +44,7 @@ class DummyVecEnv(VecEnv):
             raise AlreadySteppingError()
         if self.num_envs == 1 and _is_one_action(actions, self.action_space):
             actions = [actions]  # baselines: one env takes its action bare
-        if len(actions) != self.num_envs:
-            raise ValueError(f"got {len(actions)} actions for {self.num_envs} envs")
+        check_action_count(actions, self.num_envs)
         self._actions = actions
 
     def step_wait(self) -> tuple[ObsBatch, np.ndarray, np.ndarray, list[dict[str, Any]]]:
@@ -53,11 +53,11 @@ class DummyVecEnv(VecEnv):
         rewards = np.zeros(self.num_envs, dtype=np.float32)
         dones = np.zeros(self.num_envs, dtype=bool)
         infos: list[dict[str, Any]] = []
-        for index, (env, action) in enumerate(zip(self.envs, self._actions)):
+        actions, self._actions = self._actions, None  # taken first: after an env raises, reset() and step() still work
+        for index, (env, action) in enumerate(zip(self.envs, actions)):
             obs, rewards[index], dones[index], info = step_env(env, action)
             self._obs.write(index, obs)
             infos.append(info)
-        self._actions = None
         return self._obs.copy(), rewards, dones, infos
 
     def close_extras(self) -> None:

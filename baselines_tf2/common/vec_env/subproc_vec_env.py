@@ -19,6 +19,7 @@ from baselines_tf2.common.vec_env.vec_env import (
     VecEnv,
     VecEnvError,
     VecEnvWorkerError,
+    check_action_count,
 )
 from baselines_tf2.common.vec_env.vec_env import clear_mpi_env_vars as clear_mpi_env_vars  # baselines' import path
 from baselines_tf2.common.vec_env.worker_pool import WorkerPool
@@ -86,8 +87,7 @@ class SubprocVecEnv(VecEnv):
         self._check_open()
         if self._waiting:
             raise AlreadySteppingError()
-        if len(actions) != self.num_envs:
-            raise ValueError(f"got {len(actions)} actions for {self.num_envs} envs")
+        check_action_count(actions, self.num_envs)
         self._faults = {} if self.restart_crashed else None
         with self._closing_on_failure():
             self._pool.send(

@@ -271,6 +271,17 @@ def _map_obs(obs: Any, fn: Any) -> Any:
     return fn(obs)
 
 
+def check_action_count(actions: Any, num_envs: int) -> None:
+    """Raise ValueError unless `actions` is a batch of one action per env (not a bare action, nor another count)."""
+    try:
+        count = len(actions)
+    except TypeError:  # a scalar or a 0-d array: one bare action
+        raise ValueError(f"expected a batch of {num_envs} actions, one action per env, got the single action "
+                         f"{actions!r}") from None
+    if count != num_envs:
+        raise ValueError(f"got {count} actions for {num_envs} envs; step takes one action per env")
+
+
 class CloudpickleWrapper:
     """An object serialized with cloudpickle, so lambdas and closures (env factories) reach worker processes.
 
