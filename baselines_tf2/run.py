@@ -24,7 +24,13 @@ import gymnasium
 
 from baselines_tf2 import logger
 from baselines_tf2.algorithms import ALGORITHMS, AlgorithmEntry
-from baselines_tf2.common.cmd_util import ROBOTICS_EXTRA, common_arg_parser, make_vec_env
+from baselines_tf2.common.cmd_util import (
+    ROBOTICS_EXTRA,
+    UsageError,
+    common_arg_parser,
+    make_vec_env,
+    parse_unknown_args,
+)
 from baselines_tf2.common.cmd_util import get_env_type as env_type_of
 from baselines_tf2.common.mpi_util import DistributedEnvError, abort_on_failure, world
 from baselines_tf2.common.retro_wrappers import check_retro_game
@@ -55,30 +61,6 @@ FRAME_STACKED_ENV_TYPES = ("atari", "retro")  # image envs whose VecEnv stacks 4
 RUN_OPTIONS = frozenset(field.name for field in dataclasses.fields(RunOptions))  # what every learn() takes
 MAX_TIMESTEPS = 10**15  # far beyond any run (10M steps take hours here); bounds what counters and schedules see
 RUN_FLAGS = ("keep_checkpoints", "max_nonfinite_updates", "deterministic", "save_replay")  # CLI flags for learn()
-
-
-class UsageError(ValueError):
-    """A command-line mistake: the CLI prints it with the usage and exits 2."""
-
-
-def parse_unknown_args(tokens: Sequence[str]) -> dict[str, Any]:
-    """['--nsteps=128', '--lr', '2.5e-4'] -> {'nsteps': 128, 'lr': 0.00025}; values are Python literals or words."""
-    parsed: dict[str, Any] = {}
-    iterator = iter(tokens)
-    for token in iterator:
-        if not token.startswith("--") or token == "--":
-            raise UsageError(f"unexpected argument {token!r}; extra options look like --name=value")
-        key, has_value, raw = token[2:].partition("=")
-        if not has_value:
-            following = next(iterator, None)
-            if following is None or following.startswith("--"):
-                raise UsageError(f"--{key} needs a value (write --{key}=VALUE)")
-            raw = following
-        try:
-            parsed[key] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            parsed[key] = raw
-    return parsed
 
 
 def network_keys(network: str) -> set[str]:
@@ -394,8 +376,17 @@ def get_default_network(env_type: str) -> str:
 
 
 def parse_cmdline_kwargs(args: Sequence[str]) -> dict[str, Any]:
-    """`--name=value` tokens as a dict of Python literals (baselines evaluated them; literals are never code here)."""
-    return parse_unknown_args(args)
+    """`--name=value` tokens as a dict of Python literals, or the word where a value is no literal (baselines
+    evaluated them with eval; a literal is never code); UsageError for a malformed token."""
+    return {key: literal_or_word(value) for key, value in parse_unknown_args(args).items()}
+
+
+def literal_or_word(value: str) -> Any:
+    """'128' -> 128, '[64, 64]' -> [64, 64], 'mlp' -> 'mlp': a Python literal, else the string itself."""
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
 
 
 def configure_logger(log_path: str | None, **kwargs: Any) -> None:
@@ -441,7 +432,7 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
     parser = run_arg_parser()
     args, unknown = parser.parse_known_args(argv)
     try:
-        extra = parse_unknown_args(unknown)
+        extra = parse_cmdline_kwargs(unknown)
     except UsageError as err:
         parser.error(str(err))
     if args.alg not in ALGORITHMS or not ALGORITHMS[args.alg].in_run_cli:
@@ -578,7 +569,9 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
     if ranks.rank > 0:  # the ranks hold the same model: rank 0 saves and plays it
         return 0
     save_path = os.path.expanduser(args.save_path) if args.save_path else os.path.join(run_dir, "model")
-    if (total_timesteps > 0 or args.save_path) and not save_model(parser, model, save_path, "the final model", run_dir):
+    # --num_timesteps=0 trains too when another bound is given (trpo_mpi's max_iters, max_episodes)
+    trained = total_timesteps > 0 or getattr(model, "timesteps", 0) > (checkpoint or {}).get("timesteps", 0)
+    if (trained or args.save_path) and not save_model(parser, model, save_path, "the final model", run_dir):
         return 1
     if args.play:
         from baselines_tf2.tools.play import play_model

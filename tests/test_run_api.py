@@ -84,3 +84,20 @@ def test_algorithm_lookups_follow_baselines_module_layout() -> None:
     assert (get_default_network("atari"), get_default_network("mujoco")) == ("cnn", "mlp")
     with pytest.raises(ValueError, match="unknown algorithm 'acktr'; valid: .*ppo2"):
         get_alg_module("acktr")
+
+
+def test_parse_unknown_args_is_where_baselines_run_py_imported_it_and_gives_strings() -> None:
+    """baselines' run.py: `from baselines.common.cmd_util import common_arg_parser, parse_unknown_args, ...`; its
+    parse_cmdline_kwargs asserted each value was a string before evaluating it."""
+    from baselines_tf2.common.cmd_util import UsageError, parse_unknown_args
+
+    _args, unknown = common_arg_parser().parse_known_args(
+        ["--alg=ppo2", "--env=CartPole-v1", "--nsteps=64", "--lr", "2.5e-4", "--value_network=copy",
+         "--layers=[64, 64]"])
+    parsed = parse_unknown_args(unknown)
+    assert parsed == {"nsteps": "64", "lr": "2.5e-4", "value_network": "copy", "layers": "[64, 64]"}
+    assert parse_cmdline_kwargs(unknown) == {"nsteps": 64, "lr": 2.5e-4, "value_network": "copy", "layers": [64, 64]}
+    with pytest.raises(UsageError, match="unexpected argument 'stray'"):
+        parse_unknown_args(["stray"])
+    with pytest.raises(UsageError, match="--lr needs a value"):
+        parse_unknown_args(["--lr"])

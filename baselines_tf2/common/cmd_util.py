@@ -499,3 +499,27 @@ def common_arg_parser() -> argparse.ArgumentParser:
                         help="restart an env worker that crashed or hung and go on (counted as env_restarts in the "
                              "logs) instead of stopping the run")
     return parser
+
+
+class UsageError(ValueError):
+    """A command-line mistake: the CLI prints it with the usage and exits 2."""
+
+
+def parse_unknown_args(args: Sequence[str]) -> dict[str, str]:
+    """The tokens an argument parser left, ['--nsteps=128', '--lr', '2.5e-4'], as {'nsteps': '128', 'lr': '2.5e-4'}:
+    values stay strings, as baselines' (its run.py's parse_cmdline_kwargs evaluates them). A token that is not
+    `--name=value` or `--name value` is a UsageError (baselines dropped it silently)."""
+    parsed: dict[str, str] = {}
+    tokens = iter(args)
+    for token in tokens:
+        if not token.startswith("--") or token == "--":
+            raise UsageError(f"unexpected argument {token!r}; extra options look like --name=value")
+        key, has_value, value = token[2:].partition("=")
+        if not has_value:
+            following = next(tokens, None)
+            if following is None or following.startswith("--"):
+                raise UsageError(f"--{key} needs a value (write --{key}=VALUE)")
+            value = following
+        parsed[key] = value
+    return parsed
+

@@ -61,7 +61,7 @@ def get_network_builder(name: str | NetworkBuilder) -> NetworkBuilder:
     if callable(name):
         return name
     if name not in _REGISTRY:
-        raise ValueError(f"unknown network {name!r}; registered networks: {registered_networks()}")
+        raise ArgumentError(f"unknown network {name!r}; registered networks: {registered_networks()}")
     return _REGISTRY[name]
 
 
@@ -208,7 +208,7 @@ def _check_convs_fit(
 ) -> None:
     """Raise if the conv stack shrinks the image below 1x1 (Keras' own error names no network or input)."""
     if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+        raise ArgumentError(f"padding must be one of {PADDINGS}, got {padding!r}")
     height, width = obs_shape[0], obs_shape[1]
     for _, kernel, stride in convs:
         if padding == "valid":
@@ -330,7 +330,7 @@ def conv_only(convs: Sequence[tuple[int, int, int]] = NATURE_CNN_CONVS, padding:
     padding = str(padding).lower()
     as_ints = tuple(tuple(int(v) for v in conv) for conv in convs)
     if not as_ints or any(len(conv) != 3 or min(conv) < 1 for conv in as_ints):
-        raise ValueError(f"convs must be a non-empty sequence of positive (filters, kernel, stride), got {as_ints}")
+        raise ArgumentError(f"convs must be a non-empty sequence of positive (filters, kernel, stride), got {as_ints}")
     convs = tuple((filters, kernel, stride) for filters, kernel, stride in as_ints)  # each has 3 items (checked)
 
     def network_fn(obs_shape: tuple[int, ...], obs_dtype: str) -> keras.Model:
@@ -349,7 +349,7 @@ def impala_cnn(depths: Sequence[int] = (16, 32, 32)) -> NetworkFn:
     """IMPALA residual torso (Espeholt et al. 2018): per depth conv 3x3, max-pool 3x3 s2, two residual blocks."""
     depths = tuple(int(d) for d in depths)
     if not depths or min(depths) < 1:
-        raise ValueError(f"depths must be a non-empty sequence of positive ints, got {depths}")
+        raise ArgumentError(f"depths must be a non-empty sequence of positive ints, got {depths}")
 
     def network_fn(obs_shape: tuple[int, ...], obs_dtype: str) -> keras.Model:
         _require_image("impala_cnn", obs_shape)
@@ -452,7 +452,7 @@ class RecurrentNetwork(keras.Model):
     def __init__(self, feature_extractor: keras.Model, nlstm: int, layer_norm: bool, **kwargs: object) -> None:
         super().__init__(**kwargs)
         if nlstm < 1:
-            raise ValueError(f"nlstm must be >= 1, got {nlstm}")
+            raise ArgumentError(f"nlstm must be >= 1, got {nlstm}")
         self.feature_extractor = feature_extractor
         self.obs_shape = tuple(feature_extractor.input_shape[1:])
         self.nlstm = nlstm

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from baselines_tf2.common.validation import ArgumentError
 from baselines_tf2.nn.distributions import DiagGaussianHead, make_pd, make_pd_head
 from baselines_tf2.nn.models import get_network_builder, is_recurrent
 from baselines_tf2.nn.numpy_actor import NumpyActor, can_snapshot
@@ -131,13 +132,13 @@ def build_actor_critic(
     if not isinstance(network, str) and not callable(network):
         raise TypeError(f"network must be a registered name or a network_fn, got {network!r}")
     if value_network not in VALUE_NETWORKS:
-        raise ValueError(f"value_network must be one of {VALUE_NETWORKS} (or None), got {value_network!r}")
+        raise ArgumentError(f"value_network must be one of {VALUE_NETWORKS} (or None), got {value_network!r}")
     obs_shape, obs_dtype = observation_encoding(observation_space)
     network_fn = get_network_builder(network)(**dict(network_kwargs or {})) if isinstance(network, str) else network
     with dtype_policy(precision):
         torso = network_fn(obs_shape, obs_dtype)
     if is_recurrent(torso) and value_network == "copy":
-        raise ValueError("value_network='copy' is not supported with recurrent networks; use the shared torso")
+        raise ArgumentError("value_network='copy' is not supported with recurrent networks; use the shared torso")
     with dtype_policy(precision):
         value_torso = network_fn(obs_shape, obs_dtype) if value_network == "copy" else None
         return ActorCritic(torso, value_torso, action_space, name="actor_critic")

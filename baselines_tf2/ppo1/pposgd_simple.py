@@ -9,6 +9,7 @@ or `cnn_policy.CnnPolicy`.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import os
@@ -19,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2 import logger
-from baselines_tf2.common.cmd_util import make_vec_env
+from baselines_tf2.common.cmd_util import get_env_type, make_vec_env
 from baselines_tf2.common.mpi_util import world
 from baselines_tf2.common.validation import require_choice, require_int, require_number, whole_floats_as_ints
 from baselines_tf2.common.vec_env import VecEnv, VecNormalize
@@ -215,6 +216,20 @@ def learn(
                     log_keys=LogKeys(loss_prefix="loss_", segment_keys=True),
                     before_update=lambda frac: model.set_cliprange(clip_param * clip_multiplier(frac)))
     return model
+
+
+def check_script_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, env_type: str | None = None
+                           ) -> None:
+    """Exit 2 with one line, before anything is built, if --num-timesteps is 0 or --env is unknown (or, given
+    `env_type`, of another type): run_mujoco.py's and run_atari.py's usage errors."""
+    if args.num_timesteps < 1:
+        parser.error(f"--num-timesteps must be >= 1 (it bounds the run), got {args.num_timesteps}")
+    try:
+        found = get_env_type(args.env)
+    except ValueError as err:
+        parser.error(str(err))
+    if env_type is not None and found != env_type:
+        parser.error(f"--env={args.env} is not an {env_type} env (its env type is {found!r})")
 
 
 def train_script_run(env_id: str, env_type: str, seed: int | None,

@@ -27,7 +27,9 @@ def train(env_id: str, num_timesteps: int, seed: int | None) -> pposgd_simple.PP
 
 def main() -> None:
     """Parse baselines' Atari flags, configure the logger, train."""
-    args = atari_arg_parser().parse_args()
+    parser = atari_arg_parser()
+    args = parser.parse_args()
+    pposgd_simple.check_script_arguments(parser, args, env_type="atari")
     logger.configure()
     train(args.env, num_timesteps=args.num_timesteps, seed=args.seed)
 

@@ -15,6 +15,8 @@ from typing import Sequence, TextIO
 
 from tqdm import tqdm
 
+from baselines_tf2.training.callbacks import UNBOUNDED_TIMESTEPS
+
 INTERVAL_VARIABLE = "BASELINES_TF2_PROGRESS_SECONDS"
 DEFAULT_INTERVAL_S = 30.0
 
@@ -34,12 +36,14 @@ def progress_interval() -> float:
 
 
 class TrainingProgress:
-    """Shows training progress; a no-op when disabled, so learners can always call it."""
+    """Shows training progress; a no-op when disabled, so learners can always call it. A run with no step budget
+    (`total_timesteps` UNBOUNDED_TIMESTEPS: only an episode count or a time limit ends it) shows steps, steps/s
+    and returns without a percentage or the time left."""
 
     def __init__(self, total_timesteps: int, *, enabled: bool, description: str = "training",
                  stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stderr
-        self._total = total_timesteps
+        self._total = total_timesteps if total_timesteps < UNBOUNDED_TIMESTEPS else None
         self._description = description
         self._done = 0
         self._mean_return: float | None = None
@@ -48,7 +52,7 @@ class TrainingProgress:
         self._interval = progress_interval() if enabled else math.inf
         self._enabled = enabled
         self._bar = (
-            tqdm(total=total_timesteps, desc=description, unit="step", unit_scale=True, dynamic_ncols=True,
+            tqdm(total=self._total, desc=description, unit="step", unit_scale=True, dynamic_ncols=True,
                  smoothing=0.1, file=self._stream)
             if enabled and _is_terminal(self._stream)
             else None
@@ -80,12 +84,13 @@ class TrainingProgress:
         now = time.monotonic()
         elapsed = now - self._started
         rate = self._done / elapsed if elapsed > 0 else math.nan
+        done = f"{self._done}" if self._total is None else f"{self._done}/{self._total}"
         percent = f" ({100 * self._done / self._total:.0f}%)" if self._total else ""
-        left = self._total - self._done
+        left = (self._total or 0) - self._done
         eta = f", {_clock(left / rate)} left" if left > 0 and rate > 0 and math.isfinite(rate) else ""
         returns = ("no episode finished yet" if self._mean_return is None
                    else f"mean return {self._mean_return:.2f}")
-        self._stream.write(f"{self._description}: {self._done}/{self._total} steps{percent}, {rate:.0f} steps/s, "
+        self._stream.write(f"{self._description}: {done} steps{percent}, {rate:.0f} steps/s, "
                            f"{returns}, {_clock(elapsed)} elapsed{eta}\n")
         self._stream.flush()
         self._printed_at, self._printed_done = now, self._done
@@ -97,4 +102,8 @@ def _is_terminal(stream: TextIO) -> bool:
 
 
 def _clock(seconds: float) -> str:
-    return str(datetime.timedelta(seconds=round(seconds)))
+    """'H:MM:SS', or 'D days, H:MM:SS' (as timedelta prints it), for any number of seconds: a huge step budget at a
+    slow start gives times beyond timedelta's range."""
+    days, rest = divmod(round(seconds), 86_400)
+    clock = str(datetime.timedelta(seconds=rest))
+    return f"{days:,} day{'s' * (days != 1)}, {clock}" if days else clock
