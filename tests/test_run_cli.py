@@ -107,6 +107,21 @@ USAGE_ERRORS = {
         ["--alg=deepq", "--env=CartPole-v1", "--buffer_size=0", "--num_timesteps=100"],
         [r"buffer_size=0 keeps no transitions to train on"],
     ),
+    # buffers larger than the machine's memory: refused before they are allocated (a MemoryError traceback, or
+    # an OOM kill as a lazily mapped buffer fills, before)
+    "deepq_buffer_beyond_memory": (
+        ["--alg=deepq", "--env=CartPole-v1", "--buffer_size=1e12", "--prioritized_replay=True", "--num_timesteps=100"],
+        [r"a prioritized replay buffer of 1,000,000,000,000 transitions \(buffer_size\) needs [\d,.]+ GiB, more than "
+         r"this machine's [\d,.]+ GiB of memory"],
+    ),
+    "sac_buffer_beyond_memory": (
+        ["--alg=sac", "--env=Pendulum-v1", "--buffer_size=1e12", "--num_timesteps=100"],
+        [r"a replay memory of 1,000,000,000,000 transitions .* needs [\d,.]+ GiB, more than this machine's"],
+    ),
+    "a2c_rollout_beyond_memory": (
+        ["--alg=a2c", "--env=CartPole-v1", "--nsteps=1e12", "--num_timesteps=100"],
+        [r"a rollout of 1,000,000,000,000 steps x \d+ envs .* needs [\d,.]+ GiB, more than this machine's"],
+    ),
     "ddpg_epochs_and_timesteps": (
         ["--alg=ddpg", "--env=Pendulum-v1", "--nb_epochs=2"], [r"--num_timesteps.* or nb_epochs, not both"]
     ),

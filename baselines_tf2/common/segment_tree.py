@@ -13,6 +13,8 @@ from typing import Callable, overload
 import numpy as np
 import numpy.typing as npt
 
+from baselines_tf2.common.validation import require_fits_in_memory
+
 __all__ = ["SegmentTree", "SumSegmentTree", "MinSegmentTree"]
 
 # find_prefixsum_idx accepts prefix sums this far (relative) above the total, to absorb the caller's rounding.
@@ -42,6 +44,8 @@ class SegmentTree:
         self._operation = operation
         self._scalar_operation: Callable[[float, float], float] = operation
         self._neutral_element = float(neutral_element)
+        require_fits_in_memory(f"a segment tree of {self._capacity:,} leaves (prioritized replay's buffer_size, "
+                               "rounded up to a power of two)", (2 * self._capacity,), 8)
         self._value = np.full(2 * self._capacity, self._neutral_element, dtype=np.float64)
         # Row p holds nodes (2p, 2p + 1): the two children of node p, as one gather.
         self._children = self._value.reshape(self._capacity, 2)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
+import os
 import typing
 from typing import Any, Sequence
 
@@ -13,6 +15,25 @@ WHOLE_FLOATS = "a float is accepted only when it is whole, e.g. 5e4"
 class ArgumentError(ValueError):
     """learn() arguments that cannot work together or with the env, found before training starts; the command line
     reports it as a usage error (exit 2)."""
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's memory in bytes, or None where the OS does not tell."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def require_fits_in_memory(what: str, shape: Sequence[int], itemsize: int) -> None:
+    """ArgumentError, before allocating, if an array of `shape` and `itemsize` (`what`: the buffer and the option
+    that sizes it) needs more than this machine's memory: it would fail with a MemoryError traceback, or be
+    allocated lazily and get the process killed as it fills."""
+    nbytes = math.prod(int(dim) for dim in shape) * int(itemsize)
+    total = physical_memory_bytes()
+    if total is not None and nbytes > total:
+        raise ArgumentError(f"{what} needs {nbytes / 2**30:,.1f} GiB, more than this machine's "
+                            f"{total / 2**30:,.1f} GiB of memory; make it smaller")
 
 
 def whole_number(value: Any) -> int | None:

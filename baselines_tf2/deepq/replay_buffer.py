@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from baselines_tf2.common.misc_util import seeded_generator
 from baselines_tf2.common.segment_tree import MinSegmentTree, SumSegmentTree
-from baselines_tf2.common.validation import require_int
+from baselines_tf2.common.validation import require_fits_in_memory, require_int
 from baselines_tf2.deepq.replay_storage import FrameStackObservations, TransitionObservations
 
 __all__ = ["ReplayBuffer", "PrioritizedReplayBuffer"]
@@ -51,6 +51,9 @@ class ReplayBuffer:
 
     def __init__(self, size: int, seed: int | None = None) -> None:
         self._maxsize = require_int("size", size, minimum=1)
+        # rewards (float32) and the two flags (bool) of every slot; the observations are checked at the first add
+        require_fits_in_memory(f"a replay buffer of {self._maxsize:,} transitions (buffer_size)", (self._maxsize,),
+                               np.dtype(np.float32).itemsize + 2)
         self._rng = seeded_generator(seed)
         self._observations: ObservationStorage | None = None
         self._actions: np.ndarray | None = None
@@ -235,11 +238,15 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     """
 
     def __init__(self, size: int, alpha: float, seed: int | None = None) -> None:
-        super().__init__(size, seed)
+        maxsize = require_int("size", size, minimum=1)
+        tree_capacity = 1 << (maxsize - 1).bit_length()
+        # both trees (2 float64 nodes per leaf each, written in full at once) with the slots' scalars
+        require_fits_in_memory(f"a prioritized replay buffer of {maxsize:,} transitions (buffer_size)",
+                               (tree_capacity,), 2 * 2 * 8 + np.dtype(np.float32).itemsize + 2)
+        super().__init__(maxsize, seed)
         if not alpha >= 0.0:
             raise ValueError(f"alpha must be >= 0 (0 is uniform sampling), got {alpha!r}")
         self._alpha = float(alpha)
-        tree_capacity = 1 << (self._maxsize - 1).bit_length()
         self._it_sum = SumSegmentTree(tree_capacity)
         self._it_min = MinSegmentTree(tree_capacity)
         self._max_priority = 1.0

@@ -13,6 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.typing import DTypeLike
 
+from baselines_tf2.common.validation import require_fits_in_memory
+
 __all__ = ["TransitionObservations", "FrameStackObservations", "SPARE_FRAMES_DIVISOR"]
 
 # The frame ring holds capacity + capacity // SPARE_FRAMES_DIVISOR frames. An episode start costs one frame
@@ -55,6 +57,8 @@ class TransitionObservations:
     def __init__(self, capacity: int, obs_shape: tuple[int, ...], dtype: DTypeLike) -> None:
         self.obs_shape = tuple(obs_shape)
         self.dtype = np.dtype(dtype)
+        require_fits_in_memory(f"a replay buffer of {capacity:,} transitions (buffer_size)",
+                               (2, capacity, *self.obs_shape), self.dtype.itemsize)
         self._obs_t = np.zeros((capacity, *self.obs_shape), self.dtype)
         self._obs_tp1 = np.zeros((capacity, *self.obs_shape), self.dtype)
 
@@ -134,6 +138,8 @@ class FrameStackObservations:
         self.obs_shape = (*self.frame_shape[:-1], frames_per_stack * self.frame_shape[-1])
         self.dtype = np.dtype(dtype)
         self._ring_size = ring_size(capacity, frames_per_stack)
+        require_fits_in_memory(f"a replay buffer of {capacity:,} transitions (buffer_size)",
+                               (self._ring_size, *self.frame_shape), self.dtype.itemsize)
         self._frames = np.zeros((self._ring_size, *self.frame_shape), self.dtype)
         self._positions = np.zeros((capacity, frames_per_stack + 1), np.int64)
         self._frames_pushed = 0

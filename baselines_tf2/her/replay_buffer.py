@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import Any, Callable, Mapping
 
 import gymnasium
 import numpy as np
 
 from baselines_tf2.common.misc_util import seeded_generator
-from baselines_tf2.common.validation import require_int
+from baselines_tf2.common.validation import require_fits_in_memory, require_int
 from baselines_tf2.off_policy.config import REPLAY_BUFFER_NAMES
 from baselines_tf2.off_policy.goals import GOAL_KEYS, describe_goal_space_problem, goal_sizes, is_goal_space
 
@@ -63,6 +64,9 @@ class HerReplayBuffer:
                   "next_observation": (obs_size,), "next_achieved_goal": (goal_size,),
                   "actions": tuple(action_shape), "terminals1": ()}
         columns = (self.capacity, self.num_envs)
+        row = sum(math.prod(shape) for shape in shapes.values())
+        require_fits_in_memory(f"a replay buffer of {self.limit:,} transitions (buffer_size)",
+                               (*columns, row), np.dtype(np.float32).itemsize)
         self.arrays = {name: np.zeros((*columns, *shape), np.float32) for name, shape in shapes.items()}
         # Episodes as absolute step numbers (step s of the ring lives in row s % capacity): where the episode of
         # each stored transition starts, and where it ends (one past its last step; 0 while it is still running).

@@ -3,12 +3,13 @@ NumPy rings, sampled uniformly with replacement. No TensorFlow here."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
 
 from baselines_tf2.common.misc_util import seeded_generator
-from baselines_tf2.common.validation import require_int
+from baselines_tf2.common.validation import require_fits_in_memory, require_int
 
 FIELDS = ("obs0", "actions", "rewards", "obs1", "terminals1")
 
@@ -30,6 +31,9 @@ class Memory:
         self.rng = seeded_generator(seed)
         shapes = {"obs0": observation_shape, "actions": action_shape, "rewards": (1,), "obs1": observation_shape,
                   "terminals1": (1,)}
+        row = sum(math.prod(shape) for shape in shapes.values())
+        require_fits_in_memory(f"a replay memory of {self.limit:,} transitions (limit, the CLI's buffer_size)",
+                               (self.limit, row), np.dtype(np.float32).itemsize)
         self.arrays = {name: np.zeros((self.limit, *shape), np.float32) for name, shape in shapes.items()}
         self.added = 0  # transitions appended over the memory's life; the next goes to slot added % limit
 

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from baselines_tf2.common.validation import require_fits_in_memory
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.common.vec_env.vec_env import TERMINAL_OBSERVATION, TRUNCATED
 from baselines_tf2.training.stop_signals import StopRequest
@@ -94,6 +95,8 @@ class Runner:
         self.obs = env.reset()
         self.states = model.initial_state
         self.dones = np.zeros(self.nenvs, dtype=np.float32)
+        require_fits_in_memory(f"a rollout of {nsteps:,} steps x {self.nenvs} envs (nsteps, or trpo's "
+                               "timesteps_per_batch)", (nsteps, *self.obs.shape), self.obs.dtype.itemsize)
         self.obs_batches = np.zeros((nsteps, *self.obs.shape), dtype=self.obs.dtype)
 
     def run(self, stop: StopRequest | None = None) -> Rollout | None:
