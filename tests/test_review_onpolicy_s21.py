@@ -106,3 +106,10 @@ def test_trpo_cli_run_bounded_by_iterations_or_episodes_saves_its_final_model(bo
                        "--num_hidden=4", "--num_layers=1", f"--log_path={tmp_path}", bound])
     assert status == 0
     assert read_metadata(str(tmp_path / "model"))["timesteps"] >= 64
+
+
+@pytest.mark.parametrize("alg", ["ppo2", "a2c"])
+def test_a_single_env_given_where_a_vec_env_is_needed_is_a_clear_error(alg: str) -> None:
+    learn = run.get_learn_function(alg)
+    with pytest.raises(ValueError, match=r"env must be a VecEnv .* got TimeLimit; wrap a single env: DummyVecEnv"):
+        learn(network="mlp", env=gymnasium.make("CartPole-v1"), total_timesteps=64)

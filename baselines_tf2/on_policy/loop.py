@@ -72,6 +72,9 @@ def build_policy(
 
     `network` is a registered name or a network_fn in any form `as_network_fn` reads (baselines' included).
     baselines' `normalize_observations=True` (in-graph observation statistics) is refused, naming VecNormalize."""
+    if not hasattr(env, "num_envs"):
+        raise ArgumentError(f"env must be a VecEnv (as baselines' ppo2 and a2c required), got {type(env).__name__}; "
+                            "wrap a single env: DummyVecEnv([lambda: env])")
     if network_kwargs.pop("normalize_observations", False):
         raise ArgumentError("normalize_observations=True (baselines' in-graph observation normalization) is not "
                             "supported; wrap the env in VecNormalize(venv, ret=False) for normalized observations")
