@@ -61,6 +61,19 @@ FRAME_STACKED_ENV_TYPES = ("atari", "retro")  # image envs whose VecEnv stacks 4
 RUN_OPTIONS = frozenset(field.name for field in dataclasses.fields(RunOptions))  # what every learn() takes
 MAX_TIMESTEPS = 10**15  # far beyond any run (10M steps take hours here); bounds what counters and schedules see
 RUN_FLAGS = ("keep_checkpoints", "max_nonfinite_updates", "deterministic", "save_replay")  # CLI flags for learn()
+STEP_FREE_BOUNDS = ("max_iters", "max_episodes", "max_seconds")  # end a run with --num_timesteps=0 (trpo_mpi, ppo1)
+
+
+def budget(total_timesteps: int, extra: dict[str, Any]) -> str:
+    """'for N steps', or what else ends the run: 'until max_iters=3'."""
+    if total_timesteps > 0:
+        return f"for {total_timesteps} steps"
+    return "until " + ", ".join(f"{bound}={extra[bound]}" for bound in STEP_FREE_BOUNDS if extra.get(bound))
+
+
+def trains(args: argparse.Namespace, extra: dict[str, Any]) -> bool:
+    """Whether the command trains: a step budget, or baselines' other bounds (`--num_timesteps=0 --max_iters=N`)."""
+    return args.num_timesteps > 0 or any(extra.get(bound) for bound in STEP_FREE_BOUNDS)
 
 
 def network_keys(network: str) -> set[str]:
@@ -78,20 +91,22 @@ def default_run_dir(alg: str, env_id: str) -> str:
     return os.path.join("runs", f"{alg}-{env_id.replace('/', '_')}-{stamp}")
 
 
-def run_folder(args: argparse.Namespace, load_path: Any = None) -> tuple[str, str]:
+def run_folder(args: argparse.Namespace, load_path: Any = None, training: bool | None = None) -> tuple[str, str]:
     """The run's folder and the flag or variable that chose it: --log_path, else $OPENAI_LOGDIR (as baselines'
-    logger.configure()), else, for training, the run folder --load_path names (a run goes on where it was), else
-    `default_run_dir`. Under MPI every rank takes rank 0's choice (the ranks reach this at different seconds)."""
-    return world().share(_chosen_run_folder(args, load_path))
+    logger.configure()), else, for training (`training`; default: --num_timesteps > 0), the run folder --load_path
+    names (a run goes on where it was), else `default_run_dir`. Under MPI every rank takes rank 0's choice (the
+    ranks reach this at different seconds)."""
+    training = args.num_timesteps > 0 if training is None else training
+    return world().share(_chosen_run_folder(args, load_path, training))
 
 
-def _chosen_run_folder(args: argparse.Namespace, load_path: Any) -> tuple[str, str]:
+def _chosen_run_folder(args: argparse.Namespace, load_path: Any, training: bool) -> tuple[str, str]:
     """`run_folder` as this process sees it."""
     if args.log_path:
         return os.path.expanduser(args.log_path), f"--log_path={args.log_path}"
     if os.environ.get("OPENAI_LOGDIR"):
         return os.path.expanduser(os.environ["OPENAI_LOGDIR"]), f"OPENAI_LOGDIR={os.environ['OPENAI_LOGDIR']}"
-    loaded_run = run_folder_of(load_path) if args.num_timesteps > 0 else None
+    loaded_run = run_folder_of(load_path) if training else None
     if loaded_run is not None:
         return loaded_run, f"--load_path={load_path}"
     return default_run_dir(args.alg, args.env), "the default run folder"
@@ -458,7 +473,7 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         parser.error("--deterministic needs --seed (a deterministic run repeats the run of one seed)")
     if not args.env_timeout > 0:
         parser.error(f"--env_timeout must be a positive number of seconds, got {args.env_timeout}")
-    run_dir, chosen_by = run_folder(args, extra.get("load_path"))
+    run_dir, chosen_by = run_folder(args, extra.get("load_path"), trains(args, extra))
     check_output_paths(parser, args, run_dir, chosen_by)
     if args.extra_import is not None:
         try:
@@ -497,7 +512,7 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         parser.error(f"--alg={args.alg} does not train on several MPI ranks; launch it without mpiexec "
                      f"(data-parallel: {', '.join(name for name, alg in ALGORITHMS.items() if alg.data_parallel)})")
     earlier_run = CheckpointDirectory(os.path.join(run_dir, CHECKPOINTS_SUBDIR)).latest()
-    if total_timesteps > 0 and load_path is None and earlier_run is not None:
+    if trains(args, extra) and load_path is None and earlier_run is not None:
         parser.error(f"{chosen_by} already holds a run with checkpoints; resume it with --load_path={run_dir}, or "
                      "give another --log_path (a new run there would mix its logs and checkpoints with the old ones)")
     # Only rank 0 writes logs; every rank's envs write their own <rank>.<env>.monitor.csv into run_dir (baselines).
@@ -536,11 +551,11 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         kwargs["eval_env"] = build_env(args, env_type, algorithm, eval_seed, os.path.join(run_dir, "eval"))
     if "save_interval" in {field.name for field in dataclasses.fields(config)} and "save_interval" not in kwargs:
         kwargs["save_interval"] = max(1, CHECKPOINT_EVERY_STEPS // (ranks.size * env.num_envs * config.nsteps))
-    if total_timesteps > 0:
+    if trains(args, extra):
         precision = f", {kwargs['precision']}" if "precision" in kwargs else ""
         envs = f"{env.num_envs} envs" + (f" on each of {ranks.size} MPI ranks" if ranks.size > 1 else "")
         logger.log(f"training {args.alg} ({network}{precision}) on {args.env} ({env_type}, {envs}) "
-                   f"for {total_timesteps} steps; logs and checkpoints in {run_dir}")
+                   f"{budget(total_timesteps, extra)}; logs and checkpoints in {run_dir}")
     try:
         model = learn(env=env, network=network, seed=args.seed, total_timesteps=total_timesteps,
                       progress_bar=True, **kwargs)

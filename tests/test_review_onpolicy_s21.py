@@ -113,3 +113,20 @@ def test_a_single_env_given_where_a_vec_env_is_needed_is_a_clear_error(alg: str)
     learn = run.get_learn_function(alg)
     with pytest.raises(ValueError, match=r"env must be a VecEnv .* got TimeLimit; wrap a single env: DummyVecEnv"):
         learn(network="mlp", env=gymnasium.make("CartPole-v1"), total_timesteps=64)
+
+
+def test_runs_bounded_by_iterations_count_as_training_for_the_run_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--num_timesteps=0 --max_iters=N` trains: a second such run into the folder is refused (it would mix its
+    checkpoints with the first's), and --load_path=<that folder> without --log_path goes on there."""
+    monkeypatch.chdir(tmp_path)
+    command = ["--alg=trpo_mpi", "--env=CartPole-v1", "--num_timesteps=0", "--max_iters=1",
+               "--timesteps_per_batch=64", "--num_hidden=4", "--num_layers=1", "--seed=0"]
+    assert run.main([*command, "--log_path=first"]) == 0
+    assert "until max_iters=1; logs and checkpoints in first" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exited:
+        run.main([*command, "--log_path=first"])
+    assert exited.value.code == 2 and "already holds a run with checkpoints" in capsys.readouterr().err
+    assert run.main([*command, "--load_path=first"]) == 0
+    assert not (tmp_path / "runs").exists(), "went on in the loaded run folder, not a new default one"
+    assert read_metadata(str(tmp_path / "first" / "model"))["timesteps"] == 128
