@@ -474,8 +474,9 @@ class Harness(Generic[RunT]):
         if status is not None and self.shows(status) and (
                 record is None or status["steps_done"] >= record["steps_done"]):
             if not status["finished"]:
+                status = {**status, "code": git_commit()}
                 record_file.parent.mkdir(parents=True, exist_ok=True)
-                write_json_atomic(record_file, {**status, "code": git_commit()})
+                write_json_atomic(record_file, status)
             return status
         return {**record, "recorded": True} if record is not None else None
 
