@@ -69,7 +69,10 @@ def test_sigterm_then_restart_continues_the_same_curve(tmp_path: Path) -> None:
     stopped_at = run_table.checkpoint_step(run_dir)
     assert 0 < stopped_at < TIMESTEPS, "the training wrote its checkpoint at the stop, part-way"
     games_before = run_table.monitor_rows(run_dir)
-    assert not (tmp_path / "results").exists(), "an unfinished run has no summary"
+    run = atari_scores.Run(atari_scores.CONFIGS["ppo2"], ENV_ID, 0, TIMESTEPS)
+    assert not run.summary_file(tmp_path / "results").exists(), "an unfinished run has no summary"
+    record = json.loads(run.progress_file(tmp_path / "results").read_text())  # but its curve so far is kept
+    assert not record["finished"] and record["steps_done"] == stopped_at and record["games"] == len(games_before)
 
     second = subprocess.run(harness(tmp_path), env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
@@ -98,7 +101,7 @@ def test_sigterm_then_restart_continues_the_same_curve(tmp_path: Path) -> None:
     longest_game = max(length for _, length, _ in games_after)
     assert TIMESTEPS - NUM_ENV * longest_game <= steps[-1][0] <= TIMESTEPS * 1.15
 
-    (summary_file,) = (tmp_path / "results").iterdir()
+    (summary_file,) = (tmp_path / "results").iterdir()  # the record went with the run's end
     summary = json.loads(summary_file.read_text())
     assert summary["finished"] and summary["steps_done"] == TIMESTEPS and summary["pieces"] == 2
     assert summary["games"] == len(games_after)
