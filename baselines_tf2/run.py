@@ -473,7 +473,8 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         parser.error("--deterministic needs --seed (a deterministic run repeats the run of one seed)")
     if not args.env_timeout > 0:
         parser.error(f"--env_timeout must be a positive number of seconds, got {args.env_timeout}")
-    run_dir, chosen_by = run_folder(args, extra.get("load_path"), trains(args, extra))
+    training = trains(args, extra)
+    run_dir, chosen_by = run_folder(args, extra.get("load_path"), training)
     check_output_paths(parser, args, run_dir, chosen_by)
     if args.extra_import is not None:
         try:
@@ -512,7 +513,7 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         parser.error(f"--alg={args.alg} does not train on several MPI ranks; launch it without mpiexec "
                      f"(data-parallel: {', '.join(name for name, alg in ALGORITHMS.items() if alg.data_parallel)})")
     earlier_run = CheckpointDirectory(os.path.join(run_dir, CHECKPOINTS_SUBDIR)).latest()
-    if trains(args, extra) and load_path is None and earlier_run is not None:
+    if training and load_path is None and earlier_run is not None:
         parser.error(f"{chosen_by} already holds a run with checkpoints; resume it with --load_path={run_dir}, or "
                      "give another --log_path (a new run there would mix its logs and checkpoints with the old ones)")
     # Only rank 0 writes logs; every rank's envs write their own <rank>.<env>.monitor.csv into run_dir (baselines).
@@ -551,7 +552,7 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         kwargs["eval_env"] = build_env(args, env_type, algorithm, eval_seed, os.path.join(run_dir, "eval"))
     if "save_interval" in {field.name for field in dataclasses.fields(config)} and "save_interval" not in kwargs:
         kwargs["save_interval"] = max(1, CHECKPOINT_EVERY_STEPS // (ranks.size * env.num_envs * config.nsteps))
-    if trains(args, extra):
+    if training:
         precision = f", {kwargs['precision']}" if "precision" in kwargs else ""
         envs = f"{env.num_envs} envs" + (f" on each of {ranks.size} MPI ranks" if ranks.size > 1 else "")
         logger.log(f"training {args.alg} ({network}{precision}) on {args.env} ({env_type}, {envs}) "
@@ -584,9 +585,7 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
     if ranks.rank > 0:  # the ranks hold the same model: rank 0 saves and plays it
         return 0
     save_path = os.path.expanduser(args.save_path) if args.save_path else os.path.join(run_dir, "model")
-    # --num_timesteps=0 trains too when another bound is given (trpo_mpi's max_iters, max_episodes)
-    trained = total_timesteps > 0 or getattr(model, "timesteps", 0) > (checkpoint or {}).get("timesteps", 0)
-    if (trained or args.save_path) and not save_model(parser, model, save_path, "the final model", run_dir):
+    if (training or args.save_path) and not save_model(parser, model, save_path, "the final model", run_dir):
         return 1
     if args.play:
         from baselines_tf2.tools.play import play_model
