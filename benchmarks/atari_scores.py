@@ -53,6 +53,7 @@ from run_table import (
     episodes,
     fmt_mean_se,
     fmt_steps,
+    machine_note,
     peer_finished,
     pieces,
     plot_mean_se,
@@ -245,7 +246,8 @@ def report(rows: list[dict[str, Any]], command: str, games: list[str]) -> str:
         f"`{command}`", "",
         f"Score: mean of the last {LAST_GAMES} training games (full games over all lives, from the monitor files), "
         "mean ± standard error over seeds; the wall time is summed over the pieces of a resumed run, one run at a "
-        "time on this 2-core machine. *unfinished*: the run so far (steps done of the target).", "",
+        "time on a 2-core machine, with the CPU models its pieces ran on where they were recorded. *unfinished*: the "
+        "run so far (steps done of the target).", "",
         "| game | config | steps | seeds | our score | reference at the same steps | published elsewhere | "
         "wall h/run | code |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -261,7 +263,7 @@ def report(rows: list[dict[str, Any]], command: str, games: list[str]) -> str:
         other = "; ".join(f"{ref['value']:g} at {fmt_steps(ref['steps'])} ({ref['source']})" for ref in refs
                           if ref["steps"] != timesteps) or "-"
         walls = [row["wall_s"] for row in cell if row.get("wall_s")]
-        wall = f"{statistics.fmean(walls) / 3600:.1f}" if walls else "-"
+        wall = f"{statistics.fmean(walls) / 3600:.1f}{machine_note(cell)}" if walls else "-"
         codes = ", ".join(sorted({row["code"] for row in cell if row.get("code")})) or "-"
         lines.append(f"| {game} | {config_name} | {fmt_steps(timesteps)} | {len(cell)} | {score} | {same} | {other} "
                      f"| {wall} | {codes} |")

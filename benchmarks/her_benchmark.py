@@ -45,15 +45,15 @@ from compare_peers import PEER_SCRIPT, ensure_peer_venv
 from run_table import (
     BENCH_DIR,
     PEER_RESULT,
-    PIECES_FILE,
+    PIECE_RECORDS,
     REPO_DIR,
-    WALL_FILE,
     Harness,
     TableRun,
     checkpoint_step,
     fmt_mean_se,
     fmt_steps,
     has_checkpoint,
+    machine_note,
     mean_se,
     plot_mean_se,
     training_finished,
@@ -284,8 +284,8 @@ def run_status(run: Run, run_dir: Path) -> dict[str, Any]:
 def restart_ours(run_dir: Path) -> None:
     """Before a fresh start (no checkpoint), clear what an earlier attempt logged, so the curve is this run's."""
     if not has_checkpoint(run_dir):
-        for path in [run_dir / "progress.csv", *run_dir.glob("*monitor.csv"), run_dir / WALL_FILE,
-                     run_dir / PIECES_FILE]:
+        for path in [run_dir / "progress.csv", *run_dir.glob("*monitor.csv"),
+                     *(run_dir / name for name in PIECE_RECORDS)]:
             path.unlink(missing_ok=True)
 
 
@@ -335,7 +335,7 @@ def sac_report(rows: list[dict[str, Any]], command: str) -> str:
             reached = [row["first_reach"] for row in cell if row.get("first_reach") is not None]
             first = (fmt_mean_se(reached, 0) if reached else "never") + f" ({len(reached)}/{len(cell)})"
             walls = [row["wall_s"] for row in cell if row.get("wall_s")]
-            wall = f"{statistics.fmean(walls) / 60:.1f}" if walls else "-"
+            wall = f"{statistics.fmean(walls) / 60:.1f}{machine_note(cell)}" if walls else "-"
             lines.append(f"| {config_name}{unfinished_note(cell)} | {fmt_steps(timesteps)} | {len(cell)} | "
                          + " | ".join(values) + f" | {first} | {wall} |")
         lines += ["", f"![{env_id}: training success rate against env steps](img/her_sac_{env_id}.png)", ""]

@@ -6,8 +6,9 @@ its PEER_STATE file where its script writes one (atari_scores.py's DQN) and othe
 the estimate of the remaining work, and the committed record of each unfinished run's furthest status.
 
 A run folder holds the CLI's logs, monitor files and `checkpoints/`, plus what the tables add: `train.log` (the
-output of every piece, appended), `wall_s` (wall time summed over the pieces) and `pieces.json` (when each resumed
-piece started and from which step, so a curve keeps its step count across resumes).
+output of every piece, appended), `wall_s` (wall time summed over the pieces), `pieces.json` (when each resumed
+piece started and from which step, so a curve keeps its step count across resumes) and `machines.json` (the wall time
+and steps of the pieces on each CPU model: a run resumed across sessions may have run on several machine types).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import dataclasses
 import fcntl
 import json
 import os
+import platform
 import signal
 import statistics
 import subprocess
@@ -35,6 +37,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 WALL_FILE = "wall_s"
 PIECES_FILE = "pieces.json"
+MACHINES_FILE = "machines.json"
+PIECE_RECORDS = (WALL_FILE, PIECES_FILE, MACHINES_FILE)  # what the harness adds to a run folder about its pieces
 LOG_FILE = "train.log"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)  # forwarded to the training, which checkpoints and exits
 PEER_RESULT = "result.json"  # a peer run's end: its wall time and the peer script's JSON (ours: the checkpoint's)
@@ -108,10 +112,37 @@ def pieces(run_dir: Path) -> list[dict[str, float]]:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
 
 
+def cpu_model() -> str:
+    """This machine's CPU model name, from /proc/cpuinfo (the architecture's name where that is not readable)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    return platform.machine() or "unknown"
+
+
+def machines(run_dir: Path) -> dict[str, dict[str, float]]:
+    """The wall time and steps of the run's pieces on each CPU model: {model: {'wall_s': s, 'steps': n}} (pieces run
+    before this record was kept are not in it)."""
+    path = run_dir / MACHINES_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def record_machine(run_dir: Path, wall_s: float, steps: int) -> None:
+    """Add one piece's wall time and steps to this CPU model's totals in the run's MACHINES_FILE."""
+    record = machines(run_dir)
+    totals = record.setdefault(cpu_model(), {"wall_s": 0.0, "steps": 0})
+    totals["wall_s"] += wall_s
+    totals["steps"] += steps
+    write_json_atomic(run_dir / MACHINES_FILE, record)
+
+
 def run_piece(command: Sequence[str], run_dir: Path, tag: str) -> int:
     """Run one piece of a run (a fresh start or a resume) with its output appended to train.log; add its wall time
-    to `wall_s` and, for a resume, record when it started and from which step; its exit status. SIGTERM or SIGINT
-    is passed on to the training, which writes a checkpoint and exits; then this process exits with 128 + signal."""
+    to `wall_s` and, with its steps, to this CPU model's totals; for a resume, record when it started and from which
+    step; its exit status. SIGTERM or SIGINT is passed on to the training, which writes a checkpoint and exits; then
+    this process exits with 128 + signal."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if (from_step := resume_step(run_dir)) is not None:
         record = pieces(run_dir) + [{"started": time.time(), "from_step": from_step}]
@@ -135,7 +166,9 @@ def run_piece(command: Sequence[str], run_dir: Path, tag: str) -> int:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-    (run_dir / WALL_FILE).write_text(f"{time.perf_counter() - start + wall_seconds(run_dir)}\n")
+    piece_s = time.perf_counter() - start
+    (run_dir / WALL_FILE).write_text(f"{piece_s + wall_seconds(run_dir)}\n")
+    record_machine(run_dir, piece_s, max(0, (resume_step(run_dir) or 0) - (from_step or 0)))
     if received:
         raise SystemExit(128 + received[0])
     return status
@@ -304,7 +337,7 @@ class TableRun(Generic[ConfigT]):
     def status(self, run_dir: Path) -> dict[str, Any]:
         """What every run folder's status starts with (each script adds steps_done, finished and its curve)."""
         return {"config": self.config.name, "env": self.env_id, "seed": self.seed, "timesteps": self.timesteps,
-                "wall_s": wall_seconds(run_dir), "pieces": len(pieces(run_dir)) + 1}
+                "wall_s": wall_seconds(run_dir), "pieces": len(pieces(run_dir)) + 1, "machines": machines(run_dir)}
 
 
 RunT = TypeVar("RunT", bound=TableRun[Any])
@@ -399,7 +432,7 @@ class Harness(Generic[RunT]):
             with open(run_dir / LOG_FILE, "a", encoding="utf-8") as log:
                 log.write(f"[{self.tag}] the previous peer run left nothing to resume from; starting again from "
                           "scratch\n")
-        for path in [*written, run_dir / WALL_FILE, run_dir / PIECES_FILE]:
+        for path in [*written, *(run_dir / name for name in PIECE_RECORDS)]:
             path.unlink(missing_ok=True)
 
     def finish(self, run: RunT) -> None:
@@ -412,22 +445,29 @@ class Harness(Generic[RunT]):
         run.progress_file(self.results).unlink(missing_ok=True)
 
     def rates(self, plan: Sequence[RunT]) -> dict[str, float]:
-        """Steps/s of each config so far, over its finished summaries and run folders."""
-        done: dict[str, list[float]] = {}
+        """Steps/s of each config so far, over its finished summaries and run folders: over the pieces on this CPU
+        model where those recorded their steps (machine types differ up to 4x), else over all pieces."""
+        here_model = cpu_model()
+        anywhere: dict[str, list[float]] = {}
+        here: dict[str, list[float]] = {}
         for run in plan:
             if run.summary_file(self.results).exists():
-                summary = json.loads(run.summary_file(self.results).read_text(encoding="utf-8"))
-                steps, wall = float(summary["timesteps"]), float(summary.get("wall_s") or 0.0)
+                status = json.loads(run.summary_file(self.results).read_text(encoding="utf-8"))
+                steps = float(status["timesteps"])
             elif (run.folder(self.out) / WALL_FILE).exists():
                 status = self.run_status(run, run.folder(self.out))
-                steps, wall = float(status["steps_done"]), float(status["wall_s"])
+                steps = float(status["steps_done"])
             else:
                 continue
-            if wall > 0 and steps > 0:
-                totals = done.setdefault(run.config.name, [0.0, 0.0])
-                totals[0] += steps
-                totals[1] += wall
-        return {name: steps / wall for name, (steps, wall) in done.items()}
+            on_this = (status.get("machines") or {}).get(here_model) or {}
+            for totals, (part_steps, part_wall) in ((anywhere, (steps, float(status.get("wall_s") or 0.0))),
+                                                     (here, (float(on_this.get("steps", 0)),
+                                                             float(on_this.get("wall_s", 0.0))))):
+                if part_wall > 0 and part_steps > 0:
+                    sums = totals.setdefault(run.config.name, [0.0, 0.0])
+                    sums[0] += part_steps
+                    sums[1] += part_wall
+        return {name: steps / wall for name, (steps, wall) in {**anywhere, **here}.items()}
 
     def remaining_work(self, plan: Sequence[RunT]) -> str:
         """How long the unfinished runs will take at the steps/s measured so far (per config; a run goes on from its
@@ -526,6 +566,20 @@ def unfinished_note(cell: Sequence[dict[str, Any]]) -> str:
         f" (unfinished: seed {row['seed']} at {fmt_steps(row['steps_done'])}"
         + ("; recorded, its run folder is not here" if row.get("recorded") else "") + ")"
         for row in cell if not row.get("finished", True))
+
+
+def machine_note(cell: Sequence[dict[str, Any]]) -> str:
+    """' (on <CPU models>)': the machine types the cell's runs ran on, where their pieces recorded it; else ''."""
+    models = sorted({short_cpu(model) for row in cell for model in (row.get("machines") or {})})
+    return f" (on {', '.join(models)})" if models else ""
+
+
+def short_cpu(model: str) -> str:
+    """A CPU model name without its trademarks, 'CPU' and clock: 'Intel Xeon Platinum 8481C', 'AMD EPYC'."""
+    for mark in ("(R)", "(TM)", "(tm)"):
+        model = model.replace(mark, "")
+    model = model.split("@")[0].replace(" CPU", " ")
+    return " ".join(model.split())
 
 
 def fmt_steps(steps: float) -> str:

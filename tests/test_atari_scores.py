@@ -321,3 +321,45 @@ def test_an_unfinished_runs_progress_is_recorded_and_outlives_its_folder(tmp_pat
     assert run.summary_file(results).exists() and not record.exists()
     (shown,) = harness.summaries([run])
     assert shown["finished"]
+
+
+def test_each_piece_records_its_machine_and_the_estimate_uses_this_machines_speed(tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    """Runs resumed across sessions may run on machine types up to 4x apart: each piece adds its wall time and
+    steps to its CPU model's totals, the estimate of the remaining work uses this machine's speed where it has
+    one, the report names the machines, and a run started again from scratch drops the record."""
+    out, results = tmp_path / "runs", tmp_path / "results"
+    run = atari_scores.Run(atari_scores.CONFIGS["ppo2"], ENV_ID, 0, 100_000)
+    run_dir = run.folder(out)
+    steps_at = iter([None, 300, 300, 400])  # the folder's step before and after each of two pieces
+    monkeypatch.setattr(run_table, "resume_step", lambda folder: next(steps_at))
+    for model in ("Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz", "AMD EPYC"):
+        monkeypatch.setattr(run_table, "cpu_model", lambda model=model: model)
+        assert run_table.run_piece([sys.executable, "-c", "pass"], run_dir, "test") == 0
+    record = run_table.machines(run_dir)
+    assert {model: totals["steps"] for model, totals in record.items()} == {
+        "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz": 300, "AMD EPYC": 100}
+    assert sum(totals["wall_s"] for totals in record.values()) == pytest.approx(run_table.wall_seconds(run_dir))
+
+    # 60k steps in 100 s on the Xeon, 15k in 100 s on the EPYC; the folder is at 75k of 100k steps
+    (run_dir / run_table.MACHINES_FILE).write_text(json.dumps({
+        "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz": {"wall_s": 100.0, "steps": 60_000},
+        "AMD EPYC": {"wall_s": 100.0, "steps": 15_000}}))
+    (run_dir / run_table.WALL_FILE).write_text("200.0\n")
+    write_monitor(run_dir / "0.0.monitor.csv", 1000.0, [(1.0, 100, 10.0)])
+    monkeypatch.setattr(run_table, "resume_step", lambda folder: 75_000)
+    monkeypatch.setattr(atari_scores, "checkpoint_step", lambda folder: 75_000)
+    harness = run_table.Harness(atari_scores.TAG, out, results, atari_scores.command_for, atari_scores.run_status,
+                                shows=lambda status: status["games"] > 0, peer_outputs=(),
+                                prepare_ours=lambda folder: None)
+    assert harness.rates([run]) == {"ppo2": pytest.approx(150.0)}  # on the EPYC: its own speed
+    assert "25,000 steps left at 150 steps/s" in harness.remaining_work([run])
+    monkeypatch.setattr(run_table, "cpu_model", lambda: "a machine that has not run it")
+    assert harness.rates([run]) == {"ppo2": pytest.approx(375.0)}  # elsewhere: over all pieces
+
+    (status,) = harness.summaries([run])
+    text = atari_scores.report([status], "cmd", ["Breakout"])
+    assert "| 0.1 (on AMD EPYC, Intel Xeon Platinum 8481C) |" in text
+
+    harness.restart_peer(run_dir)  # nothing to resume from: its piece records go with what it wrote
+    assert run_table.machines(run_dir) == {} and run_table.wall_seconds(run_dir) == 0.0
