@@ -151,7 +151,8 @@ class CSVOutputFormat:
     An existing file is continued, never truncated (a resumed run logging to the same folder keeps its history)."""
 
     def __init__(self, filename: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(filename)
+        # absolute: a header rewrite reopens the file by name, and the process may have changed directory since
+        self.path = os.path.abspath(os.fspath(filename))
         self.keys: list[str] = self._existing_header()
         self.file = open(self.path, "a", encoding="utf-8", newline="")
 

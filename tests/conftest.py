@@ -21,6 +21,19 @@ def op_determinism_stays_within_its_test() -> Iterator[None]:
         config.disable_op_determinism()
 
 
+@pytest.fixture(autouse=True)
+def the_logger_stays_within_its_test() -> Iterator[None]:
+    """A test that configures the global logger (run.main does, as baselines' did) must not leave later tests in
+    the same process logging, and checkpointing, into its folder: under a relative path that is a folder in
+    whatever directory the next test runs from."""
+    from baselines_tf2 import logger
+
+    before = logger.get_current()
+    yield
+    if logger.get_current() is not before:
+        logger.reset()
+
+
 # Files whose tests share nothing costly and are long enough to be worth spreading over both xdist workers, test by
 # test. Every other file stays whole on one worker (`--dist=loadgroup` with one group per file), so its module
 # fixtures are built once.

@@ -155,3 +155,32 @@ def test_ppo2_behind_vec_normalize_resumes_exactly(tmp_path: Path) -> None:
     resumed = ppo2_normalized_run(tmp_path / "rest", load_path=tmp_path / "part")
     for saved, restored in zip(whole, resumed, strict=True):
         np.testing.assert_array_equal(restored, saved)
+
+
+def ppo2_cartpole_run(log_dir: Path, *, load_path: Path | None = None,
+                      stop_after: int | None = None) -> list[np.ndarray]:
+    """A short deterministic PPO2 run on CartPole whose callback ends it (returns False) after update `stop_after`."""
+    env = make_vec_env("CartPole-v1", "classic_control", 2, seed=0, resumable=True)
+    try:
+        with logger.scoped_configure(str(log_dir), ["csv"]):
+            model = ppo2.learn(network="mlp", env=env, total_timesteps=2 * 32 * 12, nsteps=32, nminibatches=2,
+                               seed=0, deterministic=True, load_path=None if load_path is None else str(load_path),
+                               callback=lambda local_vars: local_vars["update"] != stop_after, num_hidden=16)
+    finally:
+        env.close()
+    return [weights for _name, weights in model.policy.get_weights()]
+
+
+def test_a_run_a_callback_ended_leaves_a_checkpoint_that_resumes_it_exactly(tmp_path: Path) -> None:
+    """A callback's stop ends the run as a signal does: the state after its last update is checkpointed, so
+    `load_path` continues that run to its end, as if it had not stopped."""
+    whole = ppo2_cartpole_run(tmp_path / "whole")
+    stopped = ppo2_cartpole_run(tmp_path / "part", stop_after=5)
+    state = read_metadata(tmp_path / "part")["training"]
+    assert state["update"] == 5 and state["total_timesteps"] == 2 * 32 * 12
+    for saved, at_stop in zip(final_weights(tmp_path / "part"), stopped, strict=True):
+        np.testing.assert_array_equal(saved, at_stop)
+    resumed = ppo2_cartpole_run(tmp_path / "rest", load_path=tmp_path / "part")
+    assert read_metadata(tmp_path / "rest")["training"]["update"] == 12
+    for saved, restored in zip(whole, resumed, strict=True):
+        np.testing.assert_array_equal(restored, saved)

@@ -106,6 +106,23 @@ def test_csv_extends_header_when_key_appears_later(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["progress.csv"], "no temporary file left behind"
 
 
+def test_csv_configured_by_a_relative_dir_extends_its_header_after_a_change_of_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key first seen after the process changed directory rewrites the run's own file, not one named from the new
+    directory (which raised FileNotFoundError mid-training)."""
+    monkeypatch.chdir(tmp_path)
+    logger.configure("run", ["csv"])
+    logger.logkv("a", 1)
+    logger.dumpkvs()
+    (tmp_path / "elsewhere").mkdir()
+    os.chdir(tmp_path / "elsewhere")
+    logger.logkv("b", 2)
+    logger.dumpkvs()
+    logger.reset()
+    assert (tmp_path / "run" / "progress.csv").read_text().splitlines() == ["a,b", "1,", ",2"]
+    assert not list((tmp_path / "elsewhere").iterdir())
+
+
 def test_csv_continues_an_existing_progress_file(tmp_path: Path) -> None:
     """A resumed run logging to the same folder appends; the first run's rows stay."""
     for first, second in ((1, 2), (3, 4)):

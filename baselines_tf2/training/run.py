@@ -117,6 +117,10 @@ class TrainingRun:
         self.world = ranks or world()  # the MPI ranks training together (one without mpiexec)
         self.steps_per_iteration = steps_per_iteration
         self.total_iterations = options.total_timesteps // steps_per_iteration
+        if 0 < options.total_timesteps < steps_per_iteration:  # 0 is baselines' way to build a model untrained
+            logger.warn(f"WARNING: total_timesteps={options.total_timesteps} is less than one iteration's "
+                        f"{steps_per_iteration} env steps (steps per rollout x envs x MPI ranks): nothing will be "
+                        "trained; give at least that many steps, or fewer steps per rollout")
         self.iteration = 0  # iterations done in this run (including those before a resume)
         self.rng = np.random.default_rng(options.seed)  # the algorithm's randomness, saved and restored here
         self.nonfinite = NonFiniteGuard(options.max_nonfinite_updates)
@@ -139,6 +143,7 @@ class TrainingRun:
         self.checkpoint_offset = int(numbered[-1]) if numbered else 0
         self.best_model = BestModel()
         self.save_failure: str | None = None  # why the last checkpoint could not be written (None: it was)
+        self.saved_iteration: int | None = None  # the iteration the newest checkpoint on disk holds
 
     @property
     def timesteps(self) -> int:
@@ -179,6 +184,7 @@ class TrainingRun:
         except (KeyError, TypeError, ValueError, OverflowError) as err:  # OverflowError: an RNG state's range
             raise CheckpointError(f"{path!r}: its training state cannot be restored ({err})") from None
         self.iteration = iteration
+        self.saved_iteration = iteration
         self.checkpoint_offset = checkpoint_offset
         self.timesteps_before = self.agent.timesteps - self.timesteps
         same_batch = saved_batch == self.steps_per_iteration
@@ -222,13 +228,15 @@ class TrainingRun:
             logger.warn(f"WARNING: {self.save_failure}{then}")
             return None
         self.save_failure = None
+        self.saved_iteration = self.iteration
         logger.log(f"saved checkpoint {path}")
         return path
 
     def train(self, algorithm: Algorithm, callback: StopCallback | None = None) -> None:
         """Iterate until `total_timesteps` env steps are done, a callback stops it, or a signal does.
 
-        Checkpoints go to <log dir>/checkpoints when `algorithm.checkpoint_due`, at the end, on SIGINT/SIGTERM
+        Checkpoints go to <log dir>/checkpoints when `algorithm.checkpoint_due`, at the end (also one a callback
+        chose), on SIGINT/SIGTERM
         (then TrainingInterrupted is raised) and before an env fault is re-raised. Under MPI a signal, a callback
         or an env fault on any rank stops every rank at the same iteration.
         """
@@ -252,7 +260,8 @@ class TrainingRun:
         signum = max(self.world.gather(stop.signum or 0))  # ranks the signal did not reach stop with the others
         if signum:
             raise self._interrupted(signum, self.save(algorithm))
-        if self.iteration == self.total_iterations and not algorithm.checkpoint_due(self.iteration):
+        # the end, whether all steps are done or a callback stopped the run (which --load_path then continues)
+        if self.iteration > 0 and self.saved_iteration != self.iteration:
             self.save(algorithm)
         self.agent.timesteps = self.timesteps_before + self.timesteps
         self._describe_env()
