@@ -150,7 +150,8 @@ def learn(
         raise ArgumentError("give total_timesteps (the command line's --num_timesteps) or nb_epochs, not both")
     schedule = Schedule(rollout_steps=nb_rollout_steps, train_steps=nb_train_steps, batch_size=batch_size,
                         learning_starts=batch_size, random_steps=0, log_every=nb_epoch_cycles,
-                        checkpoint_every=checkpoint_freq, reward_scale=reward_scale)
+                        checkpoint_every=checkpoint_freq, reward_scale=reward_scale,
+                        learning_starts_option="batch_size")  # updates start once the memory holds a batch
     options = run_options_from_arguments(locals(), total_timesteps=max(0, math.ceil(total_timesteps)),
                                          seed=seed_of_rank)
     agent = learn_off_policy(lambda obs_space, action_space: DDPG(obs_space, action_space, network, network_kwargs,

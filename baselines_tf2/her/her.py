@@ -109,7 +109,7 @@ def learn(
     replay: Callable[..., Any] = functools.partial(
         HerReplayBuffer, observation_space=venv.observation_space, num_envs=venv.num_envs,
         compute_reward=goal_env.unwrapped.compute_reward,  # type: ignore[attr-defined]
-        n_sampled_goal=config.replay_k, goal_selection_strategy=config.replay_strategy)
+        n_sampled_goal=config.replay_k, goal_selection_strategy=config.replay_strategy, episode_length=episode_length)
     if demo_file is not None:
         replay = with_demonstrations(replay, demo_file, venv, config, episode_length)
     test_env = as_vec_env(eval_env, None if seed_of_rank is None else seed_of_rank + 1) or venv

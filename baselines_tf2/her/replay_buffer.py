@@ -17,11 +17,11 @@ import gymnasium
 import numpy as np
 
 from baselines_tf2.common.misc_util import seeded_generator
-from baselines_tf2.common.validation import require_fits_in_memory, require_int
-from baselines_tf2.off_policy.config import REPLAY_BUFFER_NAMES
+from baselines_tf2.common.validation import ArgumentError, require_fits_in_memory, require_int
+from baselines_tf2.off_policy.config import REPLAY_BUFFER_NAMES, STRATEGIES, check_her_replay_kwargs
 from baselines_tf2.off_policy.goals import GOAL_KEYS, describe_goal_space_problem, goal_sizes, is_goal_space
 
-STRATEGIES = ("future", "final", "episode", "none")
+__all__ = ["STRATEGIES", "HerReplayBuffer", "WithDemonstrations", "local_goal_env", "replay_factory"]
 MAX_REJECTION_ROUNDS = 32  # then sampling falls back to listing the sampleable transitions
 
 RewardFunction = Callable[[np.ndarray, np.ndarray, Any], Any]  # a goal env's compute_reward(achieved, desired, info)
@@ -39,12 +39,16 @@ class HerReplayBuffer:
 
     `sample` returns the learners' batch ('obs0', 'obs1' = `flatten` of the observation and the (relabelled)
     desired goal, 'actions', 'rewards' and 'terminals1' [B, 1]), like `off_policy.replay.Memory`.
+
+    Given the env's `episode_length` (its time limit), an env's column must hold one whole episode: an episode
+    longer than the column is never sampled, so a smaller buffer would never train (ArgumentError).
     """
 
     def __init__(self, limit: int, action_shape: tuple[int, ...], observation_shape: tuple[int, ...],
                  seed: int | None = None, flatten: Callable[[Any], np.ndarray] | None = None, *,
                  observation_space: gymnasium.Space, num_envs: int, compute_reward: RewardFunction,
-                 n_sampled_goal: int = 4, goal_selection_strategy: str = "future") -> None:
+                 n_sampled_goal: int = 4, goal_selection_strategy: str = "future",
+                 episode_length: int | None = None) -> None:
         if not is_goal_space(observation_space):
             raise ValueError(f"HER needs a goal env: {describe_goal_space_problem(observation_space)}")
         if goal_selection_strategy not in STRATEGIES:
@@ -54,6 +58,11 @@ class HerReplayBuffer:
         self.num_envs = require_int("num_envs", num_envs, minimum=1)
         self.limit = require_int("limit", limit, minimum=1)
         self.capacity = max(1, self.limit // self.num_envs)  # steps each env's column holds
+        if episode_length is not None and self.capacity < episode_length:
+            raise ArgumentError(
+                f"buffer_size={self.limit} holds {self.capacity} steps per env ({self.num_envs} envs), less than one "
+                f"episode of {episode_length} steps: HER samples only episodes wholly in memory, so nothing would "
+                f"ever train; give buffer_size >= {episode_length * self.num_envs}")
         self.strategy = goal_selection_strategy
         self.relabel_probability = 0.0 if self.strategy == "none" else 1.0 - 1.0 / (1.0 + n_sampled_goal)
         self.compute_reward = compute_reward
@@ -250,26 +259,29 @@ def local_goal_env(venv: Any) -> gymnasium.Env:
 def replay_factory(venv: Any, replay_buffer_class: Any, replay_buffer_kwargs: Mapping[str, Any] | None
                    ) -> Callable[..., Any] | None:
     """The replay memory SAC and TD3 train on, as stable-baselines3's `replay_buffer_class`/`replay_buffer_kwargs`:
-    None (their uniform Memory) or HerReplayBuffer (given as the class or its name), bound to `venv`'s goal env;
-    ValueError for anything else, or for HER on an env without goals."""
+    None (their uniform Memory) or HerReplayBuffer (given as the class or its name), bound to `venv`'s goal env and
+    its episode length; ArgumentError (a usage error on the command line) for anything else, bad
+    replay_buffer_kwargs, or HER on an env without goals."""
     if replay_buffer_class is None:
         if replay_buffer_kwargs:
-            raise ValueError("replay_buffer_kwargs were given without replay_buffer_class")
+            raise ArgumentError("replay_buffer_kwargs were given without replay_buffer_class")
         return None
     if getattr(replay_buffer_class, "__name__", replay_buffer_class) not in REPLAY_BUFFER_NAMES:
-        raise ValueError(f"replay_buffer_class must be None or HerReplayBuffer (or the name "
-                         f"{REPLAY_BUFFER_NAMES[0]!r}), got {replay_buffer_class!r}")
+        raise ArgumentError(f"replay_buffer_class must be None or HerReplayBuffer (or the name "
+                            f"{REPLAY_BUFFER_NAMES[0]!r}), got {replay_buffer_class!r}")
     if not is_goal_space(venv.observation_space):
         problem = describe_goal_space_problem(venv.observation_space)
-        raise ValueError(f"HerReplayBuffer needs a goal-based env: {problem}")
+        raise ArgumentError(f"HerReplayBuffer needs a goal-based env: {problem}")
     options = dict(replay_buffer_kwargs or {})
-    unknown = sorted(set(options) - {"n_sampled_goal", "goal_selection_strategy"})
-    if unknown:
-        raise ValueError(f"unknown replay_buffer_kwargs {unknown}; HerReplayBuffer takes n_sampled_goal and "
-                         "goal_selection_strategy")
-    compute_reward = local_goal_env(venv).unwrapped.compute_reward  # type: ignore[attr-defined]
+    try:
+        check_her_replay_kwargs(options, replay_buffer_class)
+    except ValueError as err:
+        raise ArgumentError(str(err)) from None
+    goal_env = local_goal_env(venv)
+    compute_reward = goal_env.unwrapped.compute_reward  # type: ignore[attr-defined]
+    episode_length = getattr(goal_env.spec, "max_episode_steps", None) or None  # checked against the buffer's size
     return functools.partial(HerReplayBuffer, observation_space=venv.observation_space, num_envs=venv.num_envs,
-                             compute_reward=compute_reward, **options)
+                             compute_reward=compute_reward, episode_length=episode_length, **options)
 
 
 class WithDemonstrations:

@@ -176,9 +176,10 @@ class OffPolicyAgent(ABC):
         return tf.convert_to_tensor(self.flat_observations(obs))
 
     def scale_actions(self, actions: np.ndarray) -> np.ndarray:
-        """Actions in [-1, 1] -> the env's [low, high] (baselines multiplies by `high`, the same when symmetric)."""
+        """Actions in [-1, 1] -> the env's [low, high] (baselines multiplies by `high`, the same when symmetric),
+        clipped to them: float32 rounding takes 1 to just above `high` for bounds such as [-2, 0.2]."""
         scaled = self.low + (np.asarray(actions, np.float32) + 1.0) * 0.5 * (self.high - self.low)
-        return scaled.reshape((-1, *self.action_space.shape))
+        return np.clip(scaled, self.low, self.high).reshape((-1, *self.action_space.shape))
 
     def __call__(self, obs: Any) -> np.ndarray:
         """The deterministic actions of a batch of observations, in the env's units."""
@@ -209,7 +210,8 @@ class OffPolicyAgent(ABC):
         unit_actions = self.export_actions(flat)
         low = keras.ops.convert_to_tensor(self.low)
         high = keras.ops.convert_to_tensor(self.high)
-        actions = low + (unit_actions + 1.0) * 0.5 * (high - low)
+        # clipped as scale_actions does (binary ops: a Clip layer with tensor bounds does not serialize)
+        actions = keras.ops.minimum(keras.ops.maximum(low + (unit_actions + 1.0) * 0.5 * (high - low), low), high)
         return actions, self.export_critic()([flat, unit_actions])
 
     def export_actions(self, normalized: Any) -> Any:

@@ -9,6 +9,8 @@ from baselines_tf2.common.validation import require_int, require_number, whole_f
 from baselines_tf2.off_policy.loop import Schedule
 
 REPLAY_BUFFER_NAMES = ("HerReplayBuffer", "her")  # how a config (and the command line) names HER's replay
+HER_REPLAY_KWARGS = ("n_sampled_goal", "goal_selection_strategy")  # what replay_buffer_kwargs may set
+STRATEGIES = ("future", "final", "episode", "none")  # HER's goal selection strategies (baselines' replay_strategy)
 
 TD3_SAC_NETWORK = {"num_layers": 2, "num_hidden": 256, "activation": "relu"}  # both papers' MuJoCo networks
 
@@ -44,8 +46,8 @@ class OffPolicyConfig:
         if self.replay_buffer_class not in (None, *REPLAY_BUFFER_NAMES):
             raise ValueError(f"replay_buffer_class must be None or {REPLAY_BUFFER_NAMES[0]!r}, got "
                              f"{self.replay_buffer_class!r}")
-        if self.replay_buffer_kwargs is not None and not isinstance(self.replay_buffer_kwargs, dict):
-            raise ValueError(f"replay_buffer_kwargs must be a dict, got {self.replay_buffer_kwargs!r}")
+        if self.replay_buffer_kwargs is not None:
+            check_her_replay_kwargs(self.replay_buffer_kwargs, self.replay_buffer_class)
         for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "log_interval", "eval_episodes"):
             require_int(name, getattr(self, name), minimum=1)
         for name in ("learning_starts", "eval_freq", "checkpoint_freq"):
@@ -62,3 +64,22 @@ class OffPolicyConfig:
                         learning_starts=self.learning_starts, random_steps=self.learning_starts,
                         log_every=max(1, self.log_interval // (self.train_freq * num_envs)),
                         checkpoint_every=self.checkpoint_freq)
+
+
+def check_her_replay_kwargs(kwargs: Any, replay_buffer_class: Any) -> None:
+    """ValueError unless `kwargs` are HerReplayBuffer's options with valid values, given with that class (so a
+    mistake in them is a usage error before anything is built, not a failure when the replay memory is made)."""
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"replay_buffer_kwargs must be a dict, got {kwargs!r}")
+    if kwargs and replay_buffer_class is None:
+        raise ValueError("replay_buffer_kwargs were given without replay_buffer_class")
+    unknown = sorted(set(kwargs) - set(HER_REPLAY_KWARGS))
+    if unknown:
+        raise ValueError(f"unknown replay_buffer_kwargs {unknown}; HerReplayBuffer takes "
+                         f"{' and '.join(HER_REPLAY_KWARGS)}")
+    if "n_sampled_goal" in kwargs:
+        require_int("replay_buffer_kwargs' n_sampled_goal", kwargs["n_sampled_goal"], minimum=0)
+    strategy = kwargs.get("goal_selection_strategy", STRATEGIES[0])
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown goal_selection_strategy {strategy!r} in replay_buffer_kwargs; valid: "
+                         f"{', '.join(STRATEGIES)}")

@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping
 
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import describe_vec_env
+from baselines_tf2.common.validation import ArgumentError
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.nn.tf_util import set_global_seeds
 from baselines_tf2.off_policy.agent import OffPolicyAgent
@@ -37,6 +38,12 @@ def learn_off_policy(
     With `eval_env`: `eval_steps` deterministic steps after each iteration (DDPG), or every `config.eval_freq` env
     steps `config.eval_episodes` episodes, the best agent saved beside the checkpoints (TD3, SAC); or the given
     `evaluation(agent)` (HER's test rollouts). `replay` builds the replay memory (see `train_off_policy`)."""
+    if options.total_timesteps > 0 and schedule.learning_starts > config.buffer_size:
+        # training waits for learning_starts transitions in memory, which one of buffer_size never holds
+        raise ArgumentError(f"{schedule.learning_starts_option}={schedule.learning_starts}: training starts once the "
+                            f"replay memory holds {schedule.learning_starts} transitions, more than "
+                            f"buffer_size={config.buffer_size} keeps, so nothing would ever train; give buffer_size >= "
+                            f"{schedule.learning_starts}")
     venv = as_vec_env(env, options.seed)
     set_global_seeds(options.seed, deterministic_ops=options.deterministic)
     agent = build_agent(venv.observation_space, venv.action_space)

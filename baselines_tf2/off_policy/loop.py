@@ -76,6 +76,7 @@ class Schedule:
     log_every: int  # iterations between log lines
     checkpoint_every: int  # env steps between checkpoints (0: only at the end)
     reward_scale: float = 1.0  # rewards are stored multiplied by this (baselines' DDPG reward_scale)
+    learning_starts_option: str = "learning_starts"  # the learn() argument that sets learning_starts, for errors
 
 
 class OffPolicyIteration(Algorithm):

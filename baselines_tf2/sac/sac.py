@@ -150,8 +150,9 @@ class SAC(OffPolicyAgent):
         """Actions sampled from the policy."""
         return self.sampled_actions(self.obs_tensor(obs)).numpy()
 
-    def step(self, obs: Any, S: Any = None, M: Any = None) -> tuple[np.ndarray, None, None, None]:
-        """Sampled actions in the env's units (play's default, as the on-policy learners sample)."""
+    def step(self, obs: Any, *, S: Any = None, M: Any = None) -> tuple[np.ndarray, None, None, None]:
+        """Sampled actions in the env's units (play's default, as the on-policy learners sample); S and M are
+        keyword-only, as OffPolicyAgent.step's, so baselines' DDPG call `step(obs, apply_noise, compute_Q)` fails."""
         return self.scale_actions(self.sampled_actions(self.obs_tensor(obs)).numpy()), None, None, None
 
     # ---- the update -------------------------------------------------------------------------------------
