@@ -137,3 +137,14 @@ def test_a_replay_memory_smaller_than_learning_starts_is_a_usage_error(tmp_path:
                           capsys)
     assert status == 2 and "Traceback" not in err
     assert "nothing would ever train" in err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("alg", ["td3", "sac"])
+def test_periodic_evaluation_without_an_env_to_evaluate_on_is_refused(alg: str) -> None:
+    """`eval_freq` from Python without `eval_env` was silently ignored: the user expected evaluations and best
+    models that never came."""
+    from baselines_tf2.run import get_learn_function
+
+    with pytest.raises(ArgumentError, match="eval_freq=100 needs an eval_env"):
+        get_learn_function(alg)(network="mlp", env=gymnasium.make("Pendulum-v1"), total_timesteps=200,
+                                eval_freq=100, num_hidden=8)

@@ -29,3 +29,4 @@ def test_a_budget_below_one_rollout_is_warned_about_and_zero_is_not(alg: str, tm
     assert "total_timesteps=50 is less than one iteration's 64 env steps" in warning
     assert "nothing will be trained" in warning
     assert "less than one iteration" not in (tmp_path / "zero" / "log.txt").read_text()
+

@@ -44,6 +44,9 @@ def learn_off_policy(
                             f"replay memory holds {schedule.learning_starts} transitions, more than "
                             f"buffer_size={config.buffer_size} keeps, so nothing would ever train; give buffer_size >= "
                             f"{schedule.learning_starts}")
+    if getattr(config, "eval_freq", 0) and eval_env is None and evaluation is None:
+        raise ArgumentError(f"eval_freq={config.eval_freq} needs an eval_env to evaluate on (learn(eval_env=...)); "
+                            "give one, or eval_freq=0")
     venv = as_vec_env(env, options.seed)
     set_global_seeds(options.seed, deterministic_ops=options.deterministic)
     agent = build_agent(venv.observation_space, venv.action_space)
