@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import sys
+import zipfile
 from typing import Any, Sequence
 
 from baselines_tf2.common.atomic_io import atomic_write_text
@@ -62,6 +63,11 @@ def flag_problem(args: argparse.Namespace) -> str | None:
         folder = os.path.dirname(os.path.abspath(args.json))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             return f"--json: cannot write {args.json!r} (no writable folder {folder!r})"
+        if os.path.isdir(args.json):
+            return f"--json: {args.json!r} is a folder; give a file name for the report, e.g. {args.json}/scores.json"
+        if os.path.isfile(args.json) and zipfile.is_zipfile(args.json):  # checkpoints are zip archives
+            return (f"--json: {args.json!r} holds a checkpoint (a zip archive), which the report would replace; "
+                    "give another file name, e.g. scores.json")
     return None
 
 
@@ -118,7 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json == "-":
         print(json.dumps(report, indent=2))
     elif args.json:
-        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+        try:
+            atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+        except OSError as err:  # the folder was checked first; a full disk or a folder gone since still fail here
+            print(f"{PROG}: error: --json: cannot write {args.json!r} ({err}); the scores are above", file=sys.stderr)
+            return 1
         print(f"wrote {args.json}", file=text_out)
     return 0
 

@@ -12,6 +12,7 @@ Exit status: 0 exported, 1 conversion or parity check failed (nothing written), 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -21,6 +22,7 @@ import gymnasium
 import numpy as np
 
 from baselines_tf2.tools import export_formats
+from baselines_tf2.training.checkpoint import CheckpointError, resolve_checkpoint_path
 
 DEFAULT_SAMPLES = 64
 DEFAULT_RTOL = 1e-4  # float32 kernels of TF, TFLite (XNNPACK) and ONNX Runtime differ in summation order only
@@ -110,6 +112,9 @@ def _checked_destination(parser: argparse.ArgumentParser, args: argparse.Namespa
         parser.error(f"no checkpoint at {args.checkpoint!r}")
     if args.samples < 1:
         parser.error(f"--samples must be >= 1, got {args.samples}")
+    for name in ("rtol", "atol"):  # a negative or NaN tolerance fails every parity check, reported as a mismatch
+        if not 0.0 <= getattr(args, name) < math.inf:
+            parser.error(f"--{name} must be a finite number >= 0, got {getattr(args, name)}")
     try:
         export_formats.check_available(args.format)
     except export_formats.MissingDependencyError as err:
@@ -119,8 +124,17 @@ def _checked_destination(parser: argparse.ArgumentParser, args: argparse.Namespa
         parser.error(f"--out for --format keras must end with .keras (Keras refuses other names), got {out!r}")
     if os.path.lexists(out) and not args.force:
         parser.error(f"{out!r} already exists; remove it or pass --force to replace it")
+    try:
+        source = os.path.realpath(resolve_checkpoint_path(args.checkpoint))
+    except CheckpointError as err:
+        parser.error(str(err))
+    if os.path.lexists(out) and (source == os.path.realpath(out) or source.startswith(os.path.realpath(out) + os.sep)):
+        parser.error(f"--out {out!r} is, or holds, the checkpoint being exported, which --force would delete; "
+                     "give another destination")
     if not os.path.isdir(os.path.dirname(out)):
         parser.error(f"the folder of --out, {os.path.dirname(out)!r}, does not exist")
+    if not os.access(os.path.dirname(out), os.W_OK):
+        parser.error(f"the folder of --out, {os.path.dirname(out)!r}, is not writable; give a destination elsewhere")
     return out
 
 
@@ -141,7 +155,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = _checked_destination(parser, args)
 
     from baselines_tf2.tools.inference_model import UnsupportedPolicyError, inference_model, sample_observations
-    from baselines_tf2.training.checkpoint import CheckpointError
 
     try:
         policy, metadata = load_for_export(args.checkpoint, float32=args.float32)
@@ -159,7 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     obs = sample_observations(policy.observation_space, args.samples, args.seed)
     expected = policy.reference_outputs(obs)
 
-    with tempfile.TemporaryDirectory(prefix=f".{os.path.basename(out)}.partial-", dir=os.path.dirname(out)) as workdir:
+    try:  # the folder the artefact is staged in, beside the destination (a rename publishes it)
+        staging = tempfile.TemporaryDirectory(prefix=f".{os.path.basename(out)}.partial-", dir=os.path.dirname(out))
+    except OSError as err:  # a read-only file system, or one that takes no folders (os.access passes root)
+        parser.error(f"cannot write in the folder of --out, {os.path.dirname(out)!r} ({err.strerror}); "
+                     "give a destination elsewhere")
+    with staging as workdir:
         staged = os.path.join(workdir, os.path.basename(out))
         try:
             export_formats.write(args.format, model, staged, workdir)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from baselines_tf2.common.video import video_path_problem
 from baselines_tf2.training.checkpoint import CheckpointError
 
 
@@ -24,6 +25,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.episodes < 1:
         parser.error(f"--episodes must be >= 1, got {args.episodes}")
+    problem = video_path_problem(args.video) if args.video else None
+    if problem is not None:
+        parser.error(problem)
 
     from baselines_tf2.tools.play import play_checkpoint
 
@@ -33,6 +37,9 @@ def main() -> int:
     except (CheckpointError, ValueError) as err:
         print(f"play.py: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # the video's folder, checked first, can still fill up or go away while playing
+        print(f"play.py: error: {err}", file=sys.stderr)
+        return 1
     print(f"mean score over {len(episodes)} episodes: {sum(episode.score for episode in episodes) / len(episodes):g}")
     successes = [episode.success for episode in episodes if episode.success is not None]
     if successes:

@@ -31,6 +31,32 @@ def video_path_for(path: str) -> str:
     return path if extension else path + ".mp4"
 
 
+def video_path_problem(path: str) -> str | None:
+    """What keeps `write_video(path, ...)` from writing (for a check before the frames are played), or None."""
+    try:
+        import imageio.config
+    except ImportError:
+        return f"--video needs imageio: {INSTALL_HINT}"
+    if os.path.isdir(path):
+        return f"--video {path!r} is a folder; give a file name, e.g. {os.path.join(path, 'play.mp4')}"
+    target = video_path_for(path)
+    extension = os.path.splitext(target)[1].lower()
+    encoders = {"GIF": [".gif"]}  # imageio's own (pillow) writes GIFs; ffmpeg writes the others
+    if mp4_encoder_available():
+        encoders["FFMPEG"] = [entry.extension for entry in imageio.config.extension_list if "FFMPEG" in entry.priority]
+    valid = sorted({extension for extensions in encoders.values() for extension in extensions})
+    if extension not in valid:
+        return f"--video {path!r}: no installed encoder writes {extension} files; valid endings: {', '.join(valid)}"
+    folder = os.path.dirname(os.path.abspath(target))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):  # the video is written beside its destination, then renamed
+            pass
+    except OSError as err:
+        return f"--video: cannot write in {folder!r} ({err.strerror}); give a path in a writable folder"
+    return None
+
+
 def write_video(path: str, frames: Sequence[np.ndarray], fps: int = VIDEO_FPS) -> str:
     """Encode RGB frames into `video_path_for(path)` atomically (a temporary file, then a rename); the path written."""
     if not frames:

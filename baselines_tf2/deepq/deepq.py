@@ -36,7 +36,7 @@ from baselines_tf2.deepq.gradient_steps import GradientSteps
 from baselines_tf2.deepq.replay_buffer import PrioritizedReplayBuffer, ReplayBuffer
 from baselines_tf2.nn.tf_util import PRECISIONS, set_global_seeds
 from baselines_tf2.training.callbacks import before_step_callback
-from baselines_tf2.training.checkpoint import saved_replay_arrays
+from baselines_tf2.training.checkpoint import saved_replay_arrays, space_to_json
 from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
 from baselines_tf2.training.config import config_from_arguments, run_options_from_arguments
 from baselines_tf2.training.evaluation import PeriodicEvaluation
@@ -106,6 +106,28 @@ def single_vec_env(env: gymnasium.Env | VecEnv, seed: int | None = None) -> VecE
     return as_vec_env(env, seed)
 
 
+def check_run_arguments(env: gymnasium.Env | VecEnv, eval_env: gymnasium.Env | VecEnv | None, config: DQNConfig,
+                        callback: Any) -> None:
+    """ArgumentError, before anything is built, for an evaluation that cannot run (no eval_env, or one whose spaces
+    the Q-network does not take), a callback that cannot be called, or a best-model folder that is a file."""
+    if config.eval_freq and eval_env is None:
+        raise ArgumentError(f"eval_freq={config.eval_freq} needs an eval_env to evaluate on (learn(eval_env=...)); "
+                            "give one, or eval_freq=0")
+    if config.eval_freq and eval_env is not None:
+        for name in ("observation_space", "action_space"):
+            trained, evaluated = getattr(env, name), getattr(eval_env, name)
+            if space_to_json(trained) != space_to_json(evaluated):
+                raise ArgumentError(f"eval_env's {name.replace('_', ' ')} {evaluated} differs from env's {trained}; "
+                                    "the Q-network plays eval_env as it plays env, so give both the same spaces")
+    if callback is not None and not callable(callback):
+        raise ArgumentError(f"callback must be a function callback(locals, globals) whose True return stops "
+                            f"training, got {callback!r}")
+    if config.checkpoint_path is not None and os.path.exists(config.checkpoint_path) and not os.path.isdir(
+            config.checkpoint_path):
+        raise ArgumentError(f"checkpoint_path={config.checkpoint_path!r} is a file; it names the folder the best model "
+                            "is kept in")
+
+
 def learn(
     env: gymnasium.Env | VecEnv,
     network: str,
@@ -173,6 +195,7 @@ def learn(
     if train_in_background and deterministic:
         raise ArgumentError("train_in_background acts with weights an update in flight may be changing, which is not "
                             "deterministic; use one or the other")
+    check_run_arguments(env, eval_env, config, callback)
     set_global_seeds(seed, deterministic_ops=deterministic)
     venv = single_vec_env(env, seed)
     act = build_act(venv.observation_space, venv.action_space, network, network_kwargs, lr=lr, double_q=double_q,
