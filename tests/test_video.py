@@ -117,3 +117,43 @@ def test_training_with_save_video_interval_writes_videos_of_the_real_frames(tmp_
     assert sorted(path.name for path in (run_dir / "videos").iterdir()) == [
         *videos, "video-000000150-000000159.mp4"]  # vector steps 128..192
     assert {name: (run_dir / "videos" / name).stat().st_mtime_ns for name in videos} == first_videos
+
+
+def test_a_long_video_streams_to_the_encoder_instead_of_piling_up_in_memory(tmp_path: Path) -> None:
+    """A trained agent's game can run to tens of thousands of frames (100 KB each): play streams them into ffmpeg,
+    so memory stays flat however long the game, and the file appears only once complete."""
+    import tracemalloc
+
+    frame_count = 1_000  # about 100 MB if held
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, ATARI_FRAME, dtype=np.uint8)
+    tracemalloc.start()
+    try:
+        with video.VideoWriter(str(tmp_path / "long.mp4")) as writer:
+            for index in range(frame_count):
+                writer.append(np.roll(noise, index, axis=1))  # each frame a new array
+                if index == frame_count // 2:
+                    assert not (tmp_path / "long.mp4").exists(), "published before it is complete"
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 30 * 2**20, f"{peak / 2**20:.0f} MiB held while writing"
+    assert frames_of(str(tmp_path / "long.mp4")).shape == (frame_count, *ATARI_FRAME)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["long.mp4"]
+
+
+def test_a_play_that_fails_part_way_leaves_no_video(tmp_path: Path) -> None:
+    env = atari_env(1)
+
+    def fails_on_step_20(obs: np.ndarray, dones: np.ndarray, steps: list[int] = []) -> np.ndarray:  # noqa: B006
+        steps.append(1)
+        if len(steps) == 20:
+            raise RuntimeError("the policy failed")
+        return np.array([1])
+
+    try:
+        with pytest.raises(RuntimeError, match="the policy failed"):
+            play_episodes(env, 1, fails_on_step_20, video_path=str(tmp_path / "game.mp4"))
+    finally:
+        env.close()
+    assert not list(tmp_path.iterdir()), "no partial or temporary file"

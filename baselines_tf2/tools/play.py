@@ -12,7 +12,7 @@ import numpy as np
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import rebuild_vec_env
 from baselines_tf2.common.vec_env import VecEnv
-from baselines_tf2.common.video import write_video
+from baselines_tf2.common.video import VideoWriter
 from baselines_tf2.nn.policies import PolicyWithValue
 from baselines_tf2.training.agent import load_policy
 from baselines_tf2.training.checkpoint import CheckpointError, check_spaces_match
@@ -61,7 +61,13 @@ def play_episode_results(
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    frames: list[np.ndarray] = []
+    with VideoWriter(video_path) if video_path else contextlib.nullcontext() as video:
+        return _play(env, episodes, pick_actions, video, report)
+
+
+def _play(env: VecEnv, episodes: int, pick_actions: ActionPicker, video: VideoWriter | None,
+          report: Callable[[str], None]) -> list[EpisodeResult]:
+    """play_episode_results' loop, each step's first frame streamed into `video` when given."""
     results: list[EpisodeResult] = []
     obs = env.reset()
     dones = np.zeros(env.num_envs, np.float32)
@@ -71,8 +77,8 @@ def play_episode_results(
         steps_since_episode += 1
         obs, _rewards, done_flags, infos = env.step(pick_actions(obs, dones))
         dones = done_flags.astype(np.float32)
-        if video_path:
-            frames.append(env.get_images()[0])
+        if video is not None:
+            video.append(env.get_images()[0])
         for info in infos:
             if "episode" in info and len(results) < episodes:
                 steps_since_episode = 0
@@ -82,8 +88,6 @@ def play_episode_results(
                 verdict = "" if success is None else f", success {'yes' if success else 'no'}"
                 report(f"episode {len(results)}: score {info['episode']['r']:g}, {info['episode']['l']} steps"
                        f"{verdict}")
-    if video_path:
-        write_video(video_path, frames)
     return results
 
 
