@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -151,6 +152,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def save_figure(figure: Any, path: str) -> None:
+    """Write the figure to exactly `path` (its extension picks the format; PNG without one) through a temporary file
+    beside it, so an existing image is replaced only by a complete one."""
+    image_format = os.path.splitext(path)[1][1:].lower() or "png"
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".plot.",
+                                         suffix=f".{image_format}")
+    os.close(handle)
+    try:
+        figure.savefig(temporary, format=image_format)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, load, plot, save; returns the exit status."""
     parser = build_parser()
@@ -163,10 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_folder = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_folder):
         parser.error(f"--out: no such folder {out_folder!r}")
+    if os.path.isdir(args.out):
+        parser.error(f"--out {args.out!r} is a folder; give an image file name, e.g. "
+                     f"{os.path.join(args.out, 'curves.png')}")
     try:
         figure = plot_results(args.dirs, args.num_timesteps, args.xaxis, args.yaxis, title=args.task_name,
                               split_fn=plot_util.default_split_fn, smooth_radius=args.smooth)
-        figure.savefig(args.out)
+        save_figure(figure, args.out)
     except ImportError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1

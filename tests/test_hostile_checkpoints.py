@@ -542,7 +542,7 @@ def test_a_network_larger_than_the_file_is_refused_before_it_is_allocated(workdi
     pytest.param("ppo2", lambda metadata: metadata.update(precision="float8"), "unknown precision 'float8'",
                  id="precision"),
     pytest.param("deepq", network_kwargs(hiddens="256"), "hiddens must be a list of layer sizes", id="hiddens_string"),
-    pytest.param("deepq", network_kwargs(hiddens=[0]), "units", id="hiddens_zero"),
+    pytest.param("deepq", network_kwargs(hiddens=[0]), "hiddens[0] must be an integer >= 1", id="hiddens_zero"),
     pytest.param("ppo2", as_off_policy("td3", num_hidden=0), "num_hidden must be an integer >= 1", id="td3"),
 ])
 def test_malformed_network_kwargs_are_a_checkpoint_error(

@@ -67,7 +67,11 @@ def cli(runs: Path, scratch: Path) -> dict[str, Finished]:
         "lengths": PLOTTER + ["--dirs", str(runs), "--yaxis", "timesteps", "--out", str(scratch / "lengths.svg")],
         "bad_yaxis": PLOTTER + ["--dirs", str(runs), "--yaxis", "length"],
         "no_dirs_no_log_folder": PLOTTER,  # baselines' default: ./log (none in scratch)
+        "out_is_a_folder": PLOTTER + ["--dirs", str(runs), "--out", str(scratch / "empty")],
+        "out_without_extension": PLOTTER + ["--dirs", str(runs), "--out", str(scratch / "plain" / "curves")],
+        "unknown_format": PLOTTER + ["--dirs", str(runs), "--out", str(scratch / "plain" / "curves.xyz")],
     }
+    (scratch / "plain").mkdir()
     return run_concurrently(commands, scratch, timeout=TIMEOUT_S)
 
 
@@ -118,6 +122,8 @@ def test_cli_plots_episode_lengths_with_yaxis_timesteps(cli: dict[str, Finished]
     ("out_in_missing_folder", "--out: no such folder '{scratch}/no'"),
     ("bad_yaxis", "argument --yaxis: invalid choice: 'length' (choose from 'reward', 'timesteps')"),
     ("no_dirs_no_log_folder", "--dirs: no such directory './log'"),
+    ("out_is_a_folder", "--out '{scratch}/empty' is a folder; give an image file name"),
+    ("unknown_format", "Format 'xyz' is not supported"),
 ])
 def test_bad_input_exits_2_naming_the_dir_or_flag(
     cli: dict[str, Finished], scratch: Path, case: str, message: str
@@ -126,6 +132,16 @@ def test_bad_input_exits_2_naming_the_dir_or_flag(
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message.format(scratch=scratch) in result.stderr.strip().splitlines()[-1]
     assert "Traceback" not in result.stderr
+
+
+def test_the_image_is_written_to_exactly_the_path_printed(cli: dict[str, Finished], scratch: Path) -> None:
+    """Without an extension matplotlib wrote `<out>.png` while the tool said it wrote `<out>`; and a failed write
+    (an unknown format) leaves no partial or temporary file."""
+    result = cli["out_without_extension"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == f"wrote {scratch / 'plain' / 'curves'}"
+    assert (scratch / "plain" / "curves").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(path.name for path in (scratch / "plain").iterdir()) == ["curves"]
 
 
 def test_smooth_two_sided_and_causal() -> None:

@@ -191,3 +191,18 @@ def test_deepq_arguments_that_cannot_work_are_refused_before_training(tmp_path: 
                     buffer_size=100, print_freq=None, **TINY, **arguments)
     assert fragment in str(raised.value)
     assert a_file.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("head, message", [
+    ({"dueling": "no"}, "dueling must be True or False, got 'no'"),
+    ({"layer_norm": 1}, "layer_norm must be True or False, got 1"),
+    ({"hiddens": 16}, "hiddens must be a list of layer sizes, got 16"),
+    ({"hiddens": [64, 0]}, r"hiddens\[1\] must be an integer >= 1, got 0"),
+])
+def test_deepq_head_options_of_the_wrong_kind_are_refused(head: dict, message: str) -> None:
+    """`dueling="no"` built a dueling head (any non-empty string is true) and `hiddens=16` failed deep inside with
+    "'int' object is not iterable": both are now one ArgumentError naming the option."""
+    from baselines_tf2.deepq import deepq
+
+    with pytest.raises(ArgumentError, match=message):
+        deepq.learn(gymnasium.make("CartPole-v1"), "mlp", total_timesteps=10, num_hidden=8, **head)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import reprlib
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Iterable, Sequence, Union
 
 import gymnasium
 import keras
 import numpy as np
 import tensorflow as tf
 
+from baselines_tf2.common.validation import ArgumentError, require_int
 from baselines_tf2.nn.models import get_network_builder, is_recurrent
 from baselines_tf2.nn.policies import observation_encoding
 from baselines_tf2.nn.tf_util import dtype_policy
@@ -115,8 +116,15 @@ def _unbuilt_q_network(
         raise TypeError(
             f"DQN needs a Discrete action space, got {action_space}; use ppo2 or a2c for continuous actions"
         )
-    if isinstance(hiddens, (str, bytes, dict)):  # would make a layer per character or key, before any check
-        raise TypeError(f"hiddens must be a list of layer sizes, got {reprlib.repr(hiddens)}")
+    if isinstance(hiddens, (str, bytes, dict)) or not isinstance(hiddens, Iterable):  # a str: a layer per character
+        raise ArgumentError(f"hiddens must be a list of layer sizes, got {reprlib.repr(hiddens)}")
+    try:
+        hiddens = [require_int(f"hiddens[{index}]", units, minimum=1) for index, units in enumerate(hiddens)]
+    except ValueError as err:  # a usage error on the command line, as the torso's options are
+        raise ArgumentError(str(err)) from None
+    for name, flag in (("dueling", dueling), ("layer_norm", layer_norm)):
+        if not isinstance(flag, (bool, np.bool_)):  # "no" or "False" from a config file would count as True
+            raise ArgumentError(f"{name} must be True or False, got {flag!r}")
     obs_shape, obs_dtype = observation_encoding(observation_space)
     with dtype_policy(precision):
         torso = get_network_builder(network)(**network_kwargs)(obs_shape, obs_dtype)
