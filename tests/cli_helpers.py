@@ -7,7 +7,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = [sys.executable, "-m", "baselines_tf2.run"]
@@ -40,3 +40,22 @@ def run_concurrently(commands: dict[str, list[str]], cwd: Path, timeout: float) 
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
         futures = {name: pool.submit(run_one, argv, cwd, timeout) for name, argv in commands.items()}
         return {name: future.result() for name, future in futures.items()}
+
+
+def run_in_process(argv: list[str], cwd: Path, capsys: Any) -> Finished:
+    """`python -m baselines_tf2.run argv` as `main(argv)` in this process, from `cwd`: its exit status and output
+    (read from pytest's `capsys`); the logger it configured is reset."""
+    from baselines_tf2 import logger
+    from baselines_tf2.run import main
+
+    previous_dir = os.getcwd()
+    os.chdir(cwd)
+    try:
+        returncode = main(argv)
+    except SystemExit as exit_:
+        returncode = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.chdir(previous_dir)
+        logger.reset()
+    captured = capsys.readouterr()
+    return Finished(returncode, captured.out, captured.err)

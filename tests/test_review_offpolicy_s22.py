@@ -6,34 +6,18 @@ bounds under float32 rounding; SAC's step takes S and M by keyword only, as the 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import gymnasium
 import gymnasium_robotics
 import pytest
+from cli_helpers import run_in_process
 
-from baselines_tf2 import logger
 from baselines_tf2.common.validation import ArgumentError
-from baselines_tf2.run import main as run_main
 
 gymnasium.register_envs(gymnasium_robotics)
 
 SMALL = dict(num_hidden=8, num_layers=1)
-
-
-def run_cli(argv: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """`python -m baselines_tf2.run argv` in this process: (exit status, stderr)."""
-    previous_dir = os.getcwd()
-    os.chdir(cwd)
-    try:
-        status = run_main(argv)
-    except SystemExit as exit_:
-        status = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        os.chdir(previous_dir)
-        logger.reset()
-    return status, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -52,7 +36,7 @@ def run_cli(argv: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> t
 ])
 def test_hindsight_replay_options_that_cannot_work_exit_2(argv: list[str], message: str, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    status, err = run_cli([*argv, "--num_timesteps=100", f"--log_path={tmp_path / 'run'}"], tmp_path, capsys)
+    status, _, err = run_in_process([*argv, "--num_timesteps=100", f"--log_path={tmp_path / 'run'}"], tmp_path, capsys)
     assert status == 2, err[-2000:]
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
@@ -132,7 +116,7 @@ def test_a_replay_memory_that_never_reaches_learning_starts_is_refused(alg: str,
 
 def test_a_replay_memory_smaller_than_learning_starts_is_a_usage_error(tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    status, err = run_cli(["--alg=td3", "--env=Pendulum-v1", "--num_timesteps=300", "--buffer_size=100",
+    status, _, err = run_in_process(["--alg=td3", "--env=Pendulum-v1", "--num_timesteps=300", "--buffer_size=100",
                            "--learning_starts=200", "--num_hidden=8", f"--log_path={tmp_path / 'run'}"], tmp_path,
                           capsys)
     assert status == 2 and "Traceback" not in err

@@ -13,11 +13,9 @@ from pathlib import Path
 
 import gymnasium
 import pytest
-from cli_helpers import PLAY, RUN, Finished, run_concurrently
+from cli_helpers import PLAY, RUN, Finished, run_concurrently, run_in_process
 
-from baselines_tf2 import logger
 from baselines_tf2.nn.tf_util import resolve_precision
-from baselines_tf2.run import main as run_main
 from baselines_tf2.run import unwritable_reason
 from baselines_tf2.training.checkpoint import read_metadata
 
@@ -177,21 +175,6 @@ def usage_error_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
     return {name: str(path) for name, path in paths.items()}
 
 
-def _run_in_process(argv: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> Finished:
-    """`main(argv)` in this process, as the command line would run it: its exit status and output."""
-    previous_dir = os.getcwd()
-    os.chdir(cwd)
-    try:
-        returncode = run_main(argv)
-    except SystemExit as exit_:
-        returncode = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        os.chdir(previous_dir)
-        logger.reset()
-    captured = capsys.readouterr()
-    return Finished(returncode, captured.out, captured.err)
-
-
 def _assert_usage_error(result: Finished, case: str) -> None:
     """Exit 2, and the last line of stderr is argparse's one-line error matching the case's patterns."""
     assert result.returncode == 2, result.stderr[-2000:]
@@ -211,7 +194,7 @@ AS_COMMANDS = ("unknown_alg", "stray_argument", "deepq_continuous_actions")
 def test_usage_error_exits_2_and_names_the_problem(usage_error_paths: dict[str, str], case: str, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--num_timesteps=0"] + [arg.format(**usage_error_paths) for arg in USAGE_ERRORS[case][0]]
-    _assert_usage_error(_run_in_process(args, tmp_path, capsys), case)
+    _assert_usage_error(run_in_process(args, tmp_path, capsys), case)
 
 
 def test_usage_errors_exit_2_from_the_command_line(usage_error_paths: dict[str, str], tmp_path: Path) -> None:
@@ -324,14 +307,14 @@ def test_openai_logdir_is_the_run_folder_without_log_path(tmp_path: Path, monkey
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     """baselines' docs: OPENAI_LOGDIR=... python -m baselines.run ... logs there (logger.configure() read it)."""
     monkeypatch.setenv("OPENAI_LOGDIR", str(tmp_path / "logs" / "cartpole-ppo"))
-    finished = _run_in_process(["--alg=ppo2", "--env=CartPole-v1", "--num_env=1", "--num_timesteps=256",
+    finished = run_in_process(["--alg=ppo2", "--env=CartPole-v1", "--num_env=1", "--num_timesteps=256",
                                 "--nsteps=128", "--seed=0"], tmp_path, capsys)
     assert finished.returncode == 0, finished.stderr
     assert (tmp_path / "logs" / "cartpole-ppo" / "progress.csv").is_file()
     assert not (tmp_path / "runs").exists()
     (tmp_path / "a_file").write_text("x")
     monkeypatch.setenv("OPENAI_LOGDIR", str(tmp_path / "a_file"))
-    refused = _run_in_process(["--alg=ppo2", "--env=CartPole-v1", "--num_timesteps=0"], tmp_path, capsys)
+    refused = run_in_process(["--alg=ppo2", "--env=CartPole-v1", "--num_timesteps=0"], tmp_path, capsys)
     assert refused.returncode == 2
     assert "OPENAI_LOGDIR=" in refused.stderr and "cannot hold the run's logs" in refused.stderr
 
@@ -345,7 +328,7 @@ def test_extra_import_registers_envs_before_the_run(tmp_path: Path, monkeypatch:
         " max_episode_steps=20)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
-        finished = _run_in_process(["--alg=ppo2", "--env=CliCartPole-v0", "--extra_import=cli_registering_envs",
+        finished = run_in_process(["--alg=ppo2", "--env=CliCartPole-v0", "--extra_import=cli_registering_envs",
                                     "--num_timesteps=0"], tmp_path, capsys)
     finally:
         sys.modules.pop("cli_registering_envs", None)
@@ -361,13 +344,13 @@ def test_a_new_run_into_a_folder_holding_checkpoints_is_refused(tmp_path: Path,
     --load_path; resuming with --load_path, or --num_timesteps=0, is fine."""
     run = ["--alg=ppo2", "--env=CartPole-v1", "--num_env=1", "--nsteps=64", "--seed=0",
            f"--log_path={tmp_path / 'run'}"]
-    assert _run_in_process([*run, "--num_timesteps=64"], tmp_path, capsys).returncode == 0
-    refused = _run_in_process([*run, "--num_timesteps=64"], tmp_path, capsys)
+    assert run_in_process([*run, "--num_timesteps=64"], tmp_path, capsys).returncode == 0
+    refused = run_in_process([*run, "--num_timesteps=64"], tmp_path, capsys)
     assert refused.returncode == 2
     assert f"already holds a run with checkpoints; resume it with --load_path={tmp_path / 'run'}" in refused.stderr
-    resumed = _run_in_process([*run, "--num_timesteps=128", f"--load_path={tmp_path / 'run'}"], tmp_path, capsys)
+    resumed = run_in_process([*run, "--num_timesteps=128", f"--load_path={tmp_path / 'run'}"], tmp_path, capsys)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert _run_in_process([*run, "--num_timesteps=0"], tmp_path, capsys).returncode == 0  # trains nothing
+    assert run_in_process([*run, "--num_timesteps=0"], tmp_path, capsys).returncode == 0  # trains nothing
 
 
 def test_resuming_without_log_path_goes_on_in_the_loaded_run_folder(tmp_path: Path,
@@ -375,10 +358,10 @@ def test_resuming_without_log_path_goes_on_in_the_loaded_run_folder(tmp_path: Pa
     """The stop message's hint (the same command plus --load_path=<run folder>) continues that folder: its
     checkpoints, progress.csv and monitor files; no second default folder is made."""
     run = ["--alg=ppo2", "--env=CartPole-v1", "--num_env=1", "--nsteps=64", "--seed=0"]
-    assert _run_in_process([*run, "--num_timesteps=64"], tmp_path, capsys).returncode == 0
+    assert run_in_process([*run, "--num_timesteps=64"], tmp_path, capsys).returncode == 0
     [run_dir] = (tmp_path / "runs").iterdir()
     for load_path in (run_dir, run_dir / "checkpoints", run_dir / "checkpoints" / "00001"):
-        resumed = _run_in_process([*run, "--num_timesteps=64", f"--load_path={load_path}"], tmp_path, capsys)
+        resumed = run_in_process([*run, "--num_timesteps=64", f"--load_path={load_path}"], tmp_path, capsys)
         assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert list((tmp_path / "runs").iterdir()) == [run_dir]
     assert sorted(path.name for path in (run_dir / "checkpoints").iterdir()) == ["00001", "00002", "00003",
@@ -392,8 +375,8 @@ def test_a_log_path_starting_with_tilde_is_the_home_folder(tmp_path: Path, monke
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     run = ["--alg=ppo2", "--env=CartPole-v1", "--num_env=1", "--nsteps=64", "--seed=0", "--num_timesteps=64",
            "--log_path=~/cartpole"]
-    assert _run_in_process(run, tmp_path, capsys).returncode == 0
+    assert run_in_process(run, tmp_path, capsys).returncode == 0
     assert (tmp_path / "home" / "cartpole" / "checkpoints" / "latest").is_file()
     assert not (tmp_path / "~").exists()
-    refused = _run_in_process(run, tmp_path, capsys)
+    refused = run_in_process(run, tmp_path, capsys)
     assert refused.returncode == 2 and "already holds a run with checkpoints" in refused.stderr
