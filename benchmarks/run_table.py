@@ -514,6 +514,8 @@ class Harness(Generic[RunT]):
         if status is not None and self.shows(status) and (
                 record is None or status["steps_done"] >= record["steps_done"]):
             if not status["finished"]:
+                if record is not None and status["steps_done"] == record["steps_done"]:
+                    return {**status, "code": record.get("code")}  # no further: the commit that got it there stays
                 status = {**status, "code": git_commit()}
                 record_file.parent.mkdir(parents=True, exist_ok=True)
                 write_json_atomic(record_file, status)
@@ -583,8 +585,8 @@ def short_cpu(model: str) -> str:
 
 
 def fmt_steps(steps: float) -> str:
-    """10000 -> '10k', 300000 -> '300k', 1500000 -> '1.5M'."""
-    return f"{steps / 1e6:g}M" if steps >= 1e6 else f"{steps / 1e3:g}k"
+    """10000 -> '10k', 300000 -> '300k', 1500000 -> '1.5M', 121509 -> '122k' (three significant digits)."""
+    return f"{steps / 1e6:.3g}M" if steps >= 1e6 else f"{steps / 1e3:.3g}k"
 
 
 def fmt_duration(seconds: float) -> str:

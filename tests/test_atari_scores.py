@@ -298,6 +298,10 @@ def test_an_unfinished_runs_progress_is_recorded_and_outlives_its_folder(tmp_pat
     (shown,) = harness.summaries([run])
     assert shown["steps_done"] == 300 and not shown.get("recorded")
     assert json.loads(record.read_text())["steps_done"] == 300
+    record.write_text(json.dumps({**json.loads(record.read_text()), "code": "abc1234"}))  # the commit that ran it
+    (shown,) = harness.summaries([run])  # a report with the folder no further keeps that commit
+    assert shown["code"] == "abc1234" and json.loads(record.read_text())["code"] == "abc1234"
+    assert "at 0.3k" in atari_scores.report([shown], "cmd", ["Breakout"])
 
     for path in sorted(run_dir.rglob("*"), reverse=True):  # the machine lost the run folder
         path.unlink() if path.is_file() else path.rmdir()
