@@ -143,7 +143,9 @@ class TrainingRun:
         self.checkpoint_offset = int(numbered[-1]) if numbered else 0
         self.best_model = BestModel()
         self.save_failure: str | None = None  # why the last checkpoint could not be written (None: it was)
-        self.saved_iteration: int | None = None  # the iteration the newest checkpoint on disk holds
+        # the iteration the last checkpoint was written, or tried and refused by the disk, for (a failed write is
+        # reported once, not tried again at the end)
+        self.checkpointed_iteration: int | None = None
 
     @property
     def timesteps(self) -> int:
@@ -184,7 +186,7 @@ class TrainingRun:
         except (KeyError, TypeError, ValueError, OverflowError) as err:  # OverflowError: an RNG state's range
             raise CheckpointError(f"{path!r}: its training state cannot be restored ({err})") from None
         self.iteration = iteration
-        self.saved_iteration = iteration
+        self.checkpointed_iteration = iteration
         self.checkpoint_offset = checkpoint_offset
         self.timesteps_before = self.agent.timesteps - self.timesteps
         same_batch = saved_batch == self.steps_per_iteration
@@ -218,6 +220,7 @@ class TrainingRun:
         if position is not None and self.world.size == 1:
             extra["env_state"] = capture_vec_env_state(self.env)
             groups = {**groups, "runner": position}
+        self.checkpointed_iteration = self.iteration
         try:
             number = self.checkpoint_offset + self.iteration
             path = self.checkpoints.save(number, lambda target: self.agent.save(target, extra, groups))
@@ -228,7 +231,6 @@ class TrainingRun:
             logger.warn(f"WARNING: {self.save_failure}{then}")
             return None
         self.save_failure = None
-        self.saved_iteration = self.iteration
         logger.log(f"saved checkpoint {path}")
         return path
 
@@ -261,7 +263,7 @@ class TrainingRun:
         if signum:
             raise self._interrupted(signum, self.save(algorithm))
         # the end, whether all steps are done or a callback stopped the run (which --load_path then continues)
-        if self.iteration > 0 and self.saved_iteration != self.iteration:
+        if self.iteration > 0 and self.checkpointed_iteration != self.iteration:
             self.save(algorithm)
         self.agent.timesteps = self.timesteps_before + self.timesteps
         self._describe_env()
