@@ -238,9 +238,8 @@ class TrainingRun:
         """Iterate until `total_timesteps` env steps are done, a callback stops it, or a signal does.
 
         Checkpoints go to <log dir>/checkpoints when `algorithm.checkpoint_due`, at the end (also one a callback
-        chose), on SIGINT/SIGTERM
-        (then TrainingInterrupted is raised) and before an env fault is re-raised. Under MPI a signal, a callback
-        or an env fault on any rank stops every rank at the same iteration.
+        chose), on SIGINT/SIGTERM (then TrainingInterrupted is raised) and before an env fault is re-raised. Under
+        MPI a signal, a callback or an env fault on any rank stops every rank at the same iteration.
         """
         remaining = (self.total_iterations - self.iteration) * self.steps_per_iteration
         progress = TrainingProgress(remaining, enabled=self.options.progress_bar and self.world.rank == 0)
