@@ -39,7 +39,7 @@ from baselines_tf2.training.callbacks import before_step_callback
 from baselines_tf2.training.checkpoint import saved_replay_arrays, space_to_json
 from baselines_tf2.training.checkpoint_dir import DEFAULT_KEEP
 from baselines_tf2.training.config import config_from_arguments, run_options_from_arguments
-from baselines_tf2.training.evaluation import PeriodicEvaluation
+from baselines_tf2.training.evaluation import PeriodicEvaluation, require_eval_env
 from baselines_tf2.training.nonfinite import DEFAULT_MAX_NONFINITE_UPDATES
 from baselines_tf2.training.run import Algorithm, ArrayGroups, TrainingRun
 from baselines_tf2.training.stop_signals import StopRequest
@@ -110,9 +110,7 @@ def check_run_arguments(env: gymnasium.Env | VecEnv, eval_env: gymnasium.Env | V
                         callback: Any) -> None:
     """ArgumentError, before anything is built, for an evaluation that cannot run (no eval_env, or one whose spaces
     the Q-network does not take), a callback that cannot be called, or a best-model folder that is a file."""
-    if config.eval_freq and eval_env is None:
-        raise ArgumentError(f"eval_freq={config.eval_freq} needs an eval_env to evaluate on (learn(eval_env=...)); "
-                            "give one, or eval_freq=0")
+    require_eval_env(config.eval_freq, eval_env)
     if config.eval_freq and eval_env is not None:
         for name in ("observation_space", "action_space"):
             trained, evaluated = getattr(env, name), getattr(eval_env, name)

@@ -14,7 +14,7 @@ from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.nn.tf_util import set_global_seeds
 from baselines_tf2.off_policy.agent import OffPolicyAgent
 from baselines_tf2.off_policy.loop import EvalSteps, Schedule, train_off_policy
-from baselines_tf2.training.evaluation import PeriodicEvaluation
+from baselines_tf2.training.evaluation import PeriodicEvaluation, require_eval_env
 from baselines_tf2.training.run import RunOptions, restore_vec_normalize
 
 
@@ -44,9 +44,8 @@ def learn_off_policy(
                             f"replay memory holds {schedule.learning_starts} transitions, more than "
                             f"buffer_size={config.buffer_size} keeps, so nothing would ever train; give buffer_size >= "
                             f"{schedule.learning_starts}")
-    if getattr(config, "eval_freq", 0) and eval_env is None and evaluation is None:
-        raise ArgumentError(f"eval_freq={config.eval_freq} needs an eval_env to evaluate on (learn(eval_env=...)); "
-                            "give one, or eval_freq=0")
+    if evaluation is None:  # HER brings its own test rollouts
+        require_eval_env(getattr(config, "eval_freq", 0), eval_env)
     venv = as_vec_env(env, options.seed)
     set_global_seeds(options.seed, deterministic_ops=options.deterministic)
     agent = build_agent(venv.observation_space, venv.action_space)

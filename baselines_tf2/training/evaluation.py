@@ -10,12 +10,20 @@ from typing import Any, Callable
 import numpy as np
 
 from baselines_tf2 import logger
+from baselines_tf2.common.validation import ArgumentError
 from baselines_tf2.common.vec_env import VecEnv
 from baselines_tf2.training.agent import Agent
 
 STEPS_WITHOUT_EPISODE_LIMIT = 1_000_000  # batched steps with no finished episode before playing gives up
 
 ActFunction = Callable[[Any], np.ndarray]  # observations -> actions
+
+
+def require_eval_env(eval_freq: int, eval_env: Any) -> None:
+    """ArgumentError when periodic evaluation is asked for (`eval_freq` > 0) without an env to evaluate on."""
+    if eval_freq and eval_env is None:
+        raise ArgumentError(f"eval_freq={eval_freq} needs an eval_env to evaluate on (learn(eval_env=...)); give one, "
+                            "or eval_freq=0")
 
 
 def passes_multiple(end: int, steps: int, every: int) -> bool:
