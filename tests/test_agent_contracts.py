@@ -239,6 +239,30 @@ def test_save_then_learn_with_load_path_gives_identical_greedy_actions(
     assert not case.task.act_alike(greedy_actions(fresh, obs), expected)
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_bad_inputs_are_named_before_any_network_or_file_sees_them(
+    trained: Callable[[AgentCase], tuple[Any, Path]], case: AgentCase, tmp_path: Path
+) -> None:
+    model, _path = trained(case)
+    size = len(case.task.probe_scale)
+    wrong = np.zeros((3, size + 1), np.float32)
+    shapes = rf"observations of shape \({size + 1},\) given to .* built for \({size},\)"
+    with pytest.raises(ValueError, match=shapes):
+        greedy_actions(model, wrong)
+    with pytest.raises(ValueError, match=shapes):
+        model.step(wrong[0])  # one observation of the wrong size, without its batch axis
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        model.save(str(tmp_path))
+    assert list(tmp_path.iterdir()) == [], "nothing is left in the folder"
+    env = case.make_env()
+    try:
+        with logger.scoped_configure(str(tmp_path / "log"), ["csv"]):
+            with pytest.raises(TypeError, match="total_timesteps must be a number, got '100'"):
+                case.learn(env, total_timesteps="100")
+    finally:
+        env.close()
+
+
 SINGLE_ENV_CASES = [pytest.param(case, id=case.name) for case in ALGORITHMS if case.num_env == 1]
 
 

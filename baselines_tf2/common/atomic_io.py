@@ -10,7 +10,10 @@ from typing import BinaryIO, Callable
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
     """Have `write(file)` fill a temporary file in the same folder, fsync it, rename it over `path`, then fsync
     the folder so the rename itself survives a power cut. On any error, a second Ctrl-C included, `path` is left as
-    it was and the temporary file is removed."""
+    it was and the temporary file is removed. A `path` that is a folder is an IsADirectoryError before writing."""
+    if os.path.isdir(path):  # found now, not by the rename after a whole checkpoint was written
+        raise IsADirectoryError(f"{os.fspath(path)!r} is a folder, so no file can be written there; give a file path "
+                                f"such as {os.path.join(os.fspath(path), 'model')!r}")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     # The name is chosen before the file exists, so the cleanup below knows it whenever an interrupt lands (with

@@ -9,6 +9,8 @@ import os
 import typing
 from typing import Any, Sequence
 
+import numpy as np
+
 WHOLE_FLOATS = "a float is accepted only when it is whole, e.g. 5e4"
 
 
@@ -34,6 +36,18 @@ def require_fits_in_memory(what: str, shape: Sequence[int], itemsize: int) -> No
     if total is not None and nbytes > total:
         raise ArgumentError(f"{what} needs {nbytes / 2**30:,.1f} GiB, more than this machine's "
                             f"{total / 2**30:,.1f} GiB of memory; make it smaller")
+
+
+def observation_batch(obs: Any, shape: tuple[int, ...], what: str = "a policy") -> np.ndarray:
+    """`obs` as an array batch of observations of `shape`; one observation without its batch axis (as baselines'
+    step and act took) is a batch of one. ValueError naming both shapes otherwise, before any network sees it."""
+    batch = np.asarray(obs)
+    if batch.shape == shape:
+        batch = batch[None]
+    if batch.shape[1:] != shape:
+        given = batch.shape if batch.ndim == len(shape) else batch.shape[1:]  # one observation, or a batch's
+        raise ValueError(f"observations of shape {given} given to {what} built for {shape}")
+    return batch
 
 
 def whole_number(value: Any) -> int | None:
@@ -102,11 +116,12 @@ def require_number(
     below: float | None = None,
 ) -> None:
     """Raise TypeError unless `value` is a real number (not a bool), ValueError unless it lies in the given bounds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy's ints and floats count
         raise TypeError(f"{name} must be a number, got {value!r}")
+    number = float(value)
     inside = (
-        (at_least is None or value >= at_least) and (above is None or value > above)
-        and (at_most is None or value <= at_most) and (below is None or value < below)
+        (at_least is None or number >= at_least) and (above is None or number > above)
+        and (at_most is None or number <= at_most) and (below is None or number < below)
     )
     if not inside:
         raise ValueError(f"{name} must be a number {_describe_bounds(at_least, above, at_most, below)}, got {value!r}")

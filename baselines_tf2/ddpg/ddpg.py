@@ -144,6 +144,8 @@ def learn(
     seed_of_rank = rank_seed(seed, ranks.rank)
     venv = as_vec_env(env, seed_of_rank)
     steps_per_cycle = nb_rollout_steps * venv.num_envs * ranks.size
+    if total_timesteps is not None:
+        require_number("total_timesteps", total_timesteps)
     if total_timesteps is None:
         total_timesteps = (nb_epochs or DEFAULT_EPOCHS) * nb_epoch_cycles * steps_per_cycle
     elif nb_epochs is not None:

@@ -186,6 +186,7 @@ def learn(
     """
     if param_noise:
         raise ArgumentError("param_noise is not supported by baselines_tf2's deepq; use epsilon-greedy exploration")
+    require_number("total_timesteps", total_timesteps)
     config = config_from_arguments(DQNConfig, locals())
     if total_timesteps > 0 and config.buffer_size == 0:
         raise ArgumentError(f"buffer_size=0 keeps no transitions to train on; it only suits loading a model "

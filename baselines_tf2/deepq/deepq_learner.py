@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from baselines_tf2.common.validation import observation_batch
 from baselines_tf2.deepq.models import QNetwork
 from baselines_tf2.nn.optimizers import FusedAdam
 from baselines_tf2.nn.policies import encode_observation, raw_observation_spec
@@ -110,10 +111,7 @@ class DQNModel:
         there is most of the speed of the exploration phase. One observation without its batch axis (as baselines'
         act also took) is a batch of one."""
         rng = rng or self.rng
-        if not isinstance(obs, np.ndarray) or obs.shape == self.obs_shape:
-            obs = np.asarray(obs)
-            if obs.shape == self.obs_shape:
-                obs = obs[None]
+        obs = observation_batch(obs, self.obs_shape, "a Q-network")
         batch = len(obs)
         explore = rng.random(batch) < epsilon
         actions = rng.integers(self.n_actions, size=batch)

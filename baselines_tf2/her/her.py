@@ -18,7 +18,7 @@ import numpy as np
 
 from baselines_tf2 import logger
 from baselines_tf2.common.mpi_util import world
-from baselines_tf2.common.validation import ArgumentError
+from baselines_tf2.common.validation import ArgumentError, require_number
 from baselines_tf2.common.vec_env.dummy_vec_env import as_vec_env
 from baselines_tf2.her.config import HERConfig, config_for
 from baselines_tf2.her.ddpg import DDPG, network_kwargs_of
@@ -93,6 +93,7 @@ def learn(
                             f"({config.batch_size}): each batch holds both")
     config = dataclasses.replace(config, gamma=config.discount(episode_length))
     steps_per_epoch = config.n_cycles * episode_length * venv.num_envs * ranks.size
+    require_number("total_timesteps", total_timesteps)
     epochs = int(total_timesteps) // steps_per_epoch
     if total_timesteps > 0 and epochs == 0:
         raise ArgumentError(f"total_timesteps={total_timesteps} is less than one epoch of {steps_per_epoch} steps "

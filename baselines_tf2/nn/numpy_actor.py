@@ -21,6 +21,7 @@ import gymnasium
 import keras
 import numpy as np
 
+from baselines_tf2.common.validation import observation_batch
 from baselines_tf2.nn.distributions import DiagGaussianHead
 
 Layer = Callable[[np.ndarray], np.ndarray]
@@ -142,10 +143,7 @@ class NumpyActor:
         return None
 
     def _inputs(self, obs: Any) -> np.ndarray:
-        obs = np.asarray(obs)
-        if obs.shape[1:] != self.obs_shape:
-            raise ValueError(f"observations of shape {obs.shape[1:]} given to a policy built for {self.obs_shape}")
-        return obs.astype(np.float32, copy=False)
+        return observation_batch(obs, self.obs_shape).astype(np.float32, copy=False)
 
     def step(self, obs: Any, S: Any = None, M: Any = None) -> tuple[np.ndarray, np.ndarray, None, np.ndarray]:
         """Sample actions with the next rows of noise: `(actions, values, None, neglogp)`."""

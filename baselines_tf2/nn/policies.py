@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from baselines_tf2.common.validation import ArgumentError
+from baselines_tf2.common.validation import ArgumentError, observation_batch
 from baselines_tf2.nn.distributions import DiagGaussianHead, make_pd, make_pd_head
 from baselines_tf2.nn.models import get_network_builder, is_recurrent
 from baselines_tf2.nn.numpy_actor import NumpyActor, can_snapshot
@@ -266,13 +266,7 @@ class PolicyWithValue:
 
     def _acting_inputs(self, obs: Any, S: np.ndarray | None, M: np.ndarray | None) -> tuple[tf.Tensor, ...]:
         raw_spec = self.raw_obs_spec()
-        obs = np.asarray(obs)
-        if obs.shape == tuple(raw_spec.shape[1:]):  # one observation without its batch axis, as baselines' step took
-            obs = obs[None]
-        if obs.shape[1:] != tuple(raw_spec.shape[1:]):
-            raise ValueError(
-                f"observations of shape {obs.shape[1:]} given to a policy built for {tuple(raw_spec.shape[1:])}"
-            )
+        obs = observation_batch(obs, tuple(raw_spec.shape[1:]))
         obs_tensor = tf.convert_to_tensor(obs.astype(raw_spec.dtype.as_numpy_dtype, copy=False))
         batch = obs.shape[0]
         state = np.zeros((batch, self.state_size), np.float32) if S is None else np.asarray(S, np.float32)

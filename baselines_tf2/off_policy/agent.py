@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from baselines_tf2.common.mpi_util import World, world
+from baselines_tf2.common.validation import observation_batch
 from baselines_tf2.nn.models import with_builder_defaults
 from baselines_tf2.nn.tf_util import CompiledFunction, assign_checkpoint_arrays, check_network_fits_checkpoint
 from baselines_tf2.off_policy.goals import flat_goal_observations, goal_sizes, is_goal_space
@@ -168,7 +169,8 @@ class OffPolicyAgent(ABC):
         networks take."""
         if self.goal_observations:
             return flat_goal_observations(obs, self.observation_clip)
-        flat = np.asarray(obs, np.float32).reshape(-1, self.obs_size)
+        batch = observation_batch(obs, tuple(self.observation_space.shape or ()), "an agent")
+        flat = batch.astype(np.float32, copy=False).reshape(len(batch), self.obs_size)
         return flat if self.observation_clip is None else np.clip(flat, -self.observation_clip, self.observation_clip)
 
     def obs_tensor(self, obs: Any) -> tf.Tensor:

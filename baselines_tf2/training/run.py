@@ -20,7 +20,7 @@ import numpy as np
 from baselines_tf2 import logger
 from baselines_tf2.common.cmd_util import describe_vec_env
 from baselines_tf2.common.mpi_util import World, world
-from baselines_tf2.common.validation import whole_floats_as_ints
+from baselines_tf2.common.validation import require_number, whole_floats_as_ints
 from baselines_tf2.common.vec_env import VecEnv, VecNormalize
 from baselines_tf2.common.vec_env.resume_state import capture_vec_env_state, restore_vec_env_state
 from baselines_tf2.common.vec_env.vec_env import VecEnvError
@@ -48,6 +48,7 @@ class RunOptions:
     deterministic: bool = False  # checkpoints also hold the envs' exact state (ResumableEnv), for exact resume
 
     def __post_init__(self) -> None:
+        require_number("total_timesteps", self.total_timesteps)
         whole_floats_as_ints(self)  # total_timesteps=1e6, as baselines code often passes it
 
 

@@ -116,6 +116,7 @@ def learn(
     checkpoints, resume and MPI (gradients, Fisher-vector products and losses averaged over ranks) work as in
     ppo2.learn.
     """
+    require_number("total_timesteps", total_timesteps)
     config = config_from_arguments(TRPOConfig, locals())
     venv: VecEnv = as_vec_env(env, rank_seed(seed, world().rank))  # baselines' took a single gym env
     if sum(bound > 0 for bound in (total_timesteps, max_iters, max_episodes)) > 1:
