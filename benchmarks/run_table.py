@@ -112,13 +112,24 @@ def pieces(run_dir: Path) -> list[dict[str, float]]:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
 
 
-def cpu_model() -> str:
-    """This machine's CPU model name, from /proc/cpuinfo (the architecture's name where that is not readable)."""
+VECTOR_UNITS = (("amx_bf16", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))  # widest first
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """This machine's CPU model name and its widest vector unit, from /proc/cpuinfo: 'AMD EPYC [AVX-512]'. The name
+    alone does not tell machines apart: two VMs named 'AMD EPYC' here, one with AVX2 only and one with AVX-512, ran
+    the same DQN updates 3x apart. The architecture's name where `cpuinfo` is not readable."""
     with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+        name, flags = "", set()
+        for line in cpuinfo.read_text(encoding="utf-8").splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                return value.strip()
+            if key.strip() == "model name" and not name:
+                name = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+        if name:
+            unit = next((label for flag, label in VECTOR_UNITS if flag in flags), None)
+            return f"{name} [{unit}]" if unit else name
     return platform.machine() or "unknown"
 
 
@@ -577,11 +588,13 @@ def machine_note(cell: Sequence[dict[str, Any]]) -> str:
 
 
 def short_cpu(model: str) -> str:
-    """A CPU model name without its trademarks, 'CPU' and clock: 'Intel Xeon Platinum 8481C', 'AMD EPYC'."""
+    """A CPU model name without its trademarks, 'CPU' and clock, its vector unit kept: 'Intel Xeon Platinum 8481C
+    [AMX]', 'AMD EPYC [AVX-512]'."""
     for mark in ("(R)", "(TM)", "(tm)"):
         model = model.replace(mark, "")
-    model = model.split("@")[0].replace(" CPU", " ")
-    return " ".join(model.split())
+    name, _, unit = model.partition(" [")
+    name = name.split("@")[0].replace(" CPU", " ")
+    return " ".join(name.split()) + (f" [{unit}" if unit else "")
 
 
 def fmt_steps(steps: float) -> str:

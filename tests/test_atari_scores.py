@@ -367,3 +367,23 @@ def test_each_piece_records_its_machine_and_the_estimate_uses_this_machines_spee
 
     harness.restart_peer(run_dir)  # nothing to resume from: its piece records go with what it wrote
     assert run_table.machines(run_dir) == {} and run_table.wall_seconds(run_dir) == 0.0
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse avx2 avx512f avx512_bf16", "AMD EPYC [AVX-512]"),
+    ("fpu sse avx2", "AMD EPYC [AVX2]"),
+    ("fpu sse avx2 avx512f amx_bf16 amx_tile", "AMD EPYC [AMX]"),
+    ("fpu sse", "AMD EPYC"),
+])
+def test_the_machine_of_a_piece_is_named_with_its_widest_vector_unit(tmp_path: Path, flags: str,
+                                                                     expected: str) -> None:
+    """Two VMs both named 'AMD EPYC' ran the same DQN updates 3x apart: their pieces are told apart by the vector
+    unit, the first processor's entry counting."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: {flags}\n\n"
+                       "processor\t: 1\nmodel name\t: other\nflags\t\t: fpu amx_bf16\n")
+    assert run_table.cpu_model(cpuinfo) == expected
+    assert run_table.cpu_model(tmp_path / "missing") not in ("", expected)
+    assert run_table.short_cpu(expected) == expected  # the tables keep the unit
+    xeon = "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz [AMX]"
+    assert run_table.short_cpu(xeon) == "Intel Xeon Platinum 8481C [AMX]"

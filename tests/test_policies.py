@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import gymnasium
 import numpy as np
 import pytest
@@ -252,3 +254,17 @@ def test_ppo2_update_equals_one_train_step_per_shuffled_minibatch_in_order() -> 
     assert stats["policy_loss"] == pytest.approx(np.mean(losses), rel=1e-4, abs=1e-6)
     for (_name, fused), (_same, stepwise) in zip(models[0].policy.get_weights(), reference.policy.get_weights()):
         np.testing.assert_allclose(fused, stepwise, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("given, named", [
+    ((84, 84), "(84, 84)"),  # one frame without its stack
+    ((2, 84, 84, 3), "(84, 84, 3)"),  # a batch of another stack
+    ((28224,), "(28224,)"),  # one flattened observation
+])
+def test_observations_of_another_shape_are_named_as_given(given: tuple[int, ...], named: str) -> None:
+    from baselines_tf2.common.validation import observation_batch
+
+    assert observation_batch(np.zeros((84, 84, 4)), (84, 84, 4)).shape == (1, 84, 84, 4)
+    with pytest.raises(ValueError, match=rf"observations of shape {re.escape(named)} given to a policy built for "
+                                         rf"\(84, 84, 4\)"):
+        observation_batch(np.zeros(given), (84, 84, 4))

@@ -45,7 +45,7 @@ def observation_batch(obs: Any, shape: tuple[int, ...], what: str = "a policy") 
     if batch.shape == shape:
         batch = batch[None]
     if batch.shape[1:] != shape:
-        given = batch.shape if batch.ndim == len(shape) else batch.shape[1:]  # one observation, or a batch's
+        given = batch.shape if batch.ndim <= len(shape) else batch.shape[1:]  # one observation, or a batch's
         raise ValueError(f"observations of shape {given} given to {what} built for {shape}")
     return batch
 
@@ -118,7 +118,7 @@ def require_number(
     """Raise TypeError unless `value` is a real number (not a bool), ValueError unless it lies in the given bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy's ints and floats count
         raise TypeError(f"{name} must be a number, got {value!r}")
-    number = float(value)
+    number = int(value) if isinstance(value, numbers.Integral) else float(value)  # exact for huge ints
     inside = (
         (at_least is None or number >= at_least) and (above is None or number > above)
         and (at_most is None or number <= at_most) and (below is None or number < below)
