@@ -144,12 +144,12 @@ def learn(
     seed_of_rank = rank_seed(seed, ranks.rank)
     venv = as_vec_env(env, seed_of_rank)
     steps_per_cycle = nb_rollout_steps * venv.num_envs * ranks.size
-    if total_timesteps is not None:
-        require_number("total_timesteps", total_timesteps)
     if total_timesteps is None:
         total_timesteps = (nb_epochs or DEFAULT_EPOCHS) * nb_epoch_cycles * steps_per_cycle
     elif nb_epochs is not None:
         raise ArgumentError("give total_timesteps (the command line's --num_timesteps) or nb_epochs, not both")
+    else:
+        require_number("total_timesteps", total_timesteps)
     schedule = Schedule(rollout_steps=nb_rollout_steps, train_steps=nb_train_steps, batch_size=batch_size,
                         learning_starts=batch_size, random_steps=0, log_every=nb_epoch_cycles,
                         checkpoint_every=checkpoint_freq, reward_scale=reward_scale,
