@@ -39,6 +39,11 @@ class AlgorithmEntry:
     value_kind: str = "V(s)"  # what an exported model's 'values' output holds
     in_run_cli: bool = True  # `--alg` takes it (ppo1 is not in baselines' run.py: its checkpoints play, it trains
     # from Python or its run_mujoco / run_atari scripts)
+    # the CLI gives TensorFlow one intra-op and one inter-op thread off Atari and retro, as baselines' run.py did for
+    # every algorithm: PPO2 and TRPO on MuJoCo run faster so, A2C, DQN and DDPG no slower. HER, TD3 and SAC, whose
+    # 256-unit networks train on batches of 256, ran slower on one thread in every run and keep every core
+    # (docs/benchmarks.md, "TensorFlow thread settings")
+    single_threaded_off_atari: bool = True
 
 
 ALGORITHMS: dict[str, AlgorithmEntry] = {
@@ -77,15 +82,16 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1, feedforward_only=True,
         data_parallel=True, goal_observations_only=True, dict_observations=True, mujoco_vec_normalize=False,
         learn_options=("demo_file", "policy_save_interval", "override_params"), network_kwargs=False,
+        single_threaded_off_atari=False,
     ),
     "td3": AlgorithmEntry(
         "baselines_tf2.td3.td3", "TD3Config", "baselines_tf2.td3.td3:policy_from_checkpoint",
         defaults="baselines_tf2.td3.defaults", value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1,
-        feedforward_only=True, mujoco_vec_normalize=False,
+        feedforward_only=True, mujoco_vec_normalize=False, single_threaded_off_atari=False,
     ),
     "sac": AlgorithmEntry(
         "baselines_tf2.sac.sac", "SACConfig", "baselines_tf2.sac.sac:policy_from_checkpoint",
         defaults="baselines_tf2.sac.defaults", value_kind="Q(s, a)", continuous_actions_only=True, default_num_env=1,
-        feedforward_only=True, mujoco_vec_normalize=False,
+        feedforward_only=True, mujoco_vec_normalize=False, single_threaded_off_atari=False,
     ),
 }

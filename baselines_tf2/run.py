@@ -58,6 +58,7 @@ EVAL_SEED_OFFSET = 100_000  # evaluation envs play other games than the training
 
 DEFAULT_NETWORKS = {"atari": "cnn", "retro": "cnn"}  # everything else: mlp
 FRAME_STACKED_ENV_TYPES = ("atari", "retro")  # image envs whose VecEnv stacks 4 frames, as baselines' run.py
+TF_THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")  # read by TensorFlow at its first op
 RUN_OPTIONS = frozenset(field.name for field in dataclasses.fields(RunOptions))  # what every learn() takes
 MAX_TIMESTEPS = 10**15  # far beyond any run (10M steps take hours here); bounds what counters and schedules see
 RUN_FLAGS = ("keep_checkpoints", "max_nonfinite_updates", "deterministic", "save_replay")  # CLI flags for learn()
@@ -188,6 +189,19 @@ def build_env(
         return VecFrameStack(make_vec_env(env_id, env_type, count, seed, vec_env_kind="shmem", **options), 4)
     venv = make_vec_env(env_id, env_type, count, seed, **options)
     return VecNormalize(venv) if env_type == "mujoco" and algorithm.mujoco_vec_normalize else venv
+
+
+def limit_tensorflow_threads(env_type: str, algorithm: AlgorithmEntry) -> str:
+    """Give TensorFlow one intra-op and one inter-op thread off Atari and retro, for the algorithms whose entry asks
+    for it, as baselines' run.py did; values already in the environment win. What TensorFlow will use, for the log
+    ("" for its default: every core). It must run before TensorFlow's first op, which reads the variables."""
+    if env_type not in FRAME_STACKED_ENV_TYPES and algorithm.single_threaded_off_atari:
+        for variable in TF_THREAD_VARIABLES:
+            os.environ.setdefault(variable, "1")
+    intra, inter = (os.environ.get(variable) for variable in TF_THREAD_VARIABLES)
+    if intra is None and inter is None:
+        return ""
+    return f"TensorFlow threads: {intra or 'all'} intra-op, {inter or 'all'} inter-op"
 
 
 def unwritable_reason(directory: str) -> str | None:
@@ -418,6 +432,7 @@ def train(args: argparse.Namespace, extra_args: dict[str, Any]) -> tuple[Any, Ve
     into the logger's folder's `videos/`, as baselines'. The command line adds its checks, checkpoints and saving
     around the same steps (`main`)."""
     env_type = args.env_type or env_type_of(args.env)
+    limit_tensorflow_threads(env_type, ALGORITHMS[args.alg])
     interval = getattr(args, "save_video_interval", 0)
     video_dir = None
     if interval:
@@ -497,8 +512,9 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
             check_retro_game(args.env, args.gamestate)
         except (ImportError, ValueError) as err:
             parser.error(str(err))
-    learn, config, network, kwargs = resolve_hyperparameters(parser, args, extra, env_type)
     algorithm = ALGORITHMS[args.alg]
+    threads = limit_tensorflow_threads(env_type, algorithm)  # before resolve_hyperparameters imports TensorFlow
+    learn, config, network, kwargs = resolve_hyperparameters(parser, args, extra, env_type)
     if callable(getattr(config, "check_batch", None)):  # on-policy configs: minibatches must split the batch
         try:
             config.check_batch(num_envs(args, env_type, algorithm), recurrent=False)  # learn() checks lstm splits
@@ -556,7 +572,8 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         precision = f", {kwargs['precision']}" if "precision" in kwargs else ""
         envs = f"{env.num_envs} envs" + (f" on each of {ranks.size} MPI ranks" if ranks.size > 1 else "")
         logger.log(f"training {args.alg} ({network}{precision}) on {args.env} ({env_type}, {envs}) "
-                   f"{budget(total_timesteps, extra)}; logs and checkpoints in {run_dir}")
+                   f"{budget(total_timesteps, extra)}; logs and checkpoints in {run_dir}"
+                   + (f"; {threads}" if threads else ""))
     try:
         model = learn(env=env, network=network, seed=args.seed, total_timesteps=total_timesteps,
                       progress_bar=True, **kwargs)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 RUN = [sys.executable, "-m", "baselines_tf2.run"]
@@ -23,9 +23,16 @@ class Finished(NamedTuple):
 MAX_PARALLEL = 2 * (os.cpu_count() or 1)  # enough to overlap start-ups; more only thrashes memory and cores
 
 
-def run_one(argv: list[str], cwd: Path, timeout: float) -> Finished:
-    """Run one command to completion, killing it if it outlives `timeout` seconds from its own start."""
+def run_one(argv: list[str], cwd: Path, timeout: float, env_changes: Mapping[str, str | None] | None = None
+            ) -> Finished:
+    """Run one command to completion, killing it if it outlives `timeout` seconds from its own start; `env_changes`
+    sets variables of its environment (None removes one)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    for variable, value in (env_changes or {}).items():
+        if value is None:
+            env.pop(variable, None)
+        else:
+            env[variable] = value
     process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
@@ -35,10 +42,13 @@ def run_one(argv: list[str], cwd: Path, timeout: float) -> Finished:
     return Finished(process.returncode, stdout, stderr)
 
 
-def run_concurrently(commands: dict[str, list[str]], cwd: Path, timeout: float) -> dict[str, Finished]:
-    """Run the commands, MAX_PARALLEL at a time, each killed if it outlives `timeout`; results by name."""
+def run_concurrently(commands: dict[str, list[str]], cwd: Path, timeout: float,
+                     env_changes: Mapping[str, Mapping[str, str | None]] | None = None) -> dict[str, Finished]:
+    """Run the commands, MAX_PARALLEL at a time, each killed if it outlives `timeout`; results by name.
+    `env_changes` holds, by name, the environment changes of the commands that have some (see run_one)."""
+    changes = env_changes or {}
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
-        futures = {name: pool.submit(run_one, argv, cwd, timeout) for name, argv in commands.items()}
+        futures = {name: pool.submit(run_one, argv, cwd, timeout, changes.get(name)) for name, argv in commands.items()}
         return {name: future.result() for name, future in futures.items()}
 
 

@@ -16,7 +16,7 @@ import pytest
 from cli_helpers import PLAY, RUN, Finished, run_concurrently, run_in_process
 
 from baselines_tf2.nn.tf_util import resolve_precision
-from baselines_tf2.run import unwritable_reason
+from baselines_tf2.run import TF_THREAD_VARIABLES, unwritable_reason
 from baselines_tf2.training.checkpoint import read_metadata
 
 TIMEOUT_S = 120
@@ -214,17 +214,25 @@ def test_a_folder_without_write_permission_is_refused(tmp_path: Path, monkeypatc
     assert unwritable_reason(str(tmp_path / "new" / "logs")) is None
 
 
+NO_THREAD_SETTINGS = dict.fromkeys(TF_THREAD_VARIABLES)  # the pytest workers set them (conftest); a user may not
+
+
 @pytest.fixture(scope="module")
 def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Finished, Path]]:
-    """A tiny ppo2 run and a tiny a2c run on CartPole, each in its own log dir."""
+    """A tiny ppo2 run and a tiny a2c run on CartPole and a tiny sac run on Pendulum, each in its own log dir;
+    a2c's environment sets TensorFlow's intra-op threads, the others' none."""
     root = tmp_path_factory.mktemp("cli_runs")
     commands = {
         "ppo2": RUN + ["--alg=ppo2", "--env=CartPole-v1", "--num_timesteps=2048", "--nsteps=64",
                        f"--log_path={root / 'ppo2'}", "--num_env=2", "--seed=0"],
         "a2c": RUN + ["--alg=a2c", "--env=CartPole-v1", "--num_timesteps=1000", "--nsteps=5",
                       f"--log_path={root / 'a2c'}", "--num_env=2", "--seed=0"],
+        "sac": RUN + ["--alg=sac", "--env=Pendulum-v1", "--num_timesteps=200", f"--log_path={root / 'sac'}",
+                      "--seed=0"],
     }
-    results = run_concurrently(commands, root, timeout=TIMEOUT_S)
+    env_changes = {"ppo2": NO_THREAD_SETTINGS, "sac": NO_THREAD_SETTINGS,
+                   "a2c": {**NO_THREAD_SETTINGS, "TF_NUM_INTRAOP_THREADS": "2"}}
+    results = run_concurrently(commands, root, timeout=TIMEOUT_S, env_changes=env_changes)
     return {name: (results[name], root / name) for name in commands}
 
 
@@ -271,6 +279,19 @@ def test_a2c_cli_run_writes_baselines_outputs(trained_runs: dict[str, tuple[Fini
     check_common_outputs(log_dir)
     metadata = read_metadata(log_dir / "model")
     assert metadata["alg"] == "a2c" and metadata["precision"] == "float32"  # auto keeps unvalidated algs on fp32
+
+
+def test_tensorflow_runs_on_one_thread_off_atari_as_in_baselines_unless_set_or_the_networks_are_wide(
+        trained_runs: dict[str, tuple[Finished, Path]]) -> None:
+    """baselines' run.py gave TensorFlow one intra-op and one inter-op thread off Atari (faster for small MLPs);
+    a value the user set wins, and SAC's 256-unit updates keep every core."""
+    lines = {name: [line for line in result.stdout.splitlines() if line.startswith("training ")]
+             for name, (result, _) in trained_runs.items()}
+    assert all(len(found) == 1 for found in lines.values()), lines
+    assert lines["ppo2"][0].endswith("; TensorFlow threads: 1 intra-op, 1 inter-op")
+    assert lines["a2c"][0].endswith("; TensorFlow threads: 2 intra-op, 1 inter-op")
+    assert "TensorFlow threads" not in lines["sac"][0]
+    assert trained_runs["sac"][0].returncode == 0, trained_runs["sac"][0].stderr[-3000:]
 
 
 @pytest.fixture(scope="module")
