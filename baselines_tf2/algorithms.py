@@ -40,9 +40,9 @@ class AlgorithmEntry:
     in_run_cli: bool = True  # `--alg` takes it (ppo1 is not in baselines' run.py: its checkpoints play, it trains
     # from Python or its run_mujoco / run_atari scripts)
     # the CLI gives TensorFlow one intra-op and one inter-op thread off Atari and retro, as baselines' run.py did for
-    # every algorithm: PPO2 and TRPO on MuJoCo run faster so, A2C, DQN and DDPG no slower. HER, TD3 and SAC, whose
-    # 256-unit networks train on batches of 256, ran slower on one thread in every run and keep every core
-    # (docs/benchmarks.md, "TensorFlow thread settings")
+    # every algorithm: PPO2 and TRPO on MuJoCo run faster so; A2C, DQN and DDPG differed within run-to-run noise and
+    # keep baselines' setting. HER, TD3 and SAC, whose 256-unit networks train on batches of 256, ran slower on one
+    # thread in every run and keep every core (docs/benchmarks.md, "TensorFlow thread settings")
     single_threaded_off_atari: bool = True
 
 

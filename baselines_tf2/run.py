@@ -191,17 +191,22 @@ def build_env(
     return VecNormalize(venv) if env_type == "mujoco" and algorithm.mujoco_vec_normalize else venv
 
 
-def limit_tensorflow_threads(env_type: str, algorithm: AlgorithmEntry) -> str:
+def limit_tensorflow_threads(env_type: str, algorithm: AlgorithmEntry) -> None:
     """Give TensorFlow one intra-op and one inter-op thread off Atari and retro, for the algorithms whose entry asks
-    for it, as baselines' run.py did; values already in the environment win. What TensorFlow will use, for the log
-    ("" for its default: every core). It must run before TensorFlow's first op, which reads the variables."""
+    for it, as baselines' run.py did; values already in the environment win. TensorFlow reads the variables at its
+    first op, so this must come before it."""
     if env_type not in FRAME_STACKED_ENV_TYPES and algorithm.single_threaded_off_atari:
         for variable in TF_THREAD_VARIABLES:
             os.environ.setdefault(variable, "1")
+
+
+def tensorflow_threads() -> str:
+    """The thread counts the environment gives TensorFlow, for the log; "" where it sets neither (every core)."""
     intra, inter = (os.environ.get(variable) for variable in TF_THREAD_VARIABLES)
     if intra is None and inter is None:
         return ""
-    return f"TensorFlow threads: {intra or 'all'} intra-op, {inter or 'all'} inter-op"
+    counts = ["all" if value in (None, "", "0") else value for value in (intra, inter)]  # 0 is TF's default
+    return f"TensorFlow threads: {counts[0]} intra-op, {counts[1]} inter-op"
 
 
 def unwritable_reason(directory: str) -> str | None:
@@ -513,7 +518,7 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
         except (ImportError, ValueError) as err:
             parser.error(str(err))
     algorithm = ALGORITHMS[args.alg]
-    threads = limit_tensorflow_threads(env_type, algorithm)  # before resolve_hyperparameters imports TensorFlow
+    limit_tensorflow_threads(env_type, algorithm)  # before anything runs a TensorFlow op
     learn, config, network, kwargs = resolve_hyperparameters(parser, args, extra, env_type)
     if callable(getattr(config, "check_batch", None)):  # on-policy configs: minibatches must split the batch
         try:
@@ -571,6 +576,7 @@ def _run_command_line(argv: Sequence[str] | None) -> int:
     if training:
         precision = f", {kwargs['precision']}" if "precision" in kwargs else ""
         envs = f"{env.num_envs} envs" + (f" on each of {ranks.size} MPI ranks" if ranks.size > 1 else "")
+        threads = tensorflow_threads()
         logger.log(f"training {args.alg} ({network}{precision}) on {args.env} ({env_type}, {envs}) "
                    f"{budget(total_timesteps, extra)}; logs and checkpoints in {run_dir}"
                    + (f"; {threads}" if threads else ""))

@@ -42,6 +42,19 @@ def op_determinism_stays_within_its_test() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def thread_settings_stay_within_their_test() -> Iterator[None]:
+    """run.main and run.train set TensorFlow's thread variables off Atari (as baselines' run.py did); a test that
+    calls them in this process must not leave the later tests' subprocesses on one thread."""
+    before = {variable: os.environ.get(variable) for variable in THREAD_POOL_VARIABLES}
+    yield
+    for variable, value in before.items():
+        if value is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = value
+
+
+@pytest.fixture(autouse=True)
 def the_logger_stays_within_its_test() -> Iterator[None]:
     """A test that configures the global logger (run.main does, as baselines' did) must not leave later tests in
     the same process logging, and checkpointing, into its folder: under a relative path that is a folder in

@@ -15,8 +15,9 @@ import gymnasium
 import pytest
 from cli_helpers import PLAY, RUN, Finished, run_concurrently, run_in_process
 
+from baselines_tf2.algorithms import ALGORITHMS
 from baselines_tf2.nn.tf_util import resolve_precision
-from baselines_tf2.run import TF_THREAD_VARIABLES, unwritable_reason
+from baselines_tf2.run import TF_THREAD_VARIABLES, limit_tensorflow_threads, tensorflow_threads, unwritable_reason
 from baselines_tf2.training.checkpoint import read_metadata
 
 TIMEOUT_S = 120
@@ -214,24 +215,19 @@ def test_a_folder_without_write_permission_is_refused(tmp_path: Path, monkeypatc
     assert unwritable_reason(str(tmp_path / "new" / "logs")) is None
 
 
-NO_THREAD_SETTINGS = dict.fromkeys(TF_THREAD_VARIABLES)  # the pytest workers set them (conftest); a user may not
-
-
 @pytest.fixture(scope="module")
 def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Finished, Path]]:
-    """A tiny ppo2 run and a tiny a2c run on CartPole and a tiny sac run on Pendulum, each in its own log dir;
-    a2c's environment sets TensorFlow's intra-op threads, the others' none."""
+    """A tiny ppo2 run and a tiny a2c run on CartPole, each in its own log dir; a2c's environment sets TensorFlow's
+    intra-op threads, ppo2's neither count (the pytest workers set both, tests/conftest.py)."""
     root = tmp_path_factory.mktemp("cli_runs")
     commands = {
         "ppo2": RUN + ["--alg=ppo2", "--env=CartPole-v1", "--num_timesteps=2048", "--nsteps=64",
                        f"--log_path={root / 'ppo2'}", "--num_env=2", "--seed=0"],
         "a2c": RUN + ["--alg=a2c", "--env=CartPole-v1", "--num_timesteps=1000", "--nsteps=5",
                       f"--log_path={root / 'a2c'}", "--num_env=2", "--seed=0"],
-        "sac": RUN + ["--alg=sac", "--env=Pendulum-v1", "--num_timesteps=200", f"--log_path={root / 'sac'}",
-                      "--seed=0"],
     }
-    env_changes = {"ppo2": NO_THREAD_SETTINGS, "sac": NO_THREAD_SETTINGS,
-                   "a2c": {**NO_THREAD_SETTINGS, "TF_NUM_INTRAOP_THREADS": "2"}}
+    no_thread_settings = dict.fromkeys(TF_THREAD_VARIABLES)
+    env_changes = {"ppo2": no_thread_settings, "a2c": {**no_thread_settings, "TF_NUM_INTRAOP_THREADS": "2"}}
     results = run_concurrently(commands, root, timeout=TIMEOUT_S, env_changes=env_changes)
     return {name: (results[name], root / name) for name in commands}
 
@@ -281,17 +277,39 @@ def test_a2c_cli_run_writes_baselines_outputs(trained_runs: dict[str, tuple[Fini
     assert metadata["alg"] == "a2c" and metadata["precision"] == "float32"  # auto keeps unvalidated algs on fp32
 
 
-def test_tensorflow_runs_on_one_thread_off_atari_as_in_baselines_unless_set_or_the_networks_are_wide(
+def test_a_cli_run_off_atari_names_the_tensorflow_threads_it_runs_on(
         trained_runs: dict[str, tuple[Finished, Path]]) -> None:
-    """baselines' run.py gave TensorFlow one intra-op and one inter-op thread off Atari (faster for small MLPs);
-    a value the user set wins, and SAC's 256-unit updates keep every core."""
+    """One intra-op and one inter-op thread for ppo2 on CartPole, as baselines' run.py set off Atari; a count the
+    user set (a2c's intra-op 2) wins."""
     lines = {name: [line for line in result.stdout.splitlines() if line.startswith("training ")]
              for name, (result, _) in trained_runs.items()}
     assert all(len(found) == 1 for found in lines.values()), lines
     assert lines["ppo2"][0].endswith("; TensorFlow threads: 1 intra-op, 1 inter-op")
     assert lines["a2c"][0].endswith("; TensorFlow threads: 2 intra-op, 1 inter-op")
-    assert "TensorFlow threads" not in lines["sac"][0]
-    assert trained_runs["sac"][0].returncode == 0, trained_runs["sac"][0].stderr[-3000:]
+
+
+@pytest.mark.parametrize("alg, env_type, user_settings, expected", [
+    ("ppo2", "mujoco", {}, "TensorFlow threads: 1 intra-op, 1 inter-op"),
+    ("ddpg", "classic_control", {}, "TensorFlow threads: 1 intra-op, 1 inter-op"),
+    ("ppo2", "atari", {}, ""),  # the Atari CNN's updates need every core
+    ("deepq", "retro", {}, ""),
+    ("sac", "mujoco", {}, ""),  # 256-unit networks on batches of 256: every core
+    ("her", "robotics", {}, ""),
+    ("ppo2", "mujoco", {"TF_NUM_INTEROP_THREADS": "2"}, "TensorFlow threads: 1 intra-op, 2 inter-op"),
+    ("ppo2", "mujoco", {"TF_NUM_INTRAOP_THREADS": "0", "TF_NUM_INTEROP_THREADS": "0"},
+     "TensorFlow threads: all intra-op, all inter-op"),  # 0: TensorFlow's default, every core
+])
+def test_tensorflow_gets_one_thread_off_atari_unless_set_or_the_algorithm_keeps_every_core(
+        alg: str, env_type: str, user_settings: dict[str, str], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in TF_THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in user_settings.items():
+        monkeypatch.setenv(variable, value)
+    limit_tensorflow_threads(env_type, ALGORITHMS[alg])
+    assert tensorflow_threads() == expected
+    for variable, value in user_settings.items():
+        assert os.environ[variable] == value
 
 
 @pytest.fixture(scope="module")
