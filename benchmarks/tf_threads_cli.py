@@ -13,17 +13,19 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
+
+MPIEXEC = str(Path(sys.executable).with_name("mpiexec"))  # the mpich wheel puts it next to the interpreter
 
 # name -> (launcher prefix, CLI arguments): baselines' defaults for each, runs of 20-80 s here
 RUNS: dict[str, tuple[list[str], list[str]]] = {
     "ppo2": ([], ["--alg=ppo2", "--env=Hopper-v5", "--num_timesteps=40960"]),
     "trpo_mpi": ([], ["--alg=trpo_mpi", "--env=Hopper-v5", "--num_timesteps=20480"]),
-    "ppo2_2ranks": (["mpiexec", "-n", "2"], ["--alg=ppo2", "--env=Hopper-v5", "--num_timesteps=40960"]),
+    "ppo2_2ranks": ([MPIEXEC, "-n", "2"], ["--alg=ppo2", "--env=Hopper-v5", "--num_timesteps=40960"]),
     "a2c": ([], ["--alg=a2c", "--env=CartPole-v1", "--num_timesteps=40000"]),
     "ddpg": ([], ["--alg=ddpg", "--env=HalfCheetah-v5", "--num_timesteps=6000"]),
     "deepq": ([], ["--alg=deepq", "--env=CartPole-v1", "--num_timesteps=6000"]),
@@ -41,8 +43,6 @@ def steps_per_second(name: str, setting: str) -> float:
     env = dict(os.environ)
     threads = "1" if setting == "one" else str(os.cpu_count() or 1)
     env.update(TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads)
-    if launcher:  # mpiexec from the interpreter's own environment (the mpi extra)
-        launcher = [shutil.which(launcher[0], path=os.path.dirname(sys.executable)) or launcher[0], *launcher[1:]]
     with tempfile.TemporaryDirectory() as log_dir:
         command = [*launcher, sys.executable, "-m", "baselines_tf2.run", *arguments, f"--log_path={log_dir}/run"]
         completed = subprocess.run(command, capture_output=True, text=True, env=env)
